@@ -1,0 +1,765 @@
+"""Run a tagged notebook in notebook context (one kernel) and in workflow context (one process per
+task instance), and record what crosses each step boundary so the two can be compared.
+
+Both contexts are plain functions that block until done and return a JSON-serialisable dict, so the
+CLI calls them directly and the REST handlers call them in a worker thread. Progress arrives through
+a callback (``progress(event: dict)``) and a :class:`CancelHandle` stops a run from any thread: it
+kills the step processes (each in its own process group) and shuts the kernel down.
+
+Workflow context runs exactly the scripts of :func:`naavre_batch_ext.scripts.task_script`, as Argo
+would: nothing shared between instances but the JSON files in the run folder
+(``.naavre-batch/runs/<id>/``). See docs/running.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from . import compare, scripts, split
+from .step_runtime import parse_parameter
+
+__all__ = [
+    "CancelHandle",
+    "ParameterError",
+    "Progress",
+    "RunError",
+    "check_parameters",
+    "parse_parameter_options",
+    "resolve_kernel",
+    "run",
+    "run_notebook",
+    "run_workflow",
+]
+
+Progress = Callable[[dict[str, Any]], None]
+"""Receives events: ``run-started``, ``task-started``, ``instance-finished``, ``task-finished``,
+``run-finished`` (see docs/running.md for their fields)."""
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class RunError(Exception):
+    """A run that cannot start (bad parameters, analysis errors); ``message`` and ``hint`` say why."""
+
+    def __init__(self, message: str, hint: str = "", diagnostics: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.diagnostics = diagnostics or []
+
+
+class ParameterError(RunError):
+    """An override names no workflow parameter of the notebook."""
+
+
+class CancelHandle:
+    """Stops a run from another thread: kills step processes and shuts the kernel down.
+
+    The runner registers what it starts; :meth:`cancel` is idempotent and thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._processes: set[subprocess.Popen[bytes]] = set()
+        self._callbacks: list[Callable[[], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        """Kill every registered process group (TERM, then KILL after 2 s) and run the callbacks."""
+        self._event.set()
+        with self._lock:
+            processes = list(self._processes)
+            callbacks = list(self._callbacks)
+        for proc in processes:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 2.0
+        for proc in processes:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(proc, signal.SIGKILL)
+        for callback in callbacks:
+            callback()
+
+    def _add_process(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._processes.add(proc)
+        if self.cancelled:
+            _signal_group(proc, signal.SIGKILL)
+
+    def _remove_process(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._processes.discard(proc)
+
+    def _add_callback(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+        if self.cancelled:
+            callback()
+
+    def _remove_callback(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _emit(progress: Progress | None, event: str, **fields: Any) -> None:
+    if progress is not None:
+        progress({"event": event, **fields})
+
+
+# -- parameters -------------------------------------------------------------------------------
+
+
+def parse_parameter_options(options: list[str], spec: dict[str, Any]) -> dict[str, Any]:
+    """``["param_x=12", ...]`` to values: JSON literals when they parse (string parameters stay
+    text), every name checked against the notebook's parameters."""
+    types = {p["name"]: p.get("type") for p in spec.get("parameters", [])}
+    values: dict[str, Any] = {}
+    for option in options:
+        name, sep, raw = option.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ParameterError(f"-p {option!r}: expected NAME=VALUE", "for example -p param_item_count=100")
+        values[name] = parse_parameter(raw, types.get(name))
+    check_parameters(spec, values)
+    return values
+
+
+def check_parameters(spec: dict[str, Any], values: Mapping[str, Any]) -> None:
+    """Refuse overrides of names that are not workflow parameters, listing the ones there are."""
+    known = [p["name"] for p in spec.get("parameters", [])]
+    unknown = [n for n in values if n not in known]
+    if unknown:
+        listed = ", ".join(known) if known else "none (assign a literal to a param_* name in the header)"
+        raise ParameterError(
+            f"unknown parameter {', '.join(unknown)}",
+            f"the notebook's parameters are: {listed}",
+        )
+
+
+def _parameter_values(spec: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    values = {p["name"]: p["default"] for p in spec.get("parameters", [])}
+    values.update(overrides)
+    return values
+
+
+# -- workflow context ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Instance:
+    task: scripts.Task
+    number: int
+    count: int
+    folder: Path
+    bundle: dict[str, Any]
+    batch: dict[str, Any] | None = None
+    status: str = "pending"
+    seconds: float = 0.0
+    outputs: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    pid: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _new_run_folder(notebook_path: Path, runs_dir: Path | None) -> tuple[str, Path]:
+    base = runs_dir if runs_dir is not None else notebook_path.parent / ".naavre-batch" / "runs"
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    folder = base / run_id
+    folder.mkdir(parents=True, exist_ok=False)
+    return run_id, folder
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAAVRE_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _run_instance(
+    inst: _Instance, script: Path, cwd: Path, python: str, cancel: CancelHandle
+) -> _Instance:
+    """One process for one task instance; its files stay in ``inst.folder``."""
+    if cancel.cancelled:
+        inst.status = "cancelled"
+        return inst
+    inst.folder.mkdir(parents=True, exist_ok=True)
+    inputs = inst.folder / "inputs.json"
+    outputs = inst.folder / "outputs.json"
+    error = inst.folder / "error.json"
+    inputs.write_text(json.dumps(inst.bundle), encoding="utf-8")
+    env = _child_env()
+    env.update(
+        NAAVRE_INPUTS_FILE=str(inputs), NAAVRE_OUTPUTS_FILE=str(outputs), NAAVRE_ERROR_FILE=str(error)
+    )
+    start = time.perf_counter()
+    with open(inst.folder / "stdout.txt", "wb") as out, open(inst.folder / "stderr.txt", "wb") as err:
+        proc = subprocess.Popen(
+            [python, str(script)],
+            cwd=str(cwd),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # own process group: Ctrl-C handling and cancel kill it whole
+        )
+        inst.pid = proc.pid
+        cancel._add_process(proc)
+        try:
+            code = proc.wait()
+        finally:
+            cancel._remove_process(proc)
+    inst.seconds = time.perf_counter() - start
+    if code == 0 and outputs.exists():
+        inst.outputs = json.loads(outputs.read_text(encoding="utf-8"))
+        inst.status = "ok"
+        return inst
+    if cancel.cancelled:
+        inst.status = "cancelled"
+        return inst
+    inst.status = "failed"
+    if error.exists():
+        inst.error = json.loads(error.read_text(encoding="utf-8"))
+    else:
+        tail = (inst.folder / "stderr.txt").read_text(encoding="utf-8", errors="replace")[-2000:]
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        inst.error = {"kind": "process", "message": f"the step process {how}", "traceback": tail}
+    return inst
+
+
+def _describe_failure(inst: _Instance) -> dict[str, Any]:
+    record = dict(inst.error or {})
+    record.setdefault("step", inst.task.steps[0])
+    record["task"] = inst.task.id
+    record["instance"] = inst.number
+    record["instances"] = inst.count
+    record["folder"] = str(inst.folder)
+    where = f"task {inst.task.id}"
+    if inst.count > 1 or inst.task.kind == "processors":
+        where += f", instance {inst.number + 1}/{inst.count}"
+    if inst.batch is not None:
+        start, stop = inst.batch.get("start"), inst.batch.get("stop")
+        record["batch"] = {"index": inst.batch["index"], "start": start, "stop": stop}
+        if start is not None and stop is not None:
+            items = f"items {start}..{stop - 1}" if stop > start else "no items"
+            where += f" (batch {inst.batch['index']}: {items} of {inst.task.split_variable})"
+    record["where"] = where
+    return record
+
+
+def run_workflow(
+    spec: dict[str, Any],
+    notebook_path: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    parallelism: int | None = None,
+    runs_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    cancel: CancelHandle | None = None,
+    python: str = sys.executable,
+) -> dict[str, Any]:
+    """Run the spec's tasks as a cluster would, each instance in its own process.
+
+    The splitter runs once; the processor chain once per batch, ``parallelism`` at a time (default:
+    CPU count); the merger and later tasks once. A failed instance lets the others of its task
+    finish, then the run stops (as Argo stops a DAG). Returns the result dict (docs/running.md).
+    """
+    overrides = dict(parameters or {})
+    check_parameters(spec, overrides)
+    cancel = cancel or CancelHandle()
+    parallelism = max(1, parallelism or os.cpu_count() or 1)
+    notebook_path = Path(notebook_path).resolve()
+    tasks = scripts.plan_tasks(spec)
+    run_id, folder = _new_run_folder(notebook_path, Path(runs_dir) if runs_dir else None)
+    (folder / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    script_dir = folder / "scripts"
+    script_dir.mkdir()
+    paths: dict[str, Path] = {}
+    for task in tasks:
+        paths[task.id] = script_dir / f"{task.id}.py"
+        paths[task.id].write_text(scripts.task_script(spec, task), encoding="utf-8")
+    steps_by_id = {s["id"]: s for s in spec["steps"]}
+    values = _parameter_values(spec, overrides)
+    store: dict[str, dict[str, Any]] = {}
+    trace: dict[str, dict[str, Any]] = {}
+    summary: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    status = "ok"
+    started = time.perf_counter()
+    _emit(progress, "run-started", context="workflow", run_id=run_id, folder=str(folder),
+          tasks=[t.id for t in tasks])
+    pool = ThreadPoolExecutor(max_workers=parallelism)
+    try:
+        for task in tasks:
+            if cancel.cancelled:
+                status = "cancelled"
+                break
+            inputs = {i.name: store[i.task][i.name] for i in task.inputs}
+            base = {"parameters": values, "inputs": inputs}
+            instances: list[_Instance] = []
+            if task.kind == "processors":
+                assert task.splitter is not None
+                batches = store[task.splitter][scripts.RESERVED_BATCHES]
+                for b in batches:
+                    instances.append(
+                        _Instance(task, b["index"], len(batches), folder / task.id / f"{b['index']:05d}",
+                                  {**base, "batch": b}, batch=b)
+                    )
+            else:
+                bundle = dict(base)
+                if task.kind == "merger":
+                    assert task.processors is not None and task.splitter is not None
+                    bundle["batch_results"] = [
+                        o[scripts.RESERVED_RESULT] for o in store[task.processors]["instances"] if o
+                    ]
+                    bundle["batch_count"] = store[task.splitter][scripts.RESERVED_BATCH_COUNT]
+                instances.append(_Instance(task, 0, 1, folder / task.id, bundle))
+            _emit(progress, "task-started", context="workflow", task=task.id, kind=task.kind,
+                  steps=list(task.steps), instances=len(instances))
+            task_start = time.perf_counter()
+            done = 0
+
+            def finished(inst: _Instance) -> None:
+                nonlocal done
+                done += 1
+                _emit(progress, "instance-finished", context="workflow", task=inst.task.id,
+                      instance=inst.number, instances=inst.count, done=done, status=inst.status,
+                      seconds=round(inst.seconds, 4))
+
+            futures = [
+                pool.submit(_run_instance, inst, paths[task.id], notebook_path.parent, python, cancel)
+                for inst in instances
+            ]
+            for future in as_completed(futures):
+                finished(future.result())
+            wall = time.perf_counter() - task_start
+            failed = [i for i in instances if i.status == "failed"]
+            for inst in failed:
+                errors.append(_describe_failure(inst))
+            task_status = "ok"
+            if failed:
+                task_status = "failed"
+            elif any(i.status == "cancelled" for i in instances):
+                task_status = "cancelled"
+            summary.append(
+                {
+                    "task": task.id,
+                    "kind": task.kind,
+                    "steps": list(task.steps),
+                    "instances": len(instances),
+                    "failed": [i.number for i in failed],
+                    "status": task_status,
+                    "wall_seconds": round(wall, 4),
+                    "instance_seconds": [round(i.seconds, 4) for i in instances],
+                    "folder": str(folder / task.id),
+                }
+            )
+            _emit(progress, "task-finished", context="workflow", task=task.id, status=task_status,
+                  seconds=round(wall, 4), failed=len(failed))
+            if task.kind == "processors":
+                store[task.id] = {"instances": [i.outputs for i in instances]}
+            else:
+                store[task.id] = instances[0].outputs or {}
+            if task_status != "ok":
+                status = task_status
+                break
+            _record_trace(trace, task, store, steps_by_id)
+    except BaseException:
+        cancel.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    wall = time.perf_counter() - started
+    result = {
+        "context": "workflow",
+        "status": status,
+        "notebook": str(notebook_path),
+        "run_id": run_id,
+        "folder": str(folder),
+        "parameters": values,
+        "parallelism": parallelism,
+        "tasks": [t.to_dict() for t in tasks],
+        "steps": summary,
+        "wall_seconds": round(wall, 4),
+        "trace": trace,
+        "errors": errors,
+        "warnings": [],
+    }
+    (folder / "result.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    _emit(progress, "run-finished", context="workflow", status=status, seconds=round(wall, 4))
+    return result
+
+
+def _record_trace(
+    trace: dict[str, dict[str, Any]],
+    task: scripts.Task,
+    store: dict[str, dict[str, Any]],
+    steps_by_id: dict[str, dict[str, Any]],
+) -> None:
+    """What each step handed on, as the next step saw it (merged values for processor outputs)."""
+    outputs = store[task.id]
+    if task.kind == "processors":
+        parts = [o[scripts.RESERVED_RESULT]["outputs"] for o in outputs["instances"]]
+        for name in task.merged:
+            step = task.merged_steps.get(name, task.steps[-1])
+            trace.setdefault(step, {})[name] = split.merge_batches(p[name] for p in parts)
+        return
+    for step_id in task.steps:
+        entry = trace.setdefault(step_id, {})
+        for name in steps_by_id[step_id].get("outputs", []):
+            if task.kind == "splitter" and name == task.split_variable:
+                batches = outputs[scripts.RESERVED_BATCHES]
+                entry[name] = split.merge_batches(b["items"] for b in batches)
+            elif name in outputs:
+                entry[name] = outputs[name]
+
+
+# -- notebook context --------------------------------------------------------------------------
+
+_TRACE_HELPER = '''
+def __naavre_trace__(names, path):
+    import json as _json
+    _ns = globals()
+    _out = {}
+    for _name in names:
+        if _name not in _ns:
+            _out[_name] = {"defined": False}
+            continue
+        _value = _ns[_name]
+        try:
+            _out[_name] = {"defined": True, "value": _json.loads(_json.dumps(_value))}
+        except (TypeError, ValueError) as _exc:
+            _kind = type(_value)
+            _out[_name] = {"defined": True, "error": str(_exc),
+                           "type": _kind.__module__ + "." + _kind.__qualname__}
+    with open(path, "w", encoding="utf-8") as _f:
+        _json.dump(_out, _f)
+'''
+
+
+def resolve_kernel(spec: dict[str, Any], requested: str | None = None) -> tuple[str, list[str]]:
+    """The kernel to start: ``requested``, else the notebook's if installed, else ``python3``."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    installed = KernelSpecManager().find_kernel_specs()
+    if requested:
+        if requested not in installed:
+            raise RunError(f"kernel {requested!r} is not installed",
+                           f"installed kernels: {', '.join(sorted(installed))}")
+        return requested, []
+    wanted = (spec.get("notebook") or {}).get("kernel") or "python3"
+    if wanted in installed:
+        return wanted, []
+    return "python3", [f"kernel {wanted!r} of the notebook is not installed; using python3 instead "
+                       "(choose one with --kernel)"]
+
+
+def _cell_error(cell: NotebookNode) -> tuple[str, str, int | None]:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            text = _ANSI.sub("", "\n".join(output.get("traceback", [])))
+            lines = re.findall(r"(?:Cell In\[\d*\]|<module>|Input In \[\d*\]), line (\d+)", text)
+            line = int(lines[0]) if lines else None
+            return f"{output.get('ename')}: {output.get('evalue')}", text, line
+    return "the cell failed", "", None
+
+
+def run_notebook(
+    spec: dict[str, Any],
+    nb: NotebookNode,
+    notebook_path: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel: str | None = None,
+    progress: Progress | None = None,
+    cancel: CancelHandle | None = None,
+) -> dict[str, Any]:
+    """Run every code cell in order in one fresh kernel; never writes the user's file.
+
+    Parameter overrides apply right after the header statement that sets each parameter (the
+    header cell runs in chunks, as in the step scripts). After each step, the JSON value of each of
+    its outputs is fetched from the kernel into the trace.
+    """
+    overrides = dict(parameters or {})
+    check_parameters(spec, overrides)
+    cancel = cancel or CancelHandle()
+    kernel_name, warnings = resolve_kernel(spec, kernel)
+    return asyncio.run(
+        _run_notebook_async(spec, nb, Path(notebook_path).resolve(), overrides, kernel_name,
+                            warnings, progress, cancel)
+    )
+
+
+async def _run_notebook_async(
+    spec: dict[str, Any],
+    nb: NotebookNode,
+    notebook_path: Path,
+    overrides: dict[str, Any],
+    kernel_name: str,
+    warnings: list[str],
+    progress: Progress | None,
+    cancel: CancelHandle,
+) -> dict[str, Any]:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    work = copy.deepcopy(nb)
+    client = NotebookClient(
+        work,
+        kernel_name=kernel_name,
+        timeout=None,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(notebook_path.parent)}},
+    )
+    header = {c["index"]: c for c in spec.get("header", {}).get("cells", [])}
+    owner: dict[int, dict[str, Any]] = {}
+    last_cell: dict[str, int] = {}
+    for step in spec["steps"]:
+        for ref in step["cells"]:
+            owner[ref["index"]] = step
+            last_cell[step["id"]] = ref["index"]
+    params_by_cell: dict[int, list[str]] = {}
+    for p in spec.get("parameters", []):
+        if p["name"] in overrides:
+            params_by_cell.setdefault(p["cell_index"], []).append(p["name"])
+    values = _parameter_values(spec, overrides)
+    trace: dict[str, dict[str, Any]] = {}
+    not_json: list[dict[str, Any]] = []
+    cells: list[dict[str, Any]] = []
+    summary: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    status = "ok"
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    assert main_task is not None
+
+    def on_cancel() -> None:
+        loop.call_soon_threadsafe(main_task.cancel)
+
+    cancel._add_callback(on_cancel)
+    started = time.perf_counter()
+    tmp = tempfile.TemporaryDirectory(prefix="naavre-trace-")
+    _emit(progress, "run-started", context="notebook", kernel=kernel_name,
+          tasks=["header"] * bool(header) + [s["id"] for s in spec["steps"]])
+
+    async def hidden(source: str) -> NotebookNode:
+        cell = nbformat.v4.new_code_cell(source)
+        await client.async_execute_cell(cell, 0, store_history=False)
+        return cell
+
+    current: str | None = None
+    step_start = 0.0
+
+    def open_step(name: str) -> None:
+        nonlocal current, step_start
+        current, step_start = name, time.perf_counter()
+        _emit(progress, "task-started", context="notebook", task=name, instances=1)
+
+    def close_step(state: str) -> None:
+        nonlocal current
+        if current is None:
+            return
+        wall = time.perf_counter() - step_start
+        kind = "header" if current == "header" else next(
+            s["role"] for s in spec["steps"] if s["id"] == current)
+        summary.append({"task": current, "kind": kind, "steps": [current], "instances": 1,
+                        "failed": [0] if state == "failed" else [], "status": state,
+                        "wall_seconds": round(wall, 4), "instance_seconds": [round(wall, 4)]})
+        _emit(progress, "instance-finished", context="notebook", task=current, instance=0,
+              instances=1, done=1, status=state, seconds=round(wall, 4))
+        _emit(progress, "task-finished", context="notebook", task=current, status=state,
+              seconds=round(wall, 4), failed=int(state == "failed"))
+        current = None
+
+    try:
+        async with client.async_setup_kernel():
+            await hidden(_TRACE_HELPER + "\nimport json as __naavre_json__\n"
+                         f"__naavre_params__ = __naavre_json__.loads({json.dumps(json.dumps(values))})\n")
+            for index, cell in enumerate(work.cells):
+                if cell.cell_type != "code":
+                    continue
+                step = owner.get(index)
+                name = step["id"] if step else ("header" if index in header else current or "header")
+                if name != current:
+                    close_step("ok")
+                    open_step(name)
+                cell_start = time.perf_counter()
+                try:
+                    if index in params_by_cell and index in header:
+                        cell.outputs = []
+                        source = header[index]["source"]
+                        lines = source.splitlines(True)
+                        for first, last, names in scripts.header_chunks(source, params_by_cell[index]):
+                            chunk = nbformat.v4.new_code_cell("\n" * (first - 1) + "".join(lines[first - 1:last]))
+                            try:
+                                await client.async_execute_cell(chunk, index)
+                            finally:
+                                cell.outputs.extend(chunk.outputs)
+                            if names:
+                                await hidden("".join(f"{n} = __naavre_params__[{n!r}]\n" for n in names))
+                    else:
+                        await client.async_execute_cell(cell, index)
+                except CellExecutionError:
+                    summary_text, tb, line = _cell_error(cell)
+                    errors.append({"kind": "cell-error", "step": name, "cell_index": index,
+                                   "line": line, "exception": summary_text, "traceback": tb,
+                                   "where": f"step {name}",
+                                   "message": f"step {name} failed in cell {index}"
+                                   + (f", line {line}" if line else "") + f": {summary_text}"})
+                    cells.append(_cell_record(index, name, cell, cell_start))
+                    close_step("failed")
+                    status = "failed"
+                    break
+                cells.append(_cell_record(index, name, cell, cell_start))
+                if step is not None and last_cell[step["id"]] == index and step.get("outputs"):
+                    path = Path(tmp.name) / f"{index}.json"
+                    await hidden(f"__naavre_trace__({step['outputs']!r}, {str(path)!r})")
+                    snapshot = json.loads(path.read_text(encoding="utf-8"))
+                    entry = trace.setdefault(step["id"], {})
+                    for var, info in snapshot.items():
+                        if "value" in info:
+                            entry[var] = info["value"]
+                        elif info.get("defined"):
+                            not_json.append({"step": step["id"], "variable": var,
+                                             "type": info["type"], "error": info["error"]})
+            close_step("ok")
+    except (asyncio.CancelledError, DeadKernelError) as exc:
+        if cancel.cancelled:
+            status = "cancelled"
+            close_step("cancelled")
+        else:
+            status = "failed"
+            errors.append({"kind": "kernel-died", "message": f"the kernel died ({exc})",
+                           "where": f"step {current}"})
+            close_step("failed")
+    finally:
+        cancel._remove_callback(on_cancel)
+        tmp.cleanup()
+    wall = time.perf_counter() - started
+    for item in not_json:
+        warnings.append(f"step {item['step']}: {item['variable']} is a {item['type']}, which cannot "
+                        "be passed between steps as JSON; compute it in the step that uses it, or "
+                        "pass a path")
+    _emit(progress, "run-finished", context="notebook", status=status, seconds=round(wall, 4))
+    return {
+        "context": "notebook",
+        "status": status,
+        "notebook": str(notebook_path),
+        "kernel": kernel_name,
+        "parameters": values,
+        "steps": summary,
+        "cells": cells,
+        "wall_seconds": round(wall, 4),
+        "trace": trace,
+        "not_json": not_json,
+        "errors": errors,
+        "warnings": warnings,
+    }
+
+
+def _cell_record(index: int, step: str, cell: NotebookNode, start: float) -> dict[str, Any]:
+    return {
+        "index": index,
+        "step": step,
+        "execution_count": cell.get("execution_count"),
+        "outputs": json.loads(json.dumps(cell.get("outputs", []))),
+        "seconds": round(time.perf_counter() - start, 4),
+    }
+
+
+# -- both ----------------------------------------------------------------------------------------
+
+
+def run(
+    notebook_path: str | Path,
+    context: str = "both",
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    spec: dict[str, Any] | None = None,
+    nb: NotebookNode | None = None,
+    parallelism: int | None = None,
+    kernel: str | None = None,
+    runs_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    cancel: CancelHandle | None = None,
+) -> dict[str, Any]:
+    """Analyse, then run in ``notebook``, ``workflow`` or ``both`` contexts (and compare).
+
+    Raises :class:`RunError` before anything executes when the notebook has analysis errors or a
+    parameter override is unknown. The result's ``status`` is ``ok`` only when every run succeeded
+    and, for ``both``, the comparison found the same values.
+    """
+    if context not in ("notebook", "workflow", "both"):
+        raise RunError(f"unknown context {context!r}", "use notebook, workflow or both")
+    path = Path(notebook_path)
+    if nb is None:
+        from .notebook import load_notebook
+
+        nb = load_notebook(path)
+    if spec is None:
+        from .spec import build_spec
+
+        spec = build_spec(nb, str(path))
+    if spec.get("summary", {}).get("errors"):
+        raise RunError("the notebook has analysis errors; nothing was run", "fix them and run again",
+                       diagnostics=[d for d in spec.get("diagnostics", [])])
+    overrides = dict(parameters or {})
+    check_parameters(spec, overrides)
+    cancel = cancel or CancelHandle()
+    result: dict[str, Any] = {"notebook": str(path), "context": context}
+    statuses = []
+    if context in ("notebook", "both"):
+        result["notebook_run"] = run_notebook(spec, nb, path, overrides, kernel=kernel,
+                                              progress=progress, cancel=cancel)
+        statuses.append(result["notebook_run"]["status"])
+    if context in ("workflow", "both") and not cancel.cancelled:
+        result["workflow_run"] = run_workflow(spec, path, overrides, parallelism=parallelism,
+                                              runs_dir=runs_dir, progress=progress, cancel=cancel)
+        statuses.append(result["workflow_run"]["status"])
+    status = "ok"
+    for s in ("cancelled", "failed"):
+        if s in statuses:
+            status = s
+            break
+    if cancel.cancelled:
+        status = "cancelled"
+    if context == "both" and "workflow_run" in result:
+        comparison = compare.compare_traces(spec, result["notebook_run"], result["workflow_run"])
+        result["comparison"] = comparison
+        if status == "ok" and not comparison["same"]:
+            status = "different"
+    result["status"] = status
+    return result
