@@ -988,15 +988,18 @@ class _Analyser:
             elif len(from_splitter) == 1:
                 section.split_variable = next(iter(from_splitter))
             elif not from_splitter:
-                self.diag(
-                    "error",
-                    "no-split-variable",
-                    f"processor '{first.id}' reads no variable that splitter '{splitter.id}' sets, so nothing can be split",
-                    "make the first processor loop over a list that the splitter creates",
-                    first.cells[0],
-                    1,
-                    1,
-                )
+                # With a syntax error in the splitter or processor, the reads are unknown: the
+                # syntax error is the diagnostic.
+                if not any(c.tree is None for c in [*splitter.cells, *first.cells]):
+                    self.diag(
+                        "error",
+                        "no-split-variable",
+                        f"processor '{first.id}' reads no variable that splitter '{splitter.id}' sets, so nothing can be split",
+                        "make the first processor loop over a list that the splitter creates",
+                        first.cells[0],
+                        1,
+                        1,
+                    )
             else:
                 names = ", ".join(sorted(from_splitter))
                 self.diag(
