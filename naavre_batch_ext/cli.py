@@ -14,6 +14,129 @@ from collections.abc import Sequence
 from . import SPEC_API_VERSION, __version__
 
 
+def _fail(message: str, hint: str = "") -> int:
+    """A one-line error for a file the core cannot use (exit 2), never a traceback."""
+    text = f"naavre-batch: error: {message}"
+    if hint:
+        text += f" (hint: {hint})"
+    print(text, file=sys.stderr)
+    return 2
+
+
+def _add_check(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "check",
+        help="report the diagnostics of a tagged notebook",
+        description="Analyse NOTEBOOK and print 'file:cell N:line:col: error|warning: message' "
+        "lines with a hint. Exit 1 on any error, 2 when the file is not a usable notebook.",
+    )
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.set_defaults(func=_cmd_check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .diagnostics import format_diagnostic
+    from .notebook import NotebookError
+    from .spec import spec_for_path
+
+    try:
+        spec = spec_for_path(args.notebook)
+    except NotebookError as exc:
+        return _fail(exc.message, exc.hint)
+    for d in spec["diagnostics"]:
+        print(format_diagnostic(d, args.notebook))
+    summary = spec["summary"]
+    print(
+        f"{args.notebook}: {len(spec['steps'])} steps, {len(spec['sections'])} sections, "
+        f"{summary['errors']} errors, {summary['warnings']} warnings"
+    )
+    return 1 if summary["errors"] else 0
+
+
+def _add_spec(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "spec",
+        help="print or write the workflow spec (JSON) of a tagged notebook",
+        description="Write the naavre-batch/v1 spec of NOTEBOOK to stdout or to FILE. "
+        "Exit 1 when the spec has errors (it is still written), 2 for an unusable file.",
+    )
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(func=_cmd_spec)
+
+
+def _cmd_spec(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .notebook import NotebookError
+    from .spec import dumps_spec, spec_for_path
+
+    if args.output and Path(args.output).exists() and not args.force:
+        return _fail(f"{args.output} exists", "use --force to overwrite it, or choose another -o FILE")
+    try:
+        spec = spec_for_path(args.notebook)
+    except NotebookError as exc:
+        return _fail(exc.message, exc.hint)
+    text = dumps_spec(spec)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"cannot write {args.output}: {exc.strerror}")
+    else:
+        sys.stdout.write(text)
+    errors = spec["summary"]["errors"]
+    if errors:
+        print(f"naavre-batch: {errors} errors (run 'naavre-batch check {args.notebook}')", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _add_tag(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "tag",
+        help="set a cell's naavre: role in a notebook file",
+        description="Set the role of code cell N (its index in the notebook, counting markdown "
+        "cells, from 0) and save; every other tag and all metadata are kept.",
+    )
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.add_argument("--cell", type=int, required=True, metavar="N", help="cell index, from 0")
+    p.add_argument("--role", required=True, choices=["splitter", "processor", "merger", "none"])
+    p.add_argument("--batch-count", metavar="X", help="splitter only: an integer >= 1 or a param_ name")
+    p.add_argument("--split", metavar="VAR", help="splitter only: the list variable to split")
+    p.set_defaults(func=_cmd_tag)
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .notebook import NotebookError, load_notebook, write_notebook
+    from .tags import set_cell_role
+
+    try:
+        nb = load_notebook(args.notebook)
+        original = Path(args.notebook).read_text(encoding="utf-8")
+    except NotebookError as exc:
+        return _fail(exc.message, exc.hint)
+    count = len(nb.cells)
+    if not 0 <= args.cell < count:
+        return _fail(f"no cell {args.cell}: the notebook has cells 0 to {count - 1}")
+    cell = nb.cells[args.cell]
+    if cell.get("cell_type") != "code":
+        return _fail(f"cell {args.cell} is a {cell.get('cell_type')} cell", "tag a code cell")
+    try:
+        set_cell_role(cell, args.role, args.batch_count, args.split)
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        write_notebook(nb, args.notebook, like=original)
+    except OSError as exc:
+        return _fail(f"cannot write {args.notebook}: {exc.strerror}")
+    tags = ", ".join(cell.metadata.get("tags", [])) or "no tags"
+    print(f"{args.notebook}: cell {args.cell}: {tags}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, so ``--help`` lists every subcommand."""
     parser = argparse.ArgumentParser(
@@ -30,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=None)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_check(subparsers)
+    _add_spec(subparsers)
+    _add_tag(subparsers)
     del subparsers  # subcommands register here
     return parser
 
