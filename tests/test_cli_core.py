@@ -1,0 +1,175 @@
+"""``naavre-batch check|spec|tag``: output format, exit codes, no tracebacks, files kept intact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from helpers import NOTEBOOKS, SEED, SEED_TAGS, code_notebook, tagged_seed_notebook, write_tmp
+
+from naavre_batch_ext.cli import main
+from naavre_batch_ext.notebook import MAX_CELLS
+from naavre_batch_ext.spec import validate_spec
+
+
+def copy_seed(tmp_path: Path) -> Path:
+    path = tmp_path / "seed.ipynb"
+    shutil.copyfile(SEED, path)
+    path.chmod(0o644)
+    return path
+
+
+def test_check_clean_seed_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_tmp(tagged_seed_notebook(), tmp_path)
+    assert main(["check", str(path)]) == 0
+    assert "0 errors" in capsys.readouterr().out
+
+
+def test_check_prints_located_error_with_hint_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nb = code_notebook("xs = [1]", "ys = [x for x in xs]\nzs = ys + missing", "print(zs)",
+                       tags={0: ["naavre:splitter", "naavre:batch-count:2"], 1: ["naavre:processor"], 2: ["naavre:merger"]})
+    path = write_tmp(nb, tmp_path)
+    assert main(["check", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{path}:cell 1:2:11: error: name 'missing' is used but no earlier step or header provides it"
+    assert lines[1].startswith("    hint: ")
+
+
+def test_check_warning_only_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nb = code_notebook("xs = [1]\n!ls", "ys = list(xs)", "print(ys)",
+                       tags={0: ["naavre:splitter", "naavre:batch-count:2"], 1: ["naavre:processor"], 2: ["naavre:merger"]})
+    path = write_tmp(nb, tmp_path)
+    assert main(["check", str(path)]) == 0
+    assert ":cell 0:2:1: warning: shell escape" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"a": 1}', "not a notebook"),
+        ('{"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}', "upgrade it"),
+        ('[1, 2]', "not a notebook"),
+    ],
+)
+def test_check_bad_file_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    path = tmp_path / "bad.ipynb"
+    path.write_text(content)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_check_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(tmp_path / "nope.ipynb")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_check_non_python_kernel_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nb = code_notebook("x <- 1")
+    nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    assert main(["check", str(write_tmp(nb, tmp_path))]) == 2
+    assert "not Python" in capsys.readouterr().err
+
+
+def test_check_huge_notebook_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nb = code_notebook(*["x = 1"] * (MAX_CELLS + 1))
+    assert main(["check", str(write_tmp(nb, tmp_path))]) == 2
+    assert "limit" in capsys.readouterr().err
+
+
+def test_spec_prints_a_valid_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_tmp(tagged_seed_notebook(), tmp_path)
+    assert main(["spec", str(path)]) == 0
+    spec = json.loads(capsys.readouterr().out)
+    validate_spec(spec)
+    assert [s["id"] for s in spec["steps"]] == ["gen-batches", "process-batches", "retrieve-batches"]
+
+
+def test_spec_writes_output_file(tmp_path: Path) -> None:
+    path = write_tmp(tagged_seed_notebook(), tmp_path)
+    out = tmp_path / "spec.json"
+    assert main(["spec", str(path), "-o", str(out)]) == 0
+    validate_spec(json.loads(out.read_text()))
+
+
+def test_spec_refuses_to_overwrite_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_tmp(tagged_seed_notebook(), tmp_path)
+    out = tmp_path / "spec.json"
+    out.write_text("mine")
+    assert main(["spec", str(path), "-o", str(out)]) == 2
+    assert out.read_text() == "mine" and "--force" in capsys.readouterr().err
+
+
+def test_spec_overwrites_with_force(tmp_path: Path) -> None:
+    path = write_tmp(tagged_seed_notebook(), tmp_path)
+    out = tmp_path / "spec.json"
+    out.write_text("mine")
+    assert main(["spec", str(path), "-o", str(out), "--force"]) == 0
+    assert json.loads(out.read_text())["apiVersion"] == "naavre-batch/v1"
+
+
+def test_tag_round_trip_changes_nothing_but_the_tags(tmp_path: Path) -> None:
+    path = copy_seed(tmp_path)
+    before = json.loads(path.read_text())
+    for index, tags in SEED_TAGS.items():
+        args = ["tag", str(path), "--cell", str(index), "--role", tags[0].split(":")[1]]
+        args += ["--batch-count", tags[1].split(":")[2]] if len(tags) > 1 else []
+        assert main(args) == 0
+    after = json.loads(path.read_text())
+    for index, tags in SEED_TAGS.items():
+        assert after["cells"][index]["metadata"].pop("tags") == tags
+    assert after == before
+
+
+def test_tag_then_untag_leaves_an_empty_tags_list(tmp_path: Path) -> None:
+    path = copy_seed(tmp_path)
+    original = path.read_bytes()
+    assert main(["tag", str(path), "--cell", "6", "--role", "processor"]) == 0
+    assert path.read_bytes() != original
+    assert main(["tag", str(path), "--cell", "6", "--role", "none"]) == 0
+    # The cell had no tags key before; removing the role leaves an empty list, which Jupyter keeps.
+    data = json.loads(path.read_text())
+    assert data["cells"][6]["metadata"] == {"tags": []}
+
+
+def test_tag_keeps_other_tags_and_metadata(tmp_path: Path) -> None:
+    nb = code_notebook("x = [1]")
+    nb.cells[0].metadata.update({"tags": ["keep", "naavre:merger"], "collapsed": True, "custom": {"a": 1}})
+    path = write_tmp(nb, tmp_path)
+    assert main(["tag", str(path), "--cell", "0", "--role", "splitter", "--batch-count", "3", "--split", "x"]) == 0
+    meta = nbformat.read(str(path), as_version=4).cells[0].metadata
+    assert meta == {"tags": ["keep", "naavre:splitter", "naavre:batch-count:3", "naavre:split:x"],
+                    "collapsed": True, "custom": {"a": 1}}
+
+
+def test_tagged_seed_via_cli_matches_the_committed_tagged_copy(tmp_path: Path) -> None:
+    path = copy_seed(tmp_path)
+    for index, tags in SEED_TAGS.items():
+        args = ["tag", str(path), "--cell", str(index), "--role", tags[0].split(":")[1]]
+        args += ["--batch-count", tags[1].split(":")[2]] if len(tags) > 1 else []
+        main(args)
+    assert path.read_bytes() == (NOTEBOOKS / "splitting-batches-tagged.ipynb").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--cell", "99", "--role", "processor"], "no cell 99"),
+        (["--cell", "0", "--role", "processor"], "markdown cell"),
+        (["--cell", "6", "--role", "processor", "--batch-count", "3"], "only apply to a splitter"),
+        (["--cell", "4", "--role", "splitter", "--batch-count", "0"], "integer >= 1"),
+    ],
+)
+def test_tag_rejects_bad_requests_and_leaves_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
+) -> None:
+    path = copy_seed(tmp_path)
+    original = path.read_bytes()
+    assert main(["tag", str(path), *args]) == 2
+    assert expected in capsys.readouterr().err and path.read_bytes() == original
