@@ -137,6 +137,103 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "run",
+        help="run a tagged notebook in notebook and/or workflow context and compare",
+        description="Run NOTEBOOK in notebook context (one kernel), in workflow context (each step "
+        "instance in its own process, as on a cluster) or both, and compare every value that "
+        "crosses a step boundary. Exit 0 when every run succeeded (and, for both, gave the same "
+        "result); 1 on failures, differences or analysis errors; 2 for bad input; 130 when "
+        "interrupted. Runs are kept in .naavre-batch/runs/<id>/ next to the notebook.",
+    )
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.add_argument("--context", choices=["notebook", "workflow", "both"], default="both")
+    p.add_argument(
+        "-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+        help="override a workflow parameter (a JSON literal, else text); repeatable",
+    )
+    p.add_argument("--parallelism", type=int, metavar="N",
+                   help="processor instances at a time (default: the CPU count)")
+    p.add_argument("--kernel", metavar="NAME", help="kernel for notebook context (default: the notebook's)")
+    p.add_argument("--runs-dir", metavar="DIR", help="keep runs here instead of .naavre-batch/runs")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON on stdout")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import json
+    import threading
+
+    from .diagnostics import format_diagnostic
+    from .notebook import NotebookError, load_notebook
+    from .progress import ProgressPrinter, format_comparison, format_errors, format_summary
+    from .runner import CancelHandle, RunError, parse_parameter_options, run
+    from .spec import build_spec
+
+    if args.parallelism is not None and args.parallelism < 1:
+        return _fail("--parallelism must be at least 1")
+    try:
+        nb = load_notebook(args.notebook)
+    except NotebookError as exc:
+        return _fail(exc.message, exc.hint)
+    spec = build_spec(nb, args.notebook)
+    if spec["summary"]["errors"]:
+        for d in spec["diagnostics"]:
+            print(format_diagnostic(d, args.notebook), file=sys.stderr)
+        print(f"naavre-batch: {spec['summary']['errors']} errors; nothing was run", file=sys.stderr)
+        return 1
+    try:
+        parameters = parse_parameter_options(args.parameter, spec)
+    except RunError as exc:
+        return _fail(exc.message, exc.hint)
+    cancel = CancelHandle()
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = run(
+                args.notebook, args.context, parameters, spec=spec, nb=nb,
+                parallelism=args.parallelism, kernel=args.kernel, runs_dir=args.runs_dir,
+                progress=ProgressPrinter(sys.stderr), cancel=cancel,
+            )
+        except RunError as exc:
+            outcome["error"] = exc
+        except BaseException as exc:  # reported below, in the main thread
+            outcome["crash"] = exc
+
+    worker = threading.Thread(target=work, name="naavre-batch-run", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        print("\nnaavre-batch: interrupted; stopping every step process", file=sys.stderr)
+        cancel.cancel()
+        worker.join()
+        return 130
+    if "crash" in outcome:
+        raise outcome["crash"]  # type: ignore[misc]
+    if "error" in outcome:
+        exc = outcome["error"]
+        assert isinstance(exc, RunError)
+        return _fail(exc.message, exc.hint)
+    result = outcome["result"]
+    assert isinstance(result, dict)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for key in ("notebook_run", "workflow_run"):
+            if key in result:
+                print(format_summary(result[key]))
+                errors = format_errors(result[key])
+                if errors:
+                    print(errors)
+        if "comparison" in result:
+            print(format_comparison(result["comparison"]))
+    return {"ok": 0, "cancelled": 130}.get(result["status"], 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, so ``--help`` lists every subcommand."""
     parser = argparse.ArgumentParser(
@@ -156,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(subparsers)
     _add_spec(subparsers)
     _add_tag(subparsers)
+    _add_run(subparsers)
     del subparsers  # subcommands register here
     return parser
 

@@ -311,10 +311,19 @@ def _runtime_source() -> str:
 
 
 @lru_cache(maxsize=1)
-def split_rule_source() -> str:
-    """The split rule's functions, verbatim from :mod:`naavre_batch_ext.split`."""
+def rules_source() -> str:
+    """The split rule (:mod:`~naavre_batch_ext.split`) and the batch-count rule
+    (:func:`naavre_batch_ext.spec.resolve_batch_count`), verbatim, for pasting into scripts."""
+    from . import spec as spec_module
+
     parts = ["from __future__ import annotations\n"]
-    for func in (split._check_batch_count, split.batch_ranges, split.split_batches, split.merge_batches):
+    for func in (
+        split._check_batch_count,
+        split.batch_ranges,
+        split.split_batches,
+        split.merge_batches,
+        spec_module.resolve_batch_count,
+    ):
         parts.append("\n\n" + inspect.getsource(func))
     return "".join(parts)
 
@@ -335,11 +344,11 @@ def task_script(spec: dict[str, Any], task: Task) -> str:
         "# Generated from the notebook's cells by naavre-batch-ext; edit the notebook, not this file.\n"
         "# Inputs and outputs: environment variables NAAVRE_* (see docs/running.md).\n"
         + _runtime_source()
-        + "\n\n# The split rule, verbatim from naavre_batch_ext/split.py.\n"
-        + f"SPLIT_SOURCE = {python_literal(split_rule_source())}\n"
+        + "\n\n# The split rule and batch-count rule, verbatim from naavre_batch_ext (split.py, spec.py).\n"
+        + f"RULES_SOURCE = {python_literal(rules_source())}\n"
         + "\n# The task: header, cells (escaped string literals) and wiring.\n"
         + f"TASK = json.loads({python_literal(payload)})\n"
-        + '\nif __name__ == "__main__":\n    sys.exit(execute(TASK, SPLIT_SOURCE))\n'
+        + '\nif __name__ == "__main__":\n    sys.exit(execute(TASK, RULES_SOURCE))\n'
     )
     _check_braces(script, f"script of task {task.id}")
     return script

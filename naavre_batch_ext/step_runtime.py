@@ -101,26 +101,6 @@ def resolve_parameters(task: dict[str, Any], bundle: dict[str, Any]) -> dict[str
     return values
 
 
-def resolve_batch_count(batch_count: dict[str, Any], parameters: dict[str, Any]) -> int:
-    """A splitter's batch count, fixed or read from a parameter, checked to be an integer >= 1."""
-    if "value" in batch_count:
-        value = batch_count["value"]
-        origin = "the batch-count tag"
-    else:
-        name = batch_count["parameter"]
-        value = parameters.get(name, batch_count.get("default"))
-        origin = f"parameter {name}"
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise StepFailure(
-            {
-                "kind": "bad-batch-count",
-                "message": f"batch count from {origin} must be an integer >= 1, got {value!r}",
-                "hint": "set it to a whole number of batches, for example 4",
-            }
-        )
-    return value
-
-
 class _NoIPython:
     """Stands in for IPython's ``get_ipython()``: magics and ``!`` commands do not run in a step."""
 
@@ -451,10 +431,14 @@ def report_failure(record: dict[str, Any]) -> int:
     return EXIT_FAILED
 
 
-def execute(task: dict[str, Any], split_source: str) -> int:
-    """Run one task instance end to end; returns the process exit status."""
+def execute(task: dict[str, Any], rules_source: str) -> int:
+    """Run one task instance end to end; returns the process exit status.
+
+    ``rules_source`` is the split rule and the batch-count rule, pasted from the package
+    (:func:`naavre_batch_ext.scripts.rules_source`), so scripts and runner share one implementation.
+    """
     rule: dict[str, Any] = {}
-    exec(compile(split_source, "naavre_batch_ext/split.py", "exec"), rule)  # noqa: S102
+    exec(compile(rules_source, "naavre_batch_ext rules", "exec"), rule)  # noqa: S102
     try:
         bundle = _load_bundle()
         parameters = resolve_parameters(task, bundle)
@@ -524,7 +508,17 @@ def _split(
             }
         )
     check_json(name, items, step, "splitter")
-    count = resolve_batch_count(task["batch_count"], parameters)
+    try:
+        count = rule["resolve_batch_count"](task["batch_count"], parameters)
+    except ValueError as exc:
+        raise StepFailure(
+            {
+                "kind": "bad-batch-count",
+                "step": step,
+                "message": f"splitter {step}: {exc}",
+                "hint": "give the batch count as a whole number >= 1",
+            }
+        ) from None
     ranges = rule["batch_ranges"](len(items), count)
     batches = [
         {"index": i, "start": a, "stop": b, "items": part}
