@@ -1,3 +1,9 @@
+import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
+import { NotebookPanel } from '@jupyterlab/notebook';
+
+import { ISpec } from './spec';
+
 /**
  * Identifiers shared by every plugin of the extension: plugin ids, command ids, translation domain.
  */
@@ -29,3 +35,27 @@ export interface IServerInfo {
   /** The workflow spec version the server produces, e.g. `naavre-batch/v1`. */
   specVersion: string;
 }
+
+/**
+ * The spec of the active notebook, kept fresh from the server's spec endpoint (debounced after
+ * edits and tag changes, with the unsaved content). The badges and the workflow panel both read
+ * it, so they always agree with each other and with the CLI.
+ */
+export interface IBatchSpecModel {
+  /** The notebook the spec belongs to, or null when no notebook is active. */
+  readonly notebook: NotebookPanel | null;
+  /** The latest spec, or null before the first answer or when the request failed. */
+  readonly spec: ISpec | null;
+  /** The error of the last request (server unreachable, bad notebook), or null. */
+  readonly error: string | null;
+  /** Emitted when `notebook`, `spec` or `error` changes. */
+  readonly changed: ISignal<IBatchSpecModel, void>;
+  /** Ask the server again now (e.g. after a tag command), skipping the debounce. */
+  refresh(): Promise<void>;
+}
+
+/** The token of the spec model, provided by the tagging plugin. */
+export const IBatchSpecModel = new Token<IBatchSpecModel>(
+  `${EXTENSION_ID}:IBatchSpecModel`,
+  'The workflow spec of the active notebook, refreshed from the server.'
+);
