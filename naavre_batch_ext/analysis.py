@@ -589,6 +589,26 @@ def _ipython_call(node: ast.AST) -> tuple[str, str] | None:
     return "magic", node.func.attr
 
 
+_PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+"""Cell magics whose body is Python that runs in the user namespace."""
+
+
+def _python_cell_magic_body(source: str) -> ast.Module | None:
+    """The parsed body of ``%%time``-style cells, line numbers as in the cell; else ``None``."""
+    first, _, body = source.lstrip("\n").partition("\n")
+    if not first.startswith("%%") or first[2:].split(" ")[0] not in _PYTHON_CELL_MAGICS:
+        return None
+    offset = source.lstrip("\n").count("\n") - body.count("\n") + (len(source) - len(source.lstrip("\n")))
+    try:
+        tree = ast.parse(body)
+    except SyntaxError as exc:
+        if exc.lineno:
+            exc.lineno += offset
+        raise
+    ast.increment_lineno(tree, offset)
+    return tree
+
+
 # ---------------------------------------------------------------------------------------------
 # The analysis
 
@@ -648,6 +668,9 @@ class _Analyser:
             info = CellInfo(index, cell_id, title, transformed, source, None, annotation)
             try:
                 info.tree = ast.parse(transformed)
+                body_tree = _python_cell_magic_body(source)
+                if body_tree is not None:  # %%time etc.: the body's names are the cell's data flow
+                    info.tree.body.extend(body_tree.body)
             except SyntaxError as exc:
                 line = exc.lineno or 1
                 self.diag(

@@ -360,3 +360,9 @@ def test_tags_on_a_markdown_cell_are_a_warning() -> None:
     md.metadata["tags"] = ["naavre:processor"]
     nb.cells.append(md)
     assert [d.code for d in analyse(nb, "t").diagnostics] == ["no-steps", "tag-on-non-code-cell"]
+
+
+def test_cell_magic_with_a_python_body_keeps_its_data_flow() -> None:
+    a = run("xs = [1]", "%%time\nys = list(xs)", "print(ys)", tags={0: S, 1: P, 2: M})
+    assert [d.code for d in a.diagnostics] == ["magic"]
+    assert a.steps[1].inputs == ["xs"] and a.steps[1].outputs == ["ys"]
