@@ -447,6 +447,7 @@ def execute(task: dict[str, Any], rules_source: str) -> int:
         ns.update(read_inputs(task, bundle))
         kind = task["kind"]
         batch: dict[str, Any] | None = None
+        count = _batch_count(task, parameters, rule) if kind == "splitter" else 0
         if kind == "processors":
             batch = _batch(bundle)
             ns[task["split_variable"]] = batch["items"]
@@ -462,7 +463,7 @@ def execute(task: dict[str, Any], rules_source: str) -> int:
             raise
         outputs = collect_outputs(task, task["outputs"], ns)
         if kind == "splitter":
-            outputs.update(_split(task, parameters, ns, rule))
+            outputs.update(_split(task, count, ns, rule))
         elif kind == "processors":
             assert batch is not None
             merged = collect_outputs(task, task["merged"], ns)
@@ -476,9 +477,24 @@ def execute(task: dict[str, Any], rules_source: str) -> int:
     return 0
 
 
-def _split(
-    task: dict[str, Any], parameters: dict[str, Any], ns: dict[str, Any], rule: dict[str, Any]
-) -> dict[str, Any]:
+def _batch_count(task: dict[str, Any], parameters: dict[str, Any], rule: dict[str, Any]) -> int:
+    """Resolve the splitter's batch count before its cells run, so a bad value fails fast."""
+    step = task["steps"][0]["id"]
+    try:
+        count = rule["resolve_batch_count"](task["batch_count"], parameters)
+    except ValueError as exc:
+        raise StepFailure(
+            {
+                "kind": "bad-batch-count",
+                "step": step,
+                "message": f"splitter {step}: {exc}",
+                "hint": "give the batch count as a whole number >= 1",
+            }
+        ) from None
+    return count
+
+
+def _split(task: dict[str, Any], count: int, ns: dict[str, Any], rule: dict[str, Any]) -> dict[str, Any]:
     """Cut the split variable with the one split rule into ``{"index", "start", "stop", "items"}``."""
     name = task["split_variable"]
     step = task["steps"][0]["id"]
@@ -508,17 +524,6 @@ def _split(
             }
         )
     check_json(name, items, step, "splitter")
-    try:
-        count = rule["resolve_batch_count"](task["batch_count"], parameters)
-    except ValueError as exc:
-        raise StepFailure(
-            {
-                "kind": "bad-batch-count",
-                "step": step,
-                "message": f"splitter {step}: {exc}",
-                "hint": "give the batch count as a whole number >= 1",
-            }
-        ) from None
     ranges = rule["batch_ranges"](len(items), count)
     batches = [
         {"index": i, "start": a, "stop": b, "items": part}
