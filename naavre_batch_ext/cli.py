@@ -234,6 +234,109 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return {"ok": 0, "cancelled": 130}.get(result["status"], 1)
 
 
+def _add_export(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .argo import DEFAULT_IMAGE
+
+    p = subparsers.add_parser(
+        "export",
+        help="write an Argo Workflow (or the spec JSON) for a tagged notebook",
+        description="Write NOTEBOOK as one Argo Workflow that 'argo submit' runs as is "
+        "(--format argo, default FILE <stem>.argo.yaml beside the notebook) or as its spec "
+        "(--format json, <stem>.workflow.json). An existing FILE is never overwritten without "
+        "--force. Exit 1 on analysis errors (nothing is written) or an existing FILE, 2 for an "
+        "unusable notebook or bad options. Warnings go to stderr.",
+    )
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.add_argument("--format", choices=["argo", "json"], default="argo", help="default: argo")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file ('-' for stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--image", metavar="IMG", help=f"container image of every step (default: {DEFAULT_IMAGE})")
+    for role in ("splitter", "processor", "merger"):
+        p.add_argument(f"--image-{role}", metavar="IMG", help=f"image of the {role} (default: --image)")
+    p.add_argument("--parallelism", type=int, metavar="N", help="at most N pods at a time (default: no cap)")
+    p.add_argument("--retries", type=int, metavar="N", help="retries of a failed processor pod (default: 0)")
+    p.add_argument("--namespace", metavar="NS", help="Kubernetes namespace of the workflow")
+    p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
+    p.add_argument("--cpu", metavar="REQ", help="CPU request of each pod, e.g. 500m")
+    p.add_argument("--memory", metavar="REQ", help="memory request of each pod, e.g. 1Gi")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .argo import ArgoOptions, NothingToExportError, export_warnings
+    from .diagnostics import format_diagnostic
+    from .export import ExportExistsError, default_output_path, render_export, write_export
+    from .notebook import NotebookError
+    from .scripts import PlanError
+    from .spec import spec_for_path
+
+    given = {
+        key: value
+        for key, value in (
+            ("image", args.image),
+            ("parallelism", args.parallelism),
+            ("retries", args.retries),
+            ("namespace", args.namespace),
+            ("service_account", args.service_account),
+            ("cpu", args.cpu),
+            ("memory", args.memory),
+        )
+        if value is not None
+    }
+    images = {
+        role: image
+        for role, image in (
+            ("splitter", args.image_splitter),
+            ("processor", args.image_processor),
+            ("merger", args.image_merger),
+        )
+        if image is not None
+    }
+    options = ArgoOptions(images=images, **given)  # defaults live in ArgoOptions only
+    try:
+        options.check()
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        spec = spec_for_path(args.notebook)
+    except NotebookError as exc:
+        return _fail(exc.message, exc.hint)
+    for d in spec["diagnostics"]:
+        print(format_diagnostic(d, args.notebook), file=sys.stderr)
+    errors = spec["summary"]["errors"]
+    if errors:
+        print(f"naavre-batch: {errors} errors; nothing was exported", file=sys.stderr)
+        return 1
+    try:
+        text = render_export(spec, args.format, options)
+    except NothingToExportError as exc:
+        print(f"naavre-batch: error: {exc}", file=sys.stderr)
+        return 1
+    except PlanError as exc:
+        return _fail(str(exc))
+    if args.format == "argo":
+        for w in export_warnings(spec, options, text):
+            print(f"naavre-batch: warning: {w.message}", file=sys.stderr)
+            if w.hint:
+                print(f"    hint: {w.hint}", file=sys.stderr)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    target = args.output or default_output_path(args.notebook, args.format)
+    try:
+        written = write_export(target, text, force=args.force)
+    except ExportExistsError as exc:
+        print(f"naavre-batch: error: {exc.message} (hint: {exc.hint})", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        return _fail(f"cannot write {target}: {exc.strerror}")
+    if args.format == "argo":
+        print(f"wrote {written}; submit it with: argo submit {written} --watch")
+    else:
+        print(f"wrote {written}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, so ``--help`` lists every subcommand."""
     parser = argparse.ArgumentParser(
@@ -254,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec(subparsers)
     _add_tag(subparsers)
     _add_run(subparsers)
+    _add_export(subparsers)
     del subparsers  # subcommands register here
     return parser
 

@@ -1,0 +1,460 @@
+"""Export a workflow spec as one Argo ``Workflow`` that ``argo submit`` runs as is.
+
+Pure: a spec and options in, YAML text out (PyYAML); no cluster, no file system. The step bodies are
+:func:`naavre_batch_ext.scripts.task_script` byte for byte, so what ``naavre-batch run`` checked
+locally is what the cluster runs. Everything that varies between runs (parameters, the batch, the
+values from earlier steps) reaches a script through environment variables that Argo fills in; no
+value is ever pasted into a script's source, and the scripts never contain ``{{`` or ``}}`` (which
+Argo would rewrite), so the user's code runs exactly as written.
+
+Shape of the workflow (docs/argo.md):
+
+- ``spec.arguments.parameters``: every ``param_*`` default as a string (JSON text for non-strings);
+  each script reads them as ``NAAVRE_PARAM_<name>`` = ``{{workflow.parameters.<name>}}``, so a
+  batch count that names a parameter is read at run time.
+- one ``script`` template per task of :func:`~naavre_batch_ext.scripts.plan_tasks`, and a DAG entry
+  template with one task each, in notebook order;
+- a section's processor chain is one task (one pod per batch) with ``withParam`` over the
+  splitter's batches; the merger gets the chain's results aggregated by Argo plus the batch count,
+  and checks that every batch is there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import SPEC_API_VERSION
+from .scripts import RESERVED_BATCH_COUNT, RESERVED_BATCHES, RESERVED_RESULT, Task, plan_tasks, task_script
+
+__all__ = [
+    "ANNOTATION_IMPORTS",
+    "ANNOTATION_NOTEBOOK",
+    "ANNOTATION_SPEC_VERSION",
+    "DEFAULT_IMAGE",
+    "OUTPUTS_DIR",
+    "PARAMETER_WARN_BYTES",
+    "WORKFLOW_WARN_BYTES",
+    "ArgoOptions",
+    "ExportWarning",
+    "NothingToExportError",
+    "build_workflow",
+    "export_argo",
+    "export_warnings",
+    "generate_name",
+    "parameter_value",
+    "third_party_imports",
+]
+
+DEFAULT_IMAGE = "python:3.11-slim"
+"""The image every script runs in unless overridden: official Python, standard library only.
+
+The step scripts need nothing else; a notebook that imports third-party packages needs an image
+that has them (``--image``), which :func:`export_warnings` points out.
+"""
+
+ROLES: tuple[str, ...] = ("splitter", "processor", "merger")
+"""Roles whose image can be overridden one by one; tasks outside sections use the main image."""
+
+OUTPUTS_DIR = "/tmp/naavre-outputs"
+"""Where a script writes one ``<name>.json`` per output (``NAAVRE_OUTPUTS_DIR``), inside its pod;
+Argo reads each file back as an output parameter (``valueFrom.path``)."""
+
+PARAMETER_WARN_BYTES = 256 * 1024
+"""Warn above this many bytes of parameter text, per parameter and in total: Argo keeps the
+parameters in the Workflow object, which Kubernetes caps at about 1 MB (etcd)."""
+
+WORKFLOW_WARN_BYTES = 512 * 1024
+"""Warn when the exported YAML is larger: Argo stores the whole spec (every script) and the run's
+status in that one object, so a large spec leaves little room for the status."""
+
+ANNOTATION_IMPORTS = "naavre-batch/third-party-imports"
+ANNOTATION_SPEC_VERSION = "naavre-batch/spec-version"
+ANNOTATION_NOTEBOOK = "naavre-batch/source-notebook"
+
+_BATCH_INPUT = "naavre-batch"
+_RESULTS_INPUT = "naavre-batch-results"
+_COUNT_INPUT = "naavre-batch-count"
+_ARGO_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME_MAX = 50  # generateName + Argo's 5 random characters must fit a 63-character label value
+
+
+class NothingToExportError(ValueError):
+    """The spec has no steps (no cell is tagged): an empty DAG is no workflow."""
+
+
+@dataclass(frozen=True)
+class ArgoOptions:
+    """How the exported workflow runs; the defaults are the CLI's and the settings' defaults.
+
+    ``images`` overrides ``image`` per role (``splitter``, ``processor``, ``merger``). ``parallelism``
+    caps the pods that run at once (``spec.parallelism``; in practice the processor pods, since the
+    other tasks run one after the other). ``retries`` applies to processor pods only: their work is
+    the long, per-batch part, and a retry repeats one batch, not the whole run.
+    """
+
+    image: str = DEFAULT_IMAGE
+    images: Mapping[str, str] = field(default_factory=dict)
+    parallelism: int | None = None
+    retries: int = 0
+    namespace: str | None = None
+    service_account: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+
+    def image_for(self, role: str) -> str:
+        """The image of a task of this role (``step`` tasks use the main image)."""
+        return self.images.get(role) or self.image
+
+    def check(self) -> None:
+        """Raise ``ValueError`` for options Argo would reject, with the option's name."""
+        unknown = sorted(set(self.images) - set(ROLES))
+        if unknown:
+            raise ValueError(f"image override for unknown role(s) {', '.join(unknown)}; use {', '.join(ROLES)}")
+        for label, value in [("image", self.image), *((f"{r} image", v) for r, v in self.images.items())]:
+            if not value or not value.strip() or any(c.isspace() for c in value):
+                raise ValueError(f"{label} must be a container image name without spaces, got {value!r}")
+        if self.parallelism is not None and (isinstance(self.parallelism, bool) or self.parallelism < 1):
+            raise ValueError(f"parallelism must be an integer >= 1, got {self.parallelism!r}")
+        if isinstance(self.retries, bool) or self.retries < 0:
+            raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
+
+
+@dataclass(frozen=True)
+class ExportWarning:
+    """Something the workflow will run with but the user should know before submitting it."""
+
+    code: str
+    message: str
+    hint: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form for the REST API."""
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+def generate_name(notebook_name: str) -> str:
+    """``metadata.generateName``: the notebook name as a DNS-1123 name, ending in ``-``.
+
+    Lower case, runs of anything else than ``[a-z0-9]`` become one ``-``, at most 50 characters so
+    that the workflow name Argo derives (plus 5 random characters) fits a Kubernetes label value.
+    """
+    base = re.sub(r"[^a-z0-9]+", "-", notebook_name.lower()).strip("-")
+    base = base[:_NAME_MAX].rstrip("-")
+    if not base or not base[0].isalpha():
+        base = ("nb-" + base).rstrip("-") if base else "notebook"
+        base = base[:_NAME_MAX].rstrip("-")
+    return base + "-"
+
+
+def parameter_value(default: Any, kind: str | None) -> str:
+    """A parameter default as Argo needs it: strings as they are, anything else as JSON text.
+
+    The scripts parse it back the same way (``step_runtime.parse_parameter``), so ``-p name=...``
+    on ``argo submit`` takes the same text as ``naavre-batch run -p``.
+    """
+    if kind == "str" and isinstance(default, str):
+        return default
+    return json.dumps(default, ensure_ascii=False)
+
+
+def third_party_imports(spec: Mapping[str, Any]) -> list[str]:
+    """Top-level modules outside the standard library that the steps (header included) import."""
+    found: set[str] = set(spec.get("header", {}).get("imports", []) or [])
+    for step in spec.get("steps", []):
+        found.update(step.get("imports", []) or [])
+    return sorted(found)
+
+
+def export_warnings(
+    spec: Mapping[str, Any], options: ArgoOptions | None = None, workflow_text: str | None = None
+) -> list[ExportWarning]:
+    """What the user should fix or know before submitting: packages the image may lack, and
+    parameters (or, given ``workflow_text``, a whole workflow) too large for the Workflow object."""
+    options = options or ArgoOptions()
+    warnings: list[ExportWarning] = []
+    imports = third_party_imports(spec)
+    images = {options.image_for(role) for role in ("step", *ROLES)}
+    if imports:
+        warnings.append(
+            ExportWarning(
+                "third-party-imports",
+                f"the steps import {', '.join(imports)}, which the image "
+                f"{', '.join(sorted(images))} may not have",
+                "build or choose an image with these packages and export with --image IMAGE "
+                "(or --image-processor etc. per role)",
+            )
+        )
+    sizes: list[tuple[str, int]] = []
+    for param in spec.get("parameters", []):
+        text = parameter_value(param.get("default"), param.get("type"))
+        size = len(text.encode("utf-8"))
+        sizes.append((param["name"], size))
+        if size > PARAMETER_WARN_BYTES:
+            warnings.append(
+                ExportWarning(
+                    "large-parameter",
+                    f"parameter {param['name']} has a default of {size // 1024} KiB; Argo keeps "
+                    "parameters in the Workflow object, which Kubernetes limits to about 1 MB",
+                    "keep parameters small: put the data in a file or object storage and pass "
+                    "its path or URL as the parameter",
+                )
+            )
+        if "{{" in text or "}}" in text:
+            warnings.append(
+                ExportWarning(
+                    "parameter-braces",
+                    f"the default of parameter {param['name']} contains '{{{{' or '}}}}', which "
+                    "Argo may treat as one of its own template expressions",
+                    "avoid double curly braces in parameter values",
+                )
+            )
+    total = sum(size for _, size in sizes)
+    if total > PARAMETER_WARN_BYTES and all(size <= PARAMETER_WARN_BYTES for _, size in sizes):
+        warnings.append(
+            ExportWarning(
+                "large-parameters",
+                f"the parameter defaults add up to {total // 1024} KiB; Argo keeps parameters in "
+                "the Workflow object, which Kubernetes limits to about 1 MB",
+                "pass paths or URLs of the data instead of the data itself",
+            )
+        )
+    if workflow_text is not None:
+        size = len(workflow_text.encode("utf-8"))
+        if size > WORKFLOW_WARN_BYTES:
+            warnings.append(
+                ExportWarning(
+                    "large-workflow",
+                    f"the workflow is {size // 1024} KiB; Kubernetes stores it, with the status "
+                    "of every pod, in one object limited to about 1 MB",
+                    "merge small steps into fewer steps, or keep large constants out of the "
+                    "notebook's cells (read them from a file or object storage)",
+                )
+            )
+    return warnings
+
+
+def _argo_name(variable: str) -> str:
+    """A Python variable name as an Argo parameter name (``[A-Za-z0-9_-]``).
+
+    ASCII identifiers are kept as they are (readable YAML); others (``données``) get a stable,
+    collision-free ``u-<hex of UTF-8>`` form, since Argo rejects non-ASCII parameter names.
+    """
+    if _ARGO_NAME.match(variable):
+        return variable
+    return "u-" + variable.encode("utf-8").hex()
+
+
+def _env(name: str, value: str) -> dict[str, str]:
+    return {"name": name, "value": value}
+
+
+def _task_role(task: Task) -> str:
+    return {"splitter": "splitter", "processors": "processor", "merger": "merger"}.get(task.kind, "step")
+
+
+def _entry_name(tasks: Sequence[Task]) -> str:
+    """The DAG template's name: ``main`` unless a step already has that id."""
+    taken = {t.id for t in tasks}
+    name, n = "main", 1
+    while name in taken:
+        n += 1
+        name = f"main-{n}"
+    return name
+
+
+def _output_names(task: Task) -> list[str]:
+    """What the task's script writes into ``NAAVRE_OUTPUTS_DIR`` that a later task reads."""
+    names = list(task.outputs)
+    if task.kind == "splitter":
+        names += [RESERVED_BATCHES, RESERVED_BATCH_COUNT]
+    if task.kind == "processors":
+        names.append(RESERVED_RESULT)
+    return names
+
+
+def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str, Any]:
+    """The ``script`` template of one task: its script, env wiring, outputs, image, resources."""
+    env: list[dict[str, str]] = []
+    for param in spec.get("parameters", []):
+        env.append(_env("NAAVRE_PARAM_" + param["name"], "{{workflow.parameters.%s}}" % param["name"]))
+    env.append(_env("NAAVRE_OUTPUTS_DIR", OUTPUTS_DIR))
+    inputs: list[dict[str, str]] = []
+
+    def take(input_name: str, env_name: str) -> None:
+        inputs.append({"name": input_name})
+        env.append(_env(env_name, "{{inputs.parameters.%s}}" % input_name))
+
+    if task.kind == "processors":
+        take(_BATCH_INPUT, "NAAVRE_BATCH")
+    if task.kind == "merger":
+        take(_RESULTS_INPUT, "NAAVRE_BATCH_RESULTS")
+        take(_COUNT_INPUT, "NAAVRE_BATCH_COUNT")
+    composed: list[tuple[str, str]] = []
+    for item in task.inputs:
+        if _ENV_NAME.match(item.name):
+            take(_argo_name(item.name), "NAAVRE_INPUT_" + item.name)
+        else:  # not a portable env var name: carried in the NAAVRE_INPUTS object instead
+            inputs.append({"name": _argo_name(item.name)})
+            composed.append((item.name, _argo_name(item.name)))
+    if composed:
+        # Each value is JSON text already, so the object is assembled as text, key by key.
+        body = ", ".join(
+            f"{json.dumps(name, ensure_ascii=True)}: " + "{{inputs.parameters.%s}}" % argo
+            for name, argo in composed
+        )
+        env.append(_env("NAAVRE_INPUTS", "{" + body + "}"))
+
+    script: dict[str, Any] = {
+        "image": options.image_for(_task_role(task)),
+        "command": ["python"],
+        "env": env,
+    }
+    requests = {k: v for k, v in (("cpu", options.cpu), ("memory", options.memory)) if v}
+    if requests:
+        script["resources"] = {"requests": requests}
+    script["source"] = task_script(dict(spec), task)
+    template: dict[str, Any] = {"name": task.id}
+    if inputs:
+        template["inputs"] = {"parameters": inputs}
+    outputs = [
+        {"name": _argo_name(name), "valueFrom": {"path": f"{OUTPUTS_DIR}/{name}.json"}}
+        for name in _output_names(task)
+    ]
+    if outputs:
+        template["outputs"] = {"parameters": outputs}
+    if task.kind == "processors" and options.retries > 0:
+        template["retryStrategy"] = {"limit": str(options.retries)}
+    template["script"] = script
+    return template
+
+
+def _dag_task(task: Task, previous: str | None) -> dict[str, Any]:
+    """The DAG task running ``task``: its dependencies and the arguments its template takes."""
+    depends: list[str] = [previous] if previous else []
+    arguments: list[dict[str, str]] = []
+
+    def need(task_id: str | None) -> None:
+        if task_id and task_id not in depends:
+            depends.append(task_id)
+
+    entry: dict[str, Any] = {"name": task.id, "template": task.id}
+    if task.kind == "processors":
+        need(task.splitter)
+        entry["withParam"] = "{{tasks.%s.outputs.parameters.%s}}" % (task.splitter, RESERVED_BATCHES)
+        # Failed instances must not stop the merger: it names the missing batches itself.
+        entry["continueOn"] = {"failed": True}
+        arguments.append({"name": _BATCH_INPUT, "value": "{{item}}"})
+    if task.kind == "merger":
+        need(task.processors)
+        need(task.splitter)
+        arguments.append(
+            {"name": _RESULTS_INPUT, "value": "{{tasks.%s.outputs.parameters.%s}}" % (task.processors, RESERVED_RESULT)}
+        )
+        arguments.append(
+            {"name": _COUNT_INPUT, "value": "{{tasks.%s.outputs.parameters.%s}}" % (task.splitter, RESERVED_BATCH_COUNT)}
+        )
+    for item in task.inputs:
+        need(item.task)
+        name = _argo_name(item.name)
+        arguments.append({"name": name, "value": "{{tasks.%s.outputs.parameters.%s}}" % (item.task, name)})
+    ordered: dict[str, Any] = {"name": entry["name"], "template": entry["template"]}
+    if depends:
+        ordered["dependencies"] = depends
+    ordered.update((k, v) for k, v in entry.items() if k not in ordered)
+    if arguments:
+        ordered["arguments"] = {"parameters": arguments}
+    return ordered
+
+
+def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) -> dict[str, Any]:
+    """The Workflow as a plain dict (what :func:`export_argo` dumps as YAML).
+
+    Raises :class:`naavre_batch_ext.scripts.PlanError` when the spec has analysis errors,
+    :class:`NothingToExportError` when it has no steps, and ``ValueError`` for bad options.
+    """
+    options = options or ArgoOptions()
+    options.check()
+    tasks = plan_tasks(dict(spec))
+    if not tasks:
+        raise NothingToExportError(
+            "the notebook has no steps, so there is no workflow to export; tag cells with "
+            "naavre:splitter, naavre:processor and naavre:merger first"
+        )
+    notebook = spec.get("notebook", {})
+    metadata: dict[str, Any] = {"generateName": generate_name(notebook.get("name") or "notebook")}
+    if options.namespace:
+        metadata["namespace"] = options.namespace
+    metadata["annotations"] = {
+        ANNOTATION_SPEC_VERSION: str(spec.get("apiVersion", SPEC_API_VERSION)),
+        ANNOTATION_NOTEBOOK: str(notebook.get("path") or notebook.get("name") or ""),
+        ANNOTATION_IMPORTS: ",".join(third_party_imports(spec)),
+    }
+    entry = _entry_name(tasks)
+    dag_tasks: list[dict[str, Any]] = []
+    previous: str | None = None
+    for task in tasks:
+        dag_tasks.append(_dag_task(task, previous))
+        previous = task.id
+    dag: dict[str, Any] = {}
+    if any(t.kind == "processors" for t in tasks):
+        dag["failFast"] = False  # let every batch finish; the merger reports the missing ones
+    dag["tasks"] = dag_tasks
+    workflow_spec: dict[str, Any] = {"entrypoint": entry}
+    if options.service_account:
+        workflow_spec["serviceAccountName"] = options.service_account
+    if options.parallelism is not None:
+        workflow_spec["parallelism"] = options.parallelism
+    parameters = [
+        {"name": p["name"], "value": parameter_value(p.get("default"), p.get("type"))}
+        for p in spec.get("parameters", [])
+    ]
+    if parameters:
+        workflow_spec["arguments"] = {"parameters": parameters}
+    workflow_spec["templates"] = [{"name": entry, "dag": dag}] + [_template(spec, t, options) for t in tasks]
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": metadata,
+        "spec": workflow_spec,
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML with multi-line strings (the scripts) as readable ``|`` blocks.
+
+    A text with characters a block would not keep (``\r``, Unicode line separators) is written
+    double-quoted instead, and PyYAML itself falls back to quoting for other cases (trailing
+    spaces), so the text always round-trips byte for byte.
+    """
+
+
+_BLOCK_UNSAFE = frozenset("\r\x85\u2028\u2029\ufeff")
+"""Characters a YAML block scalar would turn into plain line breaks (or drop) on reading."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    block = "\n" in data and _BLOCK_UNSAFE.isdisjoint(data)
+    style = "|" if block else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump_yaml(document: Mapping[str, Any]) -> str:
+    """YAML text of a workflow: keys in build order, UTF-8 kept, no line folding."""
+    return yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 30, default_flow_style=False
+    )
+
+
+def export_argo(spec: Mapping[str, Any], options: ArgoOptions | None = None) -> str:
+    """The Argo Workflow YAML of a spec (deterministic: same spec and options, same text)."""
+    return dump_yaml(build_workflow(spec, options))

@@ -1,0 +1,90 @@
+"""Exports of a spec to files: format dispatch and writing that never overwrites by surprise.
+
+Shared by the CLI (``naavre-batch export``) and the REST API, so both name files the same way and
+refuse to clobber the same way. Rendering is pure; only :func:`write_export` touches the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .argo import ArgoOptions, export_argo
+from .spec import dumps_spec
+
+__all__ = ["FORMATS", "SUFFIXES", "ExportExistsError", "default_output_path", "render_export", "write_export"]
+
+SUFFIXES: dict[str, str] = {"argo": ".argo.yaml", "json": ".workflow.json"}
+"""File name ending per format: ``<notebook stem><suffix>`` beside the notebook."""
+
+FORMATS: tuple[str, ...] = tuple(SUFFIXES)
+
+
+class ExportExistsError(FileExistsError):
+    """The target file exists and ``force`` was not given; carries a message and a hint."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.message = f"{path} exists; nothing was written"
+        self.hint = "use --force to overwrite it, or choose another file with -o FILE"
+        super().__init__(self.message)
+
+
+def default_output_path(notebook: str | os.PathLike[str], fmt: str) -> Path:
+    """``<stem>.argo.yaml`` or ``<stem>.workflow.json`` in the notebook's folder."""
+    if fmt not in SUFFIXES:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    path = Path(notebook)
+    return path.with_name(path.stem + SUFFIXES[fmt])
+
+
+def render_export(spec: Mapping[str, Any], fmt: str, options: ArgoOptions | None = None) -> str:
+    """The exported text: the Argo Workflow YAML, or the spec's JSON."""
+    if fmt == "argo":
+        return export_argo(spec, options)
+    if fmt == "json":
+        return dumps_spec(spec)
+    raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def write_export(path: str | os.PathLike[str], text: str, force: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path``; an existing file is replaced only when ``force``.
+
+    Without ``force`` the file is created exclusively (``O_EXCL``), so a file that appears between
+    a check and the write is not overwritten either. With ``force`` the text goes to a temporary
+    file in the same folder first and replaces the old one in one step, so a failed write never
+    leaves half a file where the user's was.
+    """
+    target = Path(path)
+    data = text.encode("utf-8")
+    if not force:
+        try:
+            with open(target, "xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            raise ExportExistsError(target) from None
+        return target
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,547 @@
+"""The Argo export: valid against Argo's own schema, step scripts byte for byte, wiring, options.
+
+Every exported workflow is validated against Argo Workflows' official JSON schema (v4.1.2, in
+``tests/fixtures``), definition ``io.argoproj.workflow.v1alpha1.Workflow``, and against a strict
+copy of it that also rejects unknown keys (the official one allows any key, so a misspelt field
+would pass it and be silently ignored by Argo).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from helpers import (
+    NOTEBOOKS,
+    TUTORIALS,
+    code_notebook,
+    tagged_seed_notebook,
+    tagged_tutorial,
+)
+
+from naavre_batch_ext import argo
+from naavre_batch_ext.argo import ArgoOptions, NothingToExportError, export_argo, export_warnings
+from naavre_batch_ext.notebook import load_notebook
+from naavre_batch_ext.scripts import PlanError, plan_tasks, task_script
+from naavre_batch_ext.spec import build_spec
+
+SCHEMA_PATH = Path(__file__).parent / "fixtures" / "argo-workflow-schema-v4.1.2.json"
+WORKFLOW_DEF = "#/definitions/io.argoproj.workflow.v1alpha1.Workflow"
+ALL_OPTIONS = ArgoOptions(
+    image="registry.example.org/lab/py:1",
+    images={"processor": "registry.example.org/lab/py-gpu:1"},
+    parallelism=4,
+    retries=2,
+    namespace="naavre",
+    service_account="runner",
+    cpu="500m",
+    memory="1Gi",
+)
+
+
+@lru_cache(maxsize=2)
+def _validator(strict: bool) -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    definitions = copy.deepcopy(schema["definitions"])
+    if strict:
+        for definition in definitions.values():
+            if "properties" in definition and "additionalProperties" not in definition:
+                definition["additionalProperties"] = False
+    root = {"$ref": WORKFLOW_DEF, "definitions": definitions}
+    validator_cls = jsonschema.validators.validator_for(schema)
+    return validator_cls(root)
+
+
+def schema_errors(document: Any, strict: bool = False) -> list[str]:
+    """Messages (with JSON paths) of every schema violation in ``document``."""
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in _validator(strict).iter_errors(document)
+    ]
+
+
+def _file_notebooks() -> list[tuple[str, Any]]:
+    """Every notebook file in tests/notebooks that is tagged and clean (other helpers add some)."""
+    found = []
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = load_notebook(path)
+        spec = build_spec(nb, path.name)
+        if spec["steps"] and not spec["summary"]["errors"]:
+            found.append((f"file:{path.name}", nb))
+    return found
+
+
+def exported_notebooks() -> list[tuple[str, Any]]:
+    """The seed and tutorials tagged by the helpers, plus every tagged notebook file."""
+    cases = [("seed", tagged_seed_notebook())]
+    cases += [(f"tutorial:{name}", tagged_tutorial(name)) for name in TUTORIALS]
+    return cases + _file_notebooks()
+
+
+CASES = exported_notebooks()
+
+
+def _spec(nb: Any, name: str = "splitting-batches.ipynb") -> dict[str, Any]:
+    return build_spec(nb, name)
+
+
+def _doc(spec: dict[str, Any], options: ArgoOptions | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(export_argo(spec, options))
+    return document
+
+
+def _templates(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in doc["spec"]["templates"]}
+
+
+def _dag(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    entry = _templates(doc)[doc["spec"]["entrypoint"]]
+    tasks: list[dict[str, Any]] = entry["dag"]["tasks"]
+    return tasks
+
+
+def _env(template: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in template["script"]["env"]}
+
+
+SECTION = {0: ["naavre:splitter", "naavre:batch-count:3"], 1: ["naavre:processor"], 2: ["naavre:merger"]}
+SECTION_ITEMS = {**SECTION, 0: [*SECTION[0], "naavre:split:items"]}
+"""A section whose splitter also hands on other values, so it names the list to split."""
+
+
+def simple_notebook(*header: str) -> Any:
+    """A header (optional) and one section: split ``items``, square them, print the sum."""
+    cells = [
+        *header,
+        "items = list(range(7))",
+        "squares = [x * x for x in items]",
+        "print(sum(squares))",
+    ]
+    offset = len(header)
+    return code_notebook(*cells, tags={offset + k: v for k, v in SECTION.items()})
+
+
+# -- validity -----------------------------------------------------------------------------------
+
+
+def test_the_example_notebooks_are_all_exported() -> None:
+    names = {name for name, _ in CASES}
+    assert {"seed", *(f"tutorial:{t}" for t in TUTORIALS)} <= names
+
+
+@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("options", [ArgoOptions(), ALL_OPTIONS], ids=["defaults", "all-options"])
+def test_exported_workflow_matches_argo_schema(name: str, nb: Any, options: ArgoOptions) -> None:
+    doc = _doc(_spec(nb), options)
+    assert schema_errors(doc) == []
+
+
+@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
+def test_exported_workflow_uses_only_fields_argo_knows(name: str, nb: Any) -> None:
+    assert schema_errors(_doc(_spec(nb), ALL_OPTIONS), strict=True) == []
+
+
+def test_strict_schema_catches_a_misspelt_field() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    doc["spec"]["templates"][1]["script"]["imagee"] = "x"
+    assert schema_errors(doc) == []  # the official schema lets it through ...
+    assert any("imagee" in e for e in schema_errors(doc, strict=True))  # ... the strict one not
+
+
+def test_schema_rejects_a_wrongly_typed_field() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    doc["spec"]["arguments"]["parameters"][0]["value"] = 28
+    assert schema_errors(doc)
+
+
+# -- scripts ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
+def test_script_sources_are_the_runner_scripts_byte_for_byte(name: str, nb: Any) -> None:
+    spec = _spec(nb)
+    templates = _templates(_doc(spec, ALL_OPTIONS))
+    tasks = plan_tasks(spec)
+    assert len(templates) == len(tasks) + 1
+    for task in tasks:
+        source = templates[task.id]["script"]["source"]
+        assert source.encode("utf-8") == task_script(spec, task).encode("utf-8")
+
+
+def test_script_with_awkward_characters_round_trips_through_yaml() -> None:
+    awkward = 'a = "tab\\there"   \nb = "\u2028\u2029\x85 end"  \r\nc = "{\'k\': 1}"\t\n'
+    nb = simple_notebook(awkward)
+    spec = _spec(nb)
+    templates = _templates(_doc(spec))
+    for task in plan_tasks(spec):
+        assert templates[task.id]["script"]["source"] == task_script(spec, task)
+
+
+def test_script_templates_run_python_in_the_default_image() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    scripts = [t for t in doc["spec"]["templates"] if "script" in t]
+    assert scripts
+    for template in scripts:
+        assert template["script"]["command"] == ["python"]
+        assert template["script"]["image"] == argo.DEFAULT_IMAGE == "python:3.11-slim"
+
+
+def test_user_code_with_argo_braces_is_not_in_the_yaml_as_written() -> None:
+    nb = simple_notebook('label = "{{ workflow.name }} and {{item}}"')
+    text = export_argo(_spec(nb))
+    assert "{{ workflow.name }}" not in text
+    for template in yaml.safe_load(text)["spec"]["templates"]:
+        if "script" in template:
+            assert "{{" not in template["script"]["source"]
+            assert "}}" not in template["script"]["source"]
+
+
+# -- workflow shape -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "notebook_name,expected",
+    [
+        ("splitting-batches", "splitting-batches-"),
+        ("My Notebook_v2 (copy)", "my-notebook-v2-copy-"),
+        ("2024 results", "nb-2024-results-"),
+        ("données", "donn-es-"),
+        ("", "notebook-"),
+        ("___", "notebook-"),
+    ],
+)
+def test_generate_name_is_a_dns_name_from_the_notebook(notebook_name: str, expected: str) -> None:
+    assert argo.generate_name(notebook_name) == expected
+
+
+def test_generate_name_leaves_room_for_argo_suffix_in_a_label() -> None:
+    name = argo.generate_name("x" * 300)
+    assert name.endswith("-") and len(name) + 5 <= 63
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?-", name)
+
+
+def test_workflow_is_named_after_the_notebook() -> None:
+    doc = _doc(_spec(tagged_seed_notebook(), "work/splitting-batches.ipynb"))
+    assert doc["apiVersion"] == "argoproj.io/v1alpha1" and doc["kind"] == "Workflow"
+    assert doc["metadata"]["generateName"] == "splitting-batches-"
+    annotations = doc["metadata"]["annotations"]
+    assert annotations[argo.ANNOTATION_NOTEBOOK] == "work/splitting-batches.ipynb"
+    assert annotations[argo.ANNOTATION_SPEC_VERSION] == "naavre-batch/v1"
+
+
+def test_every_parameter_default_is_a_workflow_argument_string() -> None:
+    nb = simple_notebook(
+        'param_n = 28\nparam_rate = 0.5\nparam_label = "007"\nparam_ids = [1, 2]\n'
+        "param_on = True\nparam_none = None"
+    )
+    doc = _doc(_spec(nb))
+    values = {p["name"]: p["value"] for p in doc["spec"]["arguments"]["parameters"]}
+    assert values == {
+        "param_n": "28",
+        "param_rate": "0.5",
+        "param_label": "007",
+        "param_ids": "[1, 2]",
+        "param_on": "true",
+        "param_none": "null",
+    }
+
+
+def test_every_script_reads_every_parameter_from_the_workflow_at_run_time() -> None:
+    spec = _spec(tagged_seed_notebook())
+    doc = _doc(spec)
+    for task in plan_tasks(spec):
+        env = _env(_templates(doc)[task.id])
+        for name in ("param_item_count", "param_max_batch_count"):
+            assert env["NAAVRE_PARAM_" + name] == "{{workflow.parameters.%s}}" % name
+
+
+def test_processor_chain_runs_once_per_batch_of_the_splitter() -> None:
+    spec = _spec(tagged_seed_notebook())
+    doc = _doc(spec)
+    tasks = {t["name"]: t for t in _dag(doc)}
+    proc = tasks["process-batches"]
+    assert proc["withParam"] == "{{tasks.gen-batches.outputs.parameters.naavre-batches}}"
+    assert proc["dependencies"] == ["gen-batches"]
+    assert {"name": "naavre-batch", "value": "{{item}}"} in proc["arguments"]["parameters"]
+    assert _env(_templates(doc)["process-batches"])["NAAVRE_BATCH"] == "{{inputs.parameters.naavre-batch}}"
+
+
+def test_processor_steps_of_a_section_are_fused_into_one_pod() -> None:
+    nb = code_notebook(
+        "items = list(range(5))",
+        "doubled = [2 * x for x in items]",
+        "shifted = [x + 1 for x in doubled]",
+        "print(shifted)",
+        tags={0: SECTION[0], 1: ["naavre:processor"], 2: ["naavre:processor"], 3: ["naavre:merger"]},
+    )
+    spec = _spec(nb)
+    assert [s["role"] for s in spec["steps"]] == ["splitter", "processor", "processor", "merger"]
+    dag = _dag(_doc(spec))
+    assert [t.get("withParam") is not None for t in dag] == [False, True, False]
+    assert len(dag) == 3
+
+
+def test_merger_gets_the_aggregated_results_and_the_batch_count() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    merger = {t["name"]: t for t in _dag(doc)}["retrieve-batches"]
+    args = {a["name"]: a["value"] for a in merger["arguments"]["parameters"]}
+    assert args["naavre-batch-results"] == "{{tasks.process-batches.outputs.parameters.naavre-result}}"
+    assert args["naavre-batch-count"] == "{{tasks.gen-batches.outputs.parameters.naavre-batch-count}}"
+    env = _env(_templates(doc)["retrieve-batches"])
+    assert env["NAAVRE_BATCH_RESULTS"] == "{{inputs.parameters.naavre-batch-results}}"
+    assert env["NAAVRE_BATCH_COUNT"] == "{{inputs.parameters.naavre-batch-count}}"
+    assert set(merger["dependencies"]) == {"process-batches", "gen-batches"}
+
+
+def test_failed_batches_do_not_stop_the_merger_from_naming_them() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    tasks = {t["name"]: t for t in _dag(doc)}
+    assert tasks["process-batches"]["continueOn"] == {"failed": True}
+    entry = _templates(doc)[doc["spec"]["entrypoint"]]
+    assert entry["dag"]["failFast"] is False
+
+
+def test_outputs_are_read_from_the_files_the_script_writes() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    for template in doc["spec"]["templates"]:
+        if "script" not in template:
+            continue
+        outputs_dir = _env(template)["NAAVRE_OUTPUTS_DIR"]
+        for param in template.get("outputs", {}).get("parameters", []):
+            path = param["valueFrom"]["path"]
+            assert path.startswith(outputs_dir + "/") and path.endswith(".json")
+
+
+def test_every_template_reference_resolves_to_something_declared() -> None:
+    nb = code_notebook(
+        "param_scale = 3",
+        "items = list(range(6))\noffset = 10",
+        "out = [x * param_scale + offset for x in items]",
+        "total = sum(out)",
+        "more = list(range(total % 5 + 2))",
+        "again = [m + total for m in more]",
+        "print(again)",
+        tags={
+            1: SECTION_ITEMS[0],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+            4: ["naavre:splitter", "naavre:batch-count:param_scale"],
+            5: ["naavre:processor"],
+            6: ["naavre:merger"],
+        },
+    )
+    spec = _spec(nb)
+    assert not spec["summary"]["errors"], spec["diagnostics"]
+    doc = _doc(spec)
+    templates = _templates(doc)
+    outputs = {
+        name: {p["name"] for p in t.get("outputs", {}).get("parameters", [])} for name, t in templates.items()
+    }
+    params = {p["name"] for p in doc["spec"]["arguments"]["parameters"]}
+    seen: set[str] = set()
+    for task in _dag(doc):
+        for dep in task.get("dependencies", []):
+            assert dep in seen, f"{task['name']} depends on {dep}, which comes later"
+        texts = [task.get("withParam", "")] + [a["value"] for a in task.get("arguments", {}).get("parameters", [])]
+        for text in texts:
+            for ref in re.findall(r"\{\{(.*?)\}\}", text):
+                parts = ref.strip().split(".")
+                if parts == ["item"]:
+                    assert "withParam" in task
+                    continue
+                assert parts[0] == "tasks" and parts[2:4] == ["outputs", "parameters"], ref
+                assert parts[1] in seen and parts[4] in outputs[parts[1]], ref
+        declared = {p["name"] for p in templates[task["template"]].get("inputs", {}).get("parameters", [])}
+        given = {a["name"] for a in task.get("arguments", {}).get("parameters", [])}
+        assert declared == given
+        for value in _env(templates[task["template"]]).values():
+            for ref in re.findall(r"\{\{(.*?)\}\}", value):
+                kind, _, name = ref.strip().partition(".parameters.")
+                assert (kind, name in (params if kind == "workflow" else declared)) in {
+                    ("workflow", True),
+                    ("inputs", True),
+                }, ref
+        seen.add(task["name"])
+
+
+def test_values_from_earlier_steps_reach_later_steps_as_env_vars() -> None:
+    spec = _spec(
+        code_notebook(
+            "items = list(range(6))\nfactor = 7",
+            "out = [x * factor for x in items]",
+            "print(out)",
+            tags=SECTION_ITEMS,
+        )
+    )
+    doc = _doc(spec)
+    proc = {t["name"]: t for t in _dag(doc)}[spec["steps"][1]["id"]]
+    splitter = spec["steps"][0]["id"]
+    args = {a["name"]: a["value"] for a in proc["arguments"]["parameters"]}
+    assert args["factor"] == "{{tasks.%s.outputs.parameters.factor}}" % splitter
+    assert _env(_templates(doc)[proc["name"]])["NAAVRE_INPUT_factor"] == "{{inputs.parameters.factor}}"
+    out = {p["name"]: p for p in _templates(doc)[splitter]["outputs"]["parameters"]}
+    assert out["factor"]["valueFrom"]["path"] == f"{argo.OUTPUTS_DIR}/factor.json"
+
+
+def test_non_ascii_variable_names_get_valid_argo_names() -> None:
+    spec = _spec(
+        code_notebook(
+            "items = list(range(6))\nfacteur_é = 7",
+            "out = [x * facteur_é for x in items]",
+            "print(out)",
+            tags=SECTION_ITEMS,
+        )
+    )
+    text = export_argo(spec)
+    doc = yaml.safe_load(text)
+    names = [
+        p["name"]
+        for t in doc["spec"]["templates"]
+        for group in ("inputs", "outputs")
+        for p in t.get(group, {}).get("parameters", [])
+    ]
+    assert names and all(re.fullmatch(r"[-a-zA-Z0-9_]+", n) for n in names)
+    env_names = [e["name"] for t in doc["spec"]["templates"] if "script" in t for e in t["script"]["env"]]
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) for n in env_names)
+    assert schema_errors(doc, strict=True) == []
+
+
+def test_entry_template_name_does_not_clash_with_a_step_named_main() -> None:
+    nb = code_notebook(
+        "# main\nitems = list(range(4))",
+        "out = items",
+        "print(out)",
+        tags=SECTION,
+    )
+    spec = _spec(nb)
+    assert spec["steps"][0]["id"] == "main"
+    doc = _doc(spec)
+    names = [t["name"] for t in doc["spec"]["templates"]]
+    assert len(names) == len(set(names))
+    assert "dag" in _templates(doc)[doc["spec"]["entrypoint"]]
+
+
+def test_export_is_deterministic() -> None:
+    spec = _spec(tagged_seed_notebook())
+    assert export_argo(spec, ALL_OPTIONS) == export_argo(copy.deepcopy(spec), ALL_OPTIONS)
+
+
+# -- options ------------------------------------------------------------------------------------
+
+
+def test_options_set_images_per_role() -> None:
+    options = ArgoOptions(image="base:1", images={"splitter": "split:1", "merger": "merge:1"})
+    doc = _doc(_spec(tagged_seed_notebook()), options)
+    images = {t["name"]: t["script"]["image"] for t in doc["spec"]["templates"] if "script" in t}
+    assert images == {"gen-batches": "split:1", "process-batches": "base:1", "retrieve-batches": "merge:1"}
+
+
+def test_options_set_namespace_account_parallelism_and_requests() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()), ALL_OPTIONS)
+    assert doc["metadata"]["namespace"] == "naavre"
+    assert doc["spec"]["serviceAccountName"] == "runner"
+    assert doc["spec"]["parallelism"] == 4
+    for template in doc["spec"]["templates"]:
+        if "script" in template:
+            assert template["script"]["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}}
+
+
+def test_defaults_leave_cluster_settings_to_the_cluster() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    assert "namespace" not in doc["metadata"]
+    assert "serviceAccountName" not in doc["spec"] and "parallelism" not in doc["spec"]
+    assert all("resources" not in t.get("script", {}) for t in doc["spec"]["templates"])
+    assert all("retryStrategy" not in t for t in doc["spec"]["templates"])
+
+
+def test_retries_apply_to_processor_pods_only() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()), ArgoOptions(retries=3))
+    retried = {t["name"]: t["retryStrategy"] for t in doc["spec"]["templates"] if "retryStrategy" in t}
+    assert retried == {"process-batches": {"limit": "3"}}
+
+
+@pytest.mark.parametrize(
+    "options,word",
+    [
+        (ArgoOptions(parallelism=0), "parallelism"),
+        (ArgoOptions(retries=-1), "retries"),
+        (ArgoOptions(image="bad image"), "image"),
+        (ArgoOptions(images={"worker": "x:1"}), "worker"),
+    ],
+)
+def test_bad_options_are_refused_with_their_name(options: ArgoOptions, word: str) -> None:
+    with pytest.raises(ValueError, match=word):
+        export_argo(_spec(tagged_seed_notebook()), options)
+
+
+# -- warnings and refusals ----------------------------------------------------------------------
+
+
+def test_third_party_imports_are_annotated_and_warned_about() -> None:
+    nb = code_notebook(
+        "import numpy as np\nimport os",
+        "items = list(range(7))",
+        "import pandas\nsquares = [x * x for x in items]",
+        "print(sum(squares))",
+        tags={1: SECTION[0], 2: SECTION[1], 3: SECTION[2]},
+    )
+    spec = _spec(nb)
+    doc = _doc(spec)
+    assert doc["metadata"]["annotations"][argo.ANNOTATION_IMPORTS] == "numpy,pandas"
+    warnings = export_warnings(spec)
+    assert [w.code for w in warnings] == ["third-party-imports"]
+    assert "numpy, pandas" in warnings[0].message and "--image" in warnings[0].hint
+
+
+def test_standard_library_imports_give_no_warning() -> None:
+    spec = _spec(simple_notebook("import json\nfrom itertools import chain"))
+    assert export_warnings(spec) == []
+    assert _doc(spec)["metadata"]["annotations"][argo.ANNOTATION_IMPORTS] == ""
+
+
+def test_large_parameter_default_is_warned_about() -> None:
+    big = "x" * (argo.PARAMETER_WARN_BYTES + 1)
+    spec = _spec(simple_notebook(f'param_blob = "{big}"\nparam_n = 3'))
+    warnings = export_warnings(spec)
+    assert [w.code for w in warnings] == ["large-parameter"]
+    assert "param_blob" in warnings[0].message and "path" in warnings[0].hint
+
+
+def test_small_parameters_adding_up_to_a_lot_are_warned_about() -> None:
+    chunk = "y" * (argo.PARAMETER_WARN_BYTES // 2)
+    spec = _spec(simple_notebook(f'param_a = "{chunk}"\nparam_b = "{chunk}"\nparam_c = "{chunk}"'))
+    assert [w.code for w in export_warnings(spec)] == ["large-parameters"]
+
+
+def test_parameter_default_with_argo_braces_is_warned_about() -> None:
+    spec = _spec(simple_notebook('param_fmt = "{{x}}"'))
+    assert [w.code for w in export_warnings(spec)] == ["parameter-braces"]
+
+
+def test_large_workflow_is_warned_about() -> None:
+    spec = _spec(tagged_seed_notebook())
+    text = export_argo(spec)
+    assert export_warnings(spec, workflow_text=text) == []
+    padded = text + "#" * argo.WORKFLOW_WARN_BYTES
+    assert [w.code for w in export_warnings(spec, workflow_text=padded)] == ["large-workflow"]
+
+
+def test_untagged_notebook_has_nothing_to_export() -> None:
+    spec = _spec(load_notebook(NOTEBOOKS / "splitting-batches.ipynb"))
+    with pytest.raises(NothingToExportError, match="tag cells"):
+        export_argo(spec)
+
+
+def test_notebook_with_analysis_errors_is_not_exported() -> None:
+    nb = code_notebook("items = list(range(3))", "out = [undefined_name for x in items]", "print(out)", tags=SECTION)
+    spec = _spec(nb)
+    assert spec["summary"]["errors"]
+    with pytest.raises(PlanError):
+        export_argo(spec)
