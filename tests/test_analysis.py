@@ -366,3 +366,18 @@ def test_cell_magic_with_a_python_body_keeps_its_data_flow() -> None:
     a = run("xs = [1]", "%%time\nys = list(xs)", "print(ys)", tags={0: S, 1: P, 2: M})
     assert [d.code for d in a.diagnostics] == ["magic"]
     assert a.steps[1].inputs == ["xs"] and a.steps[1].outputs == ["ys"]
+
+
+def test_leading_blank_lines_keep_the_cells_line_numbers() -> None:
+    a = run("\n\n%time x = 1\ny = nope")
+    assert [(d.code, d.line) for d in a.diagnostics if d.code != "no-steps"] == [("magic", 3), ("undefined-name", 4)]
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_plain_python_fast_path_gives_what_ipython_gives(name: str) -> None:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    a = analyse(tagged_tutorial(name), name)
+    manager = TransformerManager()
+    for cell in [*a.header_cells, *(c for s in a.steps for c in s.cells)]:
+        assert cell.source == manager.transform_cell(cell.original)
