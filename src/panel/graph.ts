@@ -1,0 +1,370 @@
+/**
+ * The workflow graph drawn by the panel, built from a spec and laid out by dagre.
+ *
+ * Pure logic (no JupyterLab, no DOM) so that Jest checks it: which nodes and edges a spec gives,
+ * how many processor instances a section shows ("× m"), and where dagre puts everything. The
+ * React view only draws the result.
+ */
+import { graphlib, layout as dagreLayout } from '@dagrejs/dagre';
+import type { EdgeLabel, GraphLabel, NodeLabel } from '@dagrejs/dagre';
+
+import { BatchCount, EdgeKind, IParameter, ISpec, Role } from '../spec';
+
+/** What a node stands for: the parameters, the header, or a step of a role. */
+export type NodeKind = 'parameters' | 'header' | Role;
+
+/** Edge kinds of the spec, plus the two the preview adds around the header. */
+export type GraphEdgeKind = EdgeKind | 'parameter' | 'header';
+
+/** How many processor instances a section runs, and where the number comes from. */
+export interface IInstanceCount {
+  /** The number, or null when the batch count is unknown (missing tag, bad default). */
+  count: number | null;
+  /** `value`: a number in the tag; `parameter`: a parameter's value; `run`: counted in a run. */
+  source: 'value' | 'parameter' | 'run' | 'unknown';
+  /** The parameter the count comes from, when it does. */
+  parameter?: string;
+}
+
+export interface IGraphNode {
+  /** `__parameters__`, `__header__`, or the step id. */
+  id: string;
+  kind: NodeKind;
+  /** The node's title: the step title, or "Parameters" / "Header" (caller translates). */
+  title: string;
+  /** One line per cell (`cell 4: split: gen batches`) or per parameter (`param_x = 5`). */
+  lines: string[];
+  /** Cell indices (notebook positions, markdown included) the node stands for, in order. */
+  cells: number[];
+  /** For processors inside a section: the instance count, drawn as a stack "× m". */
+  instances: IInstanceCount | null;
+  /** The section index, for steps inside one. */
+  section: number | null;
+  width: number;
+  height: number;
+  /** Centre, after layout. */
+  x: number;
+  y: number;
+}
+
+export interface IGraphEdge {
+  from: string;
+  to: string;
+  kind: GraphEdgeKind;
+  variables: string[];
+  /** The label drawn on the edge: variables and kind, e.g. `batches (split)`. */
+  label: string;
+  /** The polyline dagre routed, after layout. */
+  points: { x: number; y: number }[];
+  /** Label centre, after layout. */
+  labelX: number;
+  labelY: number;
+  labelWidth: number;
+}
+
+export interface IGraph {
+  nodes: IGraphNode[];
+  edges: IGraphEdge[];
+  width: number;
+  height: number;
+}
+
+export const PARAMETERS_NODE = '__parameters__';
+export const HEADER_NODE = '__header__';
+
+/** Rough text metrics of the SVG font (the node's 12px UI font); enough to size boxes. */
+const CHAR_WIDTH = 7;
+const LABEL_CHAR_WIDTH = 6;
+const LINE_HEIGHT = 16;
+const TITLE_HEIGHT = 22;
+const PADDING = 10;
+const MAX_LINE_CHARS = 34;
+const MAX_LINES = 6;
+const MIN_WIDTH = 120;
+/** Extra room a stacked processor needs for the cards drawn behind it. */
+export const STACK_OFFSET = 6;
+
+/**
+ * How many processor instances a list of `n` items gives with `batchCount` batches: the same rule
+ * as Python's `naavre_batch_ext.split.batch_instances(n, m)`: min(n, m) batches, and one (empty)
+ * batch for an empty list. With `n` unknown (before a run) it is `m`.
+ */
+export function batchInstances(n: number | null, batchCount: number): number {
+  if (!Number.isInteger(batchCount) || batchCount < 1) {
+    throw new RangeError(`batch count must be an integer >= 1, got ${batchCount}`);
+  }
+  if (n === null) {
+    return batchCount;
+  }
+  if (!Number.isInteger(n) || n < 0) {
+    throw new RangeError(`item count must be an integer >= 0, got ${n}`);
+  }
+  return n === 0 ? 1 : Math.min(n, batchCount);
+}
+
+function isPositiveInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1;
+}
+
+/**
+ * The batch count m of a splitter/section: the tag's number, or the parameter's value (an edited
+ * run parameter first, then the parameter's default in the notebook). Null when unknown.
+ */
+export function resolveBatchCount(
+  batchCount: BatchCount | null,
+  parameters: IParameter[],
+  values: Record<string, unknown> = {}
+): IInstanceCount {
+  if (!batchCount) {
+    return { count: null, source: 'unknown' };
+  }
+  if ('value' in batchCount) {
+    return isPositiveInt(batchCount.value)
+      ? { count: batchCount.value, source: 'value' }
+      : { count: null, source: 'unknown' };
+  }
+  const name = batchCount.parameter;
+  const candidates = [
+    values[name],
+    parameters.find(p => p.name === name)?.default,
+    batchCount.default
+  ];
+  const count = candidates.find(isPositiveInt) ?? null;
+  return { count, source: 'parameter', parameter: name };
+}
+
+/** The "× m" text of a stack: `× 5`, `× ?` when unknown. */
+export function instancesText(instances: IInstanceCount): string {
+  return `× ${instances.count ?? '?'}`;
+}
+
+/** Instances counted by a run, per processor step id (from the run's task summaries). */
+export type RunInstances = Record<string, number>;
+
+function edgeLabel(variables: string[], kind: GraphEdgeKind): string {
+  if (kind === 'parameter' || kind === 'header') {
+    return variables.join(', ');
+  }
+  const names = variables.length > 3 ? [...variables.slice(0, 3), '…'] : variables;
+  return `${names.join(', ')} (${kind})`;
+}
+
+function clip(text: string): string {
+  return text.length > MAX_LINE_CHARS ? text.slice(0, MAX_LINE_CHARS - 1) + '…' : text;
+}
+
+function sized(node: Omit<IGraphNode, 'width' | 'height' | 'x' | 'y'>): IGraphNode {
+  let lines = node.lines.map(clip);
+  if (lines.length > MAX_LINES) {
+    lines = [...lines.slice(0, MAX_LINES - 1), `+ ${lines.length - MAX_LINES + 1} …`];
+  }
+  const title = clip(node.title);
+  const longest = Math.max(title.length + (node.instances ? 6 : 0), ...lines.map(l => l.length));
+  const stack = node.instances ? 2 * STACK_OFFSET : 0;
+  return {
+    ...node,
+    title,
+    lines,
+    width: Math.max(MIN_WIDTH, longest * CHAR_WIDTH + 2 * PADDING) + stack,
+    height: TITLE_HEIGHT + lines.length * LINE_HEIGHT + PADDING + stack,
+    x: 0,
+    y: 0
+  };
+}
+
+export interface IBuildOptions {
+  /** Parameter values the user edited for a run (they change the resolved "× m"). */
+  values?: Record<string, unknown>;
+  /** Instances a finished or running workflow run counted, by processor step id. */
+  runInstances?: RunInstances;
+  /** Titles of the two fixed nodes, translated by the caller. */
+  parametersTitle?: string;
+  headerTitle?: string;
+  /** Label of the header-to-steps edges, translated by the caller. */
+  headerEdgeLabel?: string;
+}
+
+/**
+ * The nodes and edges of a spec, not yet laid out: a parameters node, the header, one node per
+ * step (processors of a section carry their instance count), the spec's edges labelled with their
+ * variables and kind, plus dashed edges parameters -> header, parameters -> splitter (batch count)
+ * and header -> the steps nothing else feeds.
+ */
+export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
+  const nodes: IGraphNode[] = [];
+  const edges: IGraphEdge[] = [];
+  const edge = (
+    from: string,
+    to: string,
+    kind: GraphEdgeKind,
+    variables: string[],
+    label?: string
+  ) =>
+    edges.push({
+      from,
+      to,
+      kind,
+      variables,
+      label: label ?? edgeLabel(variables, kind),
+      points: [],
+      labelX: 0,
+      labelY: 0,
+      labelWidth: 0
+    });
+
+  if (spec.parameters.length > 0) {
+    nodes.push(
+      sized({
+        id: PARAMETERS_NODE,
+        kind: 'parameters',
+        title: options.parametersTitle ?? 'Parameters',
+        lines: spec.parameters.map(p => `${p.name} = ${JSON.stringify(p.default)}`),
+        cells: [...new Set(spec.parameters.map(p => p.cell_index))],
+        instances: null,
+        section: null
+      })
+    );
+  }
+  const hasHeader = spec.header.cells.length > 0;
+  if (hasHeader) {
+    nodes.push(
+      sized({
+        id: HEADER_NODE,
+        kind: 'header',
+        title: options.headerTitle ?? 'Header',
+        lines: spec.header.cells.map(c => `cell ${c.index}: ${c.title}`),
+        cells: spec.header.cells.map(c => c.index),
+        instances: null,
+        section: null
+      })
+    );
+  }
+  const sectionOf = new Map(spec.sections.map(s => [s.index, s]));
+  for (const step of spec.steps) {
+    let instances: IInstanceCount | null = null;
+    const section = step.section === null ? undefined : sectionOf.get(step.section);
+    if (step.role === 'processor' && section) {
+      const counted = options.runInstances?.[step.id];
+      instances =
+        counted !== undefined
+          ? { count: counted, source: 'run' }
+          : resolveBatchCount(section.batch_count, spec.parameters, options.values);
+    }
+    nodes.push(
+      sized({
+        id: step.id,
+        kind: step.role,
+        title: step.title || step.id,
+        lines: step.cells.map(c => `cell ${c.index}: ${c.title}`),
+        cells: step.cells.map(c => c.index),
+        instances,
+        section: step.section
+      })
+    );
+  }
+
+  if (spec.parameters.length > 0 && hasHeader) {
+    edge(PARAMETERS_NODE, HEADER_NODE, 'parameter', []);
+  }
+  const fed = new Set(spec.edges.map(e => e.to));
+  if (hasHeader) {
+    for (const step of spec.steps) {
+      if (!fed.has(step.id)) {
+        edge(HEADER_NODE, step.id, 'header', [], options.headerEdgeLabel ?? '');
+      }
+    }
+  }
+  if (spec.parameters.length > 0) {
+    for (const step of spec.steps) {
+      const bc = step.batch_count;
+      if (step.role === 'splitter' && bc && 'parameter' in bc) {
+        if (spec.parameters.some(p => p.name === bc.parameter)) {
+          edge(PARAMETERS_NODE, step.id, 'parameter', [bc.parameter]);
+        }
+      }
+    }
+  }
+  const known = new Set(nodes.map(n => n.id));
+  for (const e of spec.edges) {
+    if (known.has(e.from) && known.has(e.to)) {
+      edge(e.from, e.to, e.kind, e.variables);
+    }
+  }
+  return { nodes, edges, width: 0, height: 0 };
+}
+
+/**
+ * Lay the graph out top to bottom with dagre (ranks follow the data flow, crossings minimised,
+ * edge labels placed as nodes of their own so they never overlap boxes). Returns a new graph.
+ */
+export function layoutGraph(graph: IGraph): IGraph {
+  const g = new graphlib.Graph<GraphLabel, NodeLabel, EdgeLabel>({ multigraph: true });
+  g.setGraph({ rankdir: 'TB', nodesep: 30, ranksep: 36, edgesep: 12, marginx: 12, marginy: 12 });
+    for (const node of graph.nodes) {
+    g.setNode(node.id, { width: node.width, height: node.height });
+  }
+  graph.edges.forEach((e, i) => {
+    const width = e.label ? e.label.length * LABEL_CHAR_WIDTH + 8 : 0;
+    g.setEdge(
+      e.from,
+      e.to,
+      {
+        width,
+        height: e.label ? 16 : 0,
+        labelpos: 'c',
+        // The data flow sets the ranks; the dashed context edges only hint.
+        weight: e.kind === 'parameter' || e.kind === 'header' ? 1 : 4,
+        minlen: 1
+      },
+      `e${i}`
+    );
+  });
+  dagreLayout(g);
+  const nodes = graph.nodes.map(n => {
+    const placed = g.node(n.id);
+    return { ...n, x: placed.x ?? 0, y: placed.y ?? 0 };
+  });
+  const edges = graph.edges.map((e, i) => {
+    const placed = g.edge({ v: e.from, w: e.to, name: `e${i}` });
+    return {
+      ...e,
+      points: (placed.points ?? []).map((p: { x: number; y: number }) => ({ x: p.x, y: p.y })),
+      labelX: placed.x ?? 0,
+      labelY: placed.y ?? 0,
+      labelWidth: placed.width ?? 0
+    };
+  });
+  const label = g.graph();
+  return {
+    nodes,
+    edges,
+    width: Math.max(label.width ?? 0, 1),
+    height: Math.max(label.height ?? 0, 1)
+  };
+}
+
+/** The node a notebook cell belongs to (for highlighting the active cell's step), or null. */
+export function nodeForCell(graph: IGraph, cellIndex: number): string | null {
+  const steps = graph.nodes.filter(n => n.kind !== 'parameters');
+  return steps.find(n => n.cells.includes(cellIndex))?.id ?? null;
+}
+
+/** The instances a workflow run counted, per processor step, from its task summaries. */
+export function runInstancesOf(
+  steps: { kind?: string; steps?: string[]; instances?: number }[] | undefined
+): RunInstances {
+  const counted: RunInstances = {};
+  for (const task of steps ?? []) {
+    if (task.kind === 'processors' && typeof task.instances === 'number') {
+      for (const id of task.steps ?? []) {
+        counted[id] = task.instances;
+      }
+    }
+  }
+  return counted;
+}
+
+/** The view box that fits the whole graph, with a margin. */
+export function fitViewBox(graph: IGraph, margin = 8): { x: number; y: number; w: number; h: number } {
+  return { x: -margin, y: -margin, w: graph.width + 2 * margin, h: graph.height + 2 * margin };
+}
