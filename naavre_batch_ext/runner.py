@@ -575,10 +575,20 @@ async def _run_notebook_async(
     _emit(progress, "run-started", context="notebook", kernel=kernel_name,
           tasks=["header"] * bool(header) + [s["id"] for s in spec["steps"]])
 
-    async def hidden(source: str) -> NotebookNode:
-        cell = nbformat.v4.new_code_cell(source)
-        await client.async_execute_cell(cell, 0, store_history=False)
+    originals = list(work.cells)
+
+    async def scratch(cell: NotebookNode, index: int, store_history: bool = True) -> NotebookNode:
+        """Run a cell that is not the notebook's. nbclient stores every executed cell back into
+        ``nb.cells[index]``, so the notebook's own cell is put back afterwards."""
+        try:
+            await client.async_execute_cell(cell, index, store_history=store_history)
+        finally:
+            if index < len(originals):
+                work.cells[index] = originals[index]
         return cell
+
+    async def hidden(source: str) -> NotebookNode:
+        return await scratch(nbformat.v4.new_code_cell(source), 0, store_history=False)
 
     current: str | None = None
     step_start = 0.0
@@ -608,7 +618,7 @@ async def _run_notebook_async(
         async with client.async_setup_kernel():
             await hidden(_TRACE_HELPER + "\nimport json as __naavre_json__\n"
                          f"__naavre_params__ = __naavre_json__.loads({json.dumps(json.dumps(values))})\n")
-            for index, cell in enumerate(work.cells):
+            for index, cell in enumerate(originals):
                 if cell.cell_type != "code":
                     continue
                 step = owner.get(index)
@@ -623,9 +633,10 @@ async def _run_notebook_async(
                         source = header[index]["source"]
                         lines = source.splitlines(True)
                         for first, last, names in scripts.header_chunks(source, params_by_cell[index]):
-                            chunk = nbformat.v4.new_code_cell("\n" * (first - 1) + "".join(lines[first - 1:last]))
+                            text = "\n" * (first - 1) + "".join(lines[first - 1:last])
+                            chunk = nbformat.v4.new_code_cell(text)
                             try:
-                                await client.async_execute_cell(chunk, index)
+                                await scratch(chunk, index)
                             finally:
                                 cell.outputs.extend(chunk.outputs)
                             if names:

@@ -16,7 +16,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from helpers import NOTEBOOKS, SEED, TUTORIALS, tagged_seed_notebook, tagged_tutorial
+from helpers import NOTEBOOKS, SEED, TUTORIALS, code_notebook, tagged_seed_notebook, tagged_tutorial, write_tmp
 
 from naavre_batch_ext import runner
 from naavre_batch_ext.notebook import load_notebook
@@ -254,3 +254,21 @@ def test_cancel_stops_the_notebook_kernel(tmp_path: Path) -> None:
     assert not thread.is_alive()
     assert out["status"] == "cancelled"
     assert not _alive(kernel_pid)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"param_k": 4}])
+def test_header_as_first_cell_runs_in_notebook_context(tmp_path: Path, overrides: dict[str, Any]) -> None:
+    """Regression: the kernel's helper code must not take the place of notebook cell 0."""
+    nb = code_notebook(
+        "param_k = 2\nprint(param_k)",
+        "# items\nitems = list(range(param_k))",
+        "# inc\nplus = [x + 1 for x in items]",
+        "# show\nprint(plus)",
+        tags={1: ["naavre:splitter", "naavre:batch-count:2"], 2: ["naavre:processor"], 3: ["naavre:merger"]},
+    )
+    path = write_tmp(nb, tmp_path)
+    result = runner.run(path, "both", overrides, nb=nb, runs_dir=tmp_path / "runs")
+    k = overrides.get("param_k", 2)
+    assert result["notebook_run"]["cells"][0]["outputs"][0]["text"] == f"{k}\n"
+    assert result["comparison"]["same"] is True
+    assert _trace(result, "notebook", "items", "items") == list(range(k))
