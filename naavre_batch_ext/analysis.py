@@ -726,7 +726,12 @@ class _Analyser:
 
     # -- header --------------------------------------------------------------------------------
 
-    def read_header(self, header: list[CellInfo]) -> list[Parameter]:
+    def read_header(self, header: list[CellInfo], *, warn_work: bool) -> list[Parameter]:
+        """Collect the workflow parameters; flag real work only when there are steps to repeat it.
+
+        In an untagged notebook every cell is header, and a warning on each would drown the one
+        that matters ("no cell is tagged").
+        """
         params: dict[str, Parameter] = {}
         for cell in header:
             if cell.tree is None:
@@ -748,7 +753,7 @@ class _Analyser:
                         )
                     params[param.name] = param
                     continue
-                if _does_work(stmt):
+                if warn_work and _does_work(stmt):
                     self.diag(
                         "warning",
                         "header-work",
@@ -1157,7 +1162,7 @@ class _Analyser:
         for step in steps:
             for cell in step.cells:
                 self.warn_ipython(cell, f"{step.role} step '{step.id}'")
-        params = self.read_header(header)
+        params = self.read_header(header, warn_work=bool(steps))
         if not steps:
             self.diag(
                 "warning",

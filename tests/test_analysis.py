@@ -381,3 +381,11 @@ def test_plain_python_fast_path_gives_what_ipython_gives(name: str) -> None:
     manager = TransformerManager()
     for cell in [*a.header_cells, *(c for s in a.steps for c in s.cells)]:
         assert cell.source == manager.transform_cell(cell.original)
+
+
+def test_untagged_notebook_warns_once_not_on_every_header_statement(seed_path) -> None:
+    """Before any tag, the whole notebook is header: only "no cell is tagged" is worth saying."""
+    from naavre_batch_ext.notebook import load_notebook
+
+    a = analyse(load_notebook(seed_path), "splitting-batches")
+    assert [d.code for d in a.diagnostics] == ["no-steps"]
