@@ -1,19 +1,261 @@
-"""REST handlers: parse the request, call the core, serialise the answer; nothing else lives here."""
+"""REST handlers: parse the request, call the core, serialise the answer; nothing else lives here.
+
+Endpoints (under ``<base_url>/naavre-batch-ext/``, documented in docs/rest-api.md):
+
+- ``GET info``: package and spec versions.
+- ``POST spec``: the spec of a notebook (the saved file, or unsaved content sent in the body).
+- ``POST export``: Argo Workflow YAML or the spec JSON, optionally saved beside the notebook.
+- ``POST runs``, ``GET runs``, ``GET runs/<id>``, ``DELETE runs/<id>``: background runs.
+
+Every method is ``@tornado.web.authenticated`` on jupyter-server's ``APIHandler`` (token, XSRF for
+browser POSTs, like jupyter-server's own APIs). Files are read and written only through the
+contents manager; paths are checked before any access (no ``..``, no absolute path, no symbolic
+link out of the server root). Errors are JSON ``{"message", "field"?, "hint"?, ...}`` with a 4xx
+status naming what to fix; an unexpected exception is a 500 with a short message, its traceback
+only in the server log. The core objects (settings, run manager, analysis thread pool) are created
+once in ``naavre_batch_ext._load_jupyter_server_extension`` and read from ``web_app.settings``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor
+from http.client import responses
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 
 import tornado
+from jupyter_core.utils import ensure_async
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
+from nbformat import NotebookNode
 
 from . import SPEC_API_VERSION, __version__
+from .argo import ArgoOptions, NothingToExportError, export_warnings
+from .config import NaavreBatch
+from .export import FORMATS, default_output_path, render_export
+from .notebook import NotebookError, read_notebook
+from .runner import RunError, check_parameters
+from .runs import ManagerClosedError, RunManager, RunRequest, TooManyRunsError, UnknownRunError
+from .scripts import PlanError
+from .spec import build_spec, resolve_batch_count
 
 NAMESPACE = "naavre-batch-ext"
 
+SETTINGS_CONFIG = "naavre_batch_config"
+SETTINGS_RUNS = "naavre_batch_runs"
+SETTINGS_EXECUTOR = "naavre_batch_executor"
+"""Keys of the core objects in ``web_app.settings``."""
 
-class InfoHandler(APIHandler):
+CONTEXTS = ("notebook", "workflow", "both")
+
+T = TypeVar("T")
+
+_JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "true or false",
+              int: "an integer", float: "a number", type(None): "null"}
+
+
+def _json_type(value: Any) -> str:
+    """What a JSON value is, in the words of an error message."""
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+class ApiError(tornado.web.HTTPError):
+    """An HTTP error whose JSON body carries ``message`` and extra fields (``field``, ``hint``,
+    ``diagnostics``, ``path``) the client can show next to the input that caused it."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(status, None)
+        self.message = message
+        self.extra = {k: v for k, v in extra.items() if v is not None}
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status_code}: {self.message}"
+
+
+def _field_error(field: str, message: str, hint: str | None = None, status: int = 400) -> ApiError:
+    return ApiError(status, f"{field}: {message}", field=field, hint=hint)
+
+
+def _optional(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any,
+              what: str, prefix: str = "") -> Any:
+    """``body[name]`` if present (and not null), checked against ``kind``; else ``default``."""
+    value = body.get(name)
+    if value is None:
+        return default
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+        raise _field_error(prefix + name, f"expected {what}, got {_json_type(value)}")
+    return value
+
+
+def _check_path(value: Any, field: str = "path") -> str:
+    """A notebook path relative to the server root, as the file browser shows it; refused
+    before any file access when it is absolute, climbs with ``..`` or is not an ``.ipynb``."""
+    if value is None:
+        raise _field_error(field, "missing; give the notebook's path relative to the server root",
+                           hint='for example {"path": "folder/analysis.ipynb"}')
+    if not isinstance(value, str):
+        raise _field_error(field, f"expected a string, got {_json_type(value)}")
+    if not value.strip():
+        raise _field_error(field, "empty; give the notebook's path relative to the server root")
+    if "\0" in value:
+        raise _field_error(field, "contains a NUL character")
+    if value.startswith(("/", "\\", "~")) or os.path.isabs(value) or os.path.splitdrive(value)[0]:
+        raise _field_error(field, f"{value!r} is not relative to the server root",
+                           hint="give the path as the file browser shows it, e.g. folder/notebook.ipynb")
+    if ".." in value.replace("\\", "/").split("/"):
+        raise _field_error(field, f"{value!r} contains '..'; paths must stay inside the server root")
+    if not value.endswith(".ipynb"):
+        raise _field_error(field, f"{value!r} is not a notebook (.ipynb)")
+    return value
+
+
+class NaavreBatchHandler(APIHandler):
+    """Shared parsing, limits, path checks and error bodies of the extension's handlers."""
+
+    @property
+    def naavre_config(self) -> NaavreBatch:
+        """The extension's settings (``c.NaavreBatch.*``)."""
+        config: NaavreBatch = self.settings[SETTINGS_CONFIG]
+        return config
+
+    @property
+    def run_manager(self) -> RunManager:
+        """The one run manager of this server."""
+        manager: RunManager = self.settings[SETTINGS_RUNS]
+        return manager
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Authenticate (jupyter-server), then refuse bodies over ``max_body_size`` with 413."""
+        await super().prepare()
+        if self.current_user is None:  # the method's @authenticated answers 403
+            return
+        limit = self.naavre_config.max_body_size
+        declared = self.request.headers.get("Content-Length")
+        size = len(self.request.body or b"")
+        if declared is not None and declared.strip().isdigit():
+            size = max(size, int(declared))
+        if size > limit:
+            raise ApiError(413, f"request body of {size} bytes is over the limit of {limit} bytes",
+                           hint="clear the notebook's outputs, or raise c.NaavreBatch.max_body_size")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """JSON errors; never a traceback (tornado already logged it for 500s)."""
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        reply: dict[str, Any] = {"message": responses.get(status_code, "error")}
+        if isinstance(exc, ApiError):
+            reply = {"message": exc.message, **exc.extra}
+        elif isinstance(exc, tornado.web.HTTPError):
+            reply["message"] = exc.log_message or exc.reason or reply["message"]
+        elif exc is not None:
+            reply["message"] = (f"internal error in naavre-batch-ext ({type(exc).__name__}); "
+                                "the server log has the details")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(reply))
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object, or a 400 that says what is wrong with it."""
+        raw = self.request.body or b""
+        if not raw.strip():
+            raise _field_error("body", "empty; send a JSON object")
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise _field_error("body", f"not valid JSON ({exc.msg} at line {exc.lineno}, "
+                                       f"column {exc.colno})") from None
+        except UnicodeDecodeError:
+            raise _field_error("body", "not UTF-8 text") from None
+        if not isinstance(body, dict):
+            raise _field_error("body", f"expected a JSON object, got {_json_type(body)}")
+        return body
+
+    async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """Run CPU-bound core work (analysis, export) off the event loop."""
+        executor: Executor = self.settings[SETTINGS_EXECUTOR]
+        return await asyncio.get_running_loop().run_in_executor(executor, func, *args)
+
+    def disk_path(self, path: str, field: str = "path") -> Path | None:
+        """The real path on disk of an API path, refused when it leads outside the server root
+        (``..`` is refused earlier; this catches symbolic links). ``None`` when the contents
+        manager keeps files elsewhere than on a local disk."""
+        cm = self.contents_manager
+        get_os_path = getattr(cm, "_get_os_path", None)
+        root = getattr(cm, "root_dir", None)
+        if not callable(get_os_path) or not root:
+            return None
+        try:
+            os_path = get_os_path(path)
+        except tornado.web.HTTPError:
+            raise _field_error(field, f"{path!r} is outside the server root") from None
+        real, real_root = os.path.realpath(os_path), os.path.realpath(root)
+        if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+            raise _field_error(field, f"{path!r} leads outside the server root (a symbolic link?); "
+                                      "nothing was read or written")
+        return Path(real)
+
+    async def read_notebook_file(self, path: str) -> NotebookNode:
+        """Load a notebook through the contents manager; 404/400 naming ``path`` otherwise."""
+        cm = self.contents_manager
+        self.disk_path(path)
+        if not await ensure_async(cm.file_exists(path)):
+            if await ensure_async(cm.dir_exists(path)):
+                raise _field_error("path", f"{path!r} is a folder, not a notebook")
+            raise _field_error("path", f"no notebook {path!r} on this server", status=404,
+                               hint="save the notebook first, or check the path")
+        try:
+            model = await ensure_async(cm.get(path, content=True, type="file", format="text"))
+        except tornado.web.HTTPError as exc:
+            status = exc.status_code if exc.status_code in (400, 403, 404) else 400
+            raise _field_error("path", exc.log_message or f"cannot read {path!r}", status=status) from None
+        try:
+            return await self.in_thread(read_notebook, model["content"])
+        except NotebookError as exc:
+            raise _field_error("path", f"{path}: {exc.message}", hint=exc.hint) from None
+
+    async def notebook_from(self, body: dict[str, Any], path: str) -> NotebookNode:
+        """The unsaved content in ``body["notebook"]`` if given, else the saved file."""
+        content = body.get("notebook")
+        if content is None:
+            return await self.read_notebook_file(path)
+        if not isinstance(content, dict):
+            raise _field_error("notebook", f"expected the notebook as a JSON object, got {_json_type(content)}")
+        try:
+            return await self.in_thread(read_notebook, content)
+        except NotebookError as exc:
+            raise _field_error("notebook", exc.message, hint=exc.hint) from None
+
+    async def analyse(self, nb: NotebookNode, path: str) -> dict[str, Any]:
+        """The spec of a loaded notebook (off the event loop)."""
+        return await self.in_thread(build_spec, nb, path)
+
+
+def _refuse_analysis_errors(spec: dict[str, Any], what: str) -> None:
+    """A 400 listing the diagnostics (elyra's validate-before-export) when the spec has errors;
+    the message names the first error's cell, so a client that shows only it still helps."""
+    errors = [d for d in spec["diagnostics"] if d["severity"] == "error"]
+    if not errors:
+        return
+    first = errors[0]
+    where = f"cell {first['cell_index']}" if first.get("cell_index") is not None else "notebook"
+    if first.get("cell_index") is not None and first.get("line") is not None:
+        where += f", line {first['line']}"
+    n = len(errors)
+    raise ApiError(
+        400,
+        f"the notebook has {n} analysis error{'s' * (n != 1)}; nothing was {what} "
+        f"(first: {where}: {first['message']})",
+        field="notebook",
+        hint=first.get("hint") or "fix the errors listed in diagnostics",
+        diagnostics=spec["diagnostics"],
+        summary=spec["summary"],
+    )
+
+
+class InfoHandler(NaavreBatchHandler):
     """``GET /naavre-batch-ext/info``: which package and spec version this server speaks."""
 
     @tornado.web.authenticated
@@ -21,9 +263,198 @@ class InfoHandler(APIHandler):
         self.finish({"version": __version__, "specVersion": SPEC_API_VERSION})
 
 
+class SpecHandler(NaavreBatchHandler):
+    """``POST /naavre-batch-ext/spec`` ``{path, notebook?}``: the spec, diagnostics included.
+
+    Called on every edit, so with ``notebook`` in the body nothing touches the disk: ``path`` only
+    names the notebook (and must still be a valid path inside the root).
+    """
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        path = _check_path(body.get("path"))
+        nb = await self.notebook_from(body, path)
+        self.finish(json.dumps(await self.analyse(nb, path)))
+
+
+_OPTION_FIELDS: dict[str, tuple[str, type | tuple[type, ...], str]] = {
+    # REST name: (ArgoOptions field, JSON type, description for errors)
+    "image": ("image", str, "a container image name"),
+    "parallelism": ("parallelism", int, "an integer >= 1"),
+    "retries": ("retries", int, "an integer >= 0"),
+    "namespace": ("namespace", str, "a Kubernetes namespace"),
+    "serviceAccount": ("service_account", str, "a service account name"),
+    "cpu": ("cpu", str, "a CPU request such as \"500m\""),
+    "memory": ("memory", str, "a memory request such as \"1Gi\""),
+}
+
+
+def _argo_options(value: Any) -> ArgoOptions:
+    """``options`` of POST export as :class:`ArgoOptions` (unset keys keep its defaults)."""
+    if value is None:
+        return ArgoOptions()
+    if not isinstance(value, dict):
+        raise _field_error("options", f"expected an object, got {_json_type(value)}")
+    known = [*_OPTION_FIELDS, "images"]
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise _field_error(f"options.{unknown[0]}", "unknown option",
+                           hint=f"options are: {', '.join(known)}")
+    given: dict[str, Any] = {}
+    for name, (attr, kind, what) in _OPTION_FIELDS.items():
+        item = _optional(value, name, kind, None, what, prefix="options.")
+        if item is not None:
+            given[attr] = item
+    images = _optional(value, "images", dict, {}, "an object of role: image", prefix="options.")
+    for role, image in images.items():
+        if not isinstance(image, str):
+            raise _field_error(f"options.images.{role}", f"expected an image name, got {_json_type(image)}")
+    options = ArgoOptions(images=dict(images), **given)
+    try:
+        options.check()
+    except ValueError as exc:
+        raise _field_error("options", str(exc)) from None
+    return options
+
+
+class ExportHandler(NaavreBatchHandler):
+    """``POST /naavre-batch-ext/export`` ``{path, notebook?, format, options, save, overwrite}``.
+
+    Returns ``{format, text, path, saved, warnings, diagnostics}``; with ``save`` writes
+    ``<stem>.argo.yaml`` / ``<stem>.workflow.json`` beside the notebook through the contents
+    manager, 409 when that file exists and ``overwrite`` is not true. Analysis errors: 400 with the
+    diagnostics, nothing rendered or written.
+    """
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        path = _check_path(body.get("path"))
+        fmt = _optional(body, "format", str, "argo", '"argo" or "json"')
+        if fmt not in FORMATS:
+            raise _field_error("format", f"unknown format {fmt!r}; use {' or '.join(FORMATS)}")
+        options = _argo_options(body.get("options"))
+        save = _optional(body, "save", bool, False, "true or false")
+        overwrite = _optional(body, "overwrite", bool, False, "true or false")
+        nb = await self.notebook_from(body, path)
+        spec = await self.analyse(nb, path)
+        _refuse_analysis_errors(spec, "exported")
+        try:
+            text = await self.in_thread(render_export, spec, fmt, options)
+        except (NothingToExportError, PlanError) as exc:
+            raise ApiError(400, str(exc), field="notebook", diagnostics=spec["diagnostics"]) from None
+        warnings = [w.to_dict() for w in export_warnings(spec, options, text)] if fmt == "argo" else []
+        reply: dict[str, Any] = {"format": fmt, "text": text, "path": None, "saved": False,
+                                 "warnings": warnings, "diagnostics": spec["diagnostics"]}
+        if save:
+            reply["path"] = await self.save_beside(path, fmt, text, overwrite)
+            reply["saved"] = True
+        self.finish(json.dumps(reply))
+
+    async def save_beside(self, path: str, fmt: str, text: str, overwrite: bool) -> str:
+        """Write the export next to the notebook through the contents manager; never clobber
+        without ``overwrite``. Returns the written file's path."""
+        cm = self.contents_manager
+        target = default_output_path(PurePosixPath(path), fmt).as_posix()
+        self.disk_path(target)
+        folder = PurePosixPath(target).parent.as_posix()
+        folder = "" if folder == "." else folder
+        if not await ensure_async(cm.dir_exists(folder)):
+            raise _field_error("path", f"folder {folder!r} does not exist; nothing was written", status=404)
+        if await ensure_async(cm.dir_exists(target)):
+            raise ApiError(409, f"{target} is a folder; nothing was written", field="save", path=target)
+        if not overwrite and await ensure_async(cm.file_exists(target)):
+            raise ApiError(409, f"{target} exists; nothing was written", field="overwrite", path=target,
+                           hint="send overwrite: true to replace it")
+        try:
+            await ensure_async(cm.save({"type": "file", "format": "text", "content": text}, target))
+        except tornado.web.HTTPError as exc:
+            raise ApiError(exc.status_code if exc.status_code < 500 else 400,
+                           f"cannot write {target}: {exc.log_message or exc.reason}", field="save",
+                           path=target) from None
+        return target
+
+
+class RunsHandler(NaavreBatchHandler):
+    """``POST /naavre-batch-ext/runs`` starts a run (202); ``GET`` lists recent runs."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.finish(json.dumps({"runs": self.run_manager.list()}))
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        path = _check_path(body.get("path"))
+        context = _optional(body, "context", str, "both", '"notebook", "workflow" or "both"')
+        if context not in CONTEXTS:
+            raise _field_error("context", f"unknown context {context!r}; use notebook, workflow or both")
+        parameters = _optional(body, "parameters", dict, {}, "an object of parameter name: value")
+        disk = self.disk_path(path)
+        if disk is None:
+            raise _field_error("path", "runs need the notebook on this server's disk, and this "
+                                       "server's contents manager keeps files elsewhere", status=400)
+        nb = await self.read_notebook_file(path)
+        spec = await self.analyse(nb, path)
+        _refuse_analysis_errors(spec, "run")
+        try:
+            check_parameters(spec, parameters)
+            for section in spec["sections"]:
+                resolve_batch_count(section["batch_count"], parameters)
+        except RunError as exc:
+            raise _field_error("parameters", exc.message, hint=exc.hint) from None
+        except ValueError as exc:
+            raise _field_error("parameters", str(exc)) from None
+        request = RunRequest(notebook_path=disk, display_path=path, context=context,
+                             parameters=parameters, spec=spec, nb=nb)
+        try:
+            run = self.run_manager.start(request)
+        except TooManyRunsError as exc:
+            self.set_header("Retry-After", "10")
+            raise ApiError(429, str(exc), hint="wait for a run to finish, or cancel one (DELETE runs/<id>)",
+                           limit=exc.limit) from None
+        except ManagerClosedError as exc:
+            raise ApiError(503, str(exc)) from None
+        self.set_status(202)
+        self.set_header("Location", url_path_join(self.base_url, NAMESPACE, "runs", run.id))
+        self.finish(json.dumps(run.snapshot()))
+
+
+class RunHandler(NaavreBatchHandler):
+    """``GET /naavre-batch-ext/runs/<id>``: the run; ``DELETE``: cancel it (idempotent)."""
+
+    def _run_or_404(self, run_id: str) -> Any:
+        try:
+            return self.run_manager.get(run_id)
+        except UnknownRunError:
+            raise ApiError(404, f"no run {run_id!r} on this server", field="id",
+                           hint="GET runs lists the runs this server remembers") from None
+
+    @tornado.web.authenticated
+    def get(self, run_id: str) -> None:
+        self.finish(json.dumps(self._run_or_404(run_id).snapshot()))
+
+    @tornado.web.authenticated
+    async def delete(self, run_id: str) -> None:
+        self._run_or_404(run_id)
+        # Cancelling waits for processes to die and the kernel to stop: not on the event loop.
+        run = await asyncio.get_running_loop().run_in_executor(None, self.run_manager.cancel, run_id)
+        self.finish(json.dumps(run.snapshot()))
+
+
 def setup_handlers(server_app: Any) -> None:
     """Mount every handler under ``<base_url>/naavre-batch-ext/``."""
     web_app = server_app.web_app
     base_url = web_app.settings["base_url"]
     route = lambda name: url_path_join(base_url, NAMESPACE, name)  # noqa: E731
-    web_app.add_handlers(".*$", [(route("info"), InfoHandler)])
+    web_app.add_handlers(
+        ".*$",
+        [
+            (route("info"), InfoHandler),
+            (route("spec"), SpecHandler),
+            (route("export"), ExportHandler),
+            (route("runs"), RunsHandler),
+            (route("runs/([^/]+)"), RunHandler),
+        ],
+    )
