@@ -211,19 +211,6 @@ class ArgoPlayer:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def notebook(*sources: str, tags: dict[int, list[str]]) -> Any:
-    """A code notebook (see ``helpers.code_notebook``) opened by a markdown title cell.
-
-    Real notebooks start with a title; it also keeps the first code cell off index 0, which the
-    notebook-context runner mishandles at the time of writing (see the export report).
-    """
-    import nbformat
-
-    nb = code_notebook(*sources, tags=tags)
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell("# test notebook"))
-    return nb
-
-
 def export_and_play(
     nb: Any, tmp_path: Path, encoding: str, parameters: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], Play]:
@@ -324,7 +311,7 @@ SECTION = {1: ["naavre:splitter", "naavre:batch-count:3", "naavre:split:items"],
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_empty_list_still_gives_one_batch_and_a_merger_run(encoding: str, tmp_path: Path) -> None:
-    nb = notebook(
+    nb = code_notebook(
         "param_n = 0",
         "items = list(range(param_n))\nlabel = 'x'",
         "out = [label + str(i) for i in items]",
@@ -339,7 +326,7 @@ def test_empty_list_still_gives_one_batch_and_a_merger_run(encoding: str, tmp_pa
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_merger_names_the_batch_whose_pod_failed(encoding: str, tmp_path: Path) -> None:
-    nb = notebook(
+    nb = code_notebook(
         "import os",
         "items = list(range(9))\nbad = 4",
         "out = []\nfor i in items:\n    if i == bad:\n        raise RuntimeError('item 4 is broken')\n    out.append(i)",
@@ -358,7 +345,7 @@ def test_merger_names_the_batch_whose_pod_failed(encoding: str, tmp_path: Path) 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_cell_with_argo_braces_runs_exactly_as_written(encoding: str, tmp_path: Path) -> None:
-    nb = notebook(
+    nb = code_notebook(
         'template = "run {{ workflow.name }} on {{item}}"',
         "items = list(range(4))\nprefix = template + ' }} {{ '",
         "out = [prefix + str(i) for i in items]",
@@ -374,7 +361,7 @@ def test_cell_with_argo_braces_runs_exactly_as_written(encoding: str, tmp_path: 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_values_flow_between_two_sections_and_into_every_batch(encoding: str, tmp_path: Path) -> None:
-    nb = notebook(
+    nb = code_notebook(
         "param_scale = 3",
         "items = list(range(8))\nfacteur_é = {'k': [1, 2]}",
         "out = [x * param_scale + facteur_é['k'][1] for x in items]",
