@@ -30,7 +30,14 @@ from typing import Any
 import yaml
 
 from . import SPEC_API_VERSION
-from .scripts import RESERVED_BATCH_COUNT, RESERVED_BATCHES, RESERVED_RESULT, Task, plan_tasks, task_script
+from .scripts import (
+    RESERVED_BATCH_COUNT,
+    RESERVED_BATCHES,
+    RESERVED_RESULT,
+    Task,
+    plan_tasks,
+    task_script,
+)
 
 __all__ = [
     "ANNOTATION_IMPORTS",
@@ -116,11 +123,20 @@ class ArgoOptions:
         """Raise ``ValueError`` for options Argo would reject, with the option's name."""
         unknown = sorted(set(self.images) - set(ROLES))
         if unknown:
-            raise ValueError(f"image override for unknown role(s) {', '.join(unknown)}; use {', '.join(ROLES)}")
-        for label, value in [("image", self.image), *((f"{r} image", v) for r, v in self.images.items())]:
+            raise ValueError(
+                f"image override for unknown role(s) {', '.join(unknown)}; use {', '.join(ROLES)}"
+            )
+        for label, value in [
+            ("image", self.image),
+            *((f"{r} image", v) for r, v in self.images.items()),
+        ]:
             if not value or not value.strip() or any(c.isspace() for c in value):
-                raise ValueError(f"{label} must be a container image name without spaces, got {value!r}")
-        if self.parallelism is not None and (isinstance(self.parallelism, bool) or self.parallelism < 1):
+                raise ValueError(
+                    f"{label} must be a container image name without spaces, got {value!r}"
+                )
+        if self.parallelism is not None and (
+            isinstance(self.parallelism, bool) or self.parallelism < 1
+        ):
             raise ValueError(f"parallelism must be an integer >= 1, got {self.parallelism!r}")
         if isinstance(self.retries, bool) or self.retries < 0:
             raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
@@ -251,12 +267,24 @@ def _argo_name(variable: str) -> str:
     return "u-" + variable.encode("utf-8").hex()
 
 
+def _ref(expression: str) -> str:
+    """An Argo template reference, ``{{expression}}``: the only place braces are written."""
+    return "{{" + expression + "}}"
+
+
+def _output_ref(task_id: str | None, parameter: str) -> str:
+    """``{{tasks.<task>.outputs.parameters.<parameter>}}`` (aggregated when the task fans out)."""
+    return _ref(f"tasks.{task_id}.outputs.parameters.{parameter}")
+
+
 def _env(name: str, value: str) -> dict[str, str]:
     return {"name": name, "value": value}
 
 
 def _task_role(task: Task) -> str:
-    return {"splitter": "splitter", "processors": "processor", "merger": "merger"}.get(task.kind, "step")
+    return {"splitter": "splitter", "processors": "processor", "merger": "merger"}.get(
+        task.kind, "step"
+    )
 
 
 def _entry_name(tasks: Sequence[Task]) -> str:
@@ -283,13 +311,15 @@ def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict
     """The ``script`` template of one task: its script, env wiring, outputs, image, resources."""
     env: list[dict[str, str]] = []
     for param in spec.get("parameters", []):
-        env.append(_env("NAAVRE_PARAM_" + param["name"], "{{workflow.parameters.%s}}" % param["name"]))
+        env.append(
+            _env("NAAVRE_PARAM_" + param["name"], _ref(f"workflow.parameters.{param['name']}"))
+        )
     env.append(_env("NAAVRE_OUTPUTS_DIR", OUTPUTS_DIR))
     inputs: list[dict[str, str]] = []
 
     def take(input_name: str, env_name: str) -> None:
         inputs.append({"name": input_name})
-        env.append(_env(env_name, "{{inputs.parameters.%s}}" % input_name))
+        env.append(_env(env_name, _ref(f"inputs.parameters.{input_name}")))
 
     if task.kind == "processors":
         take(_BATCH_INPUT, "NAAVRE_BATCH")
@@ -306,7 +336,7 @@ def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict
     if composed:
         # Each value is JSON text already, so the object is assembled as text, key by key.
         body = ", ".join(
-            f"{json.dumps(name, ensure_ascii=True)}: " + "{{inputs.parameters.%s}}" % argo
+            f"{json.dumps(name, ensure_ascii=True)}: " + _ref(f"inputs.parameters.{argo}")
             for name, argo in composed
         )
         env.append(_env("NAAVRE_INPUTS", "{" + body + "}"))
@@ -347,7 +377,7 @@ def _dag_task(task: Task, previous: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": task.id, "template": task.id}
     if task.kind == "processors":
         need(task.splitter)
-        entry["withParam"] = "{{tasks.%s.outputs.parameters.%s}}" % (task.splitter, RESERVED_BATCHES)
+        entry["withParam"] = _output_ref(task.splitter, RESERVED_BATCHES)
         # Failed instances must not stop the merger: it names the missing batches itself.
         entry["continueOn"] = {"failed": True}
         arguments.append({"name": _BATCH_INPUT, "value": "{{item}}"})
@@ -355,15 +385,21 @@ def _dag_task(task: Task, previous: str | None) -> dict[str, Any]:
         need(task.processors)
         need(task.splitter)
         arguments.append(
-            {"name": _RESULTS_INPUT, "value": "{{tasks.%s.outputs.parameters.%s}}" % (task.processors, RESERVED_RESULT)}
+            {
+                "name": _RESULTS_INPUT,
+                "value": _output_ref(task.processors, RESERVED_RESULT),
+            }
         )
         arguments.append(
-            {"name": _COUNT_INPUT, "value": "{{tasks.%s.outputs.parameters.%s}}" % (task.splitter, RESERVED_BATCH_COUNT)}
+            {
+                "name": _COUNT_INPUT,
+                "value": _output_ref(task.splitter, RESERVED_BATCH_COUNT),
+            }
         )
     for item in task.inputs:
         need(item.task)
         name = _argo_name(item.name)
-        arguments.append({"name": name, "value": "{{tasks.%s.outputs.parameters.%s}}" % (item.task, name)})
+        arguments.append({"name": name, "value": _output_ref(item.task, name)})
     ordered: dict[str, Any] = {"name": entry["name"], "template": entry["template"]}
     if depends:
         ordered["dependencies"] = depends
@@ -417,7 +453,9 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     ]
     if parameters:
         workflow_spec["arguments"] = {"parameters": parameters}
-    workflow_spec["templates"] = [{"name": entry, "dag": dag}] + [_template(spec, t, options) for t in tasks]
+    workflow_spec["templates"] = [{"name": entry, "dag": dag}] + [
+        _template(spec, t, options) for t in tasks
+    ]
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
@@ -451,7 +489,12 @@ _Dumper.add_representer(str, _str_representer)
 def dump_yaml(document: Mapping[str, Any]) -> str:
     """YAML text of a workflow: keys in build order, UTF-8 kept, no line folding."""
     return yaml.dump(
-        document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 30, default_flow_style=False
+        document,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1 << 30,
+        default_flow_style=False,
     )
 
 

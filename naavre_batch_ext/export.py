@@ -15,7 +15,14 @@ from typing import Any
 from .argo import ArgoOptions, export_argo
 from .spec import dumps_spec
 
-__all__ = ["FORMATS", "SUFFIXES", "ExportExistsError", "default_output_path", "render_export", "write_export"]
+__all__ = [
+    "FORMATS",
+    "SUFFIXES",
+    "ExportExistsError",
+    "default_output_path",
+    "render_export",
+    "write_export",
+]
 
 SUFFIXES: dict[str, str] = {"argo": ".argo.yaml", "json": ".workflow.json"}
 """File name ending per format: ``<notebook stem><suffix>`` beside the notebook."""

@@ -111,7 +111,11 @@ def _env(template: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in template["script"]["env"]}
 
 
-SECTION = {0: ["naavre:splitter", "naavre:batch-count:3"], 1: ["naavre:processor"], 2: ["naavre:merger"]}
+SECTION = {
+    0: ["naavre:splitter", "naavre:batch-count:3"],
+    1: ["naavre:processor"],
+    2: ["naavre:merger"],
+}
 SECTION_ITEMS = {**SECTION, 0: [*SECTION[0], "naavre:split:items"]}
 """A section whose splitter also hands on other values, so it names the list to split."""
 
@@ -259,7 +263,7 @@ def test_every_script_reads_every_parameter_from_the_workflow_at_run_time() -> N
     for task in plan_tasks(spec):
         env = _env(_templates(doc)[task.id])
         for name in ("param_item_count", "param_max_batch_count"):
-            assert env["NAAVRE_PARAM_" + name] == "{{workflow.parameters.%s}}" % name
+            assert env["NAAVRE_PARAM_" + name] == "{{" + f"workflow.parameters.{name}" + "}}"
 
 
 def test_processor_chain_runs_once_per_batch_of_the_splitter() -> None:
@@ -270,7 +274,10 @@ def test_processor_chain_runs_once_per_batch_of_the_splitter() -> None:
     assert proc["withParam"] == "{{tasks.gen-batches.outputs.parameters.naavre-batches}}"
     assert proc["dependencies"] == ["gen-batches"]
     assert {"name": "naavre-batch", "value": "{{item}}"} in proc["arguments"]["parameters"]
-    assert _env(_templates(doc)["process-batches"])["NAAVRE_BATCH"] == "{{inputs.parameters.naavre-batch}}"
+    assert (
+        _env(_templates(doc)["process-batches"])["NAAVRE_BATCH"]
+        == "{{inputs.parameters.naavre-batch}}"
+    )
 
 
 def test_processor_steps_of_a_section_are_fused_into_one_pod() -> None:
@@ -279,7 +286,12 @@ def test_processor_steps_of_a_section_are_fused_into_one_pod() -> None:
         "doubled = [2 * x for x in items]",
         "shifted = [x + 1 for x in doubled]",
         "print(shifted)",
-        tags={0: SECTION[0], 1: ["naavre:processor"], 2: ["naavre:processor"], 3: ["naavre:merger"]},
+        tags={
+            0: SECTION[0],
+            1: ["naavre:processor"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
     )
     spec = _spec(nb)
     assert [s["role"] for s in spec["steps"]] == ["splitter", "processor", "processor", "merger"]
@@ -292,8 +304,12 @@ def test_merger_gets_the_aggregated_results_and_the_batch_count() -> None:
     doc = _doc(_spec(tagged_seed_notebook()))
     merger = {t["name"]: t for t in _dag(doc)}["retrieve-batches"]
     args = {a["name"]: a["value"] for a in merger["arguments"]["parameters"]}
-    assert args["naavre-batch-results"] == "{{tasks.process-batches.outputs.parameters.naavre-result}}"
-    assert args["naavre-batch-count"] == "{{tasks.gen-batches.outputs.parameters.naavre-batch-count}}"
+    assert (
+        args["naavre-batch-results"] == "{{tasks.process-batches.outputs.parameters.naavre-result}}"
+    )
+    assert (
+        args["naavre-batch-count"] == "{{tasks.gen-batches.outputs.parameters.naavre-batch-count}}"
+    )
     env = _env(_templates(doc)["retrieve-batches"])
     assert env["NAAVRE_BATCH_RESULTS"] == "{{inputs.parameters.naavre-batch-results}}"
     assert env["NAAVRE_BATCH_COUNT"] == "{{inputs.parameters.naavre-batch-count}}"
@@ -342,14 +358,17 @@ def test_every_template_reference_resolves_to_something_declared() -> None:
     doc = _doc(spec)
     templates = _templates(doc)
     outputs = {
-        name: {p["name"] for p in t.get("outputs", {}).get("parameters", [])} for name, t in templates.items()
+        name: {p["name"] for p in t.get("outputs", {}).get("parameters", [])}
+        for name, t in templates.items()
     }
     params = {p["name"] for p in doc["spec"]["arguments"]["parameters"]}
     seen: set[str] = set()
     for task in _dag(doc):
         for dep in task.get("dependencies", []):
             assert dep in seen, f"{task['name']} depends on {dep}, which comes later"
-        texts = [task.get("withParam", "")] + [a["value"] for a in task.get("arguments", {}).get("parameters", [])]
+        texts = [task.get("withParam", "")] + [
+            a["value"] for a in task.get("arguments", {}).get("parameters", [])
+        ]
         for text in texts:
             for ref in re.findall(r"\{\{(.*?)\}\}", text):
                 parts = ref.strip().split(".")
@@ -358,7 +377,9 @@ def test_every_template_reference_resolves_to_something_declared() -> None:
                     continue
                 assert parts[0] == "tasks" and parts[2:4] == ["outputs", "parameters"], ref
                 assert parts[1] in seen and parts[4] in outputs[parts[1]], ref
-        declared = {p["name"] for p in templates[task["template"]].get("inputs", {}).get("parameters", [])}
+        declared = {
+            p["name"] for p in templates[task["template"]].get("inputs", {}).get("parameters", [])
+        }
         given = {a["name"] for a in task.get("arguments", {}).get("parameters", [])}
         assert declared == given
         for value in _env(templates[task["template"]]).values():
@@ -384,8 +405,10 @@ def test_values_from_earlier_steps_reach_later_steps_as_env_vars() -> None:
     proc = {t["name"]: t for t in _dag(doc)}[spec["steps"][1]["id"]]
     splitter = spec["steps"][0]["id"]
     args = {a["name"]: a["value"] for a in proc["arguments"]["parameters"]}
-    assert args["factor"] == "{{tasks.%s.outputs.parameters.factor}}" % splitter
-    assert _env(_templates(doc)[proc["name"]])["NAAVRE_INPUT_factor"] == "{{inputs.parameters.factor}}"
+    assert args["factor"] == "{{" + f"tasks.{splitter}.outputs.parameters.factor" + "}}"
+    assert (
+        _env(_templates(doc)[proc["name"]])["NAAVRE_INPUT_factor"] == "{{inputs.parameters.factor}}"
+    )
     out = {p["name"]: p for p in _templates(doc)[splitter]["outputs"]["parameters"]}
     assert out["factor"]["valueFrom"]["path"] == f"{argo.OUTPUTS_DIR}/factor.json"
 
@@ -408,7 +431,9 @@ def test_non_ascii_variable_names_get_valid_argo_names() -> None:
         for p in t.get(group, {}).get("parameters", [])
     ]
     assert names and all(re.fullmatch(r"[-a-zA-Z0-9_]+", n) for n in names)
-    env_names = [e["name"] for t in doc["spec"]["templates"] if "script" in t for e in t["script"]["env"]]
+    env_names = [
+        e["name"] for t in doc["spec"]["templates"] if "script" in t for e in t["script"]["env"]
+    ]
     assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) for n in env_names)
     assert schema_errors(doc, strict=True) == []
 
@@ -440,7 +465,11 @@ def test_options_set_images_per_role() -> None:
     options = ArgoOptions(image="base:1", images={"splitter": "split:1", "merger": "merge:1"})
     doc = _doc(_spec(tagged_seed_notebook()), options)
     images = {t["name"]: t["script"]["image"] for t in doc["spec"]["templates"] if "script" in t}
-    assert images == {"gen-batches": "split:1", "process-batches": "base:1", "retrieve-batches": "merge:1"}
+    assert images == {
+        "gen-batches": "split:1",
+        "process-batches": "base:1",
+        "retrieve-batches": "merge:1",
+    }
 
 
 def test_options_set_namespace_account_parallelism_and_requests() -> None:
@@ -463,7 +492,9 @@ def test_defaults_leave_cluster_settings_to_the_cluster() -> None:
 
 def test_retries_apply_to_processor_pods_only() -> None:
     doc = _doc(_spec(tagged_seed_notebook()), ArgoOptions(retries=3))
-    retried = {t["name"]: t["retryStrategy"] for t in doc["spec"]["templates"] if "retryStrategy" in t}
+    retried = {
+        t["name"]: t["retryStrategy"] for t in doc["spec"]["templates"] if "retryStrategy" in t
+    }
     assert retried == {"process-batches": {"limit": "3"}}
 
 
@@ -540,7 +571,12 @@ def test_untagged_notebook_has_nothing_to_export() -> None:
 
 
 def test_notebook_with_analysis_errors_is_not_exported() -> None:
-    nb = code_notebook("items = list(range(3))", "out = [undefined_name for x in items]", "print(out)", tags=SECTION)
+    nb = code_notebook(
+        "items = list(range(3))",
+        "out = [undefined_name for x in items]",
+        "print(out)",
+        tags=SECTION,
+    )
     spec = _spec(nb)
     assert spec["summary"]["errors"]
     with pytest.raises(PlanError):

@@ -31,13 +31,13 @@ import yaml
 from helpers import TUTORIALS, code_notebook, tagged_seed_notebook, tagged_tutorial, write_tmp
 
 from naavre_batch_ext import split
-from naavre_batch_ext.argo import OUTPUTS_DIR, export_argo
+from naavre_batch_ext.argo import export_argo
 from naavre_batch_ext.runner import run_notebook
 from naavre_batch_ext.spec import build_spec
 
 ENCODINGS = ("json-values", "json-strings")
 WORKFLOW_NAME = "played-wf-x7k2p"
-_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
+_TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
 class Unresolved(Exception):
@@ -162,11 +162,20 @@ class ArgoPlayer:
     def _run_task(self, task: dict[str, Any], scope: dict[str, str], item: Any) -> Pod:
         local = dict(scope)
         if item is not None:
-            local["item"] = item if isinstance(item, str) else json.dumps(item, separators=(",", ":"), sort_keys=True)
-        args = {a["name"]: substitute(a["value"], local) for a in task.get("arguments", {}).get("parameters", [])}
+            local["item"] = (
+                item
+                if isinstance(item, str)
+                else json.dumps(item, separators=(",", ":"), sort_keys=True)
+            )
+        args = {
+            a["name"]: substitute(a["value"], local)
+            for a in task.get("arguments", {}).get("parameters", [])
+        }
         template = self.templates[task["template"]]
         declared = [p["name"] for p in template.get("inputs", {}).get("parameters", [])]
-        assert sorted(declared) == sorted(args), f"{task['name']}: arguments {sorted(args)} != inputs {declared}"
+        assert sorted(declared) == sorted(args), (
+            f"{task['name']}: arguments {sorted(args)} != inputs {declared}"
+        )
         template_scope = {k: v for k, v in scope.items() if k.startswith("workflow.")}
         template_scope.update({f"inputs.parameters.{k}": v for k, v in args.items()})
         resolved = substitute_all(copy.deepcopy(template), template_scope)
@@ -190,6 +199,7 @@ class ArgoPlayer:
         env["PATH"] = os.environ.get("PATH", "")
         proc = subprocess.run(
             [sys.executable, str(source_file)],
+            check=False,
             env=env,
             cwd=pod_root,
             capture_output=True,
@@ -222,7 +232,9 @@ def export_and_play(
     return spec, ArgoPlayer(text, tmp_path / "pods", encoding).play(parameters)
 
 
-def notebook_context(spec: dict[str, Any], nb: Any, tmp_path: Path, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+def notebook_context(
+    spec: dict[str, Any], nb: Any, tmp_path: Path, parameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
     result = run_notebook(spec, nb, tmp_path / "notebook.ipynb", parameters or {})
     assert result["status"] == "ok", result["errors"]
     return result
@@ -254,9 +266,15 @@ def assert_same_as_notebook(spec: dict[str, Any], play: Play, nb_run: dict[str, 
         assert items == trace[splitter][section["split_variable"]]
         chain = play.pods[section["processors"][0]]
         assert len(chain) == len(batches)
-        results = sorted((json.loads(p.outputs["naavre-result"]) for p in chain), key=lambda r: r["index"])
+        results = sorted(
+            (json.loads(p.outputs["naavre-result"]) for p in chain), key=lambda r: r["index"]
+        )
         for name in section["merged"]:
-            owner = next(s["id"] for s in spec["steps"] if s["id"] in section["processors"] and name in s["outputs"])
+            owner = next(
+                s["id"]
+                for s in spec["steps"]
+                if s["id"] in section["processors"] and name in s["outputs"]
+            )
             merged = split.merge_batches(r["outputs"][name] for r in results)
             assert merged == trace[owner][name], name
         printed = play.only(merger).stdout
@@ -272,12 +290,16 @@ def assert_same_as_notebook(spec: dict[str, Any], play: Play, nb_run: dict[str, 
 
 # -- tests --------------------------------------------------------------------------------------
 
-EXAMPLES = [("seed", tagged_seed_notebook)] + [(t, (lambda t=t: tagged_tutorial(t))) for t in TUTORIALS]
+EXAMPLES = [("seed", tagged_seed_notebook)] + [
+    (t, (lambda t=t: tagged_tutorial(t))) for t in TUTORIALS
+]
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("name,make", EXAMPLES, ids=[e[0] for e in EXAMPLES])
-def test_exported_example_gives_the_notebook_result(name: str, make: Any, encoding: str, tmp_path: Path) -> None:
+def test_exported_example_gives_the_notebook_result(
+    name: str, make: Any, encoding: str, tmp_path: Path
+) -> None:
     nb = make()
     spec, play = export_and_play(nb, tmp_path, encoding)
     assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path))
@@ -296,17 +318,25 @@ def test_batch_count_parameter_is_read_at_run_time(encoding: str, tmp_path: Path
     nb = tagged_seed_notebook()
     spec, play = export_and_play(nb, tmp_path, encoding, {"param_max_batch_count": "2"})
     assert len(play.pods["process-batches"]) == 2
-    assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path, {"param_max_batch_count": 2}))
+    assert_same_as_notebook(
+        spec, play, notebook_context(spec, nb, tmp_path, {"param_max_batch_count": 2})
+    )
 
 
 def test_item_count_parameter_override_reaches_the_header(tmp_path: Path) -> None:
     nb = tagged_tutorial("splitting-classic")
     spec, play = export_and_play(nb, tmp_path, "json-values", {"param_item_count": "9"})
     assert len(play.pods["process-item-list"]) == 9
-    assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path, {"param_item_count": 9}))
+    assert_same_as_notebook(
+        spec, play, notebook_context(spec, nb, tmp_path, {"param_item_count": 9})
+    )
 
 
-SECTION = {1: ["naavre:splitter", "naavre:batch-count:3", "naavre:split:items"], 2: ["naavre:processor"], 3: ["naavre:merger"]}
+SECTION = {
+    1: ["naavre:splitter", "naavre:batch-count:3", "naavre:split:items"],
+    2: ["naavre:processor"],
+    3: ["naavre:merger"],
+}
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -360,7 +390,9 @@ def test_cell_with_argo_braces_runs_exactly_as_written(encoding: str, tmp_path: 
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_values_flow_between_two_sections_and_into_every_batch(encoding: str, tmp_path: Path) -> None:
+def test_values_flow_between_two_sections_and_into_every_batch(
+    encoding: str, tmp_path: Path
+) -> None:
     nb = code_notebook(
         "param_scale = 3",
         "items = list(range(8))\nfacteur_é = {'k': [1, 2]}",

@@ -12,7 +12,12 @@ from helpers import NOTEBOOKS, code_notebook, tagged_seed_notebook, write_tmp
 
 from naavre_batch_ext.argo import DEFAULT_IMAGE
 from naavre_batch_ext.cli import main
-from naavre_batch_ext.export import ExportExistsError, default_output_path, render_export, write_export
+from naavre_batch_ext.export import (
+    ExportExistsError,
+    default_output_path,
+    render_export,
+    write_export,
+)
 from naavre_batch_ext.spec import build_spec, dumps_spec, spec_for_path
 
 
@@ -22,7 +27,9 @@ def seed(tmp_path: Path) -> Path:
     return write_tmp(tagged_seed_notebook(), tmp_path, "splitting-batches.ipynb")
 
 
-def test_export_writes_argo_yaml_beside_the_notebook(seed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_writes_argo_yaml_beside_the_notebook(
+    seed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["export", str(seed)]) == 0
     target = seed.with_name("splitting-batches.argo.yaml")
     doc = yaml.safe_load(target.read_text(encoding="utf-8"))
@@ -51,7 +58,9 @@ def test_export_to_stdout(seed: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert not seed.with_name("splitting-batches.argo.yaml").exists()
 
 
-def test_export_never_overwrites_without_force(seed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_never_overwrites_without_force(
+    seed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = seed.with_name("splitting-batches.argo.yaml")
     target.write_text("my own notes\n", encoding="utf-8")
     assert main(["export", str(seed)]) == 1
@@ -79,7 +88,9 @@ def test_export_passes_options_through(seed: Path) -> None:
     assert templates["process-batches"]["script"]["image"] == "gpu:2"
     assert templates["gen-batches"]["script"]["image"] == "base:1"
     assert templates["process-batches"]["retryStrategy"] == {"limit": "2"}
-    assert templates["gen-batches"]["script"]["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}}
+    assert templates["gen-batches"]["script"]["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi"}
+    }
     assert doc["spec"]["parallelism"] == 3 and doc["spec"]["serviceAccountName"] == "sa"
     assert doc["metadata"]["namespace"] == "ns"
 
@@ -104,17 +115,25 @@ def test_export_with_analysis_errors_prints_them_and_writes_nothing(
         "items = list(range(3))",
         "out = [missing_name for x in items]",
         "print(out)",
-        tags={0: ["naavre:splitter", "naavre:batch-count:2"], 1: ["naavre:processor"], 2: ["naavre:merger"]},
+        tags={
+            0: ["naavre:splitter", "naavre:batch-count:2"],
+            1: ["naavre:processor"],
+            2: ["naavre:merger"],
+        },
     )
     path = write_tmp(nb, tmp_path, "broken.ipynb")
     for fmt in ("argo", "json"):
         assert main(["export", str(path), "--format", fmt]) == 1
         err = capsys.readouterr().err
-        assert f"{path}:cell 1:1:" in err and "missing_name" in err and "nothing was exported" in err
+        assert (
+            f"{path}:cell 1:1:" in err and "missing_name" in err and "nothing was exported" in err
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.ipynb"]
 
 
-def test_export_of_an_untagged_notebook_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_of_an_untagged_notebook_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "plain.ipynb"
     path.write_bytes((NOTEBOOKS / "splitting-batches.ipynb").read_bytes())
     assert main(["export", str(path)]) == 1
@@ -140,7 +159,11 @@ def test_export_warns_about_third_party_imports_on_stderr(
         "items = list(range(4))",
         "out = [x + 1 for x in items]",
         "print(out)",
-        tags={1: ["naavre:splitter", "naavre:batch-count:2"], 2: ["naavre:processor"], 3: ["naavre:merger"]},
+        tags={
+            1: ["naavre:splitter", "naavre:batch-count:2"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
     )
     path = write_tmp(nb, tmp_path, "np.ipynb")
     assert main(["export", str(path)]) == 0
