@@ -26,6 +26,24 @@ export const API_NAMESPACE = 'naavre-batch-ext';
 export namespace CommandIDs {
   /** Show which extension and spec versions the server speaks. */
   export const showInfo = 'naavre-batch:show-info';
+
+  // Batch workflow panel (src/panel)
+  /** Show the Batch workflow panel in the right sidebar. */
+  export const showPanel = 'naavre-batch:show-panel';
+  /** Open the Batch workflow panel in the main area. */
+  export const openPanel = 'naavre-batch:open-panel';
+  /** Export the active notebook as an Argo workflow beside it. */
+  export const exportArgo = 'naavre-batch:export-argo';
+  /** Export the active notebook's workflow spec (JSON) beside it. */
+  export const exportSpec = 'naavre-batch:export-spec';
+  /** Run the active notebook in the notebook context (one kernel). */
+  export const runNotebook = 'naavre-batch:run-notebook';
+  /** Run the active notebook in the workflow context (local processes). */
+  export const runWorkflow = 'naavre-batch:run-workflow';
+  /** Run both contexts and compare the values passed between steps. */
+  export const runCompare = 'naavre-batch:run-compare';
+  /** Cancel the panel's current run. */
+  export const cancelRun = 'naavre-batch:cancel-run';
 }
 
 /** The `GET /naavre-batch-ext/info` answer. */

@@ -159,7 +159,8 @@ function sized(node: Omit<IGraphNode, 'width' | 'height' | 'x' | 'y'>): IGraphNo
     lines = [...lines.slice(0, MAX_LINES - 1), `+ ${lines.length - MAX_LINES + 1} …`];
   }
   const title = clip(node.title);
-  const longest = Math.max(title.length + (node.instances ? 6 : 0), ...lines.map(l => l.length));
+  // Room for the role word or the "× m" drawn right of the title.
+  const longest = Math.max(title.length + 12, ...lines.map(l => l.length));
   const stack = node.instances ? 2 * STACK_OFFSET : 0;
   return {
     ...node,
@@ -244,7 +245,9 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
     let instances: IInstanceCount | null = null;
     const section = step.section === null ? undefined : sectionOf.get(step.section);
     if (step.role === 'processor' && section) {
-      const counted = options.runInstances?.[step.id];
+      // A processor chain runs as one task named after its first processor.
+      const counted =
+        options.runInstances?.[step.id] ?? options.runInstances?.[section.processors[0]];
       instances =
         counted !== undefined
           ? { count: counted, source: 'run' }
