@@ -68,13 +68,16 @@ def schema_errors(document: Any, strict: bool = False) -> list[str]:
 
 
 def _file_notebooks() -> list[tuple[str, Any]]:
-    """Every notebook file in tests/notebooks that is tagged and clean (other helpers add some)."""
+    """Every notebook file under tests/notebooks that is tagged and clean (other helpers add some,
+    in subfolders too)."""
     found = []
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
         nb = load_notebook(path)
         spec = build_spec(nb, path.name)
         if spec["steps"] and not spec["summary"]["errors"]:
-            found.append((f"file:{path.name}", nb))
+            found.append((f"file:{path.relative_to(NOTEBOOKS).as_posix()}", nb))
     return found
 
 

@@ -436,3 +436,58 @@ def test_player_substitutes_inside_script_sources(tmp_path: Path) -> None:
     (tmp_path / "pods").mkdir()
     play = ArgoPlayer(yaml.safe_dump(doc), tmp_path / "pods").play()
     assert play.only("retrieve-batches").stdout == WORKFLOW_NAME + "\n"
+
+
+# -- every tagged notebook file of the test suite -------------------------------------------------
+
+LONG_RUNNING = {"runner/sleeping.ipynb"}
+"""Runner fixtures that sleep for minutes on purpose (cancellation tests): not played here."""
+
+
+def _file_cases() -> list[Path]:
+    from helpers import NOTEBOOKS
+
+    from naavre_batch_ext.notebook import load_notebook
+
+    found = []
+    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
+        name = path.relative_to(NOTEBOOKS).as_posix()
+        if ".ipynb_checkpoints" in path.parts or name in LONG_RUNNING:
+            continue
+        spec = build_spec(load_notebook(path), path.name)
+        if spec["steps"] and not spec["summary"]["errors"]:
+            found.append(path)
+    return found
+
+
+FILE_CASES = _file_cases()
+
+
+def _failed_batches(play: Play) -> set[tuple[str, int | None]]:
+    """(task, batch index) of every failed pod, except mergers (they fail for missing batches)."""
+    failed = set()
+    for task, pods in play.pods.items():
+        for pod in pods:
+            if pod.returncode != 0 and "are missing" not in pod.stderr:
+                failed.add((task, pod.item["index"] if isinstance(pod.item, dict) else None))
+    return failed
+
+
+@pytest.mark.parametrize("path", FILE_CASES, ids=[p.name for p in FILE_CASES])
+def test_every_tagged_test_notebook_plays_like_the_local_workflow(
+    path: Path, tmp_path: Path
+) -> None:
+    """Success: same values as the notebook. Failure: the same pods fail as in the local run."""
+    from naavre_batch_ext.notebook import load_notebook
+    from naavre_batch_ext.runner import run_workflow
+
+    nb = load_notebook(path)
+    spec, play = export_and_play(nb, tmp_path, "json-strings")
+    local = run_workflow(spec, tmp_path / "notebook.ipynb", runs_dir=tmp_path / "runs")
+    if local["status"] == "ok":
+        assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path))
+        return
+    # "Error" when every pod of a fan-out failed: Argo cannot resolve the empty aggregate.
+    assert play.phase in ("Failed", "Error")
+    expected = {(e["task"], e.get("batch", {}).get("index")) for e in local["errors"]}
+    assert _failed_batches(play) == expected
