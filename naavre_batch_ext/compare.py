@@ -111,7 +111,8 @@ def compare_traces(
             if name not in nb_values:
                 bad = not_json.get((sid, name))
                 reason = (
-                    f"the notebook value is a {bad['type']}, not JSON" if bad
+                    f"the notebook value is a {bad['type']}, not JSON"
+                    if bad
                     else "the notebook run did not reach this step"
                 )
                 not_compared.append({"step": sid, "variable": name, "reason": reason})

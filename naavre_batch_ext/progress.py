@@ -78,12 +78,17 @@ def format_summary(run: dict[str, Any]) -> str:
     """The table printed at the end of a run: step, instances, failed, wall time."""
     rows = [("step", "instances", "failed", "wall time")]
     for s in run.get("steps", []):
-        rows.append((s["task"], str(s["instances"]), str(len(s["failed"])), f"{s['wall_seconds']:.2f} s"))
+        rows.append(
+            (s["task"], str(s["instances"]), str(len(s["failed"])), f"{s['wall_seconds']:.2f} s")
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"{run['context']} context ({run['status']}, {run['wall_seconds']:.2f} s)"]
     for r in rows:
         lines.append(
-            "  " + r[0].ljust(widths[0]) + "  " + "  ".join(c.rjust(w) for c, w in zip(r[1:], widths[1:]))
+            "  "
+            + r[0].ljust(widths[0])
+            + "  "
+            + "  ".join(c.rjust(w) for c, w in zip(r[1:], widths[1:]))
         )
     return "\n".join(lines)
 

@@ -60,7 +60,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 class RunError(Exception):
     """A run that cannot start (bad parameters, analysis errors); ``message`` and ``hint`` say why."""
 
-    def __init__(self, message: str, hint: str = "", diagnostics: list[dict[str, Any]] | None = None):
+    def __init__(
+        self, message: str, hint: str = "", diagnostics: list[dict[str, Any]] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -152,7 +154,9 @@ def parse_parameter_options(options: list[str], spec: dict[str, Any]) -> dict[st
         name, sep, raw = option.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise ParameterError(f"-p {option!r}: expected NAME=VALUE", "for example -p param_item_count=100")
+            raise ParameterError(
+                f"-p {option!r}: expected NAME=VALUE", "for example -p param_item_count=100"
+            )
         values[name] = parse_parameter(raw, types.get(name))
     check_parameters(spec, values)
     return values
@@ -163,7 +167,9 @@ def check_parameters(spec: dict[str, Any], values: Mapping[str, Any]) -> None:
     known = [p["name"] for p in spec.get("parameters", [])]
     unknown = [n for n in values if n not in known]
     if unknown:
-        listed = ", ".join(known) if known else "none (assign a literal to a param_* name in the header)"
+        listed = (
+            ", ".join(known) if known else "none (assign a literal to a param_* name in the header)"
+        )
         raise ParameterError(
             f"unknown parameter {', '.join(unknown)}",
             f"the notebook's parameters are: {listed}",
@@ -223,10 +229,15 @@ def _run_instance(
     inputs.write_text(json.dumps(inst.bundle), encoding="utf-8")
     env = _child_env()
     env.update(
-        NAAVRE_INPUTS_FILE=str(inputs), NAAVRE_OUTPUTS_FILE=str(outputs), NAAVRE_ERROR_FILE=str(error)
+        NAAVRE_INPUTS_FILE=str(inputs),
+        NAAVRE_OUTPUTS_FILE=str(outputs),
+        NAAVRE_ERROR_FILE=str(error),
     )
     start = time.perf_counter()
-    with open(inst.folder / "stdout.txt", "wb") as out, open(inst.folder / "stderr.txt", "wb") as err:
+    with (
+        open(inst.folder / "stdout.txt", "wb") as out,
+        open(inst.folder / "stderr.txt", "wb") as err,
+    ):
         proc = subprocess.Popen(
             [python, str(script)],
             cwd=str(cwd),
@@ -319,8 +330,14 @@ def run_workflow(
     errors: list[dict[str, Any]] = []
     status = "ok"
     started = time.perf_counter()
-    _emit(progress, "run-started", context="workflow", run_id=run_id, folder=str(folder),
-          tasks=[t.id for t in tasks])
+    _emit(
+        progress,
+        "run-started",
+        context="workflow",
+        run_id=run_id,
+        folder=str(folder),
+        tasks=[t.id for t in tasks],
+    )
     pool = ThreadPoolExecutor(max_workers=parallelism)
     try:
         for task in tasks:
@@ -328,18 +345,24 @@ def run_workflow(
                 status = "cancelled"
                 break
             inputs = {i.name: store[i.task][i.name] for i in task.inputs}
-            base = {"parameters": values, "inputs": inputs}
+            base: dict[str, Any] = {"parameters": values, "inputs": inputs}
             instances: list[_Instance] = []
             if task.kind == "processors":
                 assert task.splitter is not None
                 batches = store[task.splitter][scripts.RESERVED_BATCHES]
                 for b in batches:
                     instances.append(
-                        _Instance(task, b["index"], len(batches), folder / task.id / f"{b['index']:05d}",
-                                  {**base, "batch": b}, batch=b)
+                        _Instance(
+                            task,
+                            b["index"],
+                            len(batches),
+                            folder / task.id / f"{b['index']:05d}",
+                            {**base, "batch": b},
+                            batch=b,
+                        )
                     )
             else:
-                bundle = dict(base)
+                bundle: dict[str, Any] = dict(base)
                 if task.kind == "merger":
                     assert task.processors is not None and task.splitter is not None
                     bundle["batch_results"] = [
@@ -347,20 +370,37 @@ def run_workflow(
                     ]
                     bundle["batch_count"] = store[task.splitter][scripts.RESERVED_BATCH_COUNT]
                 instances.append(_Instance(task, 0, 1, folder / task.id, bundle))
-            _emit(progress, "task-started", context="workflow", task=task.id, kind=task.kind,
-                  steps=list(task.steps), instances=len(instances))
+            _emit(
+                progress,
+                "task-started",
+                context="workflow",
+                task=task.id,
+                kind=task.kind,
+                steps=list(task.steps),
+                instances=len(instances),
+            )
             task_start = time.perf_counter()
             done = 0
 
             def finished(inst: _Instance) -> None:
                 nonlocal done
                 done += 1
-                _emit(progress, "instance-finished", context="workflow", task=inst.task.id,
-                      instance=inst.number, instances=inst.count, done=done, status=inst.status,
-                      seconds=round(inst.seconds, 4))
+                _emit(
+                    progress,
+                    "instance-finished",
+                    context="workflow",
+                    task=inst.task.id,
+                    instance=inst.number,
+                    instances=inst.count,
+                    done=done,
+                    status=inst.status,
+                    seconds=round(inst.seconds, 4),
+                )
 
             futures = [
-                pool.submit(_run_instance, inst, paths[task.id], notebook_path.parent, python, cancel)
+                pool.submit(
+                    _run_instance, inst, paths[task.id], notebook_path.parent, python, cancel
+                )
                 for inst in instances
             ]
             for future in as_completed(futures):
@@ -387,8 +427,15 @@ def run_workflow(
                     "folder": str(folder / task.id),
                 }
             )
-            _emit(progress, "task-finished", context="workflow", task=task.id, status=task_status,
-                  seconds=round(wall, 4), failed=len(failed))
+            _emit(
+                progress,
+                "task-finished",
+                context="workflow",
+                task=task.id,
+                status=task_status,
+                seconds=round(wall, 4),
+                failed=len(failed),
+            )
             if task.kind == "processors":
                 store[task.id] = {"instances": [i.outputs for i in instances]}
             else:
@@ -449,7 +496,7 @@ def _record_trace(
 
 # -- notebook context --------------------------------------------------------------------------
 
-_TRACE_HELPER = '''
+_TRACE_HELPER = """
 def __naavre_trace__(names, path):
     import json as _json
     _ns = globals()
@@ -467,7 +514,7 @@ def __naavre_trace__(names, path):
                            "type": _kind.__module__ + "." + _kind.__qualname__}
     with open(path, "w", encoding="utf-8") as _f:
         _json.dump(_out, _f)
-'''
+"""
 
 
 def resolve_kernel(spec: dict[str, Any], requested: str | None = None) -> tuple[str, list[str]]:
@@ -477,14 +524,20 @@ def resolve_kernel(spec: dict[str, Any], requested: str | None = None) -> tuple[
     installed = KernelSpecManager().find_kernel_specs()
     if requested:
         if requested not in installed:
-            raise RunError(f"kernel {requested!r} is not installed",
-                           f"installed kernels: {', '.join(sorted(installed))}")
+            raise RunError(
+                f"kernel {requested!r} is not installed",
+                f"installed kernels: {', '.join(sorted(installed))}",
+            )
         return requested, []
     wanted = (spec.get("notebook") or {}).get("kernel") or "python3"
     if wanted in installed:
         return wanted, []
-    return "python3", [f"kernel {wanted!r} of the notebook is not installed; using python3 instead "
-                       "(choose one with --kernel)"]
+    return "python3", [
+        (
+            f"kernel {wanted!r} of the notebook is not installed; using python3 instead "
+            "(choose one with --kernel)"
+        )
+    ]
 
 
 def _cell_error(cell: NotebookNode) -> tuple[str, str, int | None]:
@@ -518,8 +571,16 @@ def run_notebook(
     cancel = cancel or CancelHandle()
     kernel_name, warnings = resolve_kernel(spec, kernel)
     return asyncio.run(
-        _run_notebook_async(spec, nb, Path(notebook_path).resolve(), overrides, kernel_name,
-                            warnings, progress, cancel)
+        _run_notebook_async(
+            spec,
+            nb,
+            Path(notebook_path).resolve(),
+            overrides,
+            kernel_name,
+            warnings,
+            progress,
+            cancel,
+        )
     )
 
 
@@ -572,8 +633,13 @@ async def _run_notebook_async(
     cancel._add_callback(on_cancel)
     started = time.perf_counter()
     tmp = tempfile.TemporaryDirectory(prefix="naavre-trace-")
-    _emit(progress, "run-started", context="notebook", kernel=kernel_name,
-          tasks=["header"] * bool(header) + [s["id"] for s in spec["steps"]])
+    _emit(
+        progress,
+        "run-started",
+        context="notebook",
+        kernel=kernel_name,
+        tasks=["header"] * bool(header) + [s["id"] for s in spec["steps"]],
+    )
 
     originals = list(work.cells)
 
@@ -603,26 +669,58 @@ async def _run_notebook_async(
         if current is None:
             return
         wall = time.perf_counter() - step_start
-        kind = "header" if current == "header" else next(
-            s["role"] for s in spec["steps"] if s["id"] == current)
-        summary.append({"task": current, "kind": kind, "steps": [current], "instances": 1,
-                        "failed": [0] if state == "failed" else [], "status": state,
-                        "wall_seconds": round(wall, 4), "instance_seconds": [round(wall, 4)]})
-        _emit(progress, "instance-finished", context="notebook", task=current, instance=0,
-              instances=1, done=1, status=state, seconds=round(wall, 4))
-        _emit(progress, "task-finished", context="notebook", task=current, status=state,
-              seconds=round(wall, 4), failed=int(state == "failed"))
+        kind = (
+            "header"
+            if current == "header"
+            else next(s["role"] for s in spec["steps"] if s["id"] == current)
+        )
+        summary.append(
+            {
+                "task": current,
+                "kind": kind,
+                "steps": [current],
+                "instances": 1,
+                "failed": [0] if state == "failed" else [],
+                "status": state,
+                "wall_seconds": round(wall, 4),
+                "instance_seconds": [round(wall, 4)],
+            }
+        )
+        _emit(
+            progress,
+            "instance-finished",
+            context="notebook",
+            task=current,
+            instance=0,
+            instances=1,
+            done=1,
+            status=state,
+            seconds=round(wall, 4),
+        )
+        _emit(
+            progress,
+            "task-finished",
+            context="notebook",
+            task=current,
+            status=state,
+            seconds=round(wall, 4),
+            failed=int(state == "failed"),
+        )
         current = None
 
     try:
         async with client.async_setup_kernel():
-            await hidden(_TRACE_HELPER + "\nimport json as __naavre_json__\n"
-                         f"__naavre_params__ = __naavre_json__.loads({json.dumps(json.dumps(values))})\n")
+            await hidden(
+                _TRACE_HELPER + "\nimport json as __naavre_json__\n"
+                f"__naavre_params__ = __naavre_json__.loads({json.dumps(json.dumps(values))})\n"
+            )
             for index, cell in enumerate(originals):
                 if cell.cell_type != "code":
                     continue
                 step = owner.get(index)
-                name = step["id"] if step else ("header" if index in header else current or "header")
+                name = (
+                    step["id"] if step else ("header" if index in header else current or "header")
+                )
                 if name != current:
                     close_step("ok")
                     open_step(name)
@@ -632,24 +730,37 @@ async def _run_notebook_async(
                         cell.outputs = []
                         source = header[index]["source"]
                         lines = source.splitlines(True)
-                        for first, last, names in scripts.header_chunks(source, params_by_cell[index]):
-                            text = "\n" * (first - 1) + "".join(lines[first - 1:last])
+                        for first, last, names in scripts.header_chunks(
+                            source, params_by_cell[index]
+                        ):
+                            text = "\n" * (first - 1) + "".join(lines[first - 1 : last])
                             chunk = nbformat.v4.new_code_cell(text)
                             try:
                                 await scratch(chunk, index)
                             finally:
                                 cell.outputs.extend(chunk.outputs)
                             if names:
-                                await hidden("".join(f"{n} = __naavre_params__[{n!r}]\n" for n in names))
+                                await hidden(
+                                    "".join(f"{n} = __naavre_params__[{n!r}]\n" for n in names)
+                                )
                     else:
                         await client.async_execute_cell(cell, index)
                 except CellExecutionError:
                     summary_text, tb, line = _cell_error(cell)
-                    errors.append({"kind": "cell-error", "step": name, "cell_index": index,
-                                   "line": line, "exception": summary_text, "traceback": tb,
-                                   "where": f"step {name}",
-                                   "message": f"step {name} failed in cell {index}"
-                                   + (f", line {line}" if line else "") + f": {summary_text}"})
+                    errors.append(
+                        {
+                            "kind": "cell-error",
+                            "step": name,
+                            "cell_index": index,
+                            "line": line,
+                            "exception": summary_text,
+                            "traceback": tb,
+                            "where": f"step {name}",
+                            "message": f"step {name} failed in cell {index}"
+                            + (f", line {line}" if line else "")
+                            + f": {summary_text}",
+                        }
+                    )
                     cells.append(_cell_record(index, name, cell, cell_start))
                     close_step("failed")
                     status = "failed"
@@ -664,8 +775,14 @@ async def _run_notebook_async(
                         if "value" in info:
                             entry[var] = info["value"]
                         elif info.get("defined"):
-                            not_json.append({"step": step["id"], "variable": var,
-                                             "type": info["type"], "error": info["error"]})
+                            not_json.append(
+                                {
+                                    "step": step["id"],
+                                    "variable": var,
+                                    "type": info["type"],
+                                    "error": info["error"],
+                                }
+                            )
             close_step("ok")
     except (asyncio.CancelledError, DeadKernelError) as exc:
         if cancel.cancelled:
@@ -673,17 +790,24 @@ async def _run_notebook_async(
             close_step("cancelled")
         else:
             status = "failed"
-            errors.append({"kind": "kernel-died", "message": f"the kernel died ({exc})",
-                           "where": f"step {current}"})
+            errors.append(
+                {
+                    "kind": "kernel-died",
+                    "message": f"the kernel died ({exc})",
+                    "where": f"step {current}",
+                }
+            )
             close_step("failed")
     finally:
         cancel._remove_callback(on_cancel)
         tmp.cleanup()
     wall = time.perf_counter() - started
     for item in not_json:
-        warnings.append(f"step {item['step']}: {item['variable']} is a {item['type']}, which cannot "
-                        "be passed between steps as JSON; compute it in the step that uses it, or "
-                        "pass a path")
+        warnings.append(
+            f"step {item['step']}: {item['variable']} is a {item['type']}, which cannot "
+            "be passed between steps as JSON; compute it in the step that uses it, or "
+            "pass a path"
+        )
     _emit(progress, "run-finished", context="notebook", status=status, seconds=round(wall, 4))
     return {
         "context": "notebook",
@@ -745,20 +869,31 @@ def run(
 
         spec = build_spec(nb, str(path))
     if spec.get("summary", {}).get("errors"):
-        raise RunError("the notebook has analysis errors; nothing was run", "fix them and run again",
-                       diagnostics=[d for d in spec.get("diagnostics", [])])
+        raise RunError(
+            "the notebook has analysis errors; nothing was run",
+            "fix them and run again",
+            diagnostics=[d for d in spec.get("diagnostics", [])],
+        )
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
     cancel = cancel or CancelHandle()
     result: dict[str, Any] = {"notebook": str(path), "context": context}
     statuses = []
     if context in ("notebook", "both"):
-        result["notebook_run"] = run_notebook(spec, nb, path, overrides, kernel=kernel,
-                                              progress=progress, cancel=cancel)
+        result["notebook_run"] = run_notebook(
+            spec, nb, path, overrides, kernel=kernel, progress=progress, cancel=cancel
+        )
         statuses.append(result["notebook_run"]["status"])
     if context in ("workflow", "both") and not cancel.cancelled:
-        result["workflow_run"] = run_workflow(spec, path, overrides, parallelism=parallelism,
-                                              runs_dir=runs_dir, progress=progress, cancel=cancel)
+        result["workflow_run"] = run_workflow(
+            spec,
+            path,
+            overrides,
+            parallelism=parallelism,
+            runs_dir=runs_dir,
+            progress=progress,
+            cancel=cancel,
+        )
         statuses.append(result["workflow_run"]["status"])
     status = "ok"
     for s in ("cancelled", "failed"):

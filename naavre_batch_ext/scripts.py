@@ -173,8 +173,16 @@ def plan_tasks(spec: dict[str, Any]) -> list[Task]:
                 "split_variable": section["split_variable"] if section and kind != "step" else None,
                 "batch_count": first.get("batch_count") if kind == "splitter" else None,
                 "merged": merged if kind in ("processors", "merger") else (),
-                "splitter": splitter_of.get(section_index) if kind in ("processors", "merger") else None,
-                "processors": chain_of.get(section_index) if kind == "merger" else None,
+                "splitter": (
+                    splitter_of.get(section_index)
+                    if section_index is not None and kind in ("processors", "merger")
+                    else None
+                ),
+                "processors": (
+                    chain_of.get(section_index)
+                    if section_index is not None and kind == "merger"
+                    else None
+                ),
                 "output_steps": output_steps,
                 "merged_steps": merged_steps,
             }
@@ -277,7 +285,9 @@ def task_payload(spec: dict[str, Any], task: Task) -> dict[str, Any]:
         "kind": task.kind,
         "notebook": notebook_file_name(spec),
         "section": task.section,
-        "parameters": {p["name"]: {"default": p["default"], "type": p.get("type")} for p in parameters},
+        "parameters": {
+            p["name"]: {"default": p["default"], "type": p.get("type")} for p in parameters
+        },
         "header": header,
         "steps": [
             {"id": sid, "role": by_id[sid]["role"], "cells": _cells(by_id[sid]["cells"])}
@@ -332,7 +342,9 @@ def _check_braces(text: str, where: str) -> None:
     for pair in ("{{", "}}"):
         if pair in text:
             line = text[: text.index(pair)].count("\n") + 1
-            raise AssertionError(f"{where} line {line} contains {pair!r}, which Argo would template")
+            raise AssertionError(
+                f"{where} line {line} contains {pair!r}, which Argo would template"
+            )
 
 
 def task_script(spec: dict[str, Any], task: Task) -> str:

@@ -189,7 +189,7 @@ def run_header(task: dict[str, Any], parameters: dict[str, Any], ns: dict[str, A
                 for name in names:
                     if name in parameters:
                         ns[name] = parameters[name]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any error of the user's code is reported
             raise _cell_failure(exc, task, "header", cell["index"]) from None
 
 
@@ -200,7 +200,7 @@ def run_steps(task: dict[str, Any], ns: dict[str, Any]) -> None:
             filename = cell_filename(task["notebook"], cell["index"])
             try:
                 _run_source(cell["source"], filename, 1, ns)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any error of the user's code is reported
                 raise _cell_failure(exc, task, step["id"], cell["index"]) from None
             except SystemExit as exc:
                 if exc.code not in (None, 0):
@@ -494,7 +494,9 @@ def _batch_count(task: dict[str, Any], parameters: dict[str, Any], rule: dict[st
     return count
 
 
-def _split(task: dict[str, Any], count: int, ns: dict[str, Any], rule: dict[str, Any]) -> dict[str, Any]:
+def _split(
+    task: dict[str, Any], count: int, ns: dict[str, Any], rule: dict[str, Any]
+) -> dict[str, Any]:
     """Cut the split variable with the one split rule into ``{"index", "start", "stop", "items"}``."""
     name = task["split_variable"]
     step = task["steps"][0]["id"]

@@ -20,9 +20,19 @@ from naavre_batch_ext.cli import main
 RUNNER_NOTEBOOKS = NOTEBOOKS / "runner"
 
 
-def test_workflow_run_prints_summary_table_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", str(RUNNER_NOTEBOOKS / "mutation.ipynb"), "--context", "workflow",
-                 "--runs-dir", str(tmp_path)])
+def test_workflow_run_prints_summary_table_and_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            str(RUNNER_NOTEBOOKS / "mutation.ipynb"),
+            "--context",
+            "workflow",
+            "--runs-dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0
     assert "step" in out.out and "instances" in out.out and "wall time" in out.out
@@ -30,47 +40,96 @@ def test_workflow_run_prints_summary_table_and_exits_0(tmp_path: Path, capsys: p
     assert "square-items: started, 3 instances" in out.err  # plain progress lines off a terminal
 
 
-def test_both_contexts_print_same_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_both_contexts_print_same_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write_tmp(tagged_seed_notebook(), tmp_path, "seed.ipynb")
-    code = main(["run", str(path), "--runs-dir", str(tmp_path / "runs"), "-p", "param_item_count=9"])
+    code = main(
+        ["run", str(path), "--runs-dir", str(tmp_path / "runs"), "-p", "param_item_count=9"]
+    )
     assert code == 0
     assert "same result (2 values compared)" in capsys.readouterr().out
 
 
 def test_json_output_is_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", str(RUNNER_NOTEBOOKS / "empty-list.ipynb"), "--context", "workflow",
-                 "--json", "--runs-dir", str(tmp_path)])
+    code = main(
+        [
+            "run",
+            str(RUNNER_NOTEBOOKS / "empty-list.ipynb"),
+            "--context",
+            "workflow",
+            "--json",
+            "--runs-dir",
+            str(tmp_path),
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["status"] == "ok"
     assert result["workflow_run"]["trace"]["plus-one"]["plus"] == []
 
 
-def test_failure_exits_1_with_cell_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", str(RUNNER_NOTEBOOKS / "failing-instance.ipynb"), "--context", "workflow",
-                 "--runs-dir", str(tmp_path)])
+def test_failure_exits_1_with_cell_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            str(RUNNER_NOTEBOOKS / "failing-instance.ipynb"),
+            "--context",
+            "workflow",
+            "--runs-dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "instance 3/3 (batch 2: items 7..9 of items)" in out
     assert 'File "<failing-instance.ipynb cell 3>", line 5' in out
 
 
-def test_unknown_parameter_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", str(RUNNER_NOTEBOOKS / "mutation.ipynb"), "-p", "param_x=1", "--runs-dir", str(tmp_path)])
+def test_unknown_parameter_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            str(RUNNER_NOTEBOOKS / "mutation.ipynb"),
+            "-p",
+            "param_x=1",
+            "--runs-dir",
+            str(tmp_path),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "unknown parameter param_x" in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())
 
 
-def test_parameter_values_parse_as_json_else_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", str(RUNNER_NOTEBOOKS / "braces.ipynb"), "--context", "workflow", "--json",
-                 "-p", "param_label=12", "--runs-dir", str(tmp_path)])
+def test_parameter_values_parse_as_json_else_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            str(RUNNER_NOTEBOOKS / "braces.ipynb"),
+            "--context",
+            "workflow",
+            "--json",
+            "-p",
+            "param_label=12",
+            "--runs-dir",
+            str(tmp_path),
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert result["workflow_run"]["parameters"]["param_label"] == "12"  # a str parameter stays text
 
 
-def test_analysis_errors_print_like_check_and_run_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analysis_errors_print_like_check_and_run_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     nb = tagged_seed_notebook()
     nb.cells[8].metadata["tags"] = []
     path = write_tmp(nb, tmp_path, "broken.ipynb")
@@ -95,9 +154,22 @@ def test_ctrl_c_stops_every_step_process(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     pids.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "naavre_batch_ext", "run", str(notebook), "--context", "workflow",
-         "-p", f"param_pid_dir={pids}", "--parallelism", "2"],
-        cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "naavre_batch_ext",
+            "run",
+            str(notebook),
+            "--context",
+            "workflow",
+            "-p",
+            f"param_pid_dir={pids}",
+            "--parallelism",
+            "2",
+        ],
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:

@@ -21,16 +21,23 @@ def _run(trace: dict[str, Any], status: str = "ok") -> dict[str, Any]:
 
 
 def _traces(processed: Any) -> dict[str, Any]:
-    return {"gen-batches": {"batches": [[0, 1], [2]]}, "process-batches": {"processed_batches": processed}}
+    return {
+        "gen-batches": {"batches": [[0, 1], [2]]},
+        "process-batches": {"processed_batches": processed},
+    }
 
 
 def test_equal_traces_are_the_same(spec: dict[str, Any]) -> None:
-    result = compare_traces(spec, _run(_traces([[0.0, 0.5], [1.0]])), _run(_traces([[0.0, 0.5], [1.0]])))
+    result = compare_traces(
+        spec, _run(_traces([[0.0, 0.5], [1.0]])), _run(_traces([[0.0, 0.5], [1.0]]))
+    )
     assert result == {"same": True, "compared": 2, "differences": [], "not_compared": []}
 
 
 def test_tuples_compare_equal_to_lists(spec: dict[str, Any]) -> None:
-    result = compare_traces(spec, _run(_traces(((0.0, 0.5), (1.0,)))), _run(_traces([[0.0, 0.5], [1.0]])))
+    result = compare_traces(
+        spec, _run(_traces(((0.0, 0.5), (1.0,)))), _run(_traces([[0.0, 0.5], [1.0]]))
+    )
     assert result["same"] is True
 
 
@@ -38,8 +45,13 @@ def test_difference_reports_variable_step_first_path_and_both_values(spec: dict[
     nb = _traces([[0.0, 0.5], [1.0, 2.0], [3.0]])
     wf = _traces([[0.0, 0.5], [1.0, 2.5], [3.5]])
     [diff] = compare_traces(spec, _run(nb), _run(wf))["differences"]
-    assert diff == {"step": "process-batches", "variable": "processed_batches",
-                    "path": "processed_batches[1][1]", "notebook": 2.0, "workflow": 2.5}
+    assert diff == {
+        "step": "process-batches",
+        "variable": "processed_batches",
+        "path": "processed_batches[1][1]",
+        "notebook": 2.0,
+        "workflow": 2.5,
+    }
 
 
 def test_int_and_float_differ() -> None:
@@ -64,5 +76,10 @@ def test_failed_workflow_is_not_the_same(spec: dict[str, Any]) -> None:
     wf = {"gen-batches": nb["gen-batches"]}
     result = compare_traces(spec, _run(nb), _run(wf, "failed"))
     assert result["same"] is False
-    assert result["not_compared"] == [{"step": "process-batches", "variable": "processed_batches",
-                                       "reason": "the workflow run did not reach this step"}]
+    assert result["not_compared"] == [
+        {
+            "step": "process-batches",
+            "variable": "processed_batches",
+            "reason": "the workflow run did not reach this step",
+        }
+    ]

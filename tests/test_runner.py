@@ -16,7 +16,15 @@ from typing import Any
 
 import nbformat
 import pytest
-from helpers import NOTEBOOKS, SEED, TUTORIALS, code_notebook, tagged_seed_notebook, tagged_tutorial, write_tmp
+from helpers import (
+    NOTEBOOKS,
+    SEED,
+    TUTORIALS,
+    code_notebook,
+    tagged_seed_notebook,
+    tagged_tutorial,
+    write_tmp,
+)
 
 from naavre_batch_ext import runner
 from naavre_batch_ext.notebook import load_notebook
@@ -34,7 +42,9 @@ def _run_file(name: str, runs: Path, context: str = "both", **params: Any) -> di
     return runner.run(RUNNER_NOTEBOOKS / f"{name}.ipynb", context, params, runs_dir=runs)
 
 
-def _run_nb(nb: nbformat.NotebookNode, path: Path, runs: Path, context: str = "both", **params: Any) -> dict[str, Any]:
+def _run_nb(
+    nb: nbformat.NotebookNode, path: Path, runs: Path, context: str = "both", **params: Any
+) -> dict[str, Any]:
     return runner.run(path, context, params, nb=nb, runs_dir=runs)
 
 
@@ -65,10 +75,14 @@ def test_seed_gives_the_same_result_in_both_contexts(seed_result: dict[str, Any]
 
 def test_seed_runs_one_processor_instance_per_batch(seed_result: dict[str, Any]) -> None:
     steps = {s["task"]: s for s in seed_result["workflow_run"]["steps"]}
-    assert [steps[t]["instances"] for t in ("gen-batches", "process-batches", "retrieve-batches")] == [1, 5, 1]
+    assert [
+        steps[t]["instances"] for t in ("gen-batches", "process-batches", "retrieve-batches")
+    ] == [1, 5, 1]
 
 
-def test_seed_merged_items_equal_the_printed_output_of_the_notebook(seed_result: dict[str, Any]) -> None:
+def test_seed_merged_items_equal_the_printed_output_of_the_notebook(
+    seed_result: dict[str, Any],
+) -> None:
     """The tutorial copy of the seed (splitting-batch.ipynb) stores the seed's printed outputs."""
     text = load_notebook(NOTEBOOKS / "splitting-batch.ipynb").cells[9].outputs[0]["text"]
     stored = "".join(text) if isinstance(text, list) else text
@@ -99,7 +113,14 @@ def test_two_sections_run_in_a_row(runs_dir: Path) -> None:
     result = _run_file("two-sections", runs_dir, "workflow")
     counts = {s["task"]: s["instances"] for s in result["workflow_run"]["steps"]}
     assert counts["lengths"] == 2 and counts["shifted-squares"] == 3
-    assert _trace(result, "workflow", "shifted-squares", "squares") == [51**2, 21**2, 51**2, 51**2, 11**2, 101**2]
+    assert _trace(result, "workflow", "shifted-squares", "squares") == [
+        51**2,
+        21**2,
+        51**2,
+        51**2,
+        11**2,
+        101**2,
+    ]
 
 
 def test_empty_list_runs_one_instance_with_an_empty_batch(runs_dir: Path) -> None:
@@ -110,7 +131,9 @@ def test_empty_list_runs_one_instance_with_an_empty_batch(runs_dir: Path) -> Non
 
 
 @pytest.mark.parametrize(("batch_count", "instances"), [(40, 28), (28, 28), (1, 1)])
-def test_seed_batch_counts_larger_equal_and_one(runs_dir: Path, batch_count: int, instances: int) -> None:
+def test_seed_batch_counts_larger_equal_and_one(
+    runs_dir: Path, batch_count: int, instances: int
+) -> None:
     result = _run_nb(tagged_seed_notebook(), SEED, runs_dir, param_max_batch_count=batch_count)
     assert result["comparison"]["same"] is True
     steps = {s["task"]: s for s in result["workflow_run"]["steps"]}
@@ -129,7 +152,9 @@ def failing_run(runs_dir: Path) -> dict[str, Any]:
     return _run_file("failing-instance", runs_dir, "workflow")["workflow_run"]
 
 
-def test_failing_instance_reports_step_instance_batch_and_cell_line(failing_run: dict[str, Any]) -> None:
+def test_failing_instance_reports_step_instance_batch_and_cell_line(
+    failing_run: dict[str, Any],
+) -> None:
     run = failing_run
     assert run["status"] == "failed"
     [error] = run["errors"]
@@ -143,8 +168,9 @@ def test_failing_instance_reports_step_instance_batch_and_cell_line(failing_run:
 def test_other_instances_finish_and_keep_their_outputs(failing_run: dict[str, Any]) -> None:
     run = failing_run
     folder = Path(run["folder"]) / "double-items"
-    assert json.loads((folder / "00000" / "outputs.json").read_text())["naavre-result"]["outputs"] == {
-        "doubled": [0, 2, 4, 6]}
+    assert json.loads((folder / "00000" / "outputs.json").read_text())["naavre-result"][
+        "outputs"
+    ] == {"doubled": [0, 2, 4, 6]}
     assert (folder / "00001" / "outputs.json").exists()
     assert not (folder / "00002" / "outputs.json").exists()
     assert not (Path(run["folder"]) / "total").exists()  # the merger did not run
@@ -161,24 +187,41 @@ def test_non_json_value_names_variable_step_type_and_remedy(runs_dir: Path) -> N
     run = _run_file("non-json", runs_dir, "workflow")["workflow_run"]
     [error] = run["errors"]
     assert (error["kind"], error["variable"], error["step"], error["type"]) == (
-        "not-json", "scale", "make-items", "function")
+        "not-json",
+        "scale",
+        "make-items",
+        "function",
+    )
     assert "compute scale in the step that uses it" in error["hint"] and "path" in error["hint"]
 
 
 def test_merged_output_that_is_not_a_list_says_its_type(runs_dir: Path) -> None:
     run = _run_file("not-a-list", runs_dir, "workflow")["workflow_run"]
     error = run["errors"][0]
-    assert (error["kind"], error["variable"], error["type"]) == ("merge-not-list", "subtotal", "int")
+    assert (error["kind"], error["variable"], error["type"]) == (
+        "merge-not-list",
+        "subtotal",
+        "int",
+    )
     assert "must give a list" in error["message"]
 
 
-def test_run_folder_keeps_inputs_outputs_and_logs_of_every_instance(seed_result: dict[str, Any]) -> None:
+def test_run_folder_keeps_inputs_outputs_and_logs_of_every_instance(
+    seed_result: dict[str, Any],
+) -> None:
     folder = Path(seed_result["workflow_run"]["folder"])
     instances = sorted((folder / "process-batches").iterdir())
     assert len(instances) == 5
     for inst in instances:
-        assert {p.name for p in inst.iterdir()} >= {"inputs.json", "outputs.json", "stdout.txt", "stderr.txt"}
-    assert json.loads((instances[3] / "inputs.json").read_text())["batch"]["items"] == [[18, 19, 20, 21, 22, 23]]
+        assert {p.name for p in inst.iterdir()} >= {
+            "inputs.json",
+            "outputs.json",
+            "stdout.txt",
+            "stderr.txt",
+        }
+    assert json.loads((instances[3] / "inputs.json").read_text())["batch"]["items"] == [
+        [18, 19, 20, 21, 22, 23]
+    ]
 
 
 def test_result_is_json_serialisable(seed_result: dict[str, Any]) -> None:
@@ -220,8 +263,18 @@ def test_cancel_kills_every_processor_process(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     pids.mkdir()
     out: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: out.update(runner.run_workflow(
-        spec, path, {"param_pid_dir": str(pids)}, runs_dir=tmp_path / "runs", parallelism=2, cancel=cancel)))
+    thread = threading.Thread(
+        target=lambda: out.update(
+            runner.run_workflow(
+                spec,
+                path,
+                {"param_pid_dir": str(pids)},
+                runs_dir=tmp_path / "runs",
+                parallelism=2,
+                cancel=cancel,
+            )
+        )
+    )
     thread.start()
     deadline = time.monotonic() + 30
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
@@ -242,8 +295,18 @@ def test_cancel_stops_the_notebook_kernel(tmp_path: Path) -> None:
     cancel = runner.CancelHandle()
     out: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
-    thread = threading.Thread(target=lambda: out.update(runner.run_notebook(
-        spec, nb, path, {"param_pid_dir": str(tmp_path)}, progress=events.append, cancel=cancel)))
+    thread = threading.Thread(
+        target=lambda: out.update(
+            runner.run_notebook(
+                spec,
+                nb,
+                path,
+                {"param_pid_dir": str(tmp_path)},
+                progress=events.append,
+                cancel=cancel,
+            )
+        )
+    )
     thread.start()
     deadline = time.monotonic() + 30
     while not list(tmp_path.iterdir()) and time.monotonic() < deadline:
@@ -257,14 +320,20 @@ def test_cancel_stops_the_notebook_kernel(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("overrides", [{}, {"param_k": 4}])
-def test_header_as_first_cell_runs_in_notebook_context(tmp_path: Path, overrides: dict[str, Any]) -> None:
+def test_header_as_first_cell_runs_in_notebook_context(
+    tmp_path: Path, overrides: dict[str, Any]
+) -> None:
     """Regression: the kernel's helper code must not take the place of notebook cell 0."""
     nb = code_notebook(
         "param_k = 2\nprint(param_k)",
         "# items\nitems = list(range(param_k))",
         "# inc\nplus = [x + 1 for x in items]",
         "# show\nprint(plus)",
-        tags={1: ["naavre:splitter", "naavre:batch-count:2"], 2: ["naavre:processor"], 3: ["naavre:merger"]},
+        tags={
+            1: ["naavre:splitter", "naavre:batch-count:2"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
     )
     path = write_tmp(nb, tmp_path)
     result = runner.run(path, "both", overrides, nb=nb, runs_dir=tmp_path / "runs")

@@ -44,8 +44,14 @@ def _run(script: Path, folder: Path, env: dict[str, str], *flags: str) -> tuple[
     full.update(env, NAAVRE_OUTPUTS_FILE=str(out))
     if out.exists():
         out.unlink()
-    proc = subprocess.run([sys.executable, *flags, str(script)], env=full, cwd=folder,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, *flags, str(script)],
+        env=full,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     value = json.loads(out.read_text()) if out.exists() else None
     return proc.returncode, value, proc.stderr
 
@@ -53,7 +59,9 @@ def _run(script: Path, folder: Path, env: dict[str, str], *flags: str) -> tuple[
 def test_seed_plans_splitter_processor_chain_and_merger(seed_spec: dict[str, Any]) -> None:
     tasks = scripts.plan_tasks(seed_spec)
     assert [(t.id, t.kind) for t in tasks] == [
-        ("gen-batches", "splitter"), ("process-batches", "processors"), ("retrieve-batches", "merger"),
+        ("gen-batches", "splitter"),
+        ("process-batches", "processors"),
+        ("retrieve-batches", "merger"),
     ]
     assert tasks[1].splitter == "gen-batches" and tasks[1].split_variable == "batches"
     assert tasks[2].processors == "process-batches" and tasks[2].merged == ("processed_batches",)
@@ -65,12 +73,18 @@ def test_processor_steps_of_a_section_fuse_into_one_task() -> None:
         "# double\ndoubled = [2 * x for x in items]",
         "# inc\nplus = [x + 1 for x in doubled]",
         "# show\nprint(plus)",
-        tags={0: ["naavre:splitter", "naavre:batch-count:2"], 1: ["naavre:processor"],
-              2: ["naavre:processor"], 3: ["naavre:merger"]},
+        tags={
+            0: ["naavre:splitter", "naavre:batch-count:2"],
+            1: ["naavre:processor"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
     )
     tasks = scripts.plan_tasks(build_spec(nb, "fuse.ipynb"))
     assert [(t.kind, t.steps) for t in tasks] == [
-        ("splitter", ("make",)), ("processors", ("double", "inc")), ("merger", ("show",)),
+        ("splitter", ("make",)),
+        ("processors", ("double", "inc")),
+        ("merger", ("show",)),
     ]
     assert tasks[1].inputs == ()
 
@@ -102,35 +116,44 @@ def test_script_carries_cells_exactly_as_written(tmp_path: Path) -> None:
     paths = _write_scripts(spec, tmp_path)
     module = runpy.run_path(str(paths["render"]), run_name="not_main")
     carried = [c["source"] for s in module["TASK"]["steps"] for c in s["cells"]]
-    assert carried == [c["source"] for c in next(s for s in spec["steps"] if s["id"] == "render")["cells"]]
+    assert carried == [
+        c["source"] for c in next(s for s in spec["steps"] if s["id"] == "render")["cells"]
+    ]
 
 
 def test_same_spec_gives_same_script_bytes(seed_spec: dict[str, Any]) -> None:
     task = scripts.plan_tasks(seed_spec)[1]
-    assert scripts.task_script(seed_spec, task) == scripts.task_script(build_spec(tagged_seed_notebook(), str(SEED)), task)
+    assert scripts.task_script(seed_spec, task) == scripts.task_script(
+        build_spec(tagged_seed_notebook(), str(SEED)), task
+    )
 
 
 def test_python_literal_round_trips_braces_quotes_and_unicode() -> None:
     text = 'a {{ b }} "c" \\ \n é 😀 \udc80 {x}'
     literal = scripts.python_literal(text)
     assert "{" not in literal and "}" not in literal
-    assert eval(literal) == text  # noqa: S307 - a string literal we just made
+    assert eval(literal) == text
 
 
 def test_header_chunks_end_after_each_parameter_assignment() -> None:
     source = "# p\nimport math\nparam_a = 1\nx = param_a + 1\nparam_b = [\n  2,\n]\ny = 3\n"
     assert scripts.header_chunks(source, ["param_a", "param_b"]) == [
-        (1, 3, ["param_a"]), (4, 7, ["param_b"]), (8, 8, []),
+        (1, 3, ["param_a"]),
+        (4, 7, ["param_b"]),
+        (8, 8, []),
     ]
 
 
 def test_header_chunks_keep_statements_that_share_a_line() -> None:
     assert scripts.header_chunks("param_a = 1; b = param_a\nc = 2\n", ["param_a"]) == [
-        (1, 1, ["param_a"]), (2, 2, []),
+        (1, 1, ["param_a"]),
+        (2, 2, []),
     ]
 
 
-def test_seed_scripts_run_by_hand_with_stdlib_only(seed_spec: dict[str, Any], tmp_path: Path) -> None:
+def test_seed_scripts_run_by_hand_with_stdlib_only(
+    seed_spec: dict[str, Any], tmp_path: Path
+) -> None:
     """-S -I: no site-packages, no user environment; the scripts need nothing but the stdlib."""
     paths = _write_scripts(seed_spec, tmp_path)
     params = {"NAAVRE_PARAM_param_item_count": "10", "NAAVRE_PARAM_param_max_batch_count": "3"}
@@ -140,36 +163,57 @@ def test_seed_scripts_run_by_hand_with_stdlib_only(seed_spec: dict[str, Any], tm
     assert [b["items"] for b in batches] == [[[0, 1, 2, 3]], [[4, 5, 6, 7]], [[8, 9]]]
     results = []
     for batch in batches:
-        code, out, err = _run(paths["process-batches"], tmp_path, {**params, "NAAVRE_BATCH": json.dumps(batch)}, "-S", "-I")
+        code, out, err = _run(
+            paths["process-batches"],
+            tmp_path,
+            {**params, "NAAVRE_BATCH": json.dumps(batch)},
+            "-S",
+            "-I",
+        )
         assert code == 0, err
         results.append(out[scripts.RESERVED_RESULT])
     # Argo's aggregation: any order, elements as objects or as strings of JSON.
     mixed = [json.dumps(results[2]), results[0], json.dumps(results[1])]
-    code, _, err = _run(paths["retrieve-batches"], tmp_path, {
-        **params, "NAAVRE_BATCH_RESULTS": json.dumps(mixed),
-        "NAAVRE_BATCH_COUNT": str(split_out[scripts.RESERVED_BATCH_COUNT]),
-        "NAAVRE_OUTPUTS_DIR": str(tmp_path / "outdir"),
-    }, "-S", "-I")
+    code, _, err = _run(
+        paths["retrieve-batches"],
+        tmp_path,
+        {
+            **params,
+            "NAAVRE_BATCH_RESULTS": json.dumps(mixed),
+            "NAAVRE_BATCH_COUNT": str(split_out[scripts.RESERVED_BATCH_COUNT]),
+            "NAAVRE_OUTPUTS_DIR": str(tmp_path / "outdir"),
+        },
+        "-S",
+        "-I",
+    )
     assert code == 0, err
 
 
 def test_merger_names_missing_batches(seed_spec: dict[str, Any], tmp_path: Path) -> None:
     paths = _write_scripts(seed_spec, tmp_path)
     only = {"index": 1, "outputs": {"processed_batches": [[0.5]]}}
-    code, _, err = _run(paths["retrieve-batches"], tmp_path, {
-        "NAAVRE_BATCH_RESULTS": json.dumps([json.dumps(only)]), "NAAVRE_BATCH_COUNT": "4",
-    })
+    code, _, err = _run(
+        paths["retrieve-batches"],
+        tmp_path,
+        {
+            "NAAVRE_BATCH_RESULTS": json.dumps([json.dumps(only)]),
+            "NAAVRE_BATCH_COUNT": "4",
+        },
+    )
     assert code == 1
     assert "batch(es) 0, 2, 3 of 4 are missing" in err
     assert "Traceback" not in err
 
 
-def test_outputs_dir_gets_one_json_file_per_output(seed_spec: dict[str, Any], tmp_path: Path) -> None:
+def test_outputs_dir_gets_one_json_file_per_output(
+    seed_spec: dict[str, Any], tmp_path: Path
+) -> None:
     paths = _write_scripts(seed_spec, tmp_path)
     code, _, err = _run(paths["gen-batches"], tmp_path, {"NAAVRE_OUTPUTS_DIR": str(tmp_path / "o")})
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "naavre-batch-count.json", "naavre-batches.json",
+        "naavre-batch-count.json",
+        "naavre-batches.json",
     ]
     assert json.loads((tmp_path / "o" / "naavre-batch-count.json").read_text()) == 5
 
@@ -177,7 +221,9 @@ def test_outputs_dir_gets_one_json_file_per_output(seed_spec: dict[str, Any], tm
 def test_parameters_from_json_object_apply_before_later_header_statements(tmp_path: Path) -> None:
     spec = _spec("header-uses-param")
     paths = _write_scripts(spec, tmp_path)
-    code, out, err = _run(paths["items"], tmp_path, {"NAAVRE_PARAMETERS": json.dumps({"param_n": 4})})
+    code, out, err = _run(
+        paths["items"], tmp_path, {"NAAVRE_PARAMETERS": json.dumps({"param_n": 4})}
+    )
     assert code == 0, err
     assert [b["items"] for b in out[scripts.RESERVED_BATCHES]] == [[0, 1, 2, 3], [4, 5, 6, 7]]
 
@@ -196,8 +242,11 @@ def test_cell_traceback_shows_notebook_cell_and_its_line(tmp_path: Path) -> None
     paths = _write_scripts(spec, tmp_path)
     batch = {"index": 2, "start": 7, "stop": 10, "items": [7, 8, 9]}
     error_file = tmp_path / "error.json"
-    code, _, err = _run(paths["double-items"], tmp_path, {
-        "NAAVRE_BATCH": json.dumps(batch), "NAAVRE_ERROR_FILE": str(error_file)})
+    code, _, err = _run(
+        paths["double-items"],
+        tmp_path,
+        {"NAAVRE_BATCH": json.dumps(batch), "NAAVRE_ERROR_FILE": str(error_file)},
+    )
     assert code == 1
     assert 'File "<failing-instance.ipynb cell 3>", line 5, in <module>' in err
     assert "raise ValueError(f'cannot double item {x}')" in err

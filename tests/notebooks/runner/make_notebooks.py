@@ -23,18 +23,23 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
         ([SPLITTER, "naavre:batch-count:3"], "# make items\nitems = list(range(10))\n"),
         (
             [PROCESSOR],
-            "# double items\n"
-            "doubled = []\n"
-            "for x in items:\n"
-            "    if x == param_fail_at:\n"
-            "        raise ValueError(f'cannot double item {x}')\n"
-            "    doubled.append(2 * x)\n",
+            (
+                "# double items\n"
+                "doubled = []\n"
+                "for x in items:\n"
+                "    if x == param_fail_at:\n"
+                "        raise ValueError(f'cannot double item {x}')\n"
+                "    doubled.append(2 * x)\n"
+            ),
         ),
         ([MERGER], "# total\ntotal = sum(doubled)\nprint(total)\n"),
     ],
     # A function crosses a step boundary: JSON cannot carry it.
     "non-json": [
-        ([SPLITTER, "naavre:batch-count:2", "naavre:split:items"], "# make items\nitems = [1, 2, 3]\nscale = lambda x: 10 * x\n"),
+        (
+            [SPLITTER, "naavre:batch-count:2", "naavre:split:items"],
+            "# make items\nitems = [1, 2, 3]\nscale = lambda x: 10 * x\n",
+        ),
         ([PROCESSOR], "# scale items\nscaled = [scale(x) for x in items]\n"),
         ([MERGER], "# show\nprint(scaled)\n"),
     ],
@@ -79,10 +84,12 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
         ),
         (
             [PROCESSOR],
-            "# render\n"
-            "seen = {1, 2}\n"
-            "rendered = [f\"{{{param_label}}}={it['k']['v']}\" + template for it in items]\n"
-            "nested = [{'a': {'b': [it]}} for it in items]\n",
+            (
+                "# render\n"
+                "seen = {1, 2}\n"
+                "rendered = [f\"{{{param_label}}}={it['k']['v']}\" + template for it in items]\n"
+                "nested = [{'a': {'b': [it]}} for it in items]\n"
+            ),
         ),
         ([MERGER], "# show\nprint(rendered, nested)\n"),
     ],
@@ -105,9 +112,11 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
         ([SPLITTER, "naavre:batch-count:2"], "# items\nitems = [1, 2]\n"),
         (
             [PROCESSOR],
-            "# sleep\nimport os, time\n"
-            "open(os.path.join(param_pid_dir, str(os.getpid())), 'w').close()\n"
-            "time.sleep(120)\nslept = list(items)\n",
+            (
+                "# sleep\nimport os, time\n"
+                "open(os.path.join(param_pid_dir, str(os.getpid())), 'w').close()\n"
+                "time.sleep(120)\nslept = list(items)\n"
+            ),
         ),
         ([MERGER], "# show\nprint(slept)\n"),
     ],
@@ -117,7 +126,11 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
 def build(cells: list[tuple[list[str], str]]) -> nbformat.NotebookNode:
     """A Python 3 notebook with one markdown title and the given (tags, source) code cells."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     title = nbformat.v4.new_markdown_cell("# runner test notebook")
     title.id = "title"
