@@ -27,6 +27,18 @@ export namespace CommandIDs {
   /** Show which extension and spec versions the server speaks. */
   export const showInfo = 'naavre-batch:show-info';
 
+  // Cell roles (src/tagging): each acts on every selected code cell
+  /** Tag as splitter; arg `batchCount` (integer or param_ name), else kept or the default. */
+  export const setSplitter = 'naavre-batch:set-splitter';
+  /** Tag as processor. */
+  export const setProcessor = 'naavre-batch:set-processor';
+  /** Tag as merger. */
+  export const setMerger = 'naavre-batch:set-merger';
+  /** Remove every `naavre:` tag (other tags kept). */
+  export const clearRole = 'naavre-batch:clear-role';
+  /** Set the batch count of the selected splitters; arg `batchCount`, asked when absent. */
+  export const setBatchCount = 'naavre-batch:set-batch-count';
+
   // Batch workflow panel (src/panel)
   /** Show the Batch workflow panel in the right sidebar. */
   export const showPanel = 'naavre-batch:show-panel';

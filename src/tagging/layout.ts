@@ -48,7 +48,13 @@ function tagList(tags: unknown): unknown[] {
 }
 
 function emptyLayout(): ICellLayout {
-  return { place: 'none', role: null, stepId: null, batch: null, diagnostics: [] };
+  return {
+    place: 'none',
+    role: null,
+    stepId: null,
+    batch: null,
+    diagnostics: []
+  };
 }
 
 /** The label of a batch count from the tags, with the parameter's default when known. */
@@ -62,15 +68,28 @@ export function batchLabel(
   if (typeof count === 'number') {
     return { value: count, parameter: null };
   }
-  const name = typeof count === 'string' ? count : 'parameter' in count ? count.parameter : null;
+  const name =
+    typeof count === 'string'
+      ? count
+      : 'parameter' in count
+        ? count.parameter
+        : null;
   if (name === null) {
     return { value: (count as { value: number }).value, parameter: null };
   }
   const param = parameters.find(p => p.name === name);
   let value: number | null = null;
-  if (param && typeof param.default === 'number' && Number.isInteger(param.default)) {
+  if (
+    param &&
+    typeof param.default === 'number' &&
+    Number.isInteger(param.default)
+  ) {
     value = param.default;
-  } else if (typeof count === 'object' && 'default' in count && typeof count.default === 'number') {
+  } else if (
+    typeof count === 'object' &&
+    'default' in count &&
+    typeof count.default === 'number'
+  ) {
     value = count.default;
   }
   return { value, parameter: name };
@@ -84,7 +103,9 @@ export function batchLabel(
 export function layoutFromTags(cells: readonly ICellInfo[]): ICellLayout[] {
   const result = cells.map(() => emptyLayout());
   const annotations = cells.map(cell => parseTags(tagList(cell.tags)));
-  const hasRoles = cells.some((cell, i) => cell.type === 'code' && annotations[i].role !== null);
+  const hasRoles = cells.some(
+    (cell, i) => cell.type === 'code' && annotations[i].role !== null
+  );
   let current: Role | null = null;
   cells.forEach((cell, i) => {
     const ann = annotations[i];
@@ -106,7 +127,8 @@ export function layoutFromTags(cells: readonly ICellInfo[]): ICellLayout[] {
       current = ann.role;
       layout.place = 'start';
       layout.role = ann.role;
-      layout.batch = ann.role === 'splitter' ? batchLabel(ann.batchCount) : null;
+      layout.batch =
+        ann.role === 'splitter' ? batchLabel(ann.batchCount) : null;
     } else if (current !== null) {
       layout.place = 'member';
       layout.role = current;
@@ -158,7 +180,10 @@ export function diagnosticsByCell(
  * join it), its header cells (only when there is a step, as every step runs them) and its
  * diagnostics. Batch counts come from the spec's steps with the parameters' defaults.
  */
-export function layoutFromSpec(cells: readonly ICellInfo[], spec: ISpec): ICellLayout[] {
+export function layoutFromSpec(
+  cells: readonly ICellInfo[],
+  spec: ISpec
+): ICellLayout[] {
   const result = cells.map(() => emptyLayout());
   if (spec.steps.length > 0) {
     for (const ref of spec.header.cells) {

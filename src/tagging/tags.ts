@@ -118,8 +118,15 @@ function unique<T>(values: T[]): T[] {
  * Read a cell's tag list. Other tags are ignored and nothing throws; problems come back in the
  * order the Python parser reports them.
  */
-export function parseTags(tags: readonly unknown[] | null | undefined): IAnnotation {
-  const ann: IAnnotation = { role: null, batchCount: null, split: null, problems: [] };
+export function parseTags(
+  tags: readonly unknown[] | null | undefined
+): IAnnotation {
+  const ann: IAnnotation = {
+    role: null,
+    batchCount: null,
+    split: null,
+    problems: []
+  };
   const roles: Role[] = [];
   const counts: string[] = [];
   const splits: string[] = [];
@@ -158,7 +165,8 @@ export function parseTags(tags: readonly unknown[] | null | undefined): IAnnotat
     ann.problems.push(
       problem(
         'several-roles',
-        'cell has several roles: ' + distinctRoles.map(r => `naavre:${r}`).join(', '),
+        'cell has several roles: ' +
+          distinctRoles.map(r => `naavre:${r}`).join(', '),
         'keep one role tag per cell; split the cell if it does two jobs'
       )
     );
@@ -248,7 +256,10 @@ export function parseTags(tags: readonly unknown[] | null | undefined): IAnnotat
   }
 
   if (ann.role === null) {
-    if ((counts.length > 0 || splits.length > 0) && distinctRoles.length === 0) {
+    if (
+      (counts.length > 0 || splits.length > 0) &&
+      distinctRoles.length === 0
+    ) {
       ann.problems.push(
         problem(
           'option-without-role',
@@ -277,7 +288,9 @@ export function parseTags(tags: readonly unknown[] | null | undefined): IAnnotat
  * Normalise a batch count typed by a user (`" 5 "`, `"param_n"`) to what a tag holds, or null
  * when the grammar rejects it (below 1, not an integer nor a name).
  */
-export function normaliseBatchCount(value: TagBatchCount): TagBatchCount | null {
+export function normaliseBatchCount(
+  value: TagBatchCount
+): TagBatchCount | null {
   if (typeof value === 'number') {
     return Number.isInteger(value) && value >= 1 ? value : null;
   }
@@ -312,16 +325,22 @@ export function setRole(
 ): unknown[] {
   const target = role === 'none' ? null : role;
   if (target !== null && !ROLES.includes(target)) {
-    throw new TagValueError(`unknown role '${String(role)}': use one of ${ROLES.join(', ')} or none`);
+    throw new TagValueError(
+      `unknown role '${String(role)}': use one of ${ROLES.join(', ')} or none`
+    );
   }
   const hasCount = batchCount !== undefined && batchCount !== null;
   const hasSplit = split !== undefined && split !== null;
   if (target !== 'splitter' && (hasCount || hasSplit)) {
-    throw new TagValueError('a batch count and a split variable only apply to a splitter');
+    throw new TagValueError(
+      'a batch count and a split variable only apply to a splitter'
+    );
   }
   const existing = Array.isArray(tags) ? [...tags] : [];
   const ours = naavreTags(existing);
-  const kept = existing.filter(t => !(typeof t === 'string' && ours.includes(t)));
+  const kept = existing.filter(
+    t => !(typeof t === 'string' && ours.includes(t))
+  );
   if (target === null) {
     return kept;
   }
@@ -340,7 +359,9 @@ export function setRole(
     }
     if (hasSplit) {
       if (!isPythonName(split as string)) {
-        throw new TagValueError(`split variable '${split}' is not a Python name`);
+        throw new TagValueError(
+          `split variable '${split}' is not a Python name`
+        );
       }
       added.push(`${PREFIX}${SPLIT}:${split}`);
     } else {

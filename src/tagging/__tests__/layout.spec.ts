@@ -23,9 +23,8 @@ interface ICase {
   spec: ISpec;
 }
 
-const seeds: Record<'tagged' | 'untagged' | 'processorOnly', ICase> = JSON.parse(
-  fs.readFileSync(path.join(__dirname, 'seed-specs.json'), 'utf-8')
-);
+const seeds: Record<'tagged' | 'untagged' | 'processorOnly', ICase> =
+  JSON.parse(fs.readFileSync(path.join(__dirname, 'seed-specs.json'), 'utf-8'));
 
 function places(layout: ReturnType<typeof layoutFromTags>): string[] {
   return layout.map(l => (l.role ? `${l.place}:${l.role}` : l.place));
@@ -81,11 +80,17 @@ describe('layout of the tagged seed notebook', () => {
     const layout = cellLayout(edited, spec, false);
     expect(layout[9].place).toBe('member');
     expect(layout[9].role).toBe('processor');
-    expect(layout[4].batch).toEqual({ value: 5, parameter: 'param_max_batch_count' });
+    expect(layout[4].batch).toEqual({
+      value: 5,
+      parameter: 'param_max_batch_count'
+    });
   });
 
   it('lists the parameters for the batch count choices', () => {
-    expect(parameterNames(spec)).toEqual(['param_item_count', 'param_max_batch_count']);
+    expect(parameterNames(spec)).toEqual([
+      'param_item_count',
+      'param_max_batch_count'
+    ]);
     expect(parameterNames(null)).toEqual([]);
   });
 });
@@ -94,7 +99,9 @@ describe('an untagged notebook', () => {
   const { cells, spec } = seeds.untagged;
 
   it('marks no cell, not even as header, from the spec', () => {
-    expect(places(layoutFromSpec(cells, spec)).every(p => p === 'none')).toBe(true);
+    expect(places(layoutFromSpec(cells, spec)).every(p => p === 'none')).toBe(
+      true
+    );
   });
 
   it('marks no cell from the tags', () => {
@@ -112,14 +119,18 @@ describe('a processor without a splitter', () => {
 
   it('shows the server diagnostic on the processor cell', () => {
     const layout = layoutFromSpec(cells, spec);
-    expect(layout[6].diagnostics.map(d => d.code)).toEqual(['processor-outside-section']);
+    expect(layout[6].diagnostics.map(d => d.code)).toEqual([
+      'processor-outside-section'
+    ]);
     expect(layout[6].diagnostics[0].hint).toMatch(/splitter/);
   });
 
   it('finds a diagnostic by cell id when cells were inserted above since the spec', () => {
     const shifted = [{ id: 'new', type: 'code', tags: [] }, ...cells];
     const layout = cellLayout(shifted, spec, false);
-    expect(layout[7].diagnostics.map(d => d.code)).toEqual(['processor-outside-section']);
+    expect(layout[7].diagnostics.map(d => d.code)).toEqual([
+      'processor-outside-section'
+    ]);
   });
 });
 
@@ -130,9 +141,15 @@ describe('tag problems before the server answers', () => {
       { id: 'b', type: 'code', tags: ['naavre:Merger'] }
     ];
     const layout = cellLayout(cells, null, false);
-    expect(layout[0].diagnostics.map(d => d.code)).toEqual(['missing-batch-count']);
+    expect(layout[0].diagnostics.map(d => d.code)).toEqual([
+      'missing-batch-count'
+    ]);
     expect(layout[1].diagnostics.map(d => d.code)).toEqual(['unknown-tag']);
-    expect(layout[1].diagnostics[0]).toMatchObject({ cell_index: 1, cell_id: 'b', line: 1 });
+    expect(layout[1].diagnostics[0]).toMatchObject({
+      cell_index: 1,
+      cell_id: 'b',
+      line: 1
+    });
   });
 
   it('a role tag on a markdown cell starts no step', () => {
@@ -158,8 +175,16 @@ describe('helpers', () => {
   it.each([
     [5, [], { value: 5, parameter: null }],
     [{ value: 3 }, [], { value: 3, parameter: null }],
-    [{ parameter: 'param_n', default: 8 }, [], { value: 8, parameter: 'param_n' }],
-    ['param_n', [{ name: 'param_n', default: 4 }], { value: 4, parameter: 'param_n' }],
+    [
+      { parameter: 'param_n', default: 8 },
+      [],
+      { value: 8, parameter: 'param_n' }
+    ],
+    [
+      'param_n',
+      [{ name: 'param_n', default: 4 }],
+      { value: 4, parameter: 'param_n' }
+    ],
     ['param_n', [], { value: null, parameter: 'param_n' }],
     [null, [], null]
   ])('batchLabel(%p)', (count, parameters, expected) => {
