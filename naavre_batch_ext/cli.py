@@ -235,8 +235,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_export(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .argo import DEFAULT_IMAGE
+    from .argo import ArgoOptions
 
+    defaults = ArgoOptions()
     p = subparsers.add_parser(
         "export",
         help="write an Argo Workflow (or the spec JSON) for a tagged notebook",
@@ -250,11 +251,18 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--format", choices=["argo", "json"], default="argo", help="default: argo")
     p.add_argument("-o", "--output", metavar="FILE", help="output file ('-' for stdout)")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    p.add_argument("--image", metavar="IMG", help=f"container image of every step (default: {DEFAULT_IMAGE})")
+    p.add_argument(
+        "--image", metavar="IMG", help=f"container image of every step (default: {defaults.image})"
+    )
     for role in ("splitter", "processor", "merger"):
         p.add_argument(f"--image-{role}", metavar="IMG", help=f"image of the {role} (default: --image)")
     p.add_argument("--parallelism", type=int, metavar="N", help="at most N pods at a time (default: no cap)")
-    p.add_argument("--retries", type=int, metavar="N", help="retries of a failed processor pod (default: 0)")
+    p.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help=f"retries of a failed processor pod (default: {defaults.retries})",
+    )
     p.add_argument("--namespace", metavar="NS", help="Kubernetes namespace of the workflow")
     p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
     p.add_argument("--cpu", metavar="REQ", help="CPU request of each pod, e.g. 500m")
