@@ -54,8 +54,15 @@ CONTEXTS = ("notebook", "workflow", "both")
 
 T = TypeVar("T")
 
-_JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "true or false",
-              int: "an integer", float: "a number", type(None): "null"}
+_JSON_TYPE = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def _json_type(value: Any) -> str:
@@ -80,8 +87,14 @@ def _field_error(field: str, message: str, hint: str | None = None, status: int 
     return ApiError(status, f"{field}: {message}", field=field, hint=hint)
 
 
-def _optional(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any,
-              what: str, prefix: str = "") -> Any:
+def _optional(
+    body: dict[str, Any],
+    name: str,
+    kind: type | tuple[type, ...],
+    default: Any,
+    what: str,
+    prefix: str = "",
+) -> Any:
     """``body[name]`` if present (and not null), checked against ``kind``; else ``default``."""
     value = body.get(name)
     if value is None:
@@ -96,8 +109,11 @@ def _check_path(value: Any, field: str = "path") -> str:
     """A notebook path relative to the server root, as the file browser shows it; refused
     before any file access when it is absolute, climbs with ``..`` or is not an ``.ipynb``."""
     if value is None:
-        raise _field_error(field, "missing; give the notebook's path relative to the server root",
-                           hint='for example {"path": "folder/analysis.ipynb"}')
+        raise _field_error(
+            field,
+            "missing; give the notebook's path relative to the server root",
+            hint='for example {"path": "folder/analysis.ipynb"}',
+        )
     if not isinstance(value, str):
         raise _field_error(field, f"expected a string, got {_json_type(value)}")
     if not value.strip():
@@ -105,10 +121,15 @@ def _check_path(value: Any, field: str = "path") -> str:
     if "\0" in value:
         raise _field_error(field, "contains a NUL character")
     if value.startswith(("/", "\\", "~")) or os.path.isabs(value) or os.path.splitdrive(value)[0]:
-        raise _field_error(field, f"{value!r} is not relative to the server root",
-                           hint="give the path as the file browser shows it, e.g. folder/notebook.ipynb")
+        raise _field_error(
+            field,
+            f"{value!r} is not relative to the server root",
+            hint="give the path as the file browser shows it, e.g. folder/notebook.ipynb",
+        )
     if ".." in value.replace("\\", "/").split("/"):
-        raise _field_error(field, f"{value!r} contains '..'; paths must stay inside the server root")
+        raise _field_error(
+            field, f"{value!r} contains '..'; paths must stay inside the server root"
+        )
     if not value.endswith(".ipynb"):
         raise _field_error(field, f"{value!r} is not a notebook (.ipynb)")
     return value
@@ -140,8 +161,11 @@ class NaavreBatchHandler(APIHandler):
         if declared is not None and declared.strip().isdigit():
             size = max(size, int(declared))
         if size > limit:
-            raise ApiError(413, f"request body of {size} bytes is over the limit of {limit} bytes",
-                           hint="clear the notebook's outputs, or raise c.NaavreBatch.max_body_size")
+            raise ApiError(
+                413,
+                f"request body of {size} bytes is over the limit of {limit} bytes",
+                hint="clear the notebook's outputs, or raise c.NaavreBatch.max_body_size",
+            )
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """JSON errors; never a traceback (tornado already logged it for 500s)."""
@@ -152,8 +176,10 @@ class NaavreBatchHandler(APIHandler):
         elif isinstance(exc, tornado.web.HTTPError):
             reply["message"] = exc.log_message or exc.reason or reply["message"]
         elif exc is not None:
-            reply["message"] = (f"internal error in naavre-batch-ext ({type(exc).__name__}); "
-                                "the server log has the details")
+            reply["message"] = (
+                f"internal error in naavre-batch-ext ({type(exc).__name__}); "
+                "the server log has the details"
+            )
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(reply))
 
@@ -165,8 +191,9 @@ class NaavreBatchHandler(APIHandler):
         try:
             body = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise _field_error("body", f"not valid JSON ({exc.msg} at line {exc.lineno}, "
-                                       f"column {exc.colno})") from None
+            raise _field_error(
+                "body", f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            ) from None
         except UnicodeDecodeError:
             raise _field_error("body", "not UTF-8 text") from None
         if not isinstance(body, dict):
@@ -176,7 +203,11 @@ class NaavreBatchHandler(APIHandler):
     async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
         """Run CPU-bound core work (analysis, export) off the event loop."""
         executor: Executor = self.settings[SETTINGS_EXECUTOR]
-        return await asyncio.get_running_loop().run_in_executor(executor, func, *args)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(executor, func, *args)
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            raise ApiError(503, "the server is stopping") from None
+        return await future
 
     def disk_path(self, path: str, field: str = "path") -> Path | None:
         """The real path on disk of an API path, refused when it leads outside the server root
@@ -193,8 +224,11 @@ class NaavreBatchHandler(APIHandler):
             raise _field_error(field, f"{path!r} is outside the server root") from None
         real, real_root = os.path.realpath(os_path), os.path.realpath(root)
         if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
-            raise _field_error(field, f"{path!r} leads outside the server root (a symbolic link?); "
-                                      "nothing was read or written")
+            raise _field_error(
+                field,
+                f"{path!r} leads outside the server root (a symbolic link?); "
+                "nothing was read or written",
+            )
         return Path(real)
 
     async def read_notebook_file(self, path: str) -> NotebookNode:
@@ -204,13 +238,19 @@ class NaavreBatchHandler(APIHandler):
         if not await ensure_async(cm.file_exists(path)):
             if await ensure_async(cm.dir_exists(path)):
                 raise _field_error("path", f"{path!r} is a folder, not a notebook")
-            raise _field_error("path", f"no notebook {path!r} on this server", status=404,
-                               hint="save the notebook first, or check the path")
+            raise _field_error(
+                "path",
+                f"no notebook {path!r} on this server",
+                status=404,
+                hint="save the notebook first, or check the path",
+            )
         try:
             model = await ensure_async(cm.get(path, content=True, type="file", format="text"))
         except tornado.web.HTTPError as exc:
             status = exc.status_code if exc.status_code in (400, 403, 404) else 400
-            raise _field_error("path", exc.log_message or f"cannot read {path!r}", status=status) from None
+            raise _field_error(
+                "path", exc.log_message or f"cannot read {path!r}", status=status
+            ) from None
         try:
             return await self.in_thread(read_notebook, model["content"])
         except NotebookError as exc:
@@ -222,7 +262,9 @@ class NaavreBatchHandler(APIHandler):
         if content is None:
             return await self.read_notebook_file(path)
         if not isinstance(content, dict):
-            raise _field_error("notebook", f"expected the notebook as a JSON object, got {_json_type(content)}")
+            raise _field_error(
+                "notebook", f"expected the notebook as a JSON object, got {_json_type(content)}"
+            )
         try:
             return await self.in_thread(read_notebook, content)
         except NotebookError as exc:
@@ -285,8 +327,8 @@ _OPTION_FIELDS: dict[str, tuple[str, type | tuple[type, ...], str]] = {
     "retries": ("retries", int, "an integer >= 0"),
     "namespace": ("namespace", str, "a Kubernetes namespace"),
     "serviceAccount": ("service_account", str, "a service account name"),
-    "cpu": ("cpu", str, "a CPU request such as \"500m\""),
-    "memory": ("memory", str, "a memory request such as \"1Gi\""),
+    "cpu": ("cpu", str, 'a CPU request such as "500m"'),
+    "memory": ("memory", str, 'a memory request such as "1Gi"'),
 }
 
 
@@ -299,8 +341,9 @@ def _argo_options(value: Any) -> ArgoOptions:
     known = [*_OPTION_FIELDS, "images"]
     unknown = sorted(set(value) - set(known))
     if unknown:
-        raise _field_error(f"options.{unknown[0]}", "unknown option",
-                           hint=f"options are: {', '.join(known)}")
+        raise _field_error(
+            f"options.{unknown[0]}", "unknown option", hint=f"options are: {', '.join(known)}"
+        )
     given: dict[str, Any] = {}
     for name, (attr, kind, what) in _OPTION_FIELDS.items():
         item = _optional(value, name, kind, None, what, prefix="options.")
@@ -309,7 +352,9 @@ def _argo_options(value: Any) -> ArgoOptions:
     images = _optional(value, "images", dict, {}, "an object of role: image", prefix="options.")
     for role, image in images.items():
         if not isinstance(image, str):
-            raise _field_error(f"options.images.{role}", f"expected an image name, got {_json_type(image)}")
+            raise _field_error(
+                f"options.images.{role}", f"expected an image name, got {_json_type(image)}"
+            )
     options = ArgoOptions(images=dict(images), **given)
     try:
         options.check()
@@ -343,10 +388,20 @@ class ExportHandler(NaavreBatchHandler):
         try:
             text = await self.in_thread(render_export, spec, fmt, options)
         except (NothingToExportError, PlanError) as exc:
-            raise ApiError(400, str(exc), field="notebook", diagnostics=spec["diagnostics"]) from None
-        warnings = [w.to_dict() for w in export_warnings(spec, options, text)] if fmt == "argo" else []
-        reply: dict[str, Any] = {"format": fmt, "text": text, "path": None, "saved": False,
-                                 "warnings": warnings, "diagnostics": spec["diagnostics"]}
+            raise ApiError(
+                400, str(exc), field="notebook", diagnostics=spec["diagnostics"]
+            ) from None
+        warnings = (
+            [w.to_dict() for w in export_warnings(spec, options, text)] if fmt == "argo" else []
+        )
+        reply: dict[str, Any] = {
+            "format": fmt,
+            "text": text,
+            "path": None,
+            "saved": False,
+            "warnings": warnings,
+            "diagnostics": spec["diagnostics"],
+        }
         if save:
             reply["path"] = await self.save_beside(path, fmt, text, overwrite)
             reply["saved"] = True
@@ -361,18 +416,30 @@ class ExportHandler(NaavreBatchHandler):
         folder = PurePosixPath(target).parent.as_posix()
         folder = "" if folder == "." else folder
         if not await ensure_async(cm.dir_exists(folder)):
-            raise _field_error("path", f"folder {folder!r} does not exist; nothing was written", status=404)
+            raise _field_error(
+                "path", f"folder {folder!r} does not exist; nothing was written", status=404
+            )
         if await ensure_async(cm.dir_exists(target)):
-            raise ApiError(409, f"{target} is a folder; nothing was written", field="save", path=target)
+            raise ApiError(
+                409, f"{target} is a folder; nothing was written", field="save", path=target
+            )
         if not overwrite and await ensure_async(cm.file_exists(target)):
-            raise ApiError(409, f"{target} exists; nothing was written", field="overwrite", path=target,
-                           hint="send overwrite: true to replace it")
+            raise ApiError(
+                409,
+                f"{target} exists; nothing was written",
+                field="overwrite",
+                path=target,
+                hint="send overwrite: true to replace it",
+            )
         try:
             await ensure_async(cm.save({"type": "file", "format": "text", "content": text}, target))
         except tornado.web.HTTPError as exc:
-            raise ApiError(exc.status_code if exc.status_code < 500 else 400,
-                           f"cannot write {target}: {exc.log_message or exc.reason}", field="save",
-                           path=target) from None
+            raise ApiError(
+                exc.status_code if exc.status_code < 500 else 400,
+                f"cannot write {target}: {exc.log_message or exc.reason}",
+                field="save",
+                path=target,
+            ) from None
         return target
 
 
@@ -389,12 +456,18 @@ class RunsHandler(NaavreBatchHandler):
         path = _check_path(body.get("path"))
         context = _optional(body, "context", str, "both", '"notebook", "workflow" or "both"')
         if context not in CONTEXTS:
-            raise _field_error("context", f"unknown context {context!r}; use notebook, workflow or both")
+            raise _field_error(
+                "context", f"unknown context {context!r}; use notebook, workflow or both"
+            )
         parameters = _optional(body, "parameters", dict, {}, "an object of parameter name: value")
         disk = self.disk_path(path)
         if disk is None:
-            raise _field_error("path", "runs need the notebook on this server's disk, and this "
-                                       "server's contents manager keeps files elsewhere", status=400)
+            raise _field_error(
+                "path",
+                "runs need the notebook on this server's disk, and this "
+                "server's contents manager keeps files elsewhere",
+                status=400,
+            )
         nb = await self.read_notebook_file(path)
         spec = await self.analyse(nb, path)
         _refuse_analysis_errors(spec, "run")
@@ -406,14 +479,24 @@ class RunsHandler(NaavreBatchHandler):
             raise _field_error("parameters", exc.message, hint=exc.hint) from None
         except ValueError as exc:
             raise _field_error("parameters", str(exc)) from None
-        request = RunRequest(notebook_path=disk, display_path=path, context=context,
-                             parameters=parameters, spec=spec, nb=nb)
+        request = RunRequest(
+            notebook_path=disk,
+            display_path=path,
+            context=context,
+            parameters=parameters,
+            spec=spec,
+            nb=nb,
+        )
         try:
             run = self.run_manager.start(request)
         except TooManyRunsError as exc:
             self.set_header("Retry-After", "10")
-            raise ApiError(429, str(exc), hint="wait for a run to finish, or cancel one (DELETE runs/<id>)",
-                           limit=exc.limit) from None
+            raise ApiError(
+                429,
+                str(exc),
+                hint="wait for a run to finish, or cancel one (DELETE runs/<id>)",
+                limit=exc.limit,
+            ) from None
         except ManagerClosedError as exc:
             raise ApiError(503, str(exc)) from None
         self.set_status(202)
@@ -428,8 +511,12 @@ class RunHandler(NaavreBatchHandler):
         try:
             return self.run_manager.get(run_id)
         except UnknownRunError:
-            raise ApiError(404, f"no run {run_id!r} on this server", field="id",
-                           hint="GET runs lists the runs this server remembers") from None
+            raise ApiError(
+                404,
+                f"no run {run_id!r} on this server",
+                field="id",
+                hint="GET runs lists the runs this server remembers",
+            ) from None
 
     @tornado.web.authenticated
     def get(self, run_id: str) -> None:
@@ -439,7 +526,9 @@ class RunHandler(NaavreBatchHandler):
     async def delete(self, run_id: str) -> None:
         self._run_or_404(run_id)
         # Cancelling waits for processes to die and the kernel to stop: not on the event loop.
-        run = await asyncio.get_running_loop().run_in_executor(None, self.run_manager.cancel, run_id)
+        run = await asyncio.get_running_loop().run_in_executor(
+            None, self.run_manager.cancel, run_id
+        )
         self.finish(json.dumps(run.snapshot()))
 
 
@@ -447,7 +536,7 @@ def setup_handlers(server_app: Any) -> None:
     """Mount every handler under ``<base_url>/naavre-batch-ext/``."""
     web_app = server_app.web_app
     base_url = web_app.settings["base_url"]
-    route = lambda name: url_path_join(base_url, NAMESPACE, name)  # noqa: E731
+    route = lambda name: url_path_join(base_url, NAMESPACE, name)
     web_app.add_handlers(
         ".*$",
         [

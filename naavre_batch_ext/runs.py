@@ -43,13 +43,27 @@ __all__ = [
 ACTIVE = ("queued", "running")
 """Statuses of a run that is not over; the other statuses are ``succeeded``, ``failed``, ``cancelled``."""
 
-_STATUS_OF_OUTCOME = {"ok": "succeeded", "cancelled": "cancelled", "failed": "failed", "different": "failed"}
+_STATUS_OF_OUTCOME = {
+    "ok": "succeeded",
+    "cancelled": "cancelled",
+    "failed": "failed",
+    "different": "failed",
+}
 """The runner's verdict to the run's final status: results that differ between the notebook and
 the workflow are a failure of the workflow (the CLI exits 1 for them too); ``outcome`` keeps why."""
 
 _KEPT_RESULT_KEYS = (
-    "context", "status", "kernel", "run_id", "folder", "parameters", "parallelism", "steps",
-    "wall_seconds", "errors", "warnings",
+    "context",
+    "status",
+    "kernel",
+    "run_id",
+    "folder",
+    "parameters",
+    "parallelism",
+    "steps",
+    "wall_seconds",
+    "errors",
+    "warnings",
 )
 """What a finished context's result keeps: the traces and cell outputs can be large and are in
 ``result.json`` of the run folder (workflow context), so they are not held in memory."""
@@ -62,9 +76,7 @@ class TooManyRunsError(RuntimeError):
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        super().__init__(
-            f"{limit} run{'s' * (limit != 1)} already going, the limit of this server"
-        )
+        super().__init__(f"{limit} run{'s' * (limit != 1)} already going, the limit of this server")
 
 
 class UnknownRunError(KeyError):
@@ -133,7 +145,9 @@ class Run:
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def __post_init__(self) -> None:
-        contexts = ["notebook", "workflow"] if self.request.context == "both" else [self.request.context]
+        contexts = (
+            ["notebook", "workflow"] if self.request.context == "both" else [self.request.context]
+        )
         for name in contexts:
             self.progress[name] = {"status": "pending", "seconds": None, "tasks": []}
 
@@ -186,8 +200,14 @@ class Run:
                     context["folder"] = self._relative(event["folder"])
             elif kind == "task-started":
                 task = _find_task(context, event["task"])
-                task.update(status="running", instances=event.get("instances"), done=0, failed=0,
-                            seconds=None, instance_status=[])
+                task.update(
+                    status="running",
+                    instances=event.get("instances"),
+                    done=0,
+                    failed=0,
+                    seconds=None,
+                    instance_status=[],
+                )
                 if event.get("kind"):
                     task["kind"] = event["kind"]
             elif kind == "instance-finished":
@@ -196,10 +216,15 @@ class Run:
                 if event.get("status") == "failed":
                     task["failed"] += 1
                 task["instance_status"].append(
-                    {"instance": event.get("instance"), "status": event.get("status"),
-                     "seconds": event.get("seconds")}
+                    {
+                        "instance": event.get("instance"),
+                        "status": event.get("status"),
+                        "seconds": event.get("seconds"),
+                    }
                 )
-                task["instance_status"].sort(key=lambda i: i["instance"] if i["instance"] is not None else -1)
+                task["instance_status"].sort(
+                    key=lambda i: i["instance"] if i["instance"] is not None else -1
+                )
             elif kind == "task-finished":
                 task = _find_task(context, event["task"])
                 task.update(status=event.get("status"), seconds=event.get("seconds"))
@@ -258,12 +283,16 @@ class Run:
             self.started = _now()
             self._start_clock = time.monotonic()
 
-    def _finish(self, outcome: str, result: dict[str, Any] | None = None,
-                errors: list[dict[str, Any]] | None = None) -> None:
+    def _finish(
+        self,
+        outcome: str,
+        result: dict[str, Any] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
         with self._lock:
             self.outcome = outcome
             self.status = _STATUS_OF_OUTCOME.get(outcome, "failed")
-            if self.cancel_handle.cancelled and self.status != "succeeded":
+            if self.cancel_reason is not None and self.status != "succeeded":  # asked to stop
                 self.status = "cancelled"
             self.finished = _now()
             self._seconds = time.monotonic() - self._start_clock if self.started else 0.0
@@ -274,7 +303,9 @@ class Run:
                         part = {k: result[key][k] for k in _KEPT_RESULT_KEYS if k in result[key]}
                         self.result[key] = self._relative_fields(part)
                         for error in part.get("errors", []):
-                            self.errors.append(self._relative_fields({**error, "context": part["context"]}))
+                            self.errors.append(
+                                self._relative_fields({**error, "context": part["context"]})
+                            )
                         self.warnings.extend(part.get("warnings", []))
                 self.comparison = result.get("comparison")
             self.errors.extend(errors or [])
@@ -285,8 +316,15 @@ class Run:
 
 
 def _new_task(name: str) -> dict[str, Any]:
-    return {"task": name, "status": "pending", "instances": None, "done": 0, "failed": 0,
-            "seconds": None, "instance_status": []}
+    return {
+        "task": name,
+        "status": "pending",
+        "instances": None,
+        "done": 0,
+        "failed": 0,
+        "seconds": None,
+        "instance_status": [],
+    }
 
 
 def _find_task(context: dict[str, Any], name: str) -> dict[str, Any]:
@@ -349,8 +387,9 @@ class RunManager:
                 run_id = _new_id()
             run = Run(id=run_id, request=request, root=self.root)
             self._runs[run_id] = run
-            thread = threading.Thread(target=self._execute, args=(run,), name=f"naavre-batch-run-{run_id}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._execute, args=(run,), name=f"naavre-batch-run-{run_id}", daemon=True
+            )
             self._threads[run_id] = thread
             self._forget_old()
         thread.start()
@@ -382,18 +421,23 @@ class RunManager:
                 cancel=run.cancel_handle,
             )
         except runner.RunError as exc:
-            error = {"kind": "run-error", "message": exc.message, "hint": exc.hint}
+            error: dict[str, Any] = {"kind": "run-error", "message": exc.message, "hint": exc.hint}
             if exc.diagnostics:
                 error["diagnostics"] = exc.diagnostics
             run._finish("failed", errors=[error])
         except BaseException as exc:  # a bug, not the user's: log it whole, report it short
             self.log.exception("naavre-batch run %s crashed", run.id)
             run.cancel_handle.cancel()  # stop whatever it had started
-            run._finish("failed", errors=[{
-                "kind": "internal",
-                "message": f"internal error: {type(exc).__name__}: {exc}",
-                "hint": "see the Jupyter server log for the traceback",
-            }])
+            run._finish(
+                "failed",
+                errors=[
+                    {
+                        "kind": "internal",
+                        "message": f"internal error: {type(exc).__name__}: {exc}",
+                        "hint": "see the Jupyter server log for the traceback",
+                    }
+                ],
+            )
         else:
             run._finish(str(result.get("status", "failed")), result=result)
         finally:
