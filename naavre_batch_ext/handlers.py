@@ -120,7 +120,7 @@ def _check_path(value: Any, field: str = "path") -> str:
         raise _field_error(field, "empty; give the notebook's path relative to the server root")
     if "\0" in value:
         raise _field_error(field, "contains a NUL character")
-    if value.startswith(("/", "\\", "~")) or os.path.isabs(value) or os.path.splitdrive(value)[0]:
+    if value.startswith(("/", "\\")) or os.path.isabs(value) or os.path.splitdrive(value)[0]:
         raise _field_error(
             field,
             f"{value!r} is not relative to the server root",
