@@ -158,7 +158,13 @@ async def test_a_file_that_is_not_json_is_400_with_the_core_message(
 
 @pytest.mark.parametrize(
     "path",
-    ["../outside.ipynb", "sub/../../outside.ipynb", "/etc/passwd", "/tmp/x.ipynb", "\\\\server\\x.ipynb"],
+    [
+        "../outside.ipynb",
+        "sub/../../outside.ipynb",
+        "/etc/passwd",
+        "/tmp/x.ipynb",
+        "\\\\server\\x.ipynb",
+    ],
 )
 async def test_paths_leaving_the_root_are_refused(
     jp_fetch: Any, jp_root_dir: Path, path: str
