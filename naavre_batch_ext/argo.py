@@ -44,7 +44,9 @@ __all__ = [
     "ANNOTATION_NOTEBOOK",
     "ANNOTATION_SPEC_VERSION",
     "DEFAULT_IMAGE",
+    "INPUTS_FILE",
     "OUTPUTS_DIR",
+    "PARAMETERS_TOTAL_WARN_BYTES",
     "PARAMETER_WARN_BYTES",
     "WORKFLOW_WARN_BYTES",
     "ArgoOptions",
@@ -72,9 +74,18 @@ OUTPUTS_DIR = "/tmp/naavre-outputs"
 """Where a script writes one ``<name>.json`` per output (``NAAVRE_OUTPUTS_DIR``), inside its pod;
 Argo reads each file back as an output parameter (``valueFrom.path``)."""
 
-PARAMETER_WARN_BYTES = 256 * 1024
-"""Warn above this many bytes of parameter text, per parameter and in total: Argo keeps the
-parameters in the Workflow object, which Kubernetes caps at about 1 MB (etcd)."""
+INPUTS_FILE = "/tmp/naavre-inputs.json"
+"""Where Argo writes a task's inputs bundle (``NAAVRE_INPUTS_FILE``) before its script starts:
+``{"batch", "batch_results", "batch_count", "inputs": {name: value}}``, whichever apply."""
+
+PARAMETER_WARN_BYTES = 64 * 1024
+"""Warn when one parameter's text is larger: each reaches the scripts as an environment variable,
+and Linux refuses to start a process with an environment string over 128 KiB (an override given
+to ``argo submit -p`` may be larger than the default; hence the margin)."""
+
+PARAMETERS_TOTAL_WARN_BYTES = 256 * 1024
+"""Warn when all parameters together are larger: Argo keeps them in the Workflow object, which
+Kubernetes caps at about 1 MB (etcd), with every script and the run's status."""
 
 WORKFLOW_WARN_BYTES = 512 * 1024
 """Warn when the exported YAML is larger: Argo stores the whole spec (every script) and the run's
@@ -88,7 +99,7 @@ _BATCH_INPUT = "naavre-batch"
 _RESULTS_INPUT = "naavre-batch-results"
 _COUNT_INPUT = "naavre-batch-count"
 _ARGO_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INPUTS_ARTIFACT = "naavre-inputs"
 _NAME_MAX = 50  # generateName + Argo's 5 random characters must fit a 63-character label value
 
 
@@ -216,8 +227,9 @@ def export_warnings(
             warnings.append(
                 ExportWarning(
                     "large-parameter",
-                    f"parameter {param['name']} has a default of {size // 1024} KiB; Argo keeps "
-                    "parameters in the Workflow object, which Kubernetes limits to about 1 MB",
+                    f"parameter {param['name']} has a default of {size // 1024} KiB; each "
+                    "parameter reaches the steps as an environment variable, which Linux limits "
+                    "to 128 KiB, and Argo keeps all of them in the Workflow object (about 1 MB)",
                     "keep parameters small: put the data in a file or object storage and pass "
                     "its path or URL as the parameter",
                 )
@@ -232,7 +244,9 @@ def export_warnings(
                 )
             )
     total = sum(size for _, size in sizes)
-    if total > PARAMETER_WARN_BYTES and all(size <= PARAMETER_WARN_BYTES for _, size in sizes):
+    if total > PARAMETERS_TOTAL_WARN_BYTES and all(
+        size <= PARAMETER_WARN_BYTES for _, size in sizes
+    ):
         warnings.append(
             ExportWarning(
                 "large-parameters",
@@ -308,7 +322,14 @@ def _output_names(task: Task) -> list[str]:
 
 
 def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str, Any]:
-    """The ``script`` template of one task: its script, env wiring, outputs, image, resources."""
+    """The ``script`` template of one task: its script, wiring, outputs, image, resources.
+
+    Parameters (small, warned about when not) arrive as ``NAAVRE_PARAM_<name>`` environment
+    variables. Values from earlier tasks (the batch, the aggregated results, broadcast and data
+    values) arrive in one JSON file, ``NAAVRE_INPUTS_FILE``, that Argo writes into the pod before
+    the script starts (a ``raw`` input artifact): Linux refuses to start a process with an
+    environment string over 128 KiB, and an aggregate of many batches passes that easily.
+    """
     env: list[dict[str, str]] = []
     for param in spec.get("parameters", []):
         env.append(
@@ -316,30 +337,30 @@ def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict
         )
     env.append(_env("NAAVRE_OUTPUTS_DIR", OUTPUTS_DIR))
     inputs: list[dict[str, str]] = []
+    bundle: list[tuple[str, str]] = []  # (bundle key, JSON text of the value)
 
-    def take(input_name: str, env_name: str) -> None:
+    def take(input_name: str) -> str:
         inputs.append({"name": input_name})
-        env.append(_env(env_name, _ref(f"inputs.parameters.{input_name}")))
+        return _ref(f"inputs.parameters.{input_name}")
 
     if task.kind == "processors":
-        take(_BATCH_INPUT, "NAAVRE_BATCH")
+        bundle.append(("batch", take(_BATCH_INPUT)))
     if task.kind == "merger":
-        take(_RESULTS_INPUT, "NAAVRE_BATCH_RESULTS")
-        take(_COUNT_INPUT, "NAAVRE_BATCH_COUNT")
-    composed: list[tuple[str, str]] = []
-    for item in task.inputs:
-        if _ENV_NAME.match(item.name):
-            take(_argo_name(item.name), "NAAVRE_INPUT_" + item.name)
-        else:  # not a portable env var name: carried in the NAAVRE_INPUTS object instead
-            inputs.append({"name": _argo_name(item.name)})
-            composed.append((item.name, _argo_name(item.name)))
-    if composed:
-        # Each value is JSON text already, so the object is assembled as text, key by key.
-        body = ", ".join(
-            f"{json.dumps(name, ensure_ascii=True)}: " + _ref(f"inputs.parameters.{argo}")
-            for name, argo in composed
-        )
-        env.append(_env("NAAVRE_INPUTS", "{" + body + "}"))
+        bundle.append(("batch_results", take(_RESULTS_INPUT)))
+        bundle.append(("batch_count", take(_COUNT_INPUT)))
+    values = [
+        f"{json.dumps(item.name, ensure_ascii=True)}: {take(_argo_name(item.name))}"
+        for item in task.inputs
+    ]
+    if values:
+        bundle.append(("inputs", "{" + ", ".join(values) + "}"))
+    artifacts: list[dict[str, Any]] = []
+    if bundle:
+        # Every value is JSON text already (output files, withParam items, aggregates), so the
+        # bundle is assembled as text; Argo substitutes each reference once.
+        data = "{" + ", ".join(f'"{key}": {value}' for key, value in bundle) + "}"
+        artifacts.append({"name": _INPUTS_ARTIFACT, "path": INPUTS_FILE, "raw": {"data": data}})
+        env.append(_env("NAAVRE_INPUTS_FILE", INPUTS_FILE))
 
     script: dict[str, Any] = {
         "image": options.image_for(_task_role(task)),
@@ -352,7 +373,7 @@ def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict
     script["source"] = task_script(dict(spec), task)
     template: dict[str, Any] = {"name": task.id}
     if inputs:
-        template["inputs"] = {"parameters": inputs}
+        template["inputs"] = {"parameters": inputs, "artifacts": artifacts}
     outputs = [
         {"name": _argo_name(name), "valueFrom": {"path": f"{OUTPUTS_DIR}/{name}.json"}}
         for name in _output_names(task)

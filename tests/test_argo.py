@@ -114,6 +114,19 @@ def _env(template: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in template["script"]["env"]}
 
 
+def _bundle(template: dict[str, Any], values: dict[str, Any]) -> Any:
+    """The template's inputs file as the script reads it, with each ``{{inputs.parameters.X}}``
+    replaced by the JSON text of ``values[X]``; also checks how the file reaches the script."""
+    (artifact,) = template["inputs"]["artifacts"]
+    assert artifact["path"] == argo.INPUTS_FILE == _env(template)["NAAVRE_INPUTS_FILE"]
+    text = re.sub(
+        r"\{\{inputs\.parameters\.([-\w]+)\}\}",
+        lambda m: json.dumps(values[m.group(1)]),
+        artifact["raw"]["data"],
+    )
+    return json.loads(text)
+
+
 SECTION = {
     0: ["naavre:splitter", "naavre:batch-count:3"],
     1: ["naavre:processor"],
@@ -277,10 +290,9 @@ def test_processor_chain_runs_once_per_batch_of_the_splitter() -> None:
     assert proc["withParam"] == "{{tasks.gen-batches.outputs.parameters.naavre-batches}}"
     assert proc["dependencies"] == ["gen-batches"]
     assert {"name": "naavre-batch", "value": "{{item}}"} in proc["arguments"]["parameters"]
-    assert (
-        _env(_templates(doc)["process-batches"])["NAAVRE_BATCH"]
-        == "{{inputs.parameters.naavre-batch}}"
-    )
+    batch = {"index": 1, "start": 2, "stop": 4, "items": [[2, 3]]}
+    bundle = _bundle(_templates(doc)["process-batches"], {"naavre-batch": batch})
+    assert bundle == {"batch": batch}
 
 
 def test_processor_steps_of_a_section_are_fused_into_one_pod() -> None:
@@ -313,9 +325,12 @@ def test_merger_gets_the_aggregated_results_and_the_batch_count() -> None:
     assert (
         args["naavre-batch-count"] == "{{tasks.gen-batches.outputs.parameters.naavre-batch-count}}"
     )
-    env = _env(_templates(doc)["retrieve-batches"])
-    assert env["NAAVRE_BATCH_RESULTS"] == "{{inputs.parameters.naavre-batch-results}}"
-    assert env["NAAVRE_BATCH_COUNT"] == "{{inputs.parameters.naavre-batch-count}}"
+    results = [{"index": 0, "outputs": {"processed_batches": [[0.0]]}}]
+    bundle = _bundle(
+        _templates(doc)["retrieve-batches"],
+        {"naavre-batch-results": results, "naavre-batch-count": 1},
+    )
+    assert bundle == {"batch_results": results, "batch_count": 1}
     assert set(merger["dependencies"]) == {"process-batches", "gen-batches"}
 
 
@@ -385,7 +400,9 @@ def test_every_template_reference_resolves_to_something_declared() -> None:
         }
         given = {a["name"] for a in task.get("arguments", {}).get("parameters", [])}
         assert declared == given
-        for value in _env(templates[task["template"]]).values():
+        template = templates[task["template"]]
+        raw = [a["raw"]["data"] for a in template.get("inputs", {}).get("artifacts", [])]
+        for value in [*_env(template).values(), *raw]:
             for ref in re.findall(r"\{\{(.*?)\}\}", value):
                 kind, _, name = ref.strip().partition(".parameters.")
                 assert (kind, name in (params if kind == "workflow" else declared)) in {
@@ -395,7 +412,7 @@ def test_every_template_reference_resolves_to_something_declared() -> None:
         seen.add(task["name"])
 
 
-def test_values_from_earlier_steps_reach_later_steps_as_env_vars() -> None:
+def test_values_from_earlier_steps_reach_later_steps_in_the_inputs_file() -> None:
     spec = _spec(
         code_notebook(
             "items = list(range(6))\nfactor = 7",
@@ -409,9 +426,8 @@ def test_values_from_earlier_steps_reach_later_steps_as_env_vars() -> None:
     splitter = spec["steps"][0]["id"]
     args = {a["name"]: a["value"] for a in proc["arguments"]["parameters"]}
     assert args["factor"] == "{{" + f"tasks.{splitter}.outputs.parameters.factor" + "}}"
-    assert (
-        _env(_templates(doc)[proc["name"]])["NAAVRE_INPUT_factor"] == "{{inputs.parameters.factor}}"
-    )
+    bundle = _bundle(_templates(doc)[proc["name"]], {"naavre-batch": {"items": []}, "factor": 7})
+    assert bundle["inputs"] == {"factor": 7}
     out = {p["name"]: p for p in _templates(doc)[splitter]["outputs"]["parameters"]}
     assert out["factor"]["valueFrom"]["path"] == f"{argo.OUTPUTS_DIR}/factor.json"
 
@@ -549,8 +565,9 @@ def test_large_parameter_default_is_warned_about() -> None:
 
 
 def test_small_parameters_adding_up_to_a_lot_are_warned_about() -> None:
-    chunk = "y" * (argo.PARAMETER_WARN_BYTES // 2)
-    spec = _spec(simple_notebook(f'param_a = "{chunk}"\nparam_b = "{chunk}"\nparam_c = "{chunk}"'))
+    chunk = "y" * argo.PARAMETER_WARN_BYTES  # each at the limit, not above it
+    count = argo.PARAMETERS_TOTAL_WARN_BYTES // argo.PARAMETER_WARN_BYTES + 1
+    spec = _spec(simple_notebook("\n".join(f'param_{i} = "{chunk}"' for i in range(count))))
     assert [w.code for w in export_warnings(spec)] == ["large-parameters"]
 
 

@@ -5,7 +5,9 @@ Argo's ``{{...}}`` substitution (one pass, whitespace inside the braces trimmed,
 reference is an error) over each task's ``withParam`` and arguments and then over the *whole*
 template (script source included, as Argo does), with ``workflow.parameters.*``, ``workflow.name``,
 ``item``, ``inputs.parameters.*`` and ``tasks.*.outputs.parameters.*``; one fresh folder per pod
-standing in for its file system; ``script.source`` written to a file and run with ``python``;
+standing in for its file system, with ``raw`` input artifacts written into it;
+``script.source`` written to a file and run with ``python`` (environment strings over 128 KiB
+fail to start, as in a container);
 output parameters read back from their ``valueFrom.path`` files; a ``withParam`` task's outputs
 aggregated as a JSON list in item order, of succeeded pods only, in either encoding Argo uses
 (a list of JSON values since v3.6, a list of strings of JSON before); ``continueOn.failed`` lets
@@ -194,8 +196,15 @@ class ArgoPlayer:
         assert script["command"] == ["python"]
         source_file = pod_root / "argo" / "staging" / "script"
         source_file.write_text(script["source"], encoding="utf-8")
+        for artifact in template.get("inputs", {}).get("artifacts", []):
+            assert set(artifact) == {"name", "path", "raw"}, "only raw input artifacts are played"
+            target = in_pod(artifact["path"])  # Argo's init container writes it before main
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(artifact["raw"]["data"], encoding="utf-8")
         env = {e["name"]: e["value"] for e in script.get("env", [])}
-        env["NAAVRE_OUTPUTS_DIR"] = str(in_pod(env["NAAVRE_OUTPUTS_DIR"]))
+        for name in ("NAAVRE_OUTPUTS_DIR", "NAAVRE_INPUTS_FILE"):  # paths inside the pod
+            if name in env:
+                env[name] = str(in_pod(env[name]))
         env["PATH"] = os.environ.get("PATH", "")
         proc = subprocess.run(
             [sys.executable, str(source_file)],
@@ -414,6 +423,27 @@ def test_values_flow_between_two_sections_and_into_every_batch(
     assert len(spec["sections"]) == 2
     assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path, {"param_scale": 2}))
     assert len(play.pods["processor-2"]) == 2
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_values_larger_than_an_environment_string_reach_the_pods(
+    encoding: str, tmp_path: Path
+) -> None:
+    """Batches, broadcast values and aggregates over 128 KiB (Linux's limit for one environment
+    string, which the player's subprocess enforces) travel in the inputs file."""
+    nb = code_notebook(
+        "import os",
+        "items = ['i' * 1000 for _ in range(200)]\npad = 'p' * 150_000",
+        "out = [s.upper() + pad[:10] for s in items]",
+        "print(len(out), sum(map(len, out)))",
+        tags=SECTION,
+    )
+    spec, play = export_and_play(nb, tmp_path, encoding)
+    batch_sizes = [len(json.dumps(p.item)) for p in play.pods["processor-1"]]
+    assert min(batch_sizes) > 60_000 and max(batch_sizes) < 128 * 1024
+    assert len(play.pods["processor-1"]) == 3
+    assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path))
+    assert play.only("merger-1").stdout == "200 202000\n"
 
 
 def test_player_fails_on_an_unresolvable_reference(tmp_path: Path) -> None:
