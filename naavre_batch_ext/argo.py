@@ -2,10 +2,11 @@
 
 Pure: a spec and options in, YAML text out (PyYAML); no cluster, no file system. The step bodies are
 :func:`naavre_batch_ext.scripts.task_script` byte for byte, so what ``naavre-batch run`` checked
-locally is what the cluster runs. Everything that varies between runs (parameters, the batch, the
-values from earlier steps) reaches a script through environment variables that Argo fills in; no
-value is ever pasted into a script's source, and the scripts never contain ``{{`` or ``}}`` (which
-Argo would rewrite), so the user's code runs exactly as written.
+locally is what the cluster runs. Everything that varies between runs reaches a script through
+what Argo fills in: parameters as environment variables, the batch and the values from earlier
+steps in one inputs file written before the script starts. No value is ever pasted into a script's
+source, and the scripts never contain ``{{`` or ``}}`` (which Argo would rewrite), so the user's
+code runs exactly as written.
 
 Shape of the workflow (docs/argo.md):
 
