@@ -51,7 +51,9 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
         {SETTINGS_CONFIG: config, SETTINGS_RUNS: runs, SETTINGS_EXECUTOR: executor}
     )
     setup_handlers(server_app)
-    _on_server_stop(server_app, runs.shutdown, lambda: executor.shutdown(wait=False, cancel_futures=True))
+    _on_server_stop(
+        server_app, runs.shutdown, lambda: executor.shutdown(wait=False, cancel_futures=True)
+    )
     server_app.log.info("naavre_batch_ext %s: server extension loaded", __version__)
 
 

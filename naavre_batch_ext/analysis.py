@@ -51,17 +51,44 @@ BUILTIN_NAMES = frozenset(dir(builtins)) | {
 
 MUTATING_METHODS = frozenset(
     {
-        "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",  # list
-        "update", "setdefault", "popitem",  # dict
-        "add", "discard", "difference_update", "intersection_update",  # set
-        "symmetric_difference_update", "appendleft", "extendleft", "rotate",  # deque
-        "__setitem__", "__delitem__", "__iadd__",
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "clear",
+        "sort",
+        "reverse",  # list
+        "update",
+        "setdefault",
+        "popitem",  # dict
+        "add",
+        "discard",
+        "difference_update",
+        "intersection_update",  # set
+        "symmetric_difference_update",
+        "appendleft",
+        "extendleft",
+        "rotate",  # deque
+        "__setitem__",
+        "__delitem__",
+        "__iadd__",
     }
 )
 """Method names that change their object in place: ``x.append(v)`` makes the step provide ``x``."""
 
 MUTATING_FUNCTIONS = frozenset(
-    {"shuffle", "heappush", "heappop", "heapify", "heapreplace", "heappushpop", "insort", "insort_left", "insort_right"}
+    {
+        "shuffle",
+        "heappush",
+        "heappop",
+        "heapify",
+        "heapreplace",
+        "heappushpop",
+        "insort",
+        "insort_left",
+        "insort_right",
+    }
 )
 """Module functions that change their first argument in place (``random.shuffle(items)``)."""
 
@@ -201,7 +228,9 @@ def _bound_in_scope(body: Iterable[ast.AST], params: ast.arguments | None) -> se
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 bound.add(child.name)
                 continue  # its own scope
-            if isinstance(child, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            if isinstance(
+                child, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+            ):
                 continue
             _collect_binding(child, bound, declared_global)
             walk(child)
@@ -244,16 +273,23 @@ def _free_loads_one(node: ast.AST, bound: set[str]) -> Iterator[ast.Name]:
             yield node
         return
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        yield from _free_loads([*node.decorator_list, *node.args.defaults, *[d for d in node.args.kw_defaults if d]], bound)
+        yield from _free_loads(
+            [*node.decorator_list, *node.args.defaults, *[d for d in node.args.kw_defaults if d]],
+            bound,
+        )
         inner = bound | _bound_in_scope(node.body, node.args)
         yield from _free_loads(node.body, inner)
         return
     if isinstance(node, ast.Lambda):
-        yield from _free_loads([*node.args.defaults, *[d for d in node.args.kw_defaults if d]], bound)
+        yield from _free_loads(
+            [*node.args.defaults, *[d for d in node.args.kw_defaults if d]], bound
+        )
         yield from _free_loads_one(node.body, bound | _bound_in_scope([], node.args))
         return
     if isinstance(node, ast.ClassDef):
-        yield from _free_loads([*node.decorator_list, *node.bases, *[k.value for k in node.keywords]], bound)
+        yield from _free_loads(
+            [*node.decorator_list, *node.bases, *[k.value for k in node.keywords]], bound
+        )
         yield from _free_loads(node.body, bound | _bound_in_scope(node.body, None))
         return
     if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
@@ -268,7 +304,9 @@ def _free_loads_one(node: ast.AST, bound: set[str]) -> Iterator[ast.Name]:
         yield from _free_loads_one(child, bound)
 
 
-def _comprehension_targets(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> set[str]:
+def _comprehension_targets(
+    node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
+) -> set[str]:
     names: set[str] = set()
     for gen in node.generators:
         for n in ast.walk(gen.target):
@@ -292,7 +330,9 @@ class _EventCollector(ast.NodeVisitor):
         self.modules = modules  # names bound by imports: calling os.environ.update is not data flow
 
     def _ev(self, kind: str, node: ast.AST, name: str, via: str = "") -> None:
-        self.events.append(_Event(kind, name, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, via))
+        self.events.append(
+            _Event(kind, name, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, via)
+        )
 
     def _store_target(self, target: ast.AST) -> None:
         """An assignment target: names are bound, subscripts/attributes mutate their base."""
@@ -429,7 +469,11 @@ class _EventCollector(ast.NodeVisitor):
             self._ev("deferred", n, n.id)
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for d in [*node.decorator_list, *node.args.defaults, *[d for d in node.args.kw_defaults if d]]:
+        for d in [
+            *node.decorator_list,
+            *node.args.defaults,
+            *[d for d in node.args.kw_defaults if d],
+        ]:
             self.visit(d)
         self._deferred(_free_loads(node.body, _bound_in_scope(node.body, node.args)))
         # ``global x`` + assignment inside a function: calling it binds x; count it as bound here.
@@ -454,7 +498,9 @@ class _EventCollector(ast.NodeVisitor):
             self._ev("load", n, n.id)
         self._ev("store", node, node.name, "def")
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+    ) -> None:
         for n in _free_loads_one(node, set()):
             self._ev("load", n, n.id)
         for n in ast.walk(node):  # walrus in a comprehension binds in the enclosing scope
@@ -557,7 +603,10 @@ def _third_party_imports(tree: ast.Module | None) -> set[str]:
 
 def _does_work(stmt: ast.stmt) -> bool:
     """Whether a header statement does real work (calls, loops) rather than define things."""
-    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.Pass, ast.Global)):
+    if isinstance(
+        stmt,
+        (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.Pass, ast.Global),
+    ):
         return False
     if isinstance(stmt, ast.ClassDef):
         return False
@@ -568,7 +617,19 @@ def _does_work(stmt: ast.stmt) -> bool:
         if value is None:
             return False
         return any(
-            isinstance(n, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
+            isinstance(
+                n,
+                (
+                    ast.Call,
+                    ast.Await,
+                    ast.Yield,
+                    ast.YieldFrom,
+                    ast.ListComp,
+                    ast.SetComp,
+                    ast.DictComp,
+                    ast.GeneratorExp,
+                ),
+            )
             for n in ast.walk(value)
         )
     return True
@@ -579,7 +640,11 @@ def _ipython_call(node: ast.AST) -> tuple[str, str] | None:
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
         return None
     owner = node.func.value
-    if not (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "get_ipython"):
+    if not (
+        isinstance(owner, ast.Call)
+        and isinstance(owner.func, ast.Name)
+        and owner.func.id == "get_ipython"
+    ):
         return None
     arg = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else ""
     if node.func.attr in _MAGIC_CALLS:
@@ -620,7 +685,11 @@ def _python_cell_magic_body(source: str) -> ast.Module | None:
     first, _, body = source.lstrip("\n").partition("\n")
     if not first.startswith("%%") or first[2:].split(" ")[0] not in _PYTHON_CELL_MAGICS:
         return None
-    offset = source.lstrip("\n").count("\n") - body.count("\n") + (len(source) - len(source.lstrip("\n")))
+    offset = (
+        source.lstrip("\n").count("\n")
+        - body.count("\n")
+        + (len(source) - len(source.lstrip("\n")))
+    )
     try:
         tree = ast.parse(body)
     except SyntaxError as exc:
@@ -658,7 +727,9 @@ class _Analyser:
     ) -> None:
         if cell is not None:
             cell_index, cell_id = cell.index, cell.id
-        self.diagnostics.append(Diagnostic(severity, code, message, hint, cell_index, cell_id, line, column))
+        self.diagnostics.append(
+            Diagnostic(severity, code, message, hint, cell_index, cell_id, line, column)
+        )
 
     # -- cells ---------------------------------------------------------------------------------
 
@@ -905,7 +976,9 @@ class _Analyser:
                     )
                     splitter = None
                 else:
-                    section = Section(len(sections), splitter.id, [p.id for p in processors], step.id)
+                    section = Section(
+                        len(sections), splitter.id, [p.id for p in processors], step.id
+                    )
                     for s in (splitter, *processors, step):
                         s.section = section.index
                     sections.append(section)
@@ -1031,12 +1104,20 @@ class _Analyser:
         for section in sections:
             splitter = by_id[section.splitter]
             first = by_id[section.processors[0]]
-            from_splitter = {v for (src, dst), vs in flows.items() if src == splitter.id for v in vs if dst == first.id}
+            from_splitter = {
+                v
+                for (src, dst), vs in flows.items()
+                if src == splitter.id
+                for v in vs
+                if dst == first.id
+            }
             named = splitter.cells[0].annotation.split
             cell = splitter.cells[0]
             if named is not None:
                 read_by_processor = any(
-                    named in vs for (src, dst), vs in flows.items() if src == splitter.id and dst in section.processors
+                    named in vs
+                    for (src, dst), vs in flows.items()
+                    if src == splitter.id and dst in section.processors
                 )
                 if not read_by_processor:
                     self.diag(
@@ -1198,7 +1279,11 @@ class _Analyser:
                 mods |= _third_party_imports(cell.tree)
             step.imports = sorted(mods)
         meta = self.nb.get("metadata") or {}
-        language = ((meta.get("kernelspec") or {}).get("language") or (meta.get("language_info") or {}).get("name") or "python")
+        language = (
+            (meta.get("kernelspec") or {}).get("language")
+            or (meta.get("language_info") or {}).get("name")
+            or "python"
+        )
         return Analysis(
             name=self.name,
             kernel=kernel_name(self.nb),

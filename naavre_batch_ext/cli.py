@@ -73,7 +73,9 @@ def _cmd_spec(args: argparse.Namespace) -> int:
     from .spec import dumps_spec, spec_for_path
 
     if args.output and Path(args.output).exists() and not args.force:
-        return _fail(f"{args.output} exists", "use --force to overwrite it, or choose another -o FILE")
+        return _fail(
+            f"{args.output} exists", "use --force to overwrite it, or choose another -o FILE"
+        )
     try:
         spec = spec_for_path(args.notebook)
     except NotebookError as exc:
@@ -88,7 +90,10 @@ def _cmd_spec(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     errors = spec["summary"]["errors"]
     if errors:
-        print(f"naavre-batch: {errors} errors (run 'naavre-batch check {args.notebook}')", file=sys.stderr)
+        print(
+            f"naavre-batch: {errors} errors (run 'naavre-batch check {args.notebook}')",
+            file=sys.stderr,
+        )
     return 1 if errors else 0
 
 
@@ -102,7 +107,9 @@ def _add_tag(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("notebook", metavar="NOTEBOOK")
     p.add_argument("--cell", type=int, required=True, metavar="N", help="cell index, from 0")
     p.add_argument("--role", required=True, choices=["splitter", "processor", "merger", "none"])
-    p.add_argument("--batch-count", metavar="X", help="splitter only: an integer >= 1 or a param_ name")
+    p.add_argument(
+        "--batch-count", metavar="X", help="splitter only: an integer >= 1 or a param_ name"
+    )
     p.add_argument("--split", metavar="VAR", help="splitter only: the list variable to split")
     p.set_defaults(func=_cmd_tag)
 
@@ -150,12 +157,22 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("notebook", metavar="NOTEBOOK")
     p.add_argument("--context", choices=["notebook", "workflow", "both"], default="both")
     p.add_argument(
-        "-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="override a workflow parameter (a JSON literal, else text); repeatable",
     )
-    p.add_argument("--parallelism", type=int, metavar="N",
-                   help="processor instances at a time (default: the CPU count)")
-    p.add_argument("--kernel", metavar="NAME", help="kernel for notebook context (default: the notebook's)")
+    p.add_argument(
+        "--parallelism",
+        type=int,
+        metavar="N",
+        help="processor instances at a time (default: the CPU count)",
+    )
+    p.add_argument(
+        "--kernel", metavar="NAME", help="kernel for notebook context (default: the notebook's)"
+    )
     p.add_argument("--runs-dir", metavar="DIR", help="keep runs here instead of .naavre-batch/runs")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON on stdout")
     p.set_defaults(func=_cmd_run)
@@ -193,9 +210,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     def work() -> None:
         try:
             outcome["result"] = run(
-                args.notebook, args.context, parameters, spec=spec, nb=nb,
-                parallelism=args.parallelism, kernel=args.kernel, runs_dir=args.runs_dir,
-                progress=ProgressPrinter(sys.stderr), cancel=cancel,
+                args.notebook,
+                args.context,
+                parameters,
+                spec=spec,
+                nb=nb,
+                parallelism=args.parallelism,
+                kernel=args.kernel,
+                runs_dir=args.runs_dir,
+                progress=ProgressPrinter(sys.stderr),
+                cancel=cancel,
             )
         except RunError as exc:
             outcome["error"] = exc
@@ -255,8 +279,12 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
         "--image", metavar="IMG", help=f"container image of every step (default: {defaults.image})"
     )
     for role in ("splitter", "processor", "merger"):
-        p.add_argument(f"--image-{role}", metavar="IMG", help=f"image of the {role} (default: --image)")
-    p.add_argument("--parallelism", type=int, metavar="N", help="at most N pods at a time (default: no cap)")
+        p.add_argument(
+            f"--image-{role}", metavar="IMG", help=f"image of the {role} (default: --image)"
+        )
+    p.add_argument(
+        "--parallelism", type=int, metavar="N", help="at most N pods at a time (default: no cap)"
+    )
     p.add_argument(
         "--retries",
         type=int,

@@ -68,7 +68,9 @@ def load_notebook(path: str | Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> Note
     return read_notebook(text, max_bytes=max_bytes)
 
 
-def read_notebook(source: str | bytes | dict[str, Any], max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNode:
+def read_notebook(
+    source: str | bytes | dict[str, Any], max_bytes: int = MAX_NOTEBOOK_BYTES
+) -> NotebookNode:
     """Parse notebook JSON text (or an already parsed dict) or raise :class:`NotebookError`."""
     if isinstance(source, (str, bytes)):
         if len(source) > max_bytes:
@@ -79,7 +81,11 @@ def read_notebook(source: str | bytes | dict[str, Any], max_bytes: int = MAX_NOT
         try:
             data = json.loads(source)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            where = (
+                f" at line {exc.lineno}, column {exc.colno}"
+                if isinstance(exc, json.JSONDecodeError)
+                else ""
+            )
             raise NotebookError(
                 f"not a notebook: the file is not valid JSON{where}",
                 "open it in JupyterLab to check it, or restore it from a copy",

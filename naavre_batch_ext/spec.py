@@ -44,7 +44,9 @@ class SpecError(ValueError):
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The spec's JSON Schema, read once from package data."""
-    text = resources.files("naavre_batch_ext").joinpath("schemas/spec.schema.json").read_text("utf-8")
+    text = (
+        resources.files("naavre_batch_ext").joinpath("schemas/spec.schema.json").read_text("utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -129,7 +131,9 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
     validator = jsonschema.Draft202012Validator(load_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(spec))
     if error is not None:
-        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        path = "$" + "".join(
+            f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+        )
         raise SpecError(error.message, path)
 
 
@@ -165,7 +169,9 @@ def resolve_batch_count(
         try:
             value = int(text)
         except ValueError:
-            raise ValueError(f"batch count from {source} must be an integer >= 1, got {text!r}") from None
+            raise ValueError(
+                f"batch count from {source} must be an integer >= 1, got {text!r}"
+            ) from None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

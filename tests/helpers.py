@@ -51,7 +51,9 @@ TUTORIAL_TAGS: dict[str, dict[int, list[str]]] = {
 TUTORIALS: tuple[str, ...] = tuple(TUTORIAL_TAGS)
 
 
-def tag_notebook(nb_or_path: NotebookNode | str | Path, tags: Mapping[int, Sequence[str]]) -> NotebookNode:
+def tag_notebook(
+    nb_or_path: NotebookNode | str | Path, tags: Mapping[int, Sequence[str]]
+) -> NotebookNode:
     """A copy of the notebook with ``tags`` added to the cells at those indices (others kept)."""
     if isinstance(nb_or_path, (str, Path)):
         nb = load_notebook(nb_or_path)
@@ -85,7 +87,11 @@ def code_notebook(*sources: str, tags: Mapping[int, Sequence[str]] | None = None
     Cell ids are ``c0``, ``c1``, ... so tests can check located diagnostics.
     """
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     for i, src in enumerate(sources):
         cell = nbformat.v4.new_code_cell(src)
         cell.id = f"c{i}"

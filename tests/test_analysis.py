@@ -111,7 +111,9 @@ def test_step_id_falls_back_to_role_and_number_without_a_comment() -> None:
 
 
 def test_duplicate_step_titles_get_unique_ids() -> None:
-    a = run("# do it\nxs = [1]", "# do it\nys = list(xs)", "# do it\nprint(ys)", tags={0: S, 1: P, 2: M})
+    a = run(
+        "# do it\nxs = [1]", "# do it\nys = list(xs)", "# do it\nprint(ys)", tags={0: S, 1: P, 2: M}
+    )
     assert [s.id for s in a.steps] == ["do-it", "do-it-2", "do-it-3"]
 
 
@@ -139,52 +141,88 @@ def test_input_comes_from_the_latest_provider() -> None:
         tags={0: S, 1: P, 2: M, 3: S, 4: P, 5: M},
     )
     # xs is rebound by the first merger: the last step reads it from there, not from the splitter.
-    assert [(e.source, e.kind) for e in a.edges if e.target == "merger-2" and "xs" in e.variables] == [
-        ("merger-1", "data")
-    ]
+    assert [
+        (e.source, e.kind) for e in a.edges if e.target == "merger-2" and "xs" in e.variables
+    ] == [("merger-1", "data")]
 
 
 def test_builtins_and_header_names_are_not_inputs() -> None:
-    a = run("import math\nparam_n = 3", "xs = list(range(param_n))", "ys = [math.sqrt(x) for x in xs]", "print(ys)",
-            tags={1: S, 2: P, 3: M})
+    a = run(
+        "import math\nparam_n = 3",
+        "xs = list(range(param_n))",
+        "ys = [math.sqrt(x) for x in xs]",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
     assert a.steps[1].inputs == ["xs"] and a.errors == []
 
 
 def test_name_bound_before_use_in_the_same_step_is_not_an_input() -> None:
-    a = run("xs = [1]", "total = 0\nfor x in xs:\n    total += x\nres = [total]", "print(res)", tags={0: S, 1: P, 2: M})
+    a = run(
+        "xs = [1]",
+        "total = 0\nfor x in xs:\n    total += x\nres = [total]",
+        "print(res)",
+        tags={0: S, 1: P, 2: M},
+    )
     assert a.steps[1].inputs == ["xs"]
 
 
 def test_append_makes_the_step_provide_the_name() -> None:
-    a = run("xs = [1]\nresults = []", "for x in xs:\n    results.append(x)", "print(results)",
-            tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:xs"], 1: P, 2: M})
+    a = run(
+        "xs = [1]\nresults = []",
+        "for x in xs:\n    results.append(x)",
+        "print(results)",
+        tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:xs"], 1: P, 2: M},
+    )
     assert a.steps[1].outputs == ["results"]
     assert ("processor-1", "merger-1", "merge") in [(e.source, e.target, e.kind) for e in a.edges]
 
 
 @pytest.mark.parametrize(
-    "mutation", ["results[0] = 1", "results += [1]", "results.update({1: 2})", "results.attr = 1", "del results[0]"]
+    "mutation",
+    [
+        "results[0] = 1",
+        "results += [1]",
+        "results.update({1: 2})",
+        "results.attr = 1",
+        "del results[0]",
+    ],
 )
 def test_in_place_change_counts_as_provided(mutation: str) -> None:
-    a = run("xs = [1]\nresults = []", f"ys = list(xs)\n{mutation}", "print(results, ys)",
-            tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:xs"], 1: P, 2: M})
+    a = run(
+        "xs = [1]\nresults = []",
+        f"ys = list(xs)\n{mutation}",
+        "print(results, ys)",
+        tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:xs"], 1: P, 2: M},
+    )
     assert "results" in a.steps[1].outputs and "results" in a.sections[0].merged
 
 
 def test_method_call_on_a_module_is_not_a_mutation() -> None:
-    a = run("import os", "xs = [1]", "os.environ.update({'A': '1'})\nys = list(xs)", "print(ys)",
-            tags={1: S, 2: P, 3: M})
+    a = run(
+        "import os",
+        "xs = [1]",
+        "os.environ.update({'A': '1'})\nys = list(xs)",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
     assert "os" not in a.steps[2].outputs
 
 
 def test_function_body_names_are_needed_at_the_end_of_the_step() -> None:
-    a = run("xs = [1]", "def f(v):\n    return v * k\nk = 2\nys = [f(x) for x in xs]", "print(ys)",
-            tags={0: S, 1: P, 2: M})
+    a = run(
+        "xs = [1]",
+        "def f(v):\n    return v * k\nk = 2\nys = [f(x) for x in xs]",
+        "print(ys)",
+        tags={0: S, 1: P, 2: M},
+    )
     assert a.steps[1].inputs == ["xs"] and a.errors == []
 
 
 def test_undefined_name_is_a_located_error() -> None:
-    a = run("xs = [1]", "ys = [x for x in xs]\nzs = ys + missing", "print(zs)", tags={0: S, 1: P, 2: M})
+    a = run(
+        "xs = [1]", "ys = [x for x in xs]\nzs = ys + missing", "print(zs)", tags={0: S, 1: P, 2: M}
+    )
     (d,) = a.errors
     assert (d.code, d.cell_index, d.cell_id, d.line, d.column) == ("undefined-name", 1, "c1", 2, 11)
 
@@ -196,8 +234,12 @@ def test_name_defined_only_later_gets_a_move_hint() -> None:
 
 
 def test_module_imported_in_a_step_and_used_in_another_is_an_error() -> None:
-    a = run("import json\nxs = [1]", "ys = [json.dumps(x) for x in xs]", "print(ys)",
-            tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:xs"], 1: P, 2: M})
+    a = run(
+        "import json\nxs = [1]",
+        "ys = [json.dumps(x) for x in xs]",
+        "print(ys)",
+        tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:xs"], 1: P, 2: M},
+    )
     assert "not-passable" in codes(a)
 
 
@@ -205,7 +247,12 @@ def test_module_imported_in_a_step_and_used_in_another_is_an_error() -> None:
 
 
 def test_syntax_error_is_located_and_the_rest_is_analysed() -> None:
-    a = run("xs = [1]", "ys = [x for x in xs]\nthis is = not python", "print(ys)\nprint(nope)", tags={0: S, 1: P, 2: M})
+    a = run(
+        "xs = [1]",
+        "ys = [x for x in xs]\nthis is = not python",
+        "print(ys)\nprint(nope)",
+        tags={0: S, 1: P, 2: M},
+    )
     syntax = [d for d in a.diagnostics if d.code == "syntax-error"]
     assert [(d.cell_index, d.line) for d in syntax] == [(1, 2)]
     assert len(a.steps) == 3
@@ -228,14 +275,24 @@ def test_shell_escape_in_a_step_is_a_warning() -> None:
 
 
 def test_header_call_is_a_header_work_warning() -> None:
-    a = run("import math\nparam_n = 2\nbig = list(range(10**6))", "xs = [1]", "ys = list(xs)", "print(ys)",
-            tags={1: S, 2: P, 3: M})
+    a = run(
+        "import math\nparam_n = 2\nbig = list(range(10**6))",
+        "xs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
     assert [(d.code, d.line) for d in a.warnings] == [("header-work", 3)]
 
 
 def test_header_definitions_do_no_work() -> None:
-    a = run("import math\nfrom os import path\nK = 3\ndef f(x):\n    return x\nclass C:\n    pass",
-            "xs = [1]", "ys = list(xs)", "print(ys)", tags={1: S, 2: P, 3: M})
+    a = run(
+        "import math\nfrom os import path\nK = 3\ndef f(x):\n    return x\nclass C:\n    pass",
+        "xs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
     assert a.diagnostics == []
 
 
@@ -245,10 +302,19 @@ def test_non_literal_parameter_is_a_warning() -> None:
 
 
 def test_parameter_types_are_recorded() -> None:
-    a = run("param_a = 1.5\nparam_b = 'x'\nparam_c = True\nparam_d = (1, 2)\nparam_e = None",
-            "xs = [1]", "ys = list(xs)", "print(ys)", tags={1: S, 2: P, 3: M})
+    a = run(
+        "param_a = 1.5\nparam_b = 'x'\nparam_c = True\nparam_d = (1, 2)\nparam_e = None",
+        "xs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
     assert [(p.type, p.default) for p in a.parameters] == [
-        ("float", 1.5), ("str", "x"), ("bool", True), ("list", [1, 2]), ("null", None)
+        ("float", 1.5),
+        ("str", "x"),
+        ("bool", True),
+        ("list", [1, 2]),
+        ("null", None),
     ]
 
 
@@ -258,8 +324,13 @@ def test_parameter_assigned_in_a_step_is_a_warning() -> None:
 
 
 def test_third_party_imports_are_recorded_per_step_with_the_header_ones() -> None:
-    a = run("import numpy as np", "import itertools, pandas.io\nxs = [1]", "ys = list(xs)", "print(ys)",
-            tags={1: S, 2: P, 3: M})
+    a = run(
+        "import numpy as np",
+        "import itertools, pandas.io\nxs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
     assert a.steps[0].imports == ["numpy", "pandas"] and a.steps[1].imports == ["numpy"]
 
 
@@ -273,8 +344,15 @@ def test_tag_problem_becomes_a_located_diagnostic() -> None:
 
 
 def test_two_sections_in_a_row() -> None:
-    a = run("xs = [1, 2]", "ys = [x + 1 for x in xs]", "zs = list(ys)", "us = list(zs)", "ws = [u * 2 for u in us]",
-            "print(ws)", tags={0: S, 1: P, 2: M, 3: S, 4: P, 5: M})
+    a = run(
+        "xs = [1, 2]",
+        "ys = [x + 1 for x in xs]",
+        "zs = list(ys)",
+        "us = list(zs)",
+        "ws = [u * 2 for u in us]",
+        "print(ws)",
+        tags={0: S, 1: P, 2: M, 3: S, 4: P, 5: M},
+    )
     assert [(s.splitter, s.split_variable, s.merged) for s in a.sections] == [
         ("splitter-1", "xs", ["ys"]),
         ("splitter-2", "us", ["ws"]),
@@ -283,8 +361,13 @@ def test_two_sections_in_a_row() -> None:
 
 
 def test_several_processors_chain_with_data_edges() -> None:
-    a = run("xs = [1]", "ys = [x + 1 for x in xs]", "zs = [y * 2 for y in ys]", "print(zs)",
-            tags={0: S, 1: P, 2: P, 3: M})
+    a = run(
+        "xs = [1]",
+        "ys = [x + 1 for x in xs]",
+        "zs = [y * 2 for y in ys]",
+        "print(zs)",
+        tags={0: S, 1: P, 2: P, 3: M},
+    )
     kinds = {(e.source, e.target): e.kind for e in a.edges}
     assert kinds == {
         ("splitter-1", "processor-1"): "split",
@@ -294,8 +377,12 @@ def test_several_processors_chain_with_data_edges() -> None:
 
 
 def test_value_from_before_the_section_is_broadcast() -> None:
-    a = run("xs = [1]\nfactor = 3", "ys = [x * factor for x in xs]", "print(ys)",
-            tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:xs"], 1: P, 2: M})
+    a = run(
+        "xs = [1]\nfactor = 3",
+        "ys = [x * factor for x in xs]",
+        "print(ys)",
+        tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:xs"], 1: P, 2: M},
+    )
     assert a.sections[0].broadcast == ["factor"]
     assert {e.kind for e in a.edges} == {"split", "broadcast", "merge"}
 
@@ -310,7 +397,9 @@ def test_value_from_before_the_section_is_broadcast() -> None:
         ({2: M}, "merger-without-section", 2),
     ],
 )
-def test_section_structure_errors_name_the_cell(tags: dict[int, list[str]], code: str, cell: int) -> None:
+def test_section_structure_errors_name_the_cell(
+    tags: dict[int, list[str]], code: str, cell: int
+) -> None:
     a = run("xs = [1]", "ys = list(xs)", "print(ys)", tags=tags)
     found = [d for d in a.errors if d.code == code]
     assert [d.cell_index for d in found] == [cell] and found[0].hint
@@ -328,27 +417,45 @@ def test_several_candidates_without_a_split_tag_is_an_error() -> None:
 
 
 def test_split_tag_picks_the_variable_and_the_other_is_broadcast() -> None:
-    a = run("xs = [1]\nws = [2]", "ys = xs + ws", "print(ys)",
-            tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:ws"], 1: P, 2: M})
+    a = run(
+        "xs = [1]\nws = [2]",
+        "ys = xs + ws",
+        "print(ys)",
+        tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:ws"], 1: P, 2: M},
+    )
     assert (a.sections[0].split_variable, a.sections[0].broadcast) == ("ws", ["xs"])
 
 
 def test_split_tag_naming_a_variable_not_set_by_the_splitter_is_an_error() -> None:
-    a = run("xs = [1]", "ys = list(xs)", "print(ys)",
-            tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:nope"], 1: P, 2: M})
+    a = run(
+        "xs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:nope"], 1: P, 2: M},
+    )
     assert "split-variable-not-flowing" in codes(a)
 
 
 def test_unknown_batch_count_parameter_is_an_error() -> None:
-    a = run("param_n = 2", "xs = [1]", "ys = list(xs)", "print(ys)",
-            tags={1: ["naavre:splitter", "naavre:batch-count:param_m"], 2: P, 3: M})
+    a = run(
+        "param_n = 2",
+        "xs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={1: ["naavre:splitter", "naavre:batch-count:param_m"], 2: P, 3: M},
+    )
     (d,) = a.errors
     assert d.code == "unknown-batch-count-parameter" and "param_n" in d.hint
 
 
 def test_batch_count_parameter_with_a_non_integer_default_is_an_error() -> None:
-    a = run("param_m = 'two'", "xs = [1]", "ys = list(xs)", "print(ys)",
-            tags={1: ["naavre:splitter", "naavre:batch-count:param_m"], 2: P, 3: M})
+    a = run(
+        "param_m = 'two'",
+        "xs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={1: ["naavre:splitter", "naavre:batch-count:param_m"], 2: P, 3: M},
+    )
     assert [d.code for d in a.errors] == ["bad-batch-count-default"]
 
 
@@ -370,7 +477,10 @@ def test_cell_magic_with_a_python_body_keeps_its_data_flow() -> None:
 
 def test_leading_blank_lines_keep_the_cells_line_numbers() -> None:
     a = run("\n\n%time x = 1\ny = nope")
-    assert [(d.code, d.line) for d in a.diagnostics if d.code != "no-steps"] == [("magic", 3), ("undefined-name", 4)]
+    assert [(d.code, d.line) for d in a.diagnostics if d.code != "no-steps"] == [
+        ("magic", 3),
+        ("undefined-name", 4),
+    ]
 
 
 @pytest.mark.parametrize("name", TUTORIALS)

@@ -28,19 +28,40 @@ def test_check_clean_seed_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "0 errors" in capsys.readouterr().out
 
 
-def test_check_prints_located_error_with_hint_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nb = code_notebook("xs = [1]", "ys = [x for x in xs]\nzs = ys + missing", "print(zs)",
-                       tags={0: ["naavre:splitter", "naavre:batch-count:2"], 1: ["naavre:processor"], 2: ["naavre:merger"]})
+def test_check_prints_located_error_with_hint_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nb = code_notebook(
+        "xs = [1]",
+        "ys = [x for x in xs]\nzs = ys + missing",
+        "print(zs)",
+        tags={
+            0: ["naavre:splitter", "naavre:batch-count:2"],
+            1: ["naavre:processor"],
+            2: ["naavre:merger"],
+        },
+    )
     path = write_tmp(nb, tmp_path)
     assert main(["check", str(path)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{path}:cell 1:2:11: error: name 'missing' is used but no earlier step or header provides it"
+    assert (
+        lines[0]
+        == f"{path}:cell 1:2:11: error: name 'missing' is used but no earlier step or header provides it"
+    )
     assert lines[1].startswith("    hint: ")
 
 
 def test_check_warning_only_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nb = code_notebook("xs = [1]\n!ls", "ys = list(xs)", "print(ys)",
-                       tags={0: ["naavre:splitter", "naavre:batch-count:2"], 1: ["naavre:processor"], 2: ["naavre:merger"]})
+    nb = code_notebook(
+        "xs = [1]\n!ls",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={
+            0: ["naavre:splitter", "naavre:batch-count:2"],
+            1: ["naavre:processor"],
+            2: ["naavre:merger"],
+        },
+    )
     path = write_tmp(nb, tmp_path)
     assert main(["check", str(path)]) == 0
     assert ":cell 0:2:1: warning: shell escape" in capsys.readouterr().out
@@ -52,7 +73,7 @@ def test_check_warning_only_exits_0(tmp_path: Path, capsys: pytest.CaptureFixtur
         ("{not json", "not valid JSON"),
         ('{"a": 1}', "not a notebook"),
         ('{"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}', "upgrade it"),
-        ('[1, 2]', "not a notebook"),
+        ("[1, 2]", "not a notebook"),
     ],
 )
 def test_check_bad_file_is_one_line_exit_2(
@@ -70,7 +91,9 @@ def test_check_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "no such file" in capsys.readouterr().err
 
 
-def test_check_non_python_kernel_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_non_python_kernel_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     nb = code_notebook("x <- 1")
     nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
     assert main(["check", str(write_tmp(nb, tmp_path))]) == 2
@@ -88,7 +111,11 @@ def test_spec_prints_a_valid_spec(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["spec", str(path)]) == 0
     spec = json.loads(capsys.readouterr().out)
     validate_spec(spec)
-    assert [s["id"] for s in spec["steps"]] == ["gen-batches", "process-batches", "retrieve-batches"]
+    assert [s["id"] for s in spec["steps"]] == [
+        "gen-batches",
+        "process-batches",
+        "retrieve-batches",
+    ]
 
 
 def test_spec_writes_output_file(tmp_path: Path) -> None:
@@ -98,7 +125,9 @@ def test_spec_writes_output_file(tmp_path: Path) -> None:
     validate_spec(json.loads(out.read_text()))
 
 
-def test_spec_refuses_to_overwrite_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_spec_refuses_to_overwrite_without_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write_tmp(tagged_seed_notebook(), tmp_path)
     out = tmp_path / "spec.json"
     out.write_text("mine")
@@ -140,12 +169,33 @@ def test_tag_then_untag_leaves_an_empty_tags_list(tmp_path: Path) -> None:
 
 def test_tag_keeps_other_tags_and_metadata(tmp_path: Path) -> None:
     nb = code_notebook("x = [1]")
-    nb.cells[0].metadata.update({"tags": ["keep", "naavre:merger"], "collapsed": True, "custom": {"a": 1}})
+    nb.cells[0].metadata.update(
+        {"tags": ["keep", "naavre:merger"], "collapsed": True, "custom": {"a": 1}}
+    )
     path = write_tmp(nb, tmp_path)
-    assert main(["tag", str(path), "--cell", "0", "--role", "splitter", "--batch-count", "3", "--split", "x"]) == 0
+    assert (
+        main(
+            [
+                "tag",
+                str(path),
+                "--cell",
+                "0",
+                "--role",
+                "splitter",
+                "--batch-count",
+                "3",
+                "--split",
+                "x",
+            ]
+        )
+        == 0
+    )
     meta = nbformat.read(str(path), as_version=4).cells[0].metadata
-    assert meta == {"tags": ["keep", "naavre:splitter", "naavre:batch-count:3", "naavre:split:x"],
-                    "collapsed": True, "custom": {"a": 1}}
+    assert meta == {
+        "tags": ["keep", "naavre:splitter", "naavre:batch-count:3", "naavre:split:x"],
+        "collapsed": True,
+        "custom": {"a": 1},
+    }
 
 
 def test_tagged_seed_via_cli_matches_the_committed_tagged_copy(tmp_path: Path) -> None:

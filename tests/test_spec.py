@@ -11,7 +11,14 @@ from helpers import SEED, TUTORIALS, code_notebook, tagged_seed_notebook, tagged
 
 from naavre_batch_ext import SPEC_API_VERSION
 from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.spec import SpecError, build_spec, dumps_spec, load_schema, resolve_batch_count, validate_spec
+from naavre_batch_ext.spec import (
+    SpecError,
+    build_spec,
+    dumps_spec,
+    load_schema,
+    resolve_batch_count,
+    validate_spec,
+)
 
 
 def seed_spec() -> dict:  # type: ignore[type-arg]
@@ -39,7 +46,12 @@ def test_untagged_seed_spec_is_valid_with_a_warning() -> None:
 
 
 def test_spec_with_errors_is_still_schema_valid() -> None:
-    nb = code_notebook("xs = [", "ys = list(xs)", "print(zz)", tags={0: ["naavre:splitter"], 1: ["naavre:processor"]})
+    nb = code_notebook(
+        "xs = [",
+        "ys = list(xs)",
+        "print(zz)",
+        tags={0: ["naavre:splitter"], 1: ["naavre:processor"]},
+    )
     spec = build_spec(nb, "bad.ipynb")
     validate_spec(spec)
     assert spec["summary"]["errors"] >= 2
@@ -58,8 +70,16 @@ def test_seed_spec_records_version_notebook_and_batch_count() -> None:
 
 
 def test_step_cells_carry_the_transformed_source_and_nbformat_ids() -> None:
-    nb = code_notebook("xs = [1]\n%time ys = 1", "zs = list(xs)", "print(zs)",
-                       tags={0: ["naavre:splitter", "naavre:batch-count:2"], 1: ["naavre:processor"], 2: ["naavre:merger"]})
+    nb = code_notebook(
+        "xs = [1]\n%time ys = 1",
+        "zs = list(xs)",
+        "print(zs)",
+        tags={
+            0: ["naavre:splitter", "naavre:batch-count:2"],
+            1: ["naavre:processor"],
+            2: ["naavre:merger"],
+        },
+    )
     cell = build_spec(nb, "m.ipynb")["steps"][0]["cells"][0]
     assert cell["id"] == "c0" and "get_ipython().run_line_magic('time', 'ys = 1')" in cell["source"]
 

@@ -64,7 +64,9 @@ def test_set_role_splitter_keeps_existing_options_when_not_given() -> None:
 
 
 def test_set_role_to_processor_drops_splitter_options() -> None:
-    assert set_role(["naavre:splitter", "naavre:batch-count:4"], "processor") == ["naavre:processor"]
+    assert set_role(["naavre:splitter", "naavre:batch-count:4"], "processor") == [
+        "naavre:processor"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -101,6 +103,10 @@ def test_set_cell_role_none_on_untagged_cell_adds_no_tags_key() -> None:
 
 
 def test_set_cell_role_none_keeps_an_existing_empty_tags_key() -> None:
-    cell: dict[str, Any] = {"cell_type": "code", "metadata": {"tags": ["naavre:merger"]}, "source": ""}
+    cell: dict[str, Any] = {
+        "cell_type": "code",
+        "metadata": {"tags": ["naavre:merger"]},
+        "source": "",
+    }
     set_cell_role(cell, "none")
     assert cell["metadata"] == {"tags": []}
