@@ -503,9 +503,9 @@ class _EventCollector(ast.NodeVisitor):
     ) -> None:
         for n in _free_loads_one(node, set()):
             self._ev("load", n, n.id)
-        for n in ast.walk(node):  # walrus in a comprehension binds in the enclosing scope
-            if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name):
-                self._ev("store", n.target, n.target.id)
+        for sub in ast.walk(node):  # walrus in a comprehension binds in the enclosing scope
+            if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
+                self._ev("store", sub.target, sub.target.id)
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 
@@ -1161,10 +1161,10 @@ class _Analyser:
             section.batch_count = splitter.batch_count
 
         edges: list[Edge] = []
-        for (src, dst), names in flows.items():
+        for (src, dst), flowing in flows.items():
             a, b = by_id[src], by_id[dst]
             groups: dict[str, list[str]] = {}
-            for name in sorted(set(names)):
+            for name in sorted(set(flowing)):
                 groups.setdefault(self._edge_kind(a, b, name, sections), []).append(name)
             for kind, vs in groups.items():
                 edges.append(Edge(src, dst, tuple(vs), kind))
@@ -1174,7 +1174,7 @@ class _Analyser:
                 elif kind == "broadcast":
                     sec = sections[b.section]  # type: ignore[index]
                     sec.broadcast = sorted(set(sec.broadcast) | set(vs))
-            for name in names:
+            for name in flowing:
                 if name not in a.outputs:
                     a.outputs.append(name)
         for s in steps:

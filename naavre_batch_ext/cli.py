@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import SPEC_API_VERSION, __version__
 
@@ -23,7 +24,7 @@ def _fail(message: str, hint: str = "") -> int:
     return 2
 
 
-def _add_check(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_check(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "check",
         help="report the diagnostics of a tagged notebook",
@@ -53,7 +54,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if summary["errors"] else 0
 
 
-def _add_spec(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_spec(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "spec",
         help="print or write the workflow spec (JSON) of a tagged notebook",
@@ -97,7 +98,7 @@ def _cmd_spec(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def _add_tag(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_tag(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "tag",
         help="set a cell's naavre: role in a notebook file",
@@ -144,7 +145,7 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a tagged notebook in notebook and/or workflow context and compare",
@@ -205,11 +206,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except RunError as exc:
         return _fail(exc.message, exc.hint)
     cancel = CancelHandle()
-    outcome: dict[str, object] = {}
+    # The run happens in a worker thread so that Ctrl-C reaches the main thread, which cancels it.
+    # The worker leaves exactly one of these three for the main thread to report.
+    result: dict[str, Any] | None = None
+    error: RunError | None = None
+    crash: BaseException | None = None
 
     def work() -> None:
+        nonlocal result, error, crash
         try:
-            outcome["result"] = run(
+            result = run(
                 args.notebook,
                 args.context,
                 parameters,
@@ -222,9 +228,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 cancel=cancel,
             )
         except RunError as exc:
-            outcome["error"] = exc
+            error = exc
         except BaseException as exc:  # reported below, in the main thread
-            outcome["crash"] = exc
+            crash = exc
 
     worker = threading.Thread(target=work, name="naavre-batch-run", daemon=True)
     worker.start()
@@ -236,14 +242,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cancel.cancel()
         worker.join()
         return 130
-    if "crash" in outcome:
-        raise outcome["crash"]  # type: ignore[misc]
-    if "error" in outcome:
-        exc = outcome["error"]
-        assert isinstance(exc, RunError)
-        return _fail(exc.message, exc.hint)
-    result = outcome["result"]
-    assert isinstance(result, dict)
+    if crash is not None:
+        raise crash
+    if error is not None:
+        return _fail(error.message, error.hint)
+    assert result is not None  # work() returned normally
     if args.json:
         print(json.dumps(result, indent=1))
     else:
@@ -258,7 +261,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return {"ok": 0, "cancelled": 130}.get(result["status"], 1)
 
 
-def _add_export(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .argo import ArgoOptions
 
     defaults = ArgoOptions()
