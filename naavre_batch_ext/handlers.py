@@ -536,7 +536,10 @@ def setup_handlers(server_app: Any) -> None:
     """Mount every handler under ``<base_url>/naavre-batch-ext/``."""
     web_app = server_app.web_app
     base_url = web_app.settings["base_url"]
-    route = lambda name: url_path_join(base_url, NAMESPACE, name)
+
+    def route(name: str) -> str:
+        return url_path_join(base_url, NAMESPACE, name)
+
     web_app.add_handlers(
         ".*$",
         [

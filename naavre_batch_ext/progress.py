@@ -88,7 +88,7 @@ def format_summary(run: dict[str, Any]) -> str:
             "  "
             + r[0].ljust(widths[0])
             + "  "
-            + "  ".join(c.rjust(w) for c, w in zip(r[1:], widths[1:]))
+            + "  ".join(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))
         )
     return "\n".join(lines)
 

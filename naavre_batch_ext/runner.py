@@ -14,6 +14,7 @@ would: nothing shared between instances but the JSON files in the run folder
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import os
@@ -100,10 +101,8 @@ class CancelHandle:
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 2.0
         for proc in processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             _signal_group(proc, signal.SIGKILL)
         for callback in callbacks:
             callback()
@@ -131,10 +130,8 @@ class CancelHandle:
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _emit(progress: Progress | None, event: str, **fields: Any) -> None:

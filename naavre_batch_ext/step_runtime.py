@@ -529,6 +529,7 @@ def _split(
     ranges = rule["batch_ranges"](len(items), count)
     batches = [
         {"index": i, "start": a, "stop": b, "items": part}
-        for i, ((a, b), part) in enumerate(zip(ranges, rule["split_batches"](items, count)))
+        # Not zip(strict=True): that needs Python 3.10 and the scripts run on any Python 3 image.
+        for i, ((a, b), part) in enumerate(zip(ranges, rule["split_batches"](items, count)))  # noqa: B905
     ]
     return {RESERVED_BATCHES: batches, RESERVED_BATCH_COUNT: len(batches)}

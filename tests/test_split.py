@@ -31,7 +31,7 @@ def test_split_batches_satisfies_every_property(n: int, m: int) -> None:
     # Sizes differ by at most one.
     assert max(sizes) - min(sizes) <= 1
     # Longer ones first: sizes never increase.
-    assert all(a >= b for a, b in zip(sizes, sizes[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(sizes))
     # Contiguous and order kept: concatenation gives the list back.
     flat = [x for b in batches for x in b]
     assert flat == items
