@@ -91,7 +91,9 @@ export const STACK_OFFSET = 6;
  */
 export function batchInstances(n: number | null, batchCount: number): number {
   if (!Number.isInteger(batchCount) || batchCount < 1) {
-    throw new RangeError(`batch count must be an integer >= 1, got ${batchCount}`);
+    throw new RangeError(
+      `batch count must be an integer >= 1, got ${batchCount}`
+    );
   }
   if (n === null) {
     return batchCount;
@@ -145,18 +147,26 @@ function edgeLabel(variables: string[], kind: GraphEdgeKind): string {
   if (kind === 'parameter' || kind === 'header') {
     return variables.join(', ');
   }
-  const names = variables.length > 3 ? [...variables.slice(0, 3), '…'] : variables;
+  const names =
+    variables.length > 3 ? [...variables.slice(0, 3), '…'] : variables;
   return `${names.join(', ')} (${kind})`;
 }
 
 function clip(text: string): string {
-  return text.length > MAX_LINE_CHARS ? text.slice(0, MAX_LINE_CHARS - 1) + '…' : text;
+  return text.length > MAX_LINE_CHARS
+    ? text.slice(0, MAX_LINE_CHARS - 1) + '…'
+    : text;
 }
 
-function sized(node: Omit<IGraphNode, 'width' | 'height' | 'x' | 'y'>): IGraphNode {
+function sized(
+  node: Omit<IGraphNode, 'width' | 'height' | 'x' | 'y'>
+): IGraphNode {
   let lines = node.lines.map(clip);
   if (lines.length > MAX_LINES) {
-    lines = [...lines.slice(0, MAX_LINES - 1), `+ ${lines.length - MAX_LINES + 1} …`];
+    lines = [
+      ...lines.slice(0, MAX_LINES - 1),
+      `+ ${lines.length - MAX_LINES + 1} …`
+    ];
   }
   const title = clip(node.title);
   // Room for the role word or the "× m" drawn right of the title.
@@ -219,7 +229,9 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
         id: PARAMETERS_NODE,
         kind: 'parameters',
         title: options.parametersTitle ?? 'Parameters',
-        lines: spec.parameters.map(p => `${p.name} = ${JSON.stringify(p.default)}`),
+        lines: spec.parameters.map(
+          p => `${p.name} = ${JSON.stringify(p.default)}`
+        ),
         cells: [...new Set(spec.parameters.map(p => p.cell_index))],
         instances: null,
         section: null
@@ -243,15 +255,21 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
   const sectionOf = new Map(spec.sections.map(s => [s.index, s]));
   for (const step of spec.steps) {
     let instances: IInstanceCount | null = null;
-    const section = step.section === null ? undefined : sectionOf.get(step.section);
+    const section =
+      step.section === null ? undefined : sectionOf.get(step.section);
     if (step.role === 'processor' && section) {
       // A processor chain runs as one task named after its first processor.
       const counted =
-        options.runInstances?.[step.id] ?? options.runInstances?.[section.processors[0]];
+        options.runInstances?.[step.id] ??
+        options.runInstances?.[section.processors[0]];
       instances =
         counted !== undefined
           ? { count: counted, source: 'run' }
-          : resolveBatchCount(section.batch_count, spec.parameters, options.values);
+          : resolveBatchCount(
+              section.batch_count,
+              spec.parameters,
+              options.values
+            );
     }
     nodes.push(
       sized({
@@ -301,9 +319,18 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
  * edge labels placed as nodes of their own so they never overlap boxes). Returns a new graph.
  */
 export function layoutGraph(graph: IGraph): IGraph {
-  const g = new graphlib.Graph<GraphLabel, NodeLabel, EdgeLabel>({ multigraph: true });
-  g.setGraph({ rankdir: 'TB', nodesep: 30, ranksep: 36, edgesep: 12, marginx: 12, marginy: 12 });
-    for (const node of graph.nodes) {
+  const g = new graphlib.Graph<GraphLabel, NodeLabel, EdgeLabel>({
+    multigraph: true
+  });
+  g.setGraph({
+    rankdir: 'TB',
+    nodesep: 30,
+    ranksep: 36,
+    edgesep: 12,
+    marginx: 12,
+    marginy: 12
+  });
+  for (const node of graph.nodes) {
     g.setNode(node.id, { width: node.width, height: node.height });
   }
   graph.edges.forEach((e, i) => {
@@ -331,7 +358,10 @@ export function layoutGraph(graph: IGraph): IGraph {
     const placed = g.edge({ v: e.from, w: e.to, name: `e${i}` });
     return {
       ...e,
-      points: (placed.points ?? []).map((p: { x: number; y: number }) => ({ x: p.x, y: p.y })),
+      points: (placed.points ?? []).map((p: { x: number; y: number }) => ({
+        x: p.x,
+        y: p.y
+      })),
       labelX: placed.x ?? 0,
       labelY: placed.y ?? 0,
       labelWidth: placed.width ?? 0
@@ -368,6 +398,14 @@ export function runInstancesOf(
 }
 
 /** The view box that fits the whole graph, with a margin. */
-export function fitViewBox(graph: IGraph, margin = 8): { x: number; y: number; w: number; h: number } {
-  return { x: -margin, y: -margin, w: graph.width + 2 * margin, h: graph.height + 2 * margin };
+export function fitViewBox(
+  graph: IGraph,
+  margin = 8
+): { x: number; y: number; w: number; h: number } {
+  return {
+    x: -margin,
+    y: -margin,
+    w: graph.width + 2 * margin,
+    h: graph.height + 2 * margin
+  };
 }

@@ -33,13 +33,18 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
   const { graph, trans, activeCell, onActivate } = props;
   const [zoom, setZoom] = React.useState<number | null>(null);
   const [selected, setSelected] = React.useState<string | null>(null);
-  const marker = React.useMemo(() => `jp-NaavreBatch-arrow-${++markerCount}`, []);
+  const marker = React.useMemo(
+    () => `jp-NaavreBatch-arrow-${++markerCount}`,
+    []
+  );
   const box = fitViewBox(graph);
   const active = activeCell === null ? null : nodeForCell(graph, activeCell);
   const step = (direction: 1 | -1) => {
     const current = zoom ?? 1;
     const next =
-      direction > 0 ? ZOOMS.find(z => z > current + 1e-6) : [...ZOOMS].reverse().find(z => z < current - 1e-6);
+      direction > 0
+        ? ZOOMS.find(z => z > current + 1e-6)
+        : [...ZOOMS].reverse().find(z => z < current - 1e-6);
     setZoom(next ?? current);
   };
   const size =
@@ -49,7 +54,11 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
 
   return (
     <div className="jp-NaavreBatch-graph">
-      <div className="jp-NaavreBatch-graphToolbar" role="toolbar" aria-label={trans.__('Graph zoom')}>
+      <div
+        className="jp-NaavreBatch-graphToolbar"
+        role="toolbar"
+        aria-label={trans.__('Graph zoom')}
+      >
         <button
           className="jp-NaavreBatch-iconButton"
           onClick={() => step(-1)}
@@ -96,7 +105,10 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
               markerHeight="7"
               orient="auto-start-reverse"
             >
-              <path d="M 0 0 L 10 5 L 0 10 z" className="jp-NaavreBatch-arrowHead" />
+              <path
+                d="M 0 0 L 10 5 L 0 10 z"
+                className="jp-NaavreBatch-arrowHead"
+              />
             </marker>
           </defs>
           {graph.edges.map((e, i) => (
@@ -123,7 +135,9 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
 
 function Edge(props: { edge: IGraphEdge; marker: string }): JSX.Element {
   const { edge, marker } = props;
-  const d = edge.points.map((p, i) => `${i ? 'L' : 'M'} ${p.x.toFixed(1)} ${p.y.toFixed(1)}`).join(' ');
+  const d = edge.points
+    .map((p, i) => `${i ? 'L' : 'M'} ${p.x.toFixed(1)} ${p.y.toFixed(1)}`)
+    .join(' ');
   return (
     <g
       className={`jp-NaavreBatch-edge jp-NaavreBatch-edge-${edge.kind}`}
@@ -133,8 +147,17 @@ function Edge(props: { edge: IGraphEdge; marker: string }): JSX.Element {
     >
       <path d={d} markerEnd={`url(#${marker})`} />
       {edge.label ? (
-        <g transform={`translate(${edge.labelX}, ${edge.labelY})`} className="jp-NaavreBatch-edgeLabel">
-          <rect x={-edge.labelWidth / 2} y={-8} width={edge.labelWidth} height={16} rx={3} />
+        <g
+          transform={`translate(${edge.labelX}, ${edge.labelY})`}
+          className="jp-NaavreBatch-edgeLabel"
+        >
+          <rect
+            x={-edge.labelWidth / 2}
+            y={-8}
+            width={edge.labelWidth}
+            height={16}
+            rx={3}
+          />
           <text textAnchor="middle" dominantBaseline="central">
             {edge.label}
           </text>
@@ -155,7 +178,14 @@ function shape(kind: IGraphNode['kind'], w: number, h: number): JSX.Element {
       // Wider at the top: the batches come back together.
       return <polygon points={`0,0 ${w},0 ${w - slant},${h} ${slant},${h}`} />;
     case 'parameters':
-      return <rect width={w} height={h} rx={h / 4} className="jp-NaavreBatch-dashed" />;
+      return (
+        <rect
+          width={w}
+          height={h}
+          rx={h / 4}
+          className="jp-NaavreBatch-dashed"
+        />
+      );
     case 'header':
       return <rect width={w} height={h} rx={2} />;
     default:
@@ -174,7 +204,7 @@ function roleText(kind: IGraphNode['kind'], trans: TranslationBundle): string {
     case 'header':
       return trans.__('every step');
     default:
-      return trans.__('workflow');
+      return trans.__('inputs');
   }
 }
 
@@ -189,7 +219,9 @@ function Node(props: {
   const stack = node.instances ? STACK_OFFSET : 0;
   const w = node.width - 2 * stack;
   const h = node.height - 2 * stack;
-  const role = node.instances ? instancesText(node.instances) : roleText(node.kind, trans);
+  const role = node.instances
+    ? instancesText(node.instances)
+    : roleText(node.kind, trans);
   let spoken = `${roleText(node.kind, trans)}: ${node.title}`;
   if (node.instances) {
     spoken +=
@@ -198,7 +230,12 @@ function Node(props: {
         : trans._n(', %1 instance', ', %1 instances', node.instances.count);
   }
   if (node.cells.length) {
-    spoken += trans._n(', cell %2', ', cells %2', node.cells.length, node.cells.join(', '));
+    spoken += trans._n(
+      ', cell %2',
+      ', cells %2',
+      node.cells.length,
+      node.cells.join(', ')
+    );
   }
   const classes = [
     'jp-NaavreBatch-node',
@@ -228,10 +265,16 @@ function Node(props: {
       <title>{spoken}</title>
       {stack ? (
         <>
-          <g transform={`translate(${2 * stack}, ${2 * stack})`} className="jp-NaavreBatch-stackCard">
+          <g
+            transform={`translate(${2 * stack}, ${2 * stack})`}
+            className="jp-NaavreBatch-stackCard"
+          >
             {shape(node.kind, w, h)}
           </g>
-          <g transform={`translate(${stack}, ${stack})`} className="jp-NaavreBatch-stackCard">
+          <g
+            transform={`translate(${stack}, ${stack})`}
+            className="jp-NaavreBatch-stackCard"
+          >
             {shape(node.kind, w, h)}
           </g>
         </>
@@ -244,12 +287,21 @@ function Node(props: {
         x={w - 8}
         y={16}
         textAnchor="end"
-        className={node.instances ? 'jp-NaavreBatch-nodeCount' : 'jp-NaavreBatch-nodeRole'}
+        className={
+          node.instances
+            ? 'jp-NaavreBatch-nodeCount'
+            : 'jp-NaavreBatch-nodeRole'
+        }
       >
         {role}
       </text>
       {node.lines.map((line, i) => (
-        <text key={i} x={10} y={36 + i * 16} className="jp-NaavreBatch-nodeLine">
+        <text
+          key={i}
+          x={10}
+          y={36 + i * 16}
+          className="jp-NaavreBatch-nodeLine"
+        >
           {line}
         </text>
       ))}

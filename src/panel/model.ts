@@ -8,7 +8,13 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { APIError, requestAPI } from '../request';
 import { ISpec } from '../spec';
 import { IBatchSpecModel } from '../tokens';
-import { IRunView, RunContext, formatParameter, parseRunStatus, runParameters } from './runs';
+import {
+  IRunView,
+  RunContext,
+  formatParameter,
+  parseRunStatus,
+  runParameters
+} from './runs';
 
 /** Export options of the panel, prefilled from the settings (`schema/plugin.json`). */
 export interface IExportOptions {
@@ -88,7 +94,8 @@ export class PanelModel {
 
   /** The parameter values the run form currently holds (parsed; invalid ones left out). */
   get parameterValues(): Record<string, unknown> {
-    return runParameters(this.spec?.parameters ?? [], this._parameterTexts).values;
+    return runParameters(this.spec?.parameters ?? [], this._parameterTexts)
+      .values;
   }
 
   setParameterText(name: string, text: string): void {
@@ -106,14 +113,23 @@ export class PanelModel {
     const read = () => {
       const c = settings.composite as Record<string, any>;
       const nested = (c.export ?? {}) as Record<string, unknown>;
-      const pick = (...values: unknown[]) => values.find(v => v !== undefined && v !== null);
+      const pick = (...values: unknown[]) =>
+        values.find(v => v !== undefined && v !== null);
       const image = pick(c.exportImage, nested.image, c.image);
-      const parallelism = pick(c.exportParallelism, nested.parallelism, c.parallelism);
+      const parallelism = pick(
+        c.exportParallelism,
+        nested.parallelism,
+        c.parallelism
+      );
       const retries = pick(c.exportRetries, nested.retries, c.retries);
       this._exportOptions = {
         image: image === undefined ? this._exportOptions.image : String(image),
-        parallelism: parallelism === undefined ? this._exportOptions.parallelism : String(parallelism),
-        retries: retries === undefined ? this._exportOptions.retries : String(retries)
+        parallelism:
+          parallelism === undefined
+            ? this._exportOptions.parallelism
+            : String(parallelism),
+        retries:
+          retries === undefined ? this._exportOptions.retries : String(retries)
       };
       this._changed.emit();
     };
@@ -122,7 +138,11 @@ export class PanelModel {
   }
 
   /** Select a notebook cell, scroll to it, and put the cursor at `line`/`column` (from 1). */
-  async goToCell(index: number, line?: number | null, column?: number | null): Promise<void> {
+  async goToCell(
+    index: number,
+    line?: number | null,
+    column?: number | null
+  ): Promise<void> {
     const panel = this.notebook;
     if (!panel) {
       return;
@@ -142,8 +162,14 @@ export class PanelModel {
       const editor = cell.editor;
       if (editor) {
         const lineCount = editor.lineCount;
-        const target = Math.min(Math.max(line - 1, 0), Math.max(lineCount - 1, 0));
-        editor.setCursorPosition({ line: target, column: Math.max((column ?? 1) - 1, 0) });
+        const target = Math.min(
+          Math.max(line - 1, 0),
+          Math.max(lineCount - 1, 0)
+        );
+        editor.setCursorPosition({
+          line: target,
+          column: Math.max((column ?? 1) - 1, 0)
+        });
         editor.focus();
       }
     } else {
@@ -188,8 +214,13 @@ export class PanelModel {
         const choice = await showDialog({
           title: trans.__('Replace the existing file?'),
           body: target
-            ? trans.__('%1 already exists beside the notebook. Replace it with the new export?', target)
-            : trans.__('The export file already exists beside the notebook. Replace it?'),
+            ? trans.__(
+                '%1 already exists beside the notebook. Replace it with the new export?',
+                target
+              )
+            : trans.__(
+                'The export file already exists beside the notebook. Replace it?'
+              ),
           buttons: [
             Dialog.cancelButton({ label: trans.__('Keep it') }),
             Dialog.warnButton({ label: trans.__('Replace') })
@@ -198,17 +229,27 @@ export class PanelModel {
         if (!choice.button.accept) {
           return;
         }
-        answer = await this._post<IExportAnswer>('export', { ...body, overwrite: true });
+        answer = await this._post<IExportAnswer>('export', {
+          ...body,
+          overwrite: true
+        });
       }
       this._exportResult = {
         path: answer.path,
-        warnings: (answer.warnings ?? []).map(w => (typeof w === 'string' ? w : w.message))
+        warnings: (answer.warnings ?? []).map(w =>
+          typeof w === 'string' ? w : w.message
+        )
       };
       if (answer.path) {
-        await this.app.commands.execute('docmanager:open', { path: answer.path });
+        await this.app.commands.execute('docmanager:open', {
+          path: answer.path
+        });
       }
     } catch (error) {
-      await showErrorMessage(trans.__('Export failed'), (error as Error).message);
+      await showErrorMessage(
+        trans.__('Export failed'),
+        (error as Error).message
+      );
     } finally {
       this._setBusy(null);
     }
@@ -225,7 +266,10 @@ export class PanelModel {
       return;
     }
     const trans = this.trans;
-    const { values, invalid } = runParameters(spec.parameters, this._parameterTexts);
+    const { values, invalid } = runParameters(
+      spec.parameters,
+      this._parameterTexts
+    );
     if (invalid.length) {
       await showErrorMessage(
         trans.__('Run parameters'),
@@ -236,8 +280,13 @@ export class PanelModel {
     if (panel.context.model.dirty) {
       const choice = await showDialog({
         title: trans.__('Save the notebook?'),
-        body: trans.__('Runs use the saved notebook. Save your changes and run?'),
-        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: trans.__('Save and run') })]
+        body: trans.__(
+          'Runs use the saved notebook. Save your changes and run?'
+        ),
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.okButton({ label: trans.__('Save and run') })
+        ]
       });
       if (!choice.button.accept) {
         return;
@@ -256,7 +305,10 @@ export class PanelModel {
       this._changed.emit();
       this._poll(answer.id);
     } catch (error) {
-      await showErrorMessage(trans.__('The run did not start'), (error as Error).message);
+      await showErrorMessage(
+        trans.__('The run did not start'),
+        (error as Error).message
+      );
     } finally {
       this._setBusy(null);
     }
@@ -269,11 +321,18 @@ export class PanelModel {
       return;
     }
     try {
-      await requestAPI(`runs/${encodeURIComponent(run.id)}`, this.app.serviceManager.serverSettings, {
-        method: 'DELETE'
-      });
+      await requestAPI(
+        `runs/${encodeURIComponent(run.id)}`,
+        this.app.serviceManager.serverSettings,
+        {
+          method: 'DELETE'
+        }
+      );
     } catch (error) {
-      await showErrorMessage(this.trans.__('Cancel failed'), (error as Error).message);
+      await showErrorMessage(
+        this.trans.__('Cancel failed'),
+        (error as Error).message
+      );
     }
     await this._fetchRun(run.id);
   }
@@ -314,7 +373,12 @@ export class PanelModel {
       }
     } catch (error) {
       if (this._run?.id === id) {
-        this._run = { ...this._run, finished: true, status: 'error', message: (error as Error).message };
+        this._run = {
+          ...this._run,
+          finished: true,
+          status: 'error',
+          message: (error as Error).message
+        };
         this._changed.emit();
       }
     }
@@ -333,7 +397,9 @@ export class PanelModel {
     if (o.parallelism.trim()) {
       const n = Number(o.parallelism);
       if (!Number.isInteger(n) || n < 1) {
-        return trans.__('Parallelism must be an integer of at least 1 (or empty for no limit).');
+        return trans.__(
+          'Parallelism must be an integer of at least 1 (or empty for no limit).'
+        );
       }
       options.parallelism = n;
     }
@@ -365,7 +431,11 @@ export class PanelModel {
       this._watchNotebook(panel);
       this._parameterTexts = {};
       this._exportResult = null;
-      if (this._run && panel?.context.path !== this._runPath && this._run.finished) {
+      if (
+        this._run &&
+        panel?.context.path !== this._runPath &&
+        this._run.finished
+      ) {
         this._run = null;
       }
     }
@@ -373,14 +443,19 @@ export class PanelModel {
   }
 
   private _watchNotebook(panel: NotebookPanel | null): void {
-    this._watched?.content.activeCellChanged.disconnect(this._onActiveCell, this);
+    this._watched?.content.activeCellChanged.disconnect(
+      this._onActiveCell,
+      this
+    );
     this._watched = panel;
     panel?.content.activeCellChanged.connect(this._onActiveCell, this);
     this._activeCell = panel ? panel.content.activeCellIndex : null;
   }
 
   private _onActiveCell(): void {
-    this._activeCell = this._watched ? this._watched.content.activeCellIndex : null;
+    this._activeCell = this._watched
+      ? this._watched.content.activeCellIndex
+      : null;
     this._changed.emit();
   }
 
@@ -388,8 +463,13 @@ export class PanelModel {
   private _watched: NotebookPanel | null = null;
   private _activeCell: number | null = null;
   private _parameterTexts: Record<string, string> = {};
-  private _exportOptions: IExportOptions = { image: '', parallelism: '', retries: '0' };
-  private _exportResult: { path: string | null; warnings: string[] } | null = null;
+  private _exportOptions: IExportOptions = {
+    image: '',
+    parallelism: '',
+    retries: '0'
+  };
+  private _exportResult: { path: string | null; warnings: string[] } | null =
+    null;
   private _busy: string | null = null;
   private _run: IRunView | null = null;
   private _runPath: string | null = null;

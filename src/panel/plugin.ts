@@ -9,7 +9,13 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { CommandIDs, EXTENSION_ID, IBatchSpecModel, PLUGIN_ID, TRANSLATION_DOMAIN } from '../tokens';
+import {
+  CommandIDs,
+  EXTENSION_ID,
+  IBatchSpecModel,
+  PLUGIN_ID,
+  TRANSLATION_DOMAIN
+} from '../tokens';
 import { PanelModel } from './model';
 import { FallbackSpecModel } from './specsource';
 import { BatchWorkflowPanel } from './widget';
@@ -40,7 +46,8 @@ export const PANEL_ID = 'jp-NaavreBatch-workflowPanel';
  */
 export const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: `${EXTENSION_ID}:panel`,
-  description: 'The Batch workflow panel: graph preview, problems, export and runs.',
+  description:
+    'The Batch workflow panel: graph preview, problems, export and runs.',
   autoStart: true,
   requires: [INotebookTracker],
   optional: [
@@ -63,7 +70,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     const category = trans.__('Batch Workflow');
     // The tagging plugin provides the spec model; without it, a minimal one of our own.
     const source =
-      specModel ?? new FallbackSpecModel(tracker, app.serviceManager.serverSettings);
+      specModel ??
+      new FallbackSpecModel(tracker, app.serviceManager.serverSettings);
     const model = new PanelModel(app, source, trans);
 
     const sidebar = new BatchWorkflowPanel(model, trans);
@@ -77,13 +85,20 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
 
     const ready = () => {
       const spec = model.spec;
-      return !!spec && spec.summary.errors === 0 && spec.steps.length > 0 && !model.busy;
+      return (
+        !!spec &&
+        spec.summary.errors === 0 &&
+        spec.steps.length > 0 &&
+        !model.busy
+      );
     };
     const idle = () => ready() && (!model.run || model.run.finished);
 
     app.commands.addCommand(CommandIDs.showPanel, {
       label: trans.__('Show Batch Workflow Panel'),
-      caption: trans.__('Show the batch workflow of the active notebook in the right sidebar'),
+      caption: trans.__(
+        'Show the batch workflow of the active notebook in the right sidebar'
+      ),
       icon: batchWorkflowIcon,
       execute: () => {
         app.shell.activateById(sidebar.id);
@@ -91,7 +106,9 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.openPanel, {
       label: trans.__('Open Batch Workflow in the Main Area'),
-      caption: trans.__('Show the batch workflow of the active notebook in a tab'),
+      caption: trans.__(
+        'Show the batch workflow of the active notebook in a tab'
+      ),
       icon: batchWorkflowIcon,
       execute: () => {
         if (!main || main.isDisposed) {
@@ -108,13 +125,17 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.exportArgo, {
       label: trans.__('Export Notebook as Argo Workflow'),
-      caption: trans.__('Save <notebook>.argo.yaml beside the notebook and open it'),
+      caption: trans.__(
+        'Save <notebook>.argo.yaml beside the notebook and open it'
+      ),
       isEnabled: ready,
       execute: () => model.exportAs('argo')
     });
     app.commands.addCommand(CommandIDs.exportSpec, {
       label: trans.__('Export Notebook Workflow Spec (JSON)'),
-      caption: trans.__('Save <notebook>.workflow.json beside the notebook and open it'),
+      caption: trans.__(
+        'Save <notebook>.workflow.json beside the notebook and open it'
+      ),
       isEnabled: ready,
       execute: () => model.exportAs('json')
     });
@@ -159,7 +180,12 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       settingRegistry
         .load(PLUGIN_ID)
         .then(settings => model.useSettings(settings))
-        .catch(reason => console.error(`${EXTENSION_ID}:panel: failed to load settings.`, reason));
+        .catch(reason =>
+          console.error(
+            `${EXTENSION_ID}:panel: failed to load settings.`,
+            reason
+          )
+        );
     }
   }
 };

@@ -7,7 +7,8 @@ import { IParameter } from '../spec';
 import { RunInstances, runInstancesOf } from './graph';
 
 /** A parameter value typed in the Run form: the parsed value or why it is not one. */
-export type ParsedValue = { ok: true; value: unknown } | { ok: false; error: string };
+export type ParsedValue =
+  { ok: true; value: unknown } | { ok: false; error: string };
 
 /** The text a parameter's default shows in its input. */
 export function formatParameter(value: unknown): string {
@@ -43,8 +44,19 @@ export function parseParameter(type: string, text: string): ParsedValue {
       try {
         const value = JSON.parse(trimmed);
         const want =
-          type === 'list' ? Array.isArray(value) : type === 'dict' ? value !== null && typeof value === 'object' && !Array.isArray(value) : true;
-        return want ? { ok: true, value } : { ok: false, error: `a JSON ${type === 'list' ? 'list' : 'object'}` };
+          type === 'list'
+            ? Array.isArray(value)
+            : type === 'dict'
+              ? value !== null &&
+                typeof value === 'object' &&
+                !Array.isArray(value)
+              : true;
+        return want
+          ? { ok: true, value }
+          : {
+              ok: false,
+              error: `a JSON ${type === 'list' ? 'list' : 'object'}`
+            };
       } catch {
         return { ok: false, error: 'a JSON value' };
       }
@@ -171,11 +183,16 @@ export function parseRunStatus(status: any): IRunView {
     const resultSteps: any[] = s.result?.[`${name}_run`]?.steps ?? [];
     const tasks: ITaskProgress[] = (c.tasks ?? []).map((t: any) => {
       const summary = resultSteps.find(r => r.task === t.task) ?? {};
-      const total = num(t.instances) ?? num(summary.instances) ?? (t.status === 'pending' ? 0 : 1);
+      const total =
+        num(t.instances) ??
+        num(summary.instances) ??
+        (t.status === 'pending' ? 0 : 1);
       return {
         task: String(t.task),
         kind: str(t.kind) ?? str(summary.kind) ?? '',
-        steps: Array.isArray(summary.steps) ? summary.steps.map(String) : [String(t.task)],
+        steps: Array.isArray(summary.steps)
+          ? summary.steps.map(String)
+          : [String(t.task)],
         status: str(t.status) ?? 'pending',
         done: num(t.done) ?? 0,
         total,
@@ -183,7 +200,12 @@ export function parseRunStatus(status: any): IRunView {
         seconds: num(t.seconds) ?? num(summary.wall_seconds)
       };
     });
-    contexts.push({ context: name, status: str(c.status) ?? 'pending', seconds: num(c.seconds), tasks });
+    contexts.push({
+      context: name,
+      status: str(c.status) ?? 'pending',
+      seconds: num(c.seconds),
+      tasks
+    });
   }
   const cmp = s.comparison;
   const verdict: IVerdict | null = cmp
@@ -211,7 +233,9 @@ export function parseRunStatus(status: any): IRunView {
     line: num(e.line),
     message: str(e.message) ?? str(e.exception) ?? 'failed',
     where: str(e.where) ?? '',
-    logs: [str(e.hint), str(e.traceback), str(e.stderr), str(e.stdout)].filter(Boolean).join('\n')
+    logs: [str(e.hint), str(e.traceback), str(e.stderr), str(e.stdout)]
+      .filter(Boolean)
+      .join('\n')
   }));
   // The workflow context's task summaries (once over), else its live task counts.
   const workflowSteps = s.result?.workflow_run?.steps;
@@ -219,8 +243,15 @@ export function parseRunStatus(status: any): IRunView {
     ? runInstancesOf(workflowSteps)
     : runInstancesOf(
         (progress.workflow?.tasks ?? [])
-          .filter((t: any) => t.kind === 'processors' && typeof t.instances === 'number')
-          .map((t: any) => ({ kind: 'processors', steps: taskSteps(s, t.task), instances: t.instances }))
+          .filter(
+            (t: any) =>
+              t.kind === 'processors' && typeof t.instances === 'number'
+          )
+          .map((t: any) => ({
+            kind: 'processors',
+            steps: taskSteps(s, t.task),
+            instances: t.instances
+          }))
       );
   const statusText = str(s.status) ?? 'queued';
   return {

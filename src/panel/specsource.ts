@@ -47,7 +47,10 @@ export class FallbackSpecModel implements IBatchSpecModel {
     try {
       const spec = await requestAPI<ISpec>('spec', this.serverSettings, {
         method: 'POST',
-        body: JSON.stringify({ path: panel.context.path, notebook: panel.context.model.toJSON() })
+        body: JSON.stringify({
+          path: panel.context.path,
+          notebook: panel.context.model.toJSON()
+        })
       });
       if (request === this._request && panel === this._notebook) {
         this._spec = spec;
@@ -72,7 +75,10 @@ export class FallbackSpecModel implements IBatchSpecModel {
     if (panel === this._notebook) {
       return;
     }
-    this._notebook?.context.model?.contentChanged.disconnect(this._schedule, this);
+    this._notebook?.context.model?.contentChanged.disconnect(
+      this._schedule,
+      this
+    );
     this._notebook = panel;
     this._spec = null;
     this._error = null;

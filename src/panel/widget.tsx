@@ -6,7 +6,13 @@ import { IDiagnostic, ISpec } from '../spec';
 import { IGraphNode, PARAMETERS_NODE, buildGraph, layoutGraph } from './graph';
 import { GraphView } from './graphview';
 import { PanelModel } from './model';
-import { IContextProgress, IRunView, RunContext, parseParameter, verdictOf } from './runs';
+import {
+  IContextProgress,
+  IRunView,
+  RunContext,
+  parseParameter,
+  verdictOf
+} from './runs';
 
 /**
  * The Batch workflow panel: graph preview, diagnostics, export and runs of the active notebook.
@@ -68,7 +74,11 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
           </Section>
           {spec.diagnostics.length ? (
             <Section title={trans.__('Problems')} name="diagnostics">
-              <Diagnostics model={model} diagnostics={spec.diagnostics} trans={trans} />
+              <Diagnostics
+                model={model}
+                diagnostics={spec.diagnostics}
+                trans={trans}
+              />
             </Section>
           ) : null}
           <Section title={trans.__('Export')} name="export">
@@ -79,23 +89,36 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
           </Section>
         </>
       ) : !error ? (
-        <p className="jp-NaavreBatch-loading">{trans.__('Reading the notebook…')}</p>
+        <p className="jp-NaavreBatch-loading">
+          {trans.__('Reading the notebook…')}
+        </p>
       ) : null}
     </div>
   );
 }
 
-function Section(props: { title: string; name: string; children: React.ReactNode }): JSX.Element {
+function Section(props: {
+  title: string;
+  name: string;
+  children: React.ReactNode;
+}): JSX.Element {
   const id = `jp-NaavreBatch-section-${props.name}`;
   return (
-    <section className={`jp-NaavreBatch-section jp-NaavreBatch-${props.name}`} aria-labelledby={id}>
+    <section
+      className={`jp-NaavreBatch-section jp-NaavreBatch-${props.name}`}
+      aria-labelledby={id}
+    >
       <h3 id={id}>{props.title}</h3>
       {props.children}
     </section>
   );
 }
 
-function Summary(props: { spec: ISpec | null; error: string | null; trans: TranslationBundle }): JSX.Element {
+function Summary(props: {
+  spec: ISpec | null;
+  error: string | null;
+  trans: TranslationBundle;
+}): JSX.Element {
   const { spec, error, trans } = props;
   if (error) {
     return (
@@ -114,13 +137,20 @@ function Summary(props: { spec: ISpec | null; error: string | null; trans: Trans
     trans._n('%1 warning', '%1 warnings', warnings)
   ];
   return (
-    <p className={`jp-NaavreBatch-summary${errors ? ' jp-mod-error' : ''}`} role="status">
+    <p
+      className={`jp-NaavreBatch-summary${errors ? ' jp-mod-error' : ''}`}
+      role="status"
+    >
       {parts.join(' · ')}
     </p>
   );
 }
 
-function Graph(props: { model: PanelModel; spec: ISpec; trans: TranslationBundle }): JSX.Element {
+function Graph(props: {
+  model: PanelModel;
+  spec: ISpec;
+  trans: TranslationBundle;
+}): JSX.Element {
   const { model, spec, trans } = props;
   const values = model.parameterValues;
   const instances = model.run?.instances;
@@ -188,23 +218,34 @@ function Diagnostics(props: {
             : d.line
               ? trans.__('cell %1, line %2', d.cell_index, d.line)
               : trans.__('cell %1', d.cell_index);
-        const severity = d.severity === 'error' ? trans.__('Error') : trans.__('Warning');
+        const severity =
+          d.severity === 'error' ? trans.__('Error') : trans.__('Warning');
         const body = (
           <>
-            <span className={`jp-NaavreBatch-severity jp-mod-${d.severity}`}>{severity}</span>
+            <span className={`jp-NaavreBatch-severity jp-mod-${d.severity}`}>
+              {severity}
+            </span>
             <span className="jp-NaavreBatch-where">{where}</span>
             <span className="jp-NaavreBatch-message">{d.message}</span>
-            {d.hint ? <span className="jp-NaavreBatch-hint">{d.hint}</span> : null}
+            {d.hint ? (
+              <span className="jp-NaavreBatch-hint">{d.hint}</span>
+            ) : null}
           </>
         );
         return (
-          <li key={i} className={`jp-NaavreBatch-diagnostic jp-mod-${d.severity}`} data-code={d.code}>
+          <li
+            key={i}
+            className={`jp-NaavreBatch-diagnostic jp-mod-${d.severity}`}
+            data-code={d.code}
+          >
             {d.cell_index === null ? (
               <div className="jp-NaavreBatch-diagnosticBody">{body}</div>
             ) : (
               <button
                 className="jp-NaavreBatch-diagnosticBody"
-                onClick={() => void model.goToCell(d.cell_index!, d.line, d.column)}
+                onClick={() =>
+                  void model.goToCell(d.cell_index!, d.line, d.column)
+                }
                 title={trans.__('Go to %1', where)}
               >
                 {body}
@@ -225,7 +266,10 @@ function Field(props: {
   error?: string | null;
   name: string;
 }): JSX.Element {
-  const id = React.useMemo(() => `jp-NaavreBatch-field-${Math.random().toString(36).slice(2)}`, []);
+  const id = React.useMemo(
+    () => `jp-NaavreBatch-field-${Math.random().toString(36).slice(2)}`,
+    []
+  );
   return (
     <div className="jp-NaavreBatch-field">
       <label htmlFor={id}>{props.label}</label>
@@ -263,7 +307,11 @@ function blocker(spec: ISpec, trans: TranslationBundle): string | null {
   return null;
 }
 
-function Export(props: { model: PanelModel; spec: ISpec; trans: TranslationBundle }): JSX.Element {
+function Export(props: {
+  model: PanelModel;
+  spec: ISpec;
+  trans: TranslationBundle;
+}): JSX.Element {
   const { model, spec, trans } = props;
   const reason = blocker(spec, trans);
   const options = model.exportOptions;
@@ -314,7 +362,11 @@ function Export(props: { model: PanelModel; spec: ISpec; trans: TranslationBundl
         </button>
       </div>
       {reason ? (
-        <p id="jp-NaavreBatch-exportReason" className="jp-NaavreBatch-reason" data-reason="export">
+        <p
+          id="jp-NaavreBatch-exportReason"
+          className="jp-NaavreBatch-reason"
+          data-reason="export"
+        >
           {reason}
         </p>
       ) : null}
@@ -334,21 +386,43 @@ function Export(props: { model: PanelModel; spec: ISpec; trans: TranslationBundl
   );
 }
 
-function Run(props: { model: PanelModel; spec: ISpec; trans: TranslationBundle }): JSX.Element {
+function Run(props: {
+  model: PanelModel;
+  spec: ISpec;
+  trans: TranslationBundle;
+}): JSX.Element {
   const { model, spec, trans } = props;
   const run = model.run;
   const running = run !== null && !run.finished;
   const reason = blocker(spec, trans);
   const disabled = reason !== null || running || model.busy !== null;
   const contexts: [RunContext, string, string][] = [
-    ['notebook', trans.__('Notebook context'), trans.__('Run every cell in order in a fresh kernel')],
-    ['workflow', trans.__('Workflow context (local)'), trans.__('Run the steps as the workflow would, each instance in its own process')],
-    ['both', trans.__('Compare both'), trans.__('Run both and compare every value passed between steps')]
+    [
+      'notebook',
+      trans.__('Notebook context'),
+      trans.__('Run every cell in order in a fresh kernel')
+    ],
+    [
+      'workflow',
+      trans.__('Workflow context (local)'),
+      trans.__(
+        'Run the steps as the workflow would, each instance in its own process'
+      )
+    ],
+    [
+      'both',
+      trans.__('Compare both'),
+      trans.__('Run both and compare every value passed between steps')
+    ]
   ];
   return (
     <div>
       {spec.parameters.length ? (
-        <div className="jp-NaavreBatch-fields" role="group" aria-label={trans.__('Run parameters')}>
+        <div
+          className="jp-NaavreBatch-fields"
+          role="group"
+          aria-label={trans.__('Run parameters')}
+        >
           {spec.parameters.map(p => {
             const text = model.parameterText(p.name);
             const parsed = parseParameter(p.type, text);
@@ -379,7 +453,9 @@ function Run(props: { model: PanelModel; spec: ISpec; trans: TranslationBundle }
           </button>
         ))}
       </div>
-      {reason && !running ? <p className="jp-NaavreBatch-reason">{reason}</p> : null}
+      {reason && !running ? (
+        <p className="jp-NaavreBatch-reason">{reason}</p>
+      ) : null}
       {run ? <RunStatus model={model} run={run} trans={trans} /> : null}
     </div>
   );
@@ -411,13 +487,20 @@ function seconds(value: number | null, trans: TranslationBundle): string {
   return value === null ? '' : trans.__('%1 s', value.toFixed(2));
 }
 
-function ContextProgress(props: { context: IContextProgress; trans: TranslationBundle }): JSX.Element {
+function ContextProgress(props: {
+  context: IContextProgress;
+  trans: TranslationBundle;
+}): JSX.Element {
   const { context, trans } = props;
-  const title = context.context === 'notebook' ? trans.__('Notebook context') : trans.__('Workflow context');
+  const title =
+    context.context === 'notebook'
+      ? trans.__('Notebook context')
+      : trans.__('Workflow context');
   return (
     <table className="jp-NaavreBatch-progress" data-context={context.context}>
       <caption>
-        {title}: {statusText(context.status, trans)} {seconds(context.seconds, trans)}
+        {title}: {statusText(context.status, trans)}{' '}
+        {seconds(context.seconds, trans)}
       </caption>
       <thead>
         <tr>
@@ -435,12 +518,22 @@ function ContextProgress(props: { context: IContextProgress; trans: TranslationB
               <progress
                 max={Math.max(t.total, 1)}
                 value={t.done}
-                aria-label={trans.__('%1: %2 of %3 instances done', t.task, t.done, t.total)}
+                aria-label={trans.__(
+                  '%1: %2 of %3 instances done',
+                  t.task,
+                  t.done,
+                  t.total
+                )}
               />{' '}
               <span className="jp-NaavreBatch-count">
                 {t.done}/{t.total}
               </span>
-              {t.failed ? <span className="jp-NaavreBatch-failedCount"> {trans.__('%1 failed', t.failed)}</span> : null}
+              {t.failed ? (
+                <span className="jp-NaavreBatch-failedCount">
+                  {' '}
+                  {trans.__('%1 failed', t.failed)}
+                </span>
+              ) : null}
             </td>
             <td>{statusText(t.status, trans)}</td>
             <td>{seconds(t.seconds, trans)}</td>
@@ -453,20 +546,37 @@ function ContextProgress(props: { context: IContextProgress; trans: TranslationB
 
 function show(value: unknown): string {
   const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? text.slice(0, 79) + '…' : text;
+  return text === undefined
+    ? String(value)
+    : text.length > 80
+      ? text.slice(0, 79) + '…'
+      : text;
 }
 
-function RunStatus(props: { model: PanelModel; run: IRunView; trans: TranslationBundle }): JSX.Element {
+function RunStatus(props: {
+  model: PanelModel;
+  run: IRunView;
+  trans: TranslationBundle;
+}): JSX.Element {
   const { model, run, trans } = props;
   const verdict = verdictOf(run);
   return (
-    <div className="jp-NaavreBatch-runStatus" data-status={run.status} data-run-id={run.id} aria-live="polite">
+    <div
+      className="jp-NaavreBatch-runStatus"
+      data-status={run.status}
+      data-run-id={run.id}
+      aria-live="polite"
+    >
       <div className="jp-NaavreBatch-runHeader">
         <span>
-          {trans.__('Run %1: %2', run.id, statusText(run.status, trans))} {seconds(run.seconds, trans)}
+          {trans.__('Run %1: %2', run.id, statusText(run.status, trans))}{' '}
+          {seconds(run.seconds, trans)}
         </span>
         {run.finished ? (
-          <button className="jp-Button jp-mod-styled jp-mod-reject" onClick={() => model.clearRun()}>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-reject"
+            onClick={() => model.clearRun()}
+          >
             {trans.__('Clear')}
           </button>
         ) : (
@@ -479,13 +589,23 @@ function RunStatus(props: { model: PanelModel; run: IRunView; trans: Translation
           </button>
         )}
       </div>
-      {run.message ? <p className="jp-NaavreBatch-note">{run.message}</p> : null}
+      {run.message ? (
+        <p className="jp-NaavreBatch-note">{run.message}</p>
+      ) : null}
       {run.contexts.map(c => (
         <ContextProgress key={c.context} context={c} trans={trans} />
       ))}
       {verdict ? (
-        <div className={`jp-NaavreBatch-verdict jp-mod-${verdict}`} data-verdict={verdict} role="status">
-          <strong>{verdict === 'same' ? trans.__('Same result') : trans.__('Different result')}</strong>
+        <div
+          className={`jp-NaavreBatch-verdict jp-mod-${verdict}`}
+          data-verdict={verdict}
+          role="status"
+        >
+          <strong>
+            {verdict === 'same'
+              ? trans.__('Same result')
+              : trans.__('Different result')}
+          </strong>
           <span>
             {verdict === 'same'
               ? trans._n(
@@ -493,34 +613,62 @@ function RunStatus(props: { model: PanelModel; run: IRunView; trans: Translation
                   'The workflow gives the notebook’s values for all %1 variables passed between steps.',
                   run.verdict!.compared
                 )
-              : trans.__('These variables differ between the notebook and the workflow:')}
+              : trans.__(
+                  'These variables differ between the notebook and the workflow:'
+                )}
           </span>
           {run.verdict!.differences.length ? (
             <ul>
               {run.verdict!.differences.map((d, i) => (
                 <li key={i} data-variable={d.variable}>
-                  <code>{d.path}</code> {trans.__('(step %1): notebook %2, workflow %3', d.step, show(d.notebook), show(d.workflow))}
+                  <code>{d.path}</code>{' '}
+                  {trans.__(
+                    '(step %1): notebook %2, workflow %3',
+                    d.step,
+                    show(d.notebook),
+                    show(d.workflow)
+                  )}
                 </li>
               ))}
             </ul>
           ) : null}
           {verdict === 'different' && run.verdict!.differences.length === 0
             ? run.verdict!.notCompared.map((n, i) => (
-                <p key={i}>{trans.__('%1 (step %2) not compared: %3', n.variable, n.step, n.reason)}</p>
+                <p key={i}>
+                  {trans.__(
+                    '%1 (step %2) not compared: %3',
+                    n.variable,
+                    n.step,
+                    n.reason
+                  )}
+                </p>
               ))
             : null}
         </div>
       ) : null}
       {run.failures.map((f, i) => (
-        <div key={i} className="jp-NaavreBatch-failure" data-cell={f.cellIndex ?? undefined}>
+        <div
+          key={i}
+          className="jp-NaavreBatch-failure"
+          data-cell={f.cellIndex ?? undefined}
+        >
           {f.cellIndex !== null ? (
             <button
               className="jp-NaavreBatch-failureLink"
               onClick={() => void model.goToCell(f.cellIndex!, f.line)}
             >
               {f.line
-                ? trans.__('%1 context: cell %2, line %3', f.context || '-', f.cellIndex, f.line)
-                : trans.__('%1 context: cell %2', f.context || '-', f.cellIndex)}
+                ? trans.__(
+                    '%1 context: cell %2, line %3',
+                    f.context || '-',
+                    f.cellIndex,
+                    f.line
+                  )
+                : trans.__(
+                    '%1 context: cell %2',
+                    f.context || '-',
+                    f.cellIndex
+                  )}
             </button>
           ) : null}
           <p>{f.message}</p>
@@ -536,4 +684,3 @@ function RunStatus(props: { model: PanelModel; run: IRunView; trans: Translation
     </div>
   );
 }
-

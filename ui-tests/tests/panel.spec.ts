@@ -1,4 +1,9 @@
-import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import {
+  expect,
+  galata,
+  IJupyterLabPageFixture,
+  test
+} from '@jupyterlab/galata';
 import * as path from 'path';
 
 /**
@@ -12,18 +17,31 @@ const IMAGES = path.resolve(__dirname, '../../docs/images');
 
 test.use({ autoGoto: true });
 
-async function openSeed(page: IJupyterLabPageFixture, tmpPath: string, file = 'splitting-batches-tagged.ipynb') {
-  await page.contents.uploadFile(path.join(EXAMPLES, file), `${tmpPath}/${SEED}`);
+async function openSeed(
+  page: IJupyterLabPageFixture,
+  tmpPath: string,
+  file = 'splitting-batches-tagged.ipynb'
+) {
+  await page.contents.uploadFile(
+    path.join(EXAMPLES, file),
+    `${tmpPath}/${SEED}`
+  );
   await page.notebook.openByPath(`${tmpPath}/${SEED}`);
   await page.notebook.activate(SEED);
-  await page.evaluate(() => (window as any).jupyterapp.commands.execute('naavre-batch:show-panel'));
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
+  );
   const panel = page.locator(PANEL);
   await expect(panel).toBeVisible();
   return panel;
 }
 
 /** Set a cell's tags through the shared model, as the tag editor or a collaborator would. */
-async function setTags(page: IJupyterLabPageFixture, index: number, tags: string[]) {
+async function setTags(
+  page: IJupyterLabPageFixture,
+  index: number,
+  tags: string[]
+) {
   await page.evaluate(
     ([i, t]) => {
       const nb = (window as any).jupyterapp.shell.currentWidget;
@@ -48,7 +66,10 @@ async function activeCellIndex(page: IJupyterLabPageFixture): Promise<number> {
 }
 
 test.describe('Batch workflow panel', () => {
-  test('shows splitter -> processor × 5 -> merger with labelled edges', async ({ page, tmpPath }) => {
+  test('shows splitter -> processor × 5 -> merger with labelled edges', async ({
+    page,
+    tmpPath
+  }) => {
     const panel = await openSeed(page, tmpPath);
     const splitter = panel.locator('[data-node-id="gen-batches"]');
     const processor = panel.locator('[data-node-id="process-batches"]');
@@ -58,56 +79,97 @@ test.describe('Batch workflow panel', () => {
     await expect(processor).toHaveAttribute('data-instances', '5');
     await expect(processor).toContainText('× 5');
     await expect(merger).toHaveAttribute('data-role', 'merger');
-    const split = panel.locator('[data-from="gen-batches"][data-to="process-batches"]');
+    const split = panel.locator(
+      '[data-from="gen-batches"][data-to="process-batches"]'
+    );
     await expect(split).toHaveAttribute('data-kind', 'split');
     await expect(split).toContainText('batches (split)');
-    const merge = panel.locator('[data-from="process-batches"][data-to="retrieve-batches"]');
+    const merge = panel.locator(
+      '[data-from="process-batches"][data-to="retrieve-batches"]'
+    );
     await expect(merge).toHaveAttribute('data-kind', 'merge');
     await expect(merge).toContainText('processed_batches (merge)');
-    await expect(panel.locator('.jp-NaavreBatch-summary')).toContainText('3 steps');
+    await expect(panel.locator('.jp-NaavreBatch-summary')).toContainText(
+      '3 steps'
+    );
     // Spoken labels for screen readers.
-    await expect(processor).toHaveAttribute('aria-label', /processor: split: process batches, 5 instances, cell 6/);
+    await expect(processor).toHaveAttribute(
+      'aria-label',
+      /processor: split: process batches, 5 instances, cell 6/
+    );
   });
 
-  test('clicking the merger node selects its cell; the active cell step is highlighted', async ({ page, tmpPath }) => {
+  test('clicking the merger node selects its cell; the active cell step is highlighted', async ({
+    page,
+    tmpPath
+  }) => {
     const panel = await openSeed(page, tmpPath);
     await panel.locator('[data-node-id="retrieve-batches"]').click();
     await expect.poll(() => activeCellIndex(page)).toBe(8);
-    await expect(panel.locator('[data-node-id="retrieve-batches"]')).toHaveClass(/jp-mod-active/);
+    await expect(
+      panel.locator('[data-node-id="retrieve-batches"]')
+    ).toHaveClass(/jp-mod-active/);
     // Keyboard: focus the splitter node and press Enter.
     await panel.locator('[data-node-id="gen-batches"]').focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => activeCellIndex(page)).toBe(4);
-    await expect(panel.locator('[data-node-id="gen-batches"]')).toHaveClass(/jp-mod-active/);
+    await expect(panel.locator('[data-node-id="gen-batches"]')).toHaveClass(
+      /jp-mod-active/
+    );
   });
 
-  test('follows a new batch count in the tag and in the parameter', async ({ page, tmpPath }) => {
+  test('follows a new batch count in the tag and in the parameter', async ({
+    page,
+    tmpPath
+  }) => {
     const panel = await openSeed(page, tmpPath);
     const processor = panel.locator('[data-node-id="process-batches"]');
     await expect(processor).toHaveAttribute('data-instances', '5');
     await setTags(page, 4, ['naavre:splitter', 'naavre:batch-count:3']);
-    await expect(processor).toHaveAttribute('data-instances', '3', { timeout: 5000 });
+    await expect(processor).toHaveAttribute('data-instances', '3', {
+      timeout: 5000
+    });
     await expect(processor).toContainText('× 3');
     // Back to the parameter, then change its default in the header cell (unsaved edit).
-    await setTags(page, 4, ['naavre:splitter', 'naavre:batch-count:param_max_batch_count']);
-    await expect(processor).toHaveAttribute('data-instances', '5', { timeout: 5000 });
+    await setTags(page, 4, [
+      'naavre:splitter',
+      'naavre:batch-count:param_max_batch_count'
+    ]);
+    await expect(processor).toHaveAttribute('data-instances', '5', {
+      timeout: 5000
+    });
     await page.evaluate(() => {
       const nb = (window as any).jupyterapp.shell.currentWidget;
       const cell = nb.model.cells.get(2);
-      cell.sharedModel.setSource(cell.sharedModel.getSource().replace('param_max_batch_count = 5', 'param_max_batch_count = 2'));
+      cell.sharedModel.setSource(
+        cell.sharedModel
+          .getSource()
+          .replace('param_max_batch_count = 5', 'param_max_batch_count = 2')
+      );
     });
-    await expect(processor).toHaveAttribute('data-instances', '2', { timeout: 5000 });
+    await expect(processor).toHaveAttribute('data-instances', '2', {
+      timeout: 5000
+    });
   });
 
-  test('exports splitting-batches.argo.yaml beside the notebook and opens it', async ({ page, tmpPath }) => {
+  test('exports splitting-batches.argo.yaml beside the notebook and opens it', async ({
+    page,
+    tmpPath
+  }) => {
     const panel = await openSeed(page, tmpPath);
     const button = panel.locator('[data-action="export-argo"]');
     await expect(button).toBeEnabled();
     await button.click();
     const target = `${tmpPath}/splitting-batches.argo.yaml`;
     await expect.poll(() => page.contents.fileExists(target)).toBe(true);
-    await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'splitting-batches.argo.yaml' })).toBeVisible();
-    await expect(panel.locator('.jp-NaavreBatch-export')).toContainText(`Saved ${target}`);
+    await expect(
+      page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', {
+        hasText: 'splitting-batches.argo.yaml'
+      })
+    ).toBeVisible();
+    await expect(panel.locator('.jp-NaavreBatch-export')).toContainText(
+      `Saved ${target}`
+    );
     // A second export asks before replacing the file.
     await page.notebook.activate(SEED);
     await button.click();
@@ -127,18 +189,32 @@ test.describe('Batch workflow panel', () => {
     await expect(running).toBeVisible();
     await expect(panel.locator('[data-action="run-both"]')).toBeDisabled();
     const verdict = panel.locator('[data-verdict]');
-    await expect(verdict).toHaveAttribute('data-verdict', 'same', { timeout: 90000 });
+    await expect(verdict).toHaveAttribute('data-verdict', 'same', {
+      timeout: 90000
+    });
     await expect(verdict).toContainText('Same result');
-    await expect(panel.locator('.jp-NaavreBatch-runStatus')).toHaveAttribute('data-status', 'succeeded');
-    const processors = panel.locator('[data-context="workflow"] [data-task="process-batches"]');
+    await expect(panel.locator('.jp-NaavreBatch-runStatus')).toHaveAttribute(
+      'data-status',
+      'succeeded'
+    );
+    const processors = panel.locator(
+      '[data-context="workflow"] [data-task="process-batches"]'
+    );
     await expect(processors).toContainText('5/5');
-    await expect(panel.locator('[data-node-id="process-batches"]')).toHaveAttribute('data-instances', '5');
+    await expect(
+      panel.locator('[data-node-id="process-batches"]')
+    ).toHaveAttribute('data-instances', '5');
     await page.sidebar.setWidth(420, 'right');
     await panel.locator('.jp-NaavreBatch-run').scrollIntoViewIfNeeded();
-    await panel.locator('.jp-NaavreBatch-run').screenshot({ path: path.join(IMAGES, 'panel-run.png') });
+    await panel
+      .locator('.jp-NaavreBatch-run')
+      .screenshot({ path: path.join(IMAGES, 'panel-run.png') });
   });
 
-  test('a processor without splitter disables export and lists the error', async ({ page, tmpPath }) => {
+  test('a processor without splitter disables export and lists the error', async ({
+    page,
+    tmpPath
+  }) => {
     const panel = await openSeed(page, tmpPath, 'splitting-batches.ipynb');
     await expect(panel.locator('[data-empty="true"]')).toBeVisible();
     await setTags(page, 6, ['naavre:processor']);
@@ -146,7 +222,9 @@ test.describe('Batch workflow panel', () => {
     await expect(item).toBeVisible({ timeout: 5000 });
     await expect(item).toContainText('cell 6');
     await expect(panel.locator('[data-action="export-argo"]')).toBeDisabled();
-    await expect(panel.locator('[data-reason="export"]')).toContainText('Fix the 1 error');
+    await expect(panel.locator('[data-reason="export"]')).toContainText(
+      'Fix the 1 error'
+    );
     await item.locator('button').click();
     await expect.poll(() => activeCellIndex(page)).toBe(6);
   });

@@ -23,30 +23,112 @@ import { ISpec } from '../../spec';
 import python from './batch-instances.json';
 
 /** The spec the server gives for examples/splitting-batches-tagged.ipynb (cells trimmed). */
-function seedSpec(batchCount: ISpec['steps'][0]['batch_count'] = {
-  parameter: 'param_max_batch_count',
-  default: 5
-}): ISpec {
-  const ref = (index: number, title: string) => ({ index, id: null, title, source: '' });
+function seedSpec(
+  batchCount: ISpec['steps'][0]['batch_count'] = {
+    parameter: 'param_max_batch_count',
+    default: 5
+  }
+): ISpec {
+  const ref = (index: number, title: string) => ({
+    index,
+    id: null,
+    title,
+    source: ''
+  });
   return {
     apiVersion: 'naavre-batch/v1',
-    notebook: { name: 'splitting-batches', path: 'splitting-batches.ipynb', kernel: 'python3', language: 'python' },
+    notebook: {
+      name: 'splitting-batches',
+      path: 'splitting-batches.ipynb',
+      kernel: 'python3',
+      language: 'python'
+    },
     parameters: [
-      { name: 'param_item_count', default: 28, type: 'int', cell_index: 2, cell_id: null, line: 2 },
-      { name: 'param_max_batch_count', default: 5, type: 'int', cell_index: 2, cell_id: null, line: 3 }
+      {
+        name: 'param_item_count',
+        default: 28,
+        type: 'int',
+        cell_index: 2,
+        cell_id: null,
+        line: 2
+      },
+      {
+        name: 'param_max_batch_count',
+        default: 5,
+        type: 'int',
+        cell_index: 2,
+        cell_id: null,
+        line: 3
+      }
     ],
-    header: { cells: [ref(2, '(do not containerize!)')], names: ['param_item_count', 'param_max_batch_count'], imports: [] },
+    header: {
+      cells: [ref(2, '(do not containerize!)')],
+      names: ['param_item_count', 'param_max_batch_count'],
+      imports: []
+    },
     steps: [
-      { id: 'gen-batches', role: 'splitter', title: 'split: gen batches', cells: [ref(4, 'split: gen batches')], section: 0, inputs: [], outputs: ['batches'], batch_count: batchCount, split_variable: 'batches', imports: [] },
-      { id: 'process-batches', role: 'processor', title: 'split: process batches', cells: [ref(6, 'split: process batches')], section: 0, inputs: ['batches'], outputs: ['processed_batches'], batch_count: null, split_variable: null, imports: [] },
-      { id: 'retrieve-batches', role: 'merger', title: 'split: retrieve batches', cells: [ref(8, 'split: retrieve batches')], section: 0, inputs: ['processed_batches'], outputs: [], batch_count: null, split_variable: null, imports: [] }
+      {
+        id: 'gen-batches',
+        role: 'splitter',
+        title: 'split: gen batches',
+        cells: [ref(4, 'split: gen batches')],
+        section: 0,
+        inputs: [],
+        outputs: ['batches'],
+        batch_count: batchCount,
+        split_variable: 'batches',
+        imports: []
+      },
+      {
+        id: 'process-batches',
+        role: 'processor',
+        title: 'split: process batches',
+        cells: [ref(6, 'split: process batches')],
+        section: 0,
+        inputs: ['batches'],
+        outputs: ['processed_batches'],
+        batch_count: null,
+        split_variable: null,
+        imports: []
+      },
+      {
+        id: 'retrieve-batches',
+        role: 'merger',
+        title: 'split: retrieve batches',
+        cells: [ref(8, 'split: retrieve batches')],
+        section: 0,
+        inputs: ['processed_batches'],
+        outputs: [],
+        batch_count: null,
+        split_variable: null,
+        imports: []
+      }
     ],
     sections: [
-      { index: 0, splitter: 'gen-batches', processors: ['process-batches'], merger: 'retrieve-batches', split_variable: 'batches', batch_count: batchCount, broadcast: [], merged: ['processed_batches'] }
+      {
+        index: 0,
+        splitter: 'gen-batches',
+        processors: ['process-batches'],
+        merger: 'retrieve-batches',
+        split_variable: 'batches',
+        batch_count: batchCount,
+        broadcast: [],
+        merged: ['processed_batches']
+      }
     ],
     edges: [
-      { from: 'gen-batches', to: 'process-batches', variables: ['batches'], kind: 'split' },
-      { from: 'process-batches', to: 'retrieve-batches', variables: ['processed_batches'], kind: 'merge' }
+      {
+        from: 'gen-batches',
+        to: 'process-batches',
+        variables: ['batches'],
+        kind: 'split'
+      },
+      {
+        from: 'process-batches',
+        to: 'retrieve-batches',
+        variables: ['processed_batches'],
+        kind: 'merge'
+      }
     ],
     diagnostics: [],
     summary: { errors: 0, warnings: 0 }
@@ -54,9 +136,12 @@ function seedSpec(batchCount: ISpec['steps'][0]['batch_count'] = {
 }
 
 describe('batchInstances', () => {
-  it.each(python.rows as [number, number, number][])('n=%i items, m=%i batches gives %i instances, as in Python', (n, m, expected) => {
-    expect(batchInstances(n, m)).toBe(expected);
-  });
+  it.each(python.rows as [number, number, number][])(
+    'n=%i items, m=%i batches gives %i instances, as in Python',
+    (n, m, expected) => {
+      expect(batchInstances(n, m)).toBe(expected);
+    }
+  );
 
   it('is m while the item count is unknown', () => {
     expect(batchInstances(null, 7)).toBe(7);
@@ -71,7 +156,10 @@ describe('resolveBatchCount', () => {
   const params = seedSpec().parameters;
 
   it('takes a number from the tag', () => {
-    expect(resolveBatchCount({ value: 3 }, params)).toEqual({ count: 3, source: 'value' });
+    expect(resolveBatchCount({ value: 3 }, params)).toEqual({
+      count: 3,
+      source: 'value'
+    });
   });
 
   it("takes the parameter's default in the notebook", () => {
@@ -81,12 +169,16 @@ describe('resolveBatchCount', () => {
 
   it('prefers a value the user edited for the run', () => {
     const bc = { parameter: 'param_max_batch_count', default: 5 };
-    expect(resolveBatchCount(bc, params, { param_max_batch_count: 12 }).count).toBe(12);
+    expect(
+      resolveBatchCount(bc, params, { param_max_batch_count: 12 }).count
+    ).toBe(12);
   });
 
   it('ignores an edited value that is not a positive integer', () => {
     const bc = { parameter: 'param_max_batch_count', default: 5 };
-    expect(resolveBatchCount(bc, params, { param_max_batch_count: 'x' }).count).toBe(5);
+    expect(
+      resolveBatchCount(bc, params, { param_max_batch_count: 'x' }).count
+    ).toBe(5);
   });
 
   it('is unknown without a batch count', () => {
@@ -118,7 +210,9 @@ describe('buildGraph', () => {
 
   it('follows a batch count written in the tag', () => {
     const g = buildGraph(seedSpec({ value: 3 }));
-    expect(instancesText(g.nodes.find(n => n.id === 'process-batches')!.instances!)).toBe('× 3');
+    expect(
+      instancesText(g.nodes.find(n => n.id === 'process-batches')!.instances!)
+    ).toBe('× 3');
   });
 
   it('shows the instances a run counted instead of the batch count', () => {
@@ -133,7 +227,9 @@ describe('buildGraph', () => {
 
   it('labels the edges with their variables and kind', () => {
     const g = buildGraph(seedSpec());
-    const labels = g.edges.filter(e => !['parameter', 'header'].includes(e.kind)).map(e => [e.from, e.to, e.label]);
+    const labels = g.edges
+      .filter(e => !['parameter', 'header'].includes(e.kind))
+      .map(e => [e.from, e.to, e.label]);
     expect(labels).toEqual([
       ['gen-batches', 'process-batches', 'batches (split)'],
       ['process-batches', 'retrieve-batches', 'processed_batches (merge)']
@@ -142,7 +238,9 @@ describe('buildGraph', () => {
 
   it('links the batch-count parameter to the splitter and the header to unfed steps', () => {
     const g = buildGraph(seedSpec(), { headerEdgeLabel: 'runs in every step' });
-    const context = g.edges.filter(e => ['parameter', 'header'].includes(e.kind)).map(e => [e.from, e.to, e.label]);
+    const context = g.edges
+      .filter(e => ['parameter', 'header'].includes(e.kind))
+      .map(e => [e.from, e.to, e.label]);
     expect(context).toEqual([
       [PARAMETERS_NODE, HEADER_NODE, ''],
       [HEADER_NODE, 'gen-batches', 'runs in every step'],
@@ -151,18 +249,34 @@ describe('buildGraph', () => {
   });
 
   it('has no nodes for a notebook without tags', () => {
-    const spec = { ...seedSpec(), parameters: [], header: { cells: [], names: [] }, steps: [], sections: [], edges: [] };
+    const spec = {
+      ...seedSpec(),
+      parameters: [],
+      header: { cells: [], names: [] },
+      steps: [],
+      sections: [],
+      edges: []
+    };
     expect(buildGraph(spec).nodes).toEqual([]);
   });
 
   it('shortens long titles and many cells so boxes stay readable', () => {
     const spec = seedSpec();
-    const many = Array.from({ length: 10 }, (_, i) => ({ index: 10 + i, id: null, title: 'x'.repeat(80), source: '' }));
+    const many = Array.from({ length: 10 }, (_, i) => ({
+      index: 10 + i,
+      id: null,
+      title: 'x'.repeat(80),
+      source: ''
+    }));
     spec.steps[2] = { ...spec.steps[2], cells: many };
-    const merger = buildGraph(spec).nodes.find(n => n.id === 'retrieve-batches')!;
+    const merger = buildGraph(spec).nodes.find(
+      n => n.id === 'retrieve-batches'
+    )!;
     expect(merger.lines).toHaveLength(6);
     expect(merger.lines[5]).toBe('+ 5 …');
-    expect(Math.max(...merger.lines.map(l => l.length))).toBeLessThanOrEqual(34);
+    expect(Math.max(...merger.lines.map(l => l.length))).toBeLessThanOrEqual(
+      34
+    );
     expect(merger.cells).toHaveLength(10);
   });
 });
@@ -186,7 +300,8 @@ describe('layoutGraph', () => {
       for (const b of g.nodes) {
         if (a !== b) {
           const apart =
-            Math.abs(a.x - b.x) >= (a.width + b.width) / 2 || Math.abs(a.y - b.y) >= (a.height + b.height) / 2;
+            Math.abs(a.x - b.x) >= (a.width + b.width) / 2 ||
+            Math.abs(a.y - b.y) >= (a.height + b.height) / 2;
           expect(apart).toBe(true);
         }
       }
@@ -198,8 +313,12 @@ describe('layoutGraph', () => {
       expect(e.points.length).toBeGreaterThanOrEqual(2);
       const first = e.points[0];
       const last = e.points[e.points.length - 1];
-      expect(Math.abs(first.y - at(e.from).y)).toBeLessThanOrEqual(at(e.from).height / 2 + 1);
-      expect(Math.abs(last.y - at(e.to).y)).toBeLessThanOrEqual(at(e.to).height / 2 + 1);
+      expect(Math.abs(first.y - at(e.from).y)).toBeLessThanOrEqual(
+        at(e.from).height / 2 + 1
+      );
+      expect(Math.abs(last.y - at(e.to).y)).toBeLessThanOrEqual(
+        at(e.to).height / 2 + 1
+      );
     }
   });
 

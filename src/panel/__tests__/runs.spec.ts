@@ -7,7 +7,13 @@
  * `failed` (workflow context, the processor raising for item 10).
  */
 import { IParameter } from '../../spec';
-import { formatParameter, parseParameter, parseRunStatus, runParameters, verdictOf } from '../runs';
+import {
+  formatParameter,
+  parseParameter,
+  parseRunStatus,
+  runParameters,
+  verdictOf
+} from '../runs';
 import snapshots from './run-snapshot.json';
 
 const param = (name: string, type: string, value: unknown): IParameter => ({
@@ -49,15 +55,25 @@ describe('parseParameter', () => {
 });
 
 describe('runParameters', () => {
-  const params = [param('param_item_count', 'int', 28), param('param_max_batch_count', 'int', 5)];
+  const params = [
+    param('param_item_count', 'int', 28),
+    param('param_max_batch_count', 'int', 5)
+  ];
 
   it('sends nothing while the defaults are untouched', () => {
     expect(runParameters(params, {})).toEqual({ values: {}, invalid: [] });
-    expect(runParameters(params, { param_item_count: formatParameter(28) })).toEqual({ values: {}, invalid: [] });
+    expect(
+      runParameters(params, { param_item_count: formatParameter(28) })
+    ).toEqual({ values: {}, invalid: [] });
   });
 
   it('sends the edited values that differ from the defaults', () => {
-    expect(runParameters(params, { param_max_batch_count: '3', param_item_count: '028' })).toEqual({
+    expect(
+      runParameters(params, {
+        param_max_batch_count: '3',
+        param_item_count: '028'
+      })
+    ).toEqual({
       values: { param_max_batch_count: 3 },
       invalid: []
     });
@@ -73,8 +89,18 @@ describe('runParameters', () => {
 
 describe('parseRunStatus', () => {
   it('shows a just-started run as queued, not finished', () => {
-    const view = parseRunStatus({ id: 'r1', context: 'both', status: 'queued' });
-    expect(view).toMatchObject({ id: 'r1', status: 'queued', finished: false, contexts: [], failures: [] });
+    const view = parseRunStatus({
+      id: 'r1',
+      context: 'both',
+      status: 'queued'
+    });
+    expect(view).toMatchObject({
+      id: 'r1',
+      status: 'queued',
+      finished: false,
+      contexts: [],
+      failures: []
+    });
     expect(verdictOf(view)).toBeNull();
   });
 
@@ -83,7 +109,9 @@ describe('parseRunStatus', () => {
     expect(view.finished).toBe(false);
     const workflow = view.contexts.find(c => c.context === 'workflow')!;
     expect(workflow.status).toBe('running');
-    expect(workflow.tasks.map(t => [t.task, t.status, t.done, t.total])).toEqual([
+    expect(
+      workflow.tasks.map(t => [t.task, t.status, t.done, t.total])
+    ).toEqual([
       ['gen-batches', 'running', 0, 1],
       ['process-batches', 'pending', 0, 0],
       ['retrieve-batches', 'pending', 0, 0]
@@ -97,8 +125,14 @@ describe('parseRunStatus', () => {
     expect(verdictOf(view)).toBe('same');
     expect(view.verdict!.compared).toBe(2);
     expect(view.instances).toEqual({ 'process-batches': 4 });
-    const processors = view.contexts[1].tasks.find(t => t.task === 'process-batches')!;
-    expect([processors.done, processors.total, processors.kind]).toEqual([4, 4, 'processors']);
+    const processors = view.contexts[1].tasks.find(
+      t => t.task === 'process-batches'
+    )!;
+    expect([processors.done, processors.total, processors.kind]).toEqual([
+      4,
+      4,
+      'processors'
+    ]);
     expect(processors.seconds).toBeGreaterThan(0);
     expect(view.contexts.map(c => c.context)).toEqual(['notebook', 'workflow']);
   });
@@ -108,12 +142,12 @@ describe('parseRunStatus', () => {
     expect(view.status).toBe('failed');
     expect(view.failures).toHaveLength(1);
     const failure = view.failures[0];
-    expect([failure.context, failure.step, failure.cellIndex, failure.line]).toEqual([
-      'workflow',
-      'process-batches',
-      6,
-      6
-    ]);
+    expect([
+      failure.context,
+      failure.step,
+      failure.cellIndex,
+      failure.line
+    ]).toEqual(['workflow', 'process-batches', 6, 6]);
     expect(failure.message).toContain('ValueError: bad item 10');
     expect(failure.where).toContain('instance 2/5');
     expect(failure.logs).toContain('Traceback');
@@ -128,12 +162,22 @@ describe('parseRunStatus', () => {
       comparison: {
         same: false,
         compared: 2,
-        differences: [{ step: 'process-batches', variable: 'processed_batches', path: 'processed_batches[0][1]', notebook: 1, workflow: 2 }],
+        differences: [
+          {
+            step: 'process-batches',
+            variable: 'processed_batches',
+            path: 'processed_batches[0][1]',
+            notebook: 1,
+            workflow: 2
+          }
+        ],
         not_compared: []
       }
     });
     expect(verdictOf(view)).toBe('different');
     expect(view.outcome).toBe('different');
-    expect(view.verdict!.differences.map(d => d.path)).toEqual(['processed_batches[0][1]']);
+    expect(view.verdict!.differences.map(d => d.path)).toEqual([
+      'processed_batches[0][1]'
+    ]);
   });
 });
