@@ -25,6 +25,7 @@ from typing import Any
 from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
 
+from .compare import json_kind
 from .diagnostics import Diagnostic, sort_key
 from .notebook import kernel_name
 from .tags import Annotation, cell_annotation, naavre_tags
@@ -551,24 +552,6 @@ def _unique_id(base: str, used: set[str]) -> str:
     return candidate
 
 
-def _literal_type(value: Any) -> str | None:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "dict"
-    return None
-
-
 def _json_literal(value: Any) -> Any:
     """Tuples become lists; anything JSON cannot hold (sets, bytes, complex, non-str keys) raises."""
     if isinstance(value, tuple):
@@ -858,7 +841,7 @@ class _Analyser:
                 stmt.col_offset + 1,
             )
             return None
-        kind = _literal_type(default) or "null"
+        kind = json_kind(default) or "null"
         return Parameter(target.id, default, kind, cell.index, cell.id, stmt.lineno)
 
     def _is_ipython_stmt(self, stmt: ast.stmt) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["compare_traces", "first_difference", "format_path"]
+__all__ = ["compare_traces", "first_difference", "format_path", "json_kind"]
 
 _MISSING = object()
 
@@ -25,7 +25,13 @@ def format_path(root: str, keys: list[int | str]) -> str:
     return root + "".join(f"[{k}]" if isinstance(k, int) else f"[{json.dumps(k)}]" for k in keys)
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str | None:
+    """The JSON type of a Python value (``null``, ``bool``, ``int``, ``float``, ``str``, ``list``,
+    ``dict``), or None for anything JSON cannot hold.
+
+    One vocabulary for the spec's parameter ``type`` and for what the comparison calls a type
+    change: ``bool`` is checked before ``int`` because ``True`` is an ``int`` to Python, not to JSON.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -40,7 +46,11 @@ def _kind(value: Any) -> str:
         return "list"
     if isinstance(value, dict):
         return "dict"
-    return type(value).__name__
+    return None
+
+
+def _kind(value: Any) -> str:
+    return json_kind(value) or type(value).__name__
 
 
 def first_difference(a: Any, b: Any) -> tuple[list[int | str], Any, Any] | None:

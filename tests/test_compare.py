@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from helpers import SEED, tagged_seed_notebook
 
-from naavre_batch_ext.compare import compare_traces, first_difference, format_path
+from naavre_batch_ext.compare import compare_traces, first_difference, format_path, json_kind
 from naavre_batch_ext.spec import build_spec
 
 
@@ -60,6 +60,27 @@ def test_int_and_float_differ() -> None:
 
 def test_bool_and_int_differ() -> None:
     assert first_difference({"a": True}, {"a": 1}) == (["a"], True, 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (None, "null"),
+        (True, "bool"),
+        (0, "int"),
+        (0.0, "float"),
+        ("", "str"),
+        ([], "list"),
+        ({}, "dict"),
+        ((1,), None),
+        ({1}, None),
+        (b"x", None),
+    ],
+)
+def test_json_kind_names_json_types_bool_apart_from_int_and_none_for_others(
+    value: Any, kind: str | None
+) -> None:
+    assert json_kind(value) == kind
 
 
 def test_missing_list_element_and_dict_key_are_differences() -> None:
