@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-NOTEBOOKS = Path(__file__).parent / "notebooks"
-SEED = NOTEBOOKS / "splitting-batches.ipynb"
+from helpers import SEED, tagged_seed_notebook, write_tmp
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config):  # type: ignore[no-untyped-def]
+def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
     """Enable the server extension and refuse unauthenticated requests, as a real server does."""
     return {
         "ServerApp": {
@@ -25,3 +24,13 @@ def jp_server_config(jp_server_config):  # type: ignore[no-untyped-def]
 def seed_path() -> Path:
     """The seed notebook of the project, untagged, as the source document ships it."""
     return SEED
+
+
+@pytest.fixture
+def seed(jp_root_dir: Path) -> str:
+    """For REST API tests: the tagged seed notebook saved at the server root; its API path.
+
+    (test_export_cli.py has its own ``seed``: a file in ``tmp_path``, for the CLI.)
+    """
+    write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
+    return "seed.ipynb"

@@ -9,11 +9,17 @@ shows up in every test that uses them.
 from __future__ import annotations
 
 import copy
+import json
+import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import pytest
 from nbformat import NotebookNode
+from tornado.httpclient import HTTPClientError
 
 from naavre_batch_ext.notebook import load_notebook
 
@@ -101,8 +107,70 @@ def code_notebook(*sources: str, tags: Mapping[int, Sequence[str]] | None = None
     return nb
 
 
+def section_tags(first: int = 0, batch_count: str = "2") -> dict[int, list[str]]:
+    """Tags for one section on three consecutive cells from ``first``: splitter (with
+    ``naavre:batch-count:<batch_count>``), processor, merger; for :func:`code_notebook`."""
+    return {
+        first: ["naavre:splitter", f"naavre:batch-count:{batch_count}"],
+        first + 1: ["naavre:processor"],
+        first + 2: ["naavre:merger"],
+    }
+
+
+def unknown_name_notebook() -> NotebookNode:
+    """A tagged notebook with one analysis error: the processor (cell 1) reads a name that no
+    earlier step or header defines."""
+    return code_notebook("items = [1]", "out = missing_name", "total = out", tags=section_tags())
+
+
 def write_tmp(nb: NotebookNode, directory: Path, name: str = "nb.ipynb") -> Path:
     """Write a notebook into ``directory`` (a pytest ``tmp_path``) and return its path."""
     path = directory / name
     nbformat.write(nb, str(path))
     return path
+
+
+def pid_exists(pid: int) -> bool:
+    """True while a process with this id exists (a zombie still counts: it was not reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for_pid_files(folder: Path, count: int, timeout: float = 30) -> list[int]:
+    """The process ids named by the files in ``folder`` (the runner's ``sleeping`` notebook
+    writes one per process it starts), once there are ``count`` of them or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while len(list(folder.iterdir())) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [int(p.name) for p in folder.iterdir()]
+
+
+# -- REST API ----------------------------------------------------------------------------------
+
+
+async def api_post(
+    jp_fetch: Any, endpoint: str, body: Any, raw: bool = False, code: int = 200
+) -> dict[str, Any]:
+    """POST ``body`` (JSON-encoded unless ``raw``) to ``/naavre-batch-ext/<endpoint>``; the reply,
+    which must have status ``code``."""
+    response = await jp_fetch(
+        "naavre-batch-ext", endpoint, method="POST", body=body if raw else json.dumps(body)
+    )
+    assert response.code == code
+    result: dict[str, Any] = json.loads(response.body)
+    return result
+
+
+async def api_error(
+    jp_fetch: Any, endpoint: str, body: Any, raw: bool = False
+) -> tuple[int, dict[str, Any]]:
+    """POST a request that must fail; its HTTP status and JSON error body."""
+    with pytest.raises(HTTPClientError) as error:
+        await jp_fetch(
+            "naavre-batch-ext", endpoint, method="POST", body=body if raw else json.dumps(body)
+        )
+    assert error.value.response is not None
+    return error.value.code, json.loads(error.value.response.body)

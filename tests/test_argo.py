@@ -22,6 +22,7 @@ from helpers import (
     NOTEBOOKS,
     TUTORIALS,
     code_notebook,
+    section_tags,
     tagged_seed_notebook,
     tagged_tutorial,
 )
@@ -127,11 +128,7 @@ def _bundle(template: dict[str, Any], values: dict[str, Any]) -> Any:
     return json.loads(text)
 
 
-SECTION = {
-    0: ["naavre:splitter", "naavre:batch-count:3"],
-    1: ["naavre:processor"],
-    2: ["naavre:merger"],
-}
+SECTION = section_tags(batch_count="3")
 SECTION_ITEMS = {**SECTION, 0: [*SECTION[0], "naavre:split:items"]}
 """A section whose splitter also hands on other values, so it names the list to split."""
 

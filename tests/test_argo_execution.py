@@ -30,7 +30,14 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import TUTORIALS, code_notebook, tagged_seed_notebook, tagged_tutorial, write_tmp
+from helpers import (
+    TUTORIALS,
+    code_notebook,
+    section_tags,
+    tagged_seed_notebook,
+    tagged_tutorial,
+    write_tmp,
+)
 
 from naavre_batch_ext import split
 from naavre_batch_ext.argo import export_argo
@@ -341,11 +348,8 @@ def test_item_count_parameter_override_reaches_the_header(tmp_path: Path) -> Non
     )
 
 
-SECTION = {
-    1: ["naavre:splitter", "naavre:batch-count:3", "naavre:split:items"],
-    2: ["naavre:processor"],
-    3: ["naavre:merger"],
-}
+SECTION = section_tags(1, "3")
+SECTION[1].append("naavre:split:items")
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import NOTEBOOKS, SEED, SEED_TAGS, code_notebook, tagged_seed_notebook, write_tmp
+from helpers import (
+    NOTEBOOKS,
+    SEED,
+    SEED_TAGS,
+    code_notebook,
+    section_tags,
+    tagged_seed_notebook,
+    write_tmp,
+)
 
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.notebook import MAX_CELLS
@@ -35,11 +43,7 @@ def test_check_prints_located_error_with_hint_and_exits_1(
         "xs = [1]",
         "ys = [x for x in xs]\nzs = ys + missing",
         "print(zs)",
-        tags={
-            0: ["naavre:splitter", "naavre:batch-count:2"],
-            1: ["naavre:processor"],
-            2: ["naavre:merger"],
-        },
+        tags=section_tags(),
     )
     path = write_tmp(nb, tmp_path)
     assert main(["check", str(path)]) == 1
@@ -56,11 +60,7 @@ def test_check_warning_only_exits_0(tmp_path: Path, capsys: pytest.CaptureFixtur
         "xs = [1]\n!ls",
         "ys = list(xs)",
         "print(ys)",
-        tags={
-            0: ["naavre:splitter", "naavre:batch-count:2"],
-            1: ["naavre:processor"],
-            2: ["naavre:merger"],
-        },
+        tags=section_tags(),
     )
     path = write_tmp(nb, tmp_path)
     assert main(["check", str(path)]) == 0

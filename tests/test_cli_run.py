@@ -8,31 +8,35 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import NOTEBOOKS, SEED, tagged_seed_notebook, write_tmp
+from helpers import (
+    NOTEBOOKS,
+    SEED,
+    pid_exists,
+    tagged_seed_notebook,
+    wait_for_pid_files,
+    write_tmp,
+)
 
 from naavre_batch_ext.cli import main
 
 RUNNER_NOTEBOOKS = NOTEBOOKS / "runner"
 
 
+def run_cli(name: str, runs_dir: Path, *options: str) -> int:
+    """``naavre-batch run`` on the runner test notebook ``name``, its run folder in ``runs_dir``."""
+    return main(
+        ["run", str(RUNNER_NOTEBOOKS / f"{name}.ipynb"), *options, "--runs-dir", str(runs_dir)]
+    )
+
+
 def test_workflow_run_prints_summary_table_and_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "run",
-            str(RUNNER_NOTEBOOKS / "mutation.ipynb"),
-            "--context",
-            "workflow",
-            "--runs-dir",
-            str(tmp_path),
-        ]
-    )
+    code = run_cli("mutation", tmp_path, "--context", "workflow")
     out = capsys.readouterr()
     assert code == 0
     assert "step" in out.out and "instances" in out.out and "wall time" in out.out
@@ -52,17 +56,7 @@ def test_both_contexts_print_same_result(
 
 
 def test_json_output_is_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        [
-            "run",
-            str(RUNNER_NOTEBOOKS / "empty-list.ipynb"),
-            "--context",
-            "workflow",
-            "--json",
-            "--runs-dir",
-            str(tmp_path),
-        ]
-    )
+    code = run_cli("empty-list", tmp_path, "--context", "workflow", "--json")
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["status"] == "ok"
     assert result["workflow_run"]["trace"]["plus-one"]["plus"] == []
@@ -71,16 +65,7 @@ def test_json_output_is_the_result(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_failure_exits_1_with_cell_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "run",
-            str(RUNNER_NOTEBOOKS / "failing-instance.ipynb"),
-            "--context",
-            "workflow",
-            "--runs-dir",
-            str(tmp_path),
-        ]
-    )
+    code = run_cli("failing-instance", tmp_path, "--context", "workflow")
     out = capsys.readouterr().out
     assert code == 1
     assert "instance 3/3 (batch 2: items 7..9 of items)" in out
@@ -90,16 +75,7 @@ def test_failure_exits_1_with_cell_traceback(
 def test_unknown_parameter_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "run",
-            str(RUNNER_NOTEBOOKS / "mutation.ipynb"),
-            "-p",
-            "param_x=1",
-            "--runs-dir",
-            str(tmp_path),
-        ]
-    )
+    code = run_cli("mutation", tmp_path, "-p", "param_x=1")
     err = capsys.readouterr().err
     assert code == 2
     assert "unknown parameter param_x" in err and "Traceback" not in err
@@ -109,19 +85,7 @@ def test_unknown_parameter_is_a_clear_error(
 def test_parameter_values_parse_as_json_else_text(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "run",
-            str(RUNNER_NOTEBOOKS / "braces.ipynb"),
-            "--context",
-            "workflow",
-            "--json",
-            "-p",
-            "param_label=12",
-            "--runs-dir",
-            str(tmp_path),
-        ]
-    )
+    code = run_cli("braces", tmp_path, "--context", "workflow", "--json", "-p", "param_label=12")
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert result["workflow_run"]["parameters"]["param_label"] == "12"  # a str parameter stays text
@@ -138,14 +102,6 @@ def test_analysis_errors_print_like_check_and_run_nothing(
     assert code == 1
     assert f"{path}:cell 4" in err and "error:" in err
     assert not (tmp_path / "runs").exists()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_ctrl_c_stops_every_step_process(tmp_path: Path) -> None:
@@ -171,16 +127,13 @@ def test_ctrl_c_stops_every_step_process(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    started = [int(p.name) for p in pids.iterdir()]
+    started = wait_for_pid_files(pids, 2)
     assert len(started) == 2
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 130
     assert b"interrupted" in err
-    assert not any(_alive(p) for p in started)
+    assert not any(pid_exists(p) for p in started)
     runs = list((tmp_path / ".naavre-batch" / "runs").iterdir())
     assert len(runs) == 1  # the run folder is next to the notebook
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import NOTEBOOKS, code_notebook, tagged_seed_notebook, write_tmp
+from helpers import NOTEBOOKS, code_notebook, section_tags, tagged_seed_notebook, write_tmp
 
 from naavre_batch_ext.argo import DEFAULT_IMAGE
 from naavre_batch_ext.cli import main
@@ -115,11 +115,7 @@ def test_export_with_analysis_errors_prints_them_and_writes_nothing(
         "items = list(range(3))",
         "out = [missing_name for x in items]",
         "print(out)",
-        tags={
-            0: ["naavre:splitter", "naavre:batch-count:2"],
-            1: ["naavre:processor"],
-            2: ["naavre:merger"],
-        },
+        tags=section_tags(),
     )
     path = write_tmp(nb, tmp_path, "broken.ipynb")
     for fmt in ("argo", "json"):
@@ -159,11 +155,7 @@ def test_export_warns_about_third_party_imports_on_stderr(
         "items = list(range(4))",
         "out = [x + 1 for x in items]",
         "print(out)",
-        tags={
-            1: ["naavre:splitter", "naavre:batch-count:2"],
-            2: ["naavre:processor"],
-            3: ["naavre:merger"],
-        },
+        tags=section_tags(1),
     )
     path = write_tmp(nb, tmp_path, "np.ipynb")
     assert main(["export", str(path)]) == 0

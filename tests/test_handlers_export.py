@@ -10,31 +10,26 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import code_notebook, tagged_seed_notebook, write_tmp
-from tornado.httpclient import HTTPClientError
+from helpers import (
+    api_error,
+    api_post,
+    code_notebook,
+    section_tags,
+    tagged_seed_notebook,
+    unknown_name_notebook,
+    write_tmp,
+)
 
 from naavre_batch_ext.argo import ArgoOptions, export_argo
 from naavre_batch_ext.spec import build_spec, dumps_spec
 
 
-@pytest.fixture
-def seed(jp_root_dir: Path) -> str:
-    write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
-    return "seed.ipynb"
-
-
 async def export(jp_fetch: Any, body: dict[str, Any]) -> dict[str, Any]:
-    response = await jp_fetch("naavre-batch-ext", "export", method="POST", body=json.dumps(body))
-    assert response.code == 200
-    result: dict[str, Any] = json.loads(response.body)
-    return result
+    return await api_post(jp_fetch, "export", body)
 
 
 async def export_error(jp_fetch: Any, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(HTTPClientError) as error:
-        await jp_fetch("naavre-batch-ext", "export", method="POST", body=json.dumps(body))
-    assert error.value.response is not None
-    return error.value.code, json.loads(error.value.response.body)
+    return await api_error(jp_fetch, "export", body)
 
 
 async def test_argo_export_is_the_core_yaml_and_is_not_saved(
@@ -90,11 +85,7 @@ async def test_third_party_imports_come_back_as_warnings(jp_fetch: Any) -> None:
         "import numpy\nitems = [1, 2]",
         "out = items",
         "total = out",
-        tags={
-            0: ["naavre:splitter", "naavre:batch-count:2"],
-            1: ["naavre:processor"],
-            2: ["naavre:merger"],
-        },
+        tags=section_tags(),
     )
     reply = await export(jp_fetch, {"path": "np.ipynb", "notebook": nb})
     assert [w["code"] for w in reply["warnings"]] == ["third-party-imports"]
@@ -137,17 +128,7 @@ async def test_save_with_overwrite_replaces_the_file(
 async def test_analysis_errors_are_400_with_diagnostics_and_nothing_written(
     jp_fetch: Any, jp_root_dir: Path
 ) -> None:
-    nb = code_notebook(
-        "items = [1]",
-        "out = missing_name",
-        "total = out",
-        tags={
-            0: ["naavre:splitter", "naavre:batch-count:2"],
-            1: ["naavre:processor"],
-            2: ["naavre:merger"],
-        },
-    )
-    write_tmp(nb, jp_root_dir, "bad.ipynb")
+    write_tmp(unknown_name_notebook(), jp_root_dir, "bad.ipynb")
     code, reply = await export_error(jp_fetch, {"path": "bad.ipynb", "save": True})
     assert code == 400
     errors = [d for d in reply["diagnostics"] if d["severity"] == "error"]

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import NOTEBOOKS, code_notebook, tagged_seed_notebook, write_tmp
+from helpers import (
+    NOTEBOOKS,
+    api_error,
+    tagged_seed_notebook,
+    unknown_name_notebook,
+    write_tmp,
+)
 from tornado.httpclient import HTTPClientError
 
 RUNNER_NOTEBOOKS = NOTEBOOKS / "runner"
@@ -22,12 +28,6 @@ RUNNER_NOTEBOOKS = NOTEBOOKS / "runner"
 def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
     """One run at a time, so the limit is reached with the first run."""
     return {**jp_server_config, "NaavreBatch": {"max_concurrent_runs": 1}}
-
-
-@pytest.fixture
-def seed(jp_root_dir: Path) -> str:
-    write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
-    return "seed.ipynb"
 
 
 @pytest.fixture
@@ -80,10 +80,7 @@ def alive(pid: int) -> bool:
 
 
 async def run_error(jp_fetch: Any, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(HTTPClientError) as error:
-        await jp_fetch("naavre-batch-ext", "runs", method="POST", body=json.dumps(body))
-    assert error.value.response is not None
-    return error.value.code, json.loads(error.value.response.body)
+    return await api_error(jp_fetch, "runs", body)
 
 
 async def test_a_run_of_the_seed_completes_with_the_same_result_in_both_contexts(
@@ -252,17 +249,7 @@ async def test_a_run_of_a_missing_notebook_is_404(jp_fetch: Any) -> None:
 async def test_a_run_with_analysis_errors_is_400_and_starts_nothing(
     jp_fetch: Any, jp_root_dir: Path
 ) -> None:
-    nb = code_notebook(
-        "items = [1]",
-        "out = missing_name",
-        "total = out",
-        tags={
-            0: ["naavre:splitter", "naavre:batch-count:2"],
-            1: ["naavre:processor"],
-            2: ["naavre:merger"],
-        },
-    )
-    write_tmp(nb, jp_root_dir, "bad.ipynb")
+    write_tmp(unknown_name_notebook(), jp_root_dir, "bad.ipynb")
     code, reply = await run_error(jp_fetch, {"path": "bad.ipynb"})
     assert code == 400
     assert reply["diagnostics"][0]["cell_index"] == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import tagged_seed_notebook, write_tmp
+from helpers import tagged_seed_notebook
 from tornado.httpclient import HTTPClientError
 
 from naavre_batch_ext import handlers
@@ -21,12 +21,6 @@ BODY_LIMIT = 64 * 1024
 def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
     """A small body limit (set the way a user would, c.NaavreBatch.max_body_size)."""
     return {**jp_server_config, "NaavreBatch": {"max_body_size": BODY_LIMIT}}
-
-
-@pytest.fixture
-def seed(jp_root_dir: Path) -> str:
-    write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
-    return "seed.ipynb"
 
 
 ENDPOINTS = [

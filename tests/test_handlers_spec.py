@@ -3,43 +3,24 @@ every way a request can be wrong (body, fields, paths), answered with a 4xx nami
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from helpers import SEED, code_notebook, tagged_seed_notebook, write_tmp
-from tornado.httpclient import HTTPClientError
+from helpers import SEED, api_error, api_post, code_notebook, tagged_seed_notebook, write_tmp
 
 from naavre_batch_ext import SPEC_API_VERSION
 from naavre_batch_ext.spec import build_spec
 
 
-@pytest.fixture
-def seed(jp_root_dir: Path) -> str:
-    """The tagged seed notebook saved at the server root; its API path."""
-    write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
-    return "seed.ipynb"
-
-
 async def post_spec(jp_fetch: Any, body: Any, raw: bool = False) -> dict[str, Any]:
-    response = await jp_fetch(
-        "naavre-batch-ext", "spec", method="POST", body=body if raw else json.dumps(body)
-    )
-    assert response.code == 200
-    result: dict[str, Any] = json.loads(response.body)
-    return result
+    return await api_post(jp_fetch, "spec", body, raw)
 
 
 async def spec_error(jp_fetch: Any, body: Any, raw: bool = False) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(HTTPClientError) as error:
-        await jp_fetch(
-            "naavre-batch-ext", "spec", method="POST", body=body if raw else json.dumps(body)
-        )
-    assert error.value.response is not None
-    return error.value.code, json.loads(error.value.response.body)
+    return await api_error(jp_fetch, "spec", body, raw)
 
 
 async def test_spec_of_the_saved_seed_is_the_core_spec(jp_fetch: Any, seed: str) -> None:

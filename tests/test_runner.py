@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,11 @@ from helpers import (
     SEED,
     TUTORIALS,
     code_notebook,
+    pid_exists,
+    section_tags,
     tagged_seed_notebook,
     tagged_tutorial,
+    wait_for_pid_files,
     write_tmp,
 )
 
@@ -248,14 +249,6 @@ def test_notebook_file_is_never_written(runs_dir: Path) -> None:
     assert path.read_bytes() == before
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_cancel_kills_every_processor_process(tmp_path: Path) -> None:
     path = RUNNER_NOTEBOOKS / "sleeping.ipynb"
     spec = build_spec(load_notebook(path), str(path))
@@ -276,16 +269,13 @@ def test_cancel_kills_every_processor_process(tmp_path: Path) -> None:
         )
     )
     thread.start()
-    deadline = time.monotonic() + 30
-    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    started = [int(p.name) for p in pids.iterdir()]
-    assert len(started) == 2 and all(_alive(p) for p in started)
+    started = wait_for_pid_files(pids, 2)
+    assert len(started) == 2 and all(pid_exists(p) for p in started)
     cancel.cancel()
     thread.join(10)
     assert not thread.is_alive()
     assert out["status"] == "cancelled"
-    assert not any(_alive(p) for p in started)
+    assert not any(pid_exists(p) for p in started)
 
 
 def test_cancel_stops_the_notebook_kernel(tmp_path: Path) -> None:
@@ -308,15 +298,12 @@ def test_cancel_stops_the_notebook_kernel(tmp_path: Path) -> None:
         )
     )
     thread.start()
-    deadline = time.monotonic() + 30
-    while not list(tmp_path.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    kernel_pid = int(next(tmp_path.iterdir()).name)
+    kernel_pid = wait_for_pid_files(tmp_path, 1)[0]
     cancel.cancel()
     thread.join(15)
     assert not thread.is_alive()
     assert out["status"] == "cancelled"
-    assert not _alive(kernel_pid)
+    assert not pid_exists(kernel_pid)
 
 
 @pytest.mark.parametrize("overrides", [{}, {"param_k": 4}])
@@ -329,11 +316,7 @@ def test_header_as_first_cell_runs_in_notebook_context(
         "# items\nitems = list(range(param_k))",
         "# inc\nplus = [x + 1 for x in items]",
         "# show\nprint(plus)",
-        tags={
-            1: ["naavre:splitter", "naavre:batch-count:2"],
-            2: ["naavre:processor"],
-            3: ["naavre:merger"],
-        },
+        tags=section_tags(1),
     )
     path = write_tmp(nb, tmp_path)
     result = runner.run(path, "both", overrides, nb=nb, runs_dir=tmp_path / "runs")

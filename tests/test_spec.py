@@ -7,7 +7,14 @@ import json
 
 import jsonschema
 import pytest
-from helpers import SEED, TUTORIALS, code_notebook, tagged_seed_notebook, tagged_tutorial
+from helpers import (
+    SEED,
+    TUTORIALS,
+    code_notebook,
+    section_tags,
+    tagged_seed_notebook,
+    tagged_tutorial,
+)
 
 from naavre_batch_ext import SPEC_API_VERSION
 from naavre_batch_ext.notebook import load_notebook
@@ -74,11 +81,7 @@ def test_step_cells_carry_the_transformed_source_and_nbformat_ids() -> None:
         "xs = [1]\n%time ys = 1",
         "zs = list(xs)",
         "print(zs)",
-        tags={
-            0: ["naavre:splitter", "naavre:batch-count:2"],
-            1: ["naavre:processor"],
-            2: ["naavre:merger"],
-        },
+        tags=section_tags(),
     )
     cell = build_spec(nb, "m.ipynb")["steps"][0]["cells"][0]
     assert cell["id"] == "c0" and "get_ipython().run_line_magic('time', 'ys = 1')" in cell["source"]
