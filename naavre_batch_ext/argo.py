@@ -26,6 +26,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import yaml
@@ -431,6 +432,14 @@ def _dag_task(task: Task, previous: str | None) -> dict[str, Any]:
     return ordered
 
 
+def _source_notebook(notebook: Mapping[str, Any]) -> str:
+    """The notebook's file name, never the folders above it: the spec records the path as typed,
+    and an absolute path (``/home/alice/...``) would show the user's machine to everyone who can
+    read the cluster's workflows, and differ between two users exporting the same notebook."""
+    path = str(notebook.get("path") or "")
+    return PurePath(path).name if path else str(notebook.get("name") or "")
+
+
 def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) -> dict[str, Any]:
     """The Workflow as a plain dict (what :func:`export_argo` dumps as YAML).
 
@@ -451,7 +460,7 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
         metadata["namespace"] = options.namespace
     metadata["annotations"] = {
         ANNOTATION_SPEC_VERSION: str(spec.get("apiVersion", SPEC_API_VERSION)),
-        ANNOTATION_NOTEBOOK: str(notebook.get("path") or notebook.get("name") or ""),
+        ANNOTATION_NOTEBOOK: _source_notebook(notebook),
         ANNOTATION_IMPORTS: ",".join(third_party_imports(spec)),
     }
     entry = _entry_name(tasks)

@@ -249,8 +249,14 @@ def test_workflow_is_named_after_the_notebook() -> None:
     assert doc["apiVersion"] == "argoproj.io/v1alpha1" and doc["kind"] == "Workflow"
     assert doc["metadata"]["generateName"] == "splitting-batches-"
     annotations = doc["metadata"]["annotations"]
-    assert annotations[argo.ANNOTATION_NOTEBOOK] == "work/splitting-batches.ipynb"
+    assert annotations[argo.ANNOTATION_NOTEBOOK] == "splitting-batches.ipynb"
     assert annotations[argo.ANNOTATION_SPEC_VERSION] == "naavre-batch/v1"
+
+
+def test_source_notebook_annotation_is_the_file_name_not_an_absolute_path() -> None:
+    text = export_argo(_spec(tagged_seed_notebook(), "/home/alice/project/seed.ipynb"))
+    assert yaml.safe_load(text)["metadata"]["annotations"][argo.ANNOTATION_NOTEBOOK] == "seed.ipynb"
+    assert "/home/alice" not in text
 
 
 def test_every_parameter_default_is_a_workflow_argument_string() -> None:
