@@ -108,28 +108,19 @@ export class PanelModel {
     this._changed.emit();
   }
 
-  /** Follow the export defaults in the settings (keys owned by the tagging plugin's schema). */
+  /**
+   * Follow the export defaults of the settings (`exportImage`, `exportParallelism`,
+   * `exportRetries` in schema/plugin.json); a changed setting replaces what was typed.
+   */
   useSettings(settings: ISettingRegistry.ISettings): void {
     const read = () => {
-      const c = settings.composite as Record<string, any>;
-      const nested = (c.export ?? {}) as Record<string, unknown>;
-      const pick = (...values: unknown[]) =>
-        values.find(v => v !== undefined && v !== null);
-      const image = pick(c.exportImage, nested.image, c.image);
-      const parallelism = pick(
-        c.exportParallelism,
-        nested.parallelism,
-        c.parallelism
-      );
-      const retries = pick(c.exportRetries, nested.retries, c.retries);
+      const image = settings.get('exportImage').composite;
+      const parallelism = settings.get('exportParallelism').composite;
+      const retries = settings.get('exportRetries').composite;
       this._exportOptions = {
-        image: image === undefined ? this._exportOptions.image : String(image),
-        parallelism:
-          parallelism === undefined
-            ? this._exportOptions.parallelism
-            : String(parallelism),
-        retries:
-          retries === undefined ? this._exportOptions.retries : String(retries)
+        image: typeof image === 'string' ? image : '',
+        parallelism: typeof parallelism === 'number' ? String(parallelism) : '',
+        retries: typeof retries === 'number' ? String(retries) : '0'
       };
       this._changed.emit();
     };

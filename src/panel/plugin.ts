@@ -4,7 +4,6 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -17,7 +16,6 @@ import {
   TRANSLATION_DOMAIN
 } from '../tokens';
 import { PanelModel } from './model';
-import { FallbackSpecModel } from './specsource';
 import { BatchWorkflowPanel } from './widget';
 
 /** The sidebar icon: a splitter fanning out to three batches that merge again. */
@@ -49,18 +47,11 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
   description:
     'The Batch workflow panel: graph preview, problems, export and runs.',
   autoStart: true,
-  requires: [INotebookTracker],
-  optional: [
-    IBatchSpecModel,
-    ILayoutRestorer,
-    ICommandPalette,
-    ISettingRegistry,
-    ITranslator
-  ],
+  requires: [IBatchSpecModel],
+  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry, ITranslator],
   activate: (
     app: JupyterFrontEnd,
-    tracker: INotebookTracker,
-    specModel: IBatchSpecModel | null,
+    specModel: IBatchSpecModel,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
@@ -68,11 +59,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const category = trans.__('Batch Workflow');
-    // The tagging plugin provides the spec model; without it, a minimal one of our own.
-    const source =
-      specModel ??
-      new FallbackSpecModel(tracker, app.serviceManager.serverSettings);
-    const model = new PanelModel(app, source, trans);
+    // The tagging plugin's spec model: badges and panel show the same analysis.
+    const model = new PanelModel(app, specModel, trans);
 
     const sidebar = new BatchWorkflowPanel(model, trans);
     sidebar.id = PANEL_ID;
