@@ -102,6 +102,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
         if (!main || main.isDisposed) {
           const content = new BatchWorkflowPanel(model, trans);
           main = new MainAreaWidget({ content });
+          // MainAreaWidget labels its content generically; keep the panel's own name.
+          content.node.setAttribute('aria-label', trans.__('Batch workflow'));
           main.id = `${PANEL_ID}-main`;
           main.title.label = trans.__('Batch Workflow');
           main.title.icon = batchWorkflowIcon;

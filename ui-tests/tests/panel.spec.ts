@@ -125,10 +125,13 @@ test.describe('Batch workflow panel', () => {
     const panel = await openSeed(page, tmpPath);
     const processor = panel.locator('[data-node-id="process-batches"]');
     await expect(processor).toHaveAttribute('data-instances', '5');
+    const start = Date.now();
     await setTags(page, 4, ['naavre:splitter', 'naavre:batch-count:3']);
     await expect(processor).toHaveAttribute('data-instances', '3', {
       timeout: 5000
     });
+    // Figure for the docs: tag change to redrawn graph (debounce 500 ms + POST spec + layout).
+    console.log(`panel: tag change shown after ${Date.now() - start} ms`);
     await expect(processor).toContainText('× 3');
     // Back to the parameter, then change its default in the header cell (unsaved edit).
     await setTags(page, 4, [
@@ -227,6 +230,22 @@ test.describe('Batch workflow panel', () => {
     );
     await item.locator('button').click();
     await expect.poll(() => activeCellIndex(page)).toBe(6);
+  });
+
+  test('opens in the main area too', async ({ page, tmpPath }) => {
+    await openSeed(page, tmpPath);
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('naavre-batch:open-panel')
+    );
+    const main = page.locator('#jp-NaavreBatch-workflowPanel-main');
+    await expect(main).toBeVisible();
+    await expect(
+      main.locator('[data-node-id="process-batches"]')
+    ).toHaveAttribute('data-instances', '5');
+    await expect(main.locator('.jp-NaavreBatch-panel')).toHaveAttribute(
+      'aria-label',
+      'Batch workflow'
+    );
   });
 
   test('screenshots in light and dark themes', async ({ page, tmpPath }) => {
