@@ -10,6 +10,7 @@ import { BatchSpecModel } from './model';
 import { cellLayout, IBatchLabel, ICellInfo, ICellLayout } from './layout';
 
 const INFO_CLASS = 'jp-NaavreBatch-cellInfo';
+const HEADER_CLASS = 'jp-NaavreBatch-cellHeader';
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /**
@@ -190,6 +191,9 @@ export class CellDecorator implements IDisposable {
     delete node.dataset.naavreRole;
     delete node.dataset.naavrePlace;
     node.querySelector(`:scope > .jp-CellHeader > .${INFO_CLASS}`)?.remove();
+    node
+      .querySelector(`:scope > .${HEADER_CLASS}`)
+      ?.classList.remove(HEADER_CLASS);
     this._drawn.delete(cell);
   }
 
@@ -221,9 +225,11 @@ export class CellDecorator implements IDisposable {
     }
     this._drawn.set(cell, key);
     header.node.querySelector(`:scope > .${INFO_CLASS}`)?.remove();
+    header.removeClass(HEADER_CLASS);
     if (!showRole && layout.diagnostics.length === 0) {
       return;
     }
+    header.addClass(HEADER_CLASS);
     const info = element('div', INFO_CLASS);
     if (showRole) {
       info.appendChild(this._badge(layout));

@@ -125,7 +125,10 @@ export class RoleControl extends Widget {
   }
 
   private _onKeyDown(event: KeyboardEvent): void {
-    if (event.key === 'Enter') {
+    if (['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(event.key)) {
+      // move the caret, not the toolbar's focus
+      event.stopPropagation();
+    } else if (event.key === 'Enter') {
       event.preventDefault();
       this._commitBatchCount();
     } else if (event.key === 'Escape') {
