@@ -1,8 +1,9 @@
 """Write seed-specs.json: real specs from the server's core for the Jest tests of the badges' layout.
 
-Run from the repository root: ``python src/tagging/__tests__/make_seed_specs.py``. The front-end
-never analyses Python; these specs are what ``POST /naavre-batch-ext/spec`` answers for the seed
-notebook in three states, so the layout tests check the badges against the real spec shape.
+Run from the repository root, then format it:
+``python src/tagging/__tests__/make_seed_specs.py && jlpm prettier``. The front-end never analyses
+Python; these specs are what ``POST /naavre-batch-ext/spec`` answers for the seed notebook in three
+states, so the layout tests check the badges against the real spec shape.
 """
 
 from __future__ import annotations
