@@ -37,7 +37,9 @@ def main() -> None:
     set_cell_role(tagged.cells[6], "processor")
     set_cell_role(tagged.cells[8], "merger")
     # an untagged code cell after the processor joins the processor's step
-    extra = nbformat.v4.new_code_cell("total = sum(len(b) for b in processed_batches)", id="joins0001")
+    extra = nbformat.v4.new_code_cell(
+        "total = sum(len(b) for b in processed_batches)", id="joins0001"
+    )
     tagged.cells.insert(7, extra)
 
     processor_only = copy.deepcopy(seed)
