@@ -232,6 +232,31 @@ test.describe('Batch workflow panel', () => {
     await expect.poll(() => activeCellIndex(page)).toBe(6);
   });
 
+  test('cancels a running workflow run', async ({ page, tmpPath }) => {
+    test.setTimeout(90000);
+    const panel = await openSeed(page, tmpPath);
+    await page.evaluate(() => {
+      const nb = (window as any).jupyterapp.shell.currentWidget;
+      const cell = nb.model.cells.get(6);
+      // After the title comment, so the step keeps its id (process-batches).
+      const [title, ...rest] = cell.sharedModel.getSource().split('\n');
+      cell.sharedModel.setSource(
+        [title, 'import time', 'time.sleep(60)', ...rest].join('\n')
+      );
+    });
+    await page.notebook.save();
+    await panel.locator('[data-action="run-workflow"]').click();
+    const status = panel.locator('.jp-NaavreBatch-runStatus');
+    await expect(
+      panel.locator('[data-context="workflow"] [data-task="process-batches"]')
+    ).toHaveAttribute('data-status', 'running', { timeout: 30000 });
+    await panel.locator('[data-action="cancel-run"]').click();
+    await expect(status).toHaveAttribute('data-status', 'cancelled', {
+      timeout: 30000
+    });
+    await expect(panel.locator('[data-action="run-both"]')).toBeEnabled();
+  });
+
   test('opens in the main area too', async ({ page, tmpPath }) => {
     await openSeed(page, tmpPath);
     await page.evaluate(() =>
