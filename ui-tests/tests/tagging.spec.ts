@@ -271,9 +271,59 @@ test.describe('cell roles', () => {
     ]);
   });
 
-  test('a processor without a splitter shows its diagnostic on the cell', async ({
+  test('the batch count: asked by the command, checked in the toolbar', async ({
     page
   }) => {
+    await page.notebook.selectCells(SPLITTER);
+    await execute(page, 'naavre-batch:set-splitter');
+    // without a batch count, the default of the settings is written
+    expect((await modelTags(page))[SPLITTER]).toEqual([
+      'naavre:splitter',
+      'naavre:batch-count:4'
+    ]);
+
+    // the command asks for a value, offering the notebook's parameters
+    void page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute(
+        'naavre-batch:set-batch-count'
+      )
+    );
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toBeVisible();
+    await dialog.locator('input').fill('param_item_count');
+    await dialog.locator('.jp-mod-accept').click();
+    await expect
+      .poll(async () => (await modelTags(page))[SPLITTER])
+      .toEqual(['naavre:splitter', 'naavre:batch-count:param_item_count']);
+
+    // the toolbar refuses a value the grammar rejects and writes nothing
+    await cell(page, SPLITTER).locator('.jp-InputPrompt').click();
+    const input = cell(page, SPLITTER).locator(
+      '.jp-NaavreBatch-batchCountInput'
+    );
+    await expect(input).toHaveValue('param_item_count');
+    await input.fill('0');
+    await input.press('Enter');
+    await expect(input).toHaveAttribute('aria-invalid', 'true');
+    expect((await modelTags(page))[SPLITTER]).toEqual([
+      'naavre:splitter',
+      'naavre:batch-count:param_item_count'
+    ]);
+    await input.fill(' 12 ');
+    await input.press('Enter');
+    await expect(input).not.toHaveAttribute('aria-invalid', 'true');
+    expect((await modelTags(page))[SPLITTER]).toEqual([
+      'naavre:splitter',
+      'naavre:batch-count:12'
+    ]);
+    await expect(
+      cell(page, SPLITTER).locator('.jp-NaavreBatch-badge')
+    ).toHaveText(/× 12/);
+  });
+
+  test('a processor without a splitter shows its diagnostic on the cell', async ({
+    page
+  }, testInfo) => {
     await page.notebook.selectCells(PROCESSOR);
     await execute(page, 'naavre-batch:set-processor');
     const diagnostic = cell(page, PROCESSOR).locator(
@@ -287,6 +337,19 @@ test.describe('cell roles', () => {
     await diagnostic.focus();
     await expect(hint).toBeVisible();
     await expect(hint).toContainText('splitter');
+    // shown as an overlay: the cell does not move
+    const before = await cell(page, PROCESSOR)
+      .locator('.jp-InputPrompt')
+      .boundingBox();
+    await diagnostic.hover();
+    await expect(hint).toBeVisible();
+    expect(
+      await cell(page, PROCESSOR).locator('.jp-InputPrompt').boundingBox()
+    ).toEqual(before);
+    await testInfo.attach('diagnostic-hint', {
+      body: await cell(page, PROCESSOR).screenshot(),
+      contentType: 'image/png'
+    });
 
     // tagging the splitter and the merger clears it
     await page.notebook.selectCells(SPLITTER);
