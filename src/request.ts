@@ -29,10 +29,18 @@ export async function requestAPI<T>(
   serverSettings: ServerConnection.ISettings,
   init: RequestInit = {}
 ): Promise<T> {
-  const requestUrl = URLExt.join(serverSettings.baseUrl, API_NAMESPACE, endPoint);
+  const requestUrl = URLExt.join(
+    serverSettings.baseUrl,
+    API_NAMESPACE,
+    endPoint
+  );
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(requestUrl, init, serverSettings);
+    response = await ServerConnection.makeRequest(
+      requestUrl,
+      init,
+      serverSettings
+    );
   } catch (error) {
     throw new ServerConnection.NetworkError(error as any);
   }

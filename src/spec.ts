@@ -11,7 +11,8 @@ export type Severity = 'error' | 'warning';
 export type EdgeKind = 'data' | 'split' | 'broadcast' | 'merge';
 
 /** A batch count: a number, or a workflow parameter with its default. */
-export type BatchCount = { value: number } | { parameter: string; default: number | null };
+export type BatchCount =
+  { value: number } | { parameter: string; default: number | null };
 
 export interface ICellRef {
   /** Position in the notebook's cell list, from 0, markdown included. */

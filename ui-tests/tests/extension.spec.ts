@@ -19,7 +19,9 @@ test.describe('naavre-batch-ext foundation', () => {
     await page.reload();
     await page.waitForFunction(() => (window as any).jupyterapp?.started);
     await page.waitForTimeout(500);
-    expect(logs.filter(s => s === 'naavre-batch-ext:plugin is activated')).toHaveLength(1);
+    expect(
+      logs.filter(s => s === 'naavre-batch-ext:plugin is activated')
+    ).toHaveLength(1);
     expect(errors.filter(s => s.includes('naavre-batch'))).toEqual([]);
   });
 
@@ -31,7 +33,9 @@ test.describe('naavre-batch-ext foundation', () => {
       const response = await fetch(url);
       return response.json();
     });
-    const list = Array.isArray(extensions) ? extensions : extensions.installed ?? extensions.extensions ?? [];
+    const list = Array.isArray(extensions)
+      ? extensions
+      : (extensions.installed ?? extensions.extensions ?? []);
     const ours = list.find((e: any) => e.name === 'naavre-batch-ext');
     expect(ours).toBeTruthy();
     expect(ours.enabled).toBe(true);
