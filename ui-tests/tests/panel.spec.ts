@@ -13,7 +13,10 @@ import * as path from 'path';
 const SEED = 'splitting-batches.ipynb';
 const EXAMPLES = path.resolve(__dirname, '../../examples');
 const PANEL = '#jp-NaavreBatch-workflowPanel';
-const IMAGES = path.resolve(__dirname, '../../docs/images');
+/** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
+const IMAGES = process.env.UPDATE_DOCS_IMAGES
+  ? path.resolve(__dirname, '../../docs/images')
+  : path.resolve(__dirname, '../test-results/screenshots');
 
 test.use({ autoGoto: true });
 

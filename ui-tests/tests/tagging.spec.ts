@@ -21,7 +21,10 @@ const EXPECTED_TAGS: Record<number, string[]> = {
   [MERGER]: ['naavre:merger']
 };
 
-const IMAGES = path.resolve(__dirname, '../../docs/images');
+/** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
+const IMAGES = process.env.UPDATE_DOCS_IMAGES
+  ? path.resolve(__dirname, '../../docs/images')
+  : path.resolve(__dirname, '../test-results/screenshots');
 
 async function openSeed(
   page: IJupyterLabPageFixture,
