@@ -182,6 +182,10 @@ def _parameter_values(spec: dict[str, Any], overrides: Mapping[str, Any]) -> dic
 # -- workflow context ---------------------------------------------------------------------------
 
 
+LOG_TAIL_CHARS = 4000
+"""How much of a failed instance's stdout and stderr its error record carries."""
+
+
 @dataclass
 class _Instance:
     task: scripts.Task
@@ -262,10 +266,19 @@ def _run_instance(
     if error.exists():
         inst.error = json.loads(error.read_text(encoding="utf-8"))
     else:
-        tail = (inst.folder / "stderr.txt").read_text(encoding="utf-8", errors="replace")[-2000:]
+        tail = _tail(inst.folder / "stderr.txt")
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
         inst.error = {"kind": "process", "message": f"the step process {how}", "traceback": tail}
     return inst
+
+
+def _tail(path: Path, limit: int = LOG_TAIL_CHARS) -> str:
+    """The last ``limit`` characters of a log file ("" when there is none)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    return text if len(text) <= limit else "…" + text[-limit:]
 
 
 def _describe_failure(inst: _Instance) -> dict[str, Any]:
@@ -275,6 +288,9 @@ def _describe_failure(inst: _Instance) -> dict[str, Any]:
     record["instance"] = inst.number
     record["instances"] = inst.count
     record["folder"] = str(inst.folder)
+    # The run folder is hidden from the contents API, so the logs travel with the error.
+    for stream in ("stdout", "stderr"):
+        record[stream] = _tail(inst.folder / f"{stream}.txt")
     where = f"task {inst.task.id}"
     if inst.count > 1 or inst.task.kind == "processors":
         where += f", instance {inst.number + 1}/{inst.count}"

@@ -324,3 +324,12 @@ def test_header_as_first_cell_runs_in_notebook_context(
     assert result["notebook_run"]["cells"][0]["outputs"][0]["text"] == f"{k}\n"
     assert result["comparison"]["same"] is True
     assert _trace(result, "notebook", "items", "items") == list(range(k))
+
+
+def test_failed_instance_error_carries_its_log_tails(failing_run: dict[str, Any]) -> None:
+    """The run folder is hidden from the contents API, so the error brings the instance's logs."""
+    [error] = failing_run["errors"]
+    folder = Path(failing_run["folder"]) / "double-items" / "00002"
+    assert error["stderr"] == (folder / "stderr.txt").read_text()
+    assert "cannot double item 7" in error["stderr"]
+    assert error["stdout"] == (folder / "stdout.txt").read_text()
