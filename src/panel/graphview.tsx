@@ -10,6 +10,7 @@ import {
   instancesText,
   nodeForCell
 } from './graph';
+import { roleLabel } from '../roles';
 
 /** Zoom steps of the graph toolbar; null is fit-to-view (scaled down to the panel width). */
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2];
@@ -195,16 +196,12 @@ function shape(kind: IGraphNode['kind'], w: number, h: number): JSX.Element {
 
 function roleText(kind: IGraphNode['kind'], trans: TranslationBundle): string {
   switch (kind) {
-    case 'splitter':
-      return trans.__('splitter');
-    case 'processor':
-      return trans.__('processor');
-    case 'merger':
-      return trans.__('merger');
     case 'header':
       return trans.__('every step');
-    default:
+    case 'parameters':
       return trans.__('inputs');
+    default:
+      return roleLabel(kind, trans);
   }
 }
 

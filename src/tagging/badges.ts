@@ -5,6 +5,7 @@ import { IDisposable } from '@lumino/disposable';
 import { PanelLayout } from '@lumino/widgets';
 
 import type { IDiagnostic, ISpec, Role } from '../spec';
+import { roleLabel } from '../roles';
 import { IBatchSpecModel } from '../tokens';
 import { BatchSpecModel } from './model';
 import { cellLayout, IBatchLabel, ICellInfo, ICellLayout } from './layout';
@@ -240,18 +241,6 @@ export class CellDecorator implements IDisposable {
     header.node.appendChild(info);
   }
 
-  private _roleName(role: Role): string {
-    const trans = this._trans;
-    switch (role) {
-      case 'splitter':
-        return trans.__('splitter');
-      case 'processor':
-        return trans.__('processor');
-      case 'merger':
-        return trans.__('merger');
-    }
-  }
-
   private _batchText(batch: IBatchLabel): string {
     if (batch.parameter === null) {
       return `× ${batch.value}`;
@@ -277,7 +266,7 @@ export class CellDecorator implements IDisposable {
       return badge;
     }
     const role = layout.role as Role;
-    const name = this._roleName(role);
+    const name = roleLabel(role, this._trans);
     badge.classList.add(`jp-NaavreBatch-badge-${role}`);
     badge.appendChild(icon(role));
     if (layout.place === 'start') {
