@@ -119,6 +119,7 @@ def read_notebook(
             "not a notebook: 'cells' is not a list of cells with 'cell_type' and 'source'",
             "open it in JupyterLab to check it, or restore it from a copy",
         )
+    _check_shapes(data)
     if len(cells) > MAX_CELLS:
         raise NotebookError(
             f"notebook has {len(cells)} cells, more than the limit of {MAX_CELLS}",
@@ -139,6 +140,30 @@ def read_notebook(
             "only Python notebooks can be turned into a batch workflow",
         )
     return nb
+
+
+def _check_shapes(data: dict[str, Any]) -> None:
+    """Refuse, with the cell's number, the fields the core reads whose JSON type is wrong.
+
+    nbformat's reader only warns about schema errors, and its validator's messages lose the cell
+    number; a hand-edited or generated file with ``"source": 5`` or ``"tags": "x"`` would otherwise
+    crash the analysis (a traceback, a 500) or have its tags silently ignored.
+    """
+    hint = "open the notebook in JupyterLab and save it, or fix that field in a text editor"
+    if not isinstance(data.get("metadata", {}), dict):
+        raise NotebookError("not a notebook: its 'metadata' is not an object", hint)
+    for index, cell in enumerate(data["cells"]):
+        source = cell["source"]
+        if not isinstance(source, str) and not (
+            isinstance(source, list) and all(isinstance(line, str) for line in source)
+        ):
+            raise NotebookError(f"cell {index}: 'source' is not text or a list of text lines", hint)
+        metadata = cell.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise NotebookError(f"cell {index}: 'metadata' is not an object", hint)
+        tags = metadata.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise NotebookError(f"cell {index}: 'metadata.tags' is not a list of strings", hint)
 
 
 def _language(nb: NotebookNode) -> str | None:

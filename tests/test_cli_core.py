@@ -223,3 +223,29 @@ def test_tag_rejects_bad_requests_and_leaves_the_file(
     original = path.read_bytes()
     assert main(["tag", str(path), *args]) == 2
     assert expected in capsys.readouterr().err and path.read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("source", 5, "cell 0: 'source' is not text"),
+        ("source", ["x = 1\n", 3], "cell 0: 'source' is not text"),
+        ("metadata", [], "cell 0: 'metadata' is not an object"),
+        ("tags", "naavre:splitter", "cell 0: 'metadata.tags' is not a list of strings"),
+        ("tags", ["naavre:splitter", 5], "cell 0: 'metadata.tags' is not a list of strings"),
+    ],
+)
+def test_malformed_cell_field_is_a_located_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object, expected: str
+) -> None:
+    data = json.loads(nbformat.writes(code_notebook("x = 1")))
+    if field == "tags":
+        data["cells"][0]["metadata"]["tags"] = value
+    else:
+        data["cells"][0][field] = value
+    path = tmp_path / "bad.ipynb"
+    path.write_text(json.dumps(data))
+    for command in (["check", str(path)], ["tag", str(path), "--cell", "0", "--role", "none"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err

@@ -103,6 +103,15 @@ async def test_old_notebook_format_in_the_body_gets_the_core_hint(jp_fetch: Any)
     assert "format 3" in reply["message"] and "nbconvert" in reply["hint"]
 
 
+async def test_a_cell_whose_source_is_not_text_is_400_not_500(jp_fetch: Any) -> None:
+    cell = {"cell_type": "code", "source": 5, "metadata": {}, "outputs": []}
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]}
+    code, reply = await spec_error(jp_fetch, {"path": "a.ipynb", "notebook": notebook})
+    assert code == 400
+    assert reply["field"] == "notebook"
+    assert "cell 0: 'source' is not text" in reply["message"]
+
+
 @pytest.mark.parametrize(
     "body",
     ["{not json", "[1, 2]", "", '"seed.ipynb"'],
