@@ -166,6 +166,28 @@ function str(value: unknown): string | null {
 }
 
 /**
+ * The "Logs" text of a failed instance: the hint, the traceback, then the tails of the instance's
+ * stdout and stderr under their names. A step script prints its traceback to stderr too, so that
+ * copy is taken out of the stderr tail rather than shown twice.
+ */
+export function failureLogs(e: any): string {
+  const traceback = str(e.traceback);
+  let stderr = str(e.stderr);
+  if (stderr && traceback) {
+    stderr = stderr.replace(traceback.trim(), '').trim() || null;
+  }
+  const stdout = str(e.stdout)?.trim() || null;
+  return [
+    str(e.hint),
+    traceback?.trimEnd(),
+    stdout ? `--- stdout ---\n${stdout}` : null,
+    stderr ? `--- stderr ---\n${stderr}` : null
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+}
+
+/**
  * The panel's view of `GET runs/<id>` (see `naavre_batch_ext/runs.py`, `Run.snapshot`): the
  * live progress per context and task, then the verdict, the failures with their cells, and the
  * instance counts the workflow context really ran. Missing fields are tolerated: a run that has
@@ -233,9 +255,7 @@ export function parseRunStatus(status: any): IRunView {
     line: num(e.line),
     message: str(e.message) ?? str(e.exception) ?? 'failed',
     where: str(e.where) ?? '',
-    logs: [str(e.hint), str(e.traceback), str(e.stderr), str(e.stdout)]
-      .filter(Boolean)
-      .join('\n')
+    logs: failureLogs(e)
   }));
   // The workflow context's task summaries (once over), else its live task counts.
   const workflowSteps = s.result?.workflow_run?.steps;

@@ -8,6 +8,7 @@
  */
 import { IParameter } from '../../spec';
 import {
+  failureLogs,
   formatParameter,
   parseParameter,
   parseRunStatus,
@@ -152,6 +153,21 @@ describe('parseRunStatus', () => {
     expect(failure.where).toContain('instance 2/5');
     expect(failure.logs).toContain('Traceback');
     expect(verdictOf(view)).toBeNull();
+  });
+
+  it('shows the stdout and stderr tails of a failed instance once, the traceback not twice', () => {
+    const error = snapshots.failed.errors[0];
+    const logs = failureLogs({
+      ...error,
+      stdout: 'about to fail [[6, 7]]\n',
+      stderr: `err side\n${error.traceback}naavre-batch: ${error.message}\n`
+    });
+    expect(logs.split('Traceback (most recent call last)')).toHaveLength(2);
+    expect(logs).toContain('--- stdout ---\nabout to fail [[6, 7]]');
+    expect(logs).toContain(
+      `--- stderr ---\nerr side\n\nnaavre-batch: ${error.message}`
+    );
+    expect(logs.indexOf('Traceback')).toBeLessThan(logs.indexOf('stdout'));
   });
 
   it('lists the differing variables of a different result', () => {
