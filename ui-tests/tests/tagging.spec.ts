@@ -324,6 +324,39 @@ test.describe('cell roles', () => {
     ).toHaveText(/× 12/);
   });
 
+  test('in a narrow window the splitter badge wraps between its parts, never inside one', async ({
+    page,
+    tmpPath
+  }) => {
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await openSeed(page, tmpPath);
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
+    );
+    await page.sidebar.setWidth(420, 'right');
+    await page.evaluate(
+      ([i]) => {
+        const nb = (window as any).jupyterapp.shell.currentWidget;
+        nb.model.cells
+          .get(i)
+          .setMetadata('tags', [
+            'naavre:splitter',
+            'naavre:batch-count:param_max_batch_count'
+          ]);
+      },
+      [SPLITTER]
+    );
+    const batch = cell(page, SPLITTER).locator('.jp-NaavreBatch-badge-batch');
+    await expect(batch).toHaveText('× param_max_batch_count (5)');
+    // One line: as high as the role word beside it.
+    const role = cell(page, SPLITTER).locator('.jp-NaavreBatch-badge-role');
+    const [h1, h2] = [
+      (await batch.boundingBox())!.height,
+      (await role.boundingBox())!.height
+    ];
+    expect(h1).toBeLessThanOrEqual(h2 + 1);
+  });
+
   test('a processor without a splitter shows its diagnostic on the cell', async ({
     page
   }, testInfo) => {
