@@ -173,12 +173,12 @@ function Graph(props: {
       <div className="jp-NaavreBatch-emptyGraph" data-empty="true">
         <p>
           {trans.__(
-            'No batch workflow yet: tag a code cell as splitter (with a batch count), the per-item cells as processor and the cell using the results as merger.'
+            'No batch workflow yet. Give cells a role with the role menu in the cell toolbar or the W S, W P, W M keys (command mode).'
           )}
         </p>
         <p>
           {trans.__(
-            'Use the role menu in the cell toolbar or the Batch Workflow commands, or add the tags naavre:splitter, naavre:batch-count:5, naavre:processor and naavre:merger by hand.'
+            'Splitter: the cell that makes the list; processor: the per-batch cells; merger: the cell that uses their results.'
           )}
         </p>
       </div>

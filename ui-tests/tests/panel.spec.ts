@@ -222,7 +222,17 @@ test.describe('Batch workflow panel', () => {
     tmpPath
   }) => {
     const panel = await openSeed(page, tmpPath, 'splitting-batches.ipynb');
-    await expect(panel.locator('[data-empty="true"]')).toBeVisible();
+    const empty = panel.locator('[data-empty="true"]');
+    await expect(empty).toBeVisible();
+    // The empty state says in two lines how to tag, shortcuts included.
+    await expect(empty.locator('p')).toHaveCount(2);
+    await expect(empty).toContainText('W S, W P, W M');
+    // Disabled buttons look disabled (JupyterLab's styled buttons do not on their own).
+    const argo = panel.locator('[data-action="export-argo"]');
+    await expect(argo).toBeDisabled();
+    expect(
+      Number(await argo.evaluate(b => getComputedStyle(b).opacity))
+    ).toBeLessThan(1);
     await setTags(page, 6, ['naavre:processor']);
     const item = panel.locator('[data-code="processor-outside-section"]');
     await expect(item).toBeVisible({ timeout: 5000 });
