@@ -83,6 +83,17 @@ const MAX_LINES = 6;
 const MIN_WIDTH = 120;
 /** Extra room a stacked processor needs for the cards drawn behind it. */
 export const STACK_OFFSET = 6;
+/**
+ * How far the narrow side of a splitter's or merger's trapezoid is inset on each side: text is
+ * moved in by this much and the box is this much wider on each side, so the slanted edges never
+ * cross the title, the role word or the cell lines.
+ */
+export const SLANT = 12;
+
+/** The horizontal inset of a node's text: the slant of the trapezoids, 0 for the rectangles. */
+export function textInset(kind: IGraphNode['kind']): number {
+  return kind === 'splitter' || kind === 'merger' ? SLANT : 0;
+}
 
 /**
  * How many processor instances a list of `n` items gives with `batchCount` batches: the same rule
@@ -176,7 +187,10 @@ function sized(
     ...node,
     title,
     lines,
-    width: Math.max(MIN_WIDTH, longest * CHAR_WIDTH + 2 * PADDING) + stack,
+    width:
+      Math.max(MIN_WIDTH, longest * CHAR_WIDTH + 2 * PADDING) +
+      2 * textInset(node.kind) +
+      stack,
     height: TITLE_HEIGHT + lines.length * LINE_HEIGHT + PADDING + stack,
     x: 0,
     y: 0
@@ -253,6 +267,24 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
     );
   }
   const sectionOf = new Map(spec.sections.map(s => [s.index, s]));
+  const fed = new Set(spec.edges.map(e => e.to));
+  const parameterNames = new Set(spec.parameters.map(p => p.name));
+  /**
+   * The batch-count parameter of a splitter that another step feeds, or null. Such a splitter gets
+   * no edge from the parameters node (in a chain of sections every such edge would be as long as
+   * the graph and dagre gives each its own column, so 20 sections were 20 columns wide): its box
+   * names the parameter on a line instead.
+   */
+  const parameterLine = (step: ISpec['steps'][0]): string | null => {
+    const bc = step.batch_count;
+    return step.role === 'splitter' &&
+      fed.has(step.id) &&
+      bc &&
+      'parameter' in bc &&
+      parameterNames.has(bc.parameter)
+      ? `× ${bc.parameter}`
+      : null;
+  };
   for (const step of spec.steps) {
     let instances: IInstanceCount | null = null;
     const section =
@@ -276,7 +308,10 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
         id: step.id,
         kind: step.role,
         title: step.title || step.id,
-        lines: step.cells.map(c => `cell ${c.index}: ${c.title}`),
+        lines: [
+          ...step.cells.map(c => `cell ${c.index}: ${c.title}`),
+          ...(parameterLine(step) ? [parameterLine(step)!] : [])
+        ],
         cells: step.cells.map(c => c.index),
         instances,
         section: step.section
@@ -287,7 +322,6 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
   if (spec.parameters.length > 0 && hasHeader) {
     edge(PARAMETERS_NODE, HEADER_NODE, 'parameter', []);
   }
-  const fed = new Set(spec.edges.map(e => e.to));
   if (hasHeader) {
     for (const step of spec.steps) {
       if (!fed.has(step.id)) {
@@ -299,7 +333,7 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
     for (const step of spec.steps) {
       const bc = step.batch_count;
       if (step.role === 'splitter' && bc && 'parameter' in bc) {
-        if (spec.parameters.some(p => p.name === bc.parameter)) {
+        if (parameterNames.has(bc.parameter) && !fed.has(step.id)) {
           edge(PARAMETERS_NODE, step.id, 'parameter', [bc.parameter]);
         }
       }

@@ -5,12 +5,20 @@ import {
   IGraph,
   IGraphEdge,
   IGraphNode,
+  SLANT,
   STACK_OFFSET,
   fitViewBox,
   instancesText,
-  nodeForCell
+  nodeForCell,
+  textInset
 } from './graph';
 import { roleLabel } from '../roles';
+
+/**
+ * The smallest scale fit-to-view uses: below it the 12px labels are no longer readable, so a graph
+ * wider than the panel scrolls sideways instead of shrinking further.
+ */
+export const MIN_FIT_ZOOM = 0.7;
 
 /** Zoom steps of the graph toolbar; null is fit-to-view (scaled down to the panel width). */
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2];
@@ -50,7 +58,13 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
   };
   const size =
     zoom === null
-      ? { width: '100%', style: { maxWidth: `${box.w}px` } }
+      ? {
+          width: '100%',
+          style: {
+            maxWidth: `${box.w}px`,
+            minWidth: `${Math.round(box.w * MIN_FIT_ZOOM)}px`
+          }
+        }
       : { width: box.w * zoom, height: box.h * zoom, style: {} };
 
   return (
@@ -170,7 +184,7 @@ function Edge(props: { edge: IGraphEdge; marker: string }): JSX.Element {
 
 /** The outline of a node: each role its own shape, so colour is never the only cue. */
 function shape(kind: IGraphNode['kind'], w: number, h: number): JSX.Element {
-  const slant = Math.min(12, w / 8);
+  const slant = SLANT;
   switch (kind) {
     case 'splitter':
       // Wider at the bottom: one list fans out.
@@ -216,6 +230,7 @@ function Node(props: {
   const stack = node.instances ? STACK_OFFSET : 0;
   const w = node.width - 2 * stack;
   const h = node.height - 2 * stack;
+  const inset = textInset(node.kind);
   const role = node.instances
     ? instancesText(node.instances)
     : roleText(node.kind, trans);
@@ -277,11 +292,11 @@ function Node(props: {
         </>
       ) : null}
       <g className="jp-NaavreBatch-nodeShape">{shape(node.kind, w, h)}</g>
-      <text x={10} y={16} className="jp-NaavreBatch-nodeTitle">
+      <text x={10 + inset} y={16} className="jp-NaavreBatch-nodeTitle">
         {node.title}
       </text>
       <text
-        x={w - 8}
+        x={w - 8 - inset}
         y={16}
         textAnchor="end"
         className={
@@ -295,7 +310,7 @@ function Node(props: {
       {node.lines.map((line, i) => (
         <text
           key={i}
-          x={10}
+          x={10 + inset}
           y={36 + i * 16}
           className="jp-NaavreBatch-nodeLine"
         >

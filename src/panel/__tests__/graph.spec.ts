@@ -9,6 +9,7 @@
 import {
   HEADER_NODE,
   PARAMETERS_NODE,
+  SLANT,
   batchInstances,
   buildGraph,
   fitViewBox,
@@ -16,7 +17,8 @@ import {
   layoutGraph,
   nodeForCell,
   resolveBatchCount,
-  runInstancesOf
+  runInstancesOf,
+  textInset
 } from '../graph';
 import { ISpec } from '../../spec';
 
@@ -248,6 +250,80 @@ describe('buildGraph', () => {
     ]);
   });
 
+  it('names the parameter inside a chained splitter instead of drawing a graph-long edge', () => {
+    const spec = seedSpec();
+    const second = seedSpec().steps.map(step => ({
+      ...step,
+      id: `${step.id}-2`,
+      section: 1,
+      cells: step.cells.map(c => ({ ...c, index: c.index + 10 }))
+    }));
+    spec.steps.push(...second);
+    spec.sections.push({
+      ...spec.sections[0],
+      index: 1,
+      splitter: 'gen-batches-2',
+      processors: ['process-batches-2'],
+      merger: 'retrieve-batches-2'
+    });
+    spec.edges.push({
+      from: 'retrieve-batches',
+      to: 'gen-batches-2',
+      variables: ['items'],
+      kind: 'data'
+    });
+    const g = buildGraph(spec);
+    const fromParameters = g.edges
+      .filter(e => e.from === PARAMETERS_NODE)
+      .map(e => e.to);
+    expect(fromParameters).toEqual([HEADER_NODE, 'gen-batches']);
+    const chained = g.nodes.find(n => n.id === 'gen-batches-2')!;
+    expect(chained.lines).toEqual([
+      'cell 14: split: gen batches',
+      '× param_max_batch_count'
+    ]);
+    expect(g.nodes.find(n => n.id === 'gen-batches')!.lines).toEqual([
+      'cell 4: split: gen batches'
+    ]);
+  });
+
+  it('keeps a chain of 20 sections about one column wide', () => {
+    const spec = seedSpec();
+    spec.steps = [];
+    spec.sections = [];
+    spec.edges = [];
+    for (let i = 0; i < 20; i++) {
+      for (const step of seedSpec().steps) {
+        spec.steps.push({ ...step, id: `${step.id}-${i}`, section: i });
+      }
+      spec.sections.push({
+        ...seedSpec().sections[0],
+        index: i,
+        splitter: `gen-batches-${i}`,
+        processors: [`process-batches-${i}`],
+        merger: `retrieve-batches-${i}`
+      });
+      spec.edges.push(
+        ...seedSpec().edges.map(e => ({
+          ...e,
+          from: `${e.from}-${i}`,
+          to: `${e.to}-${i}`
+        }))
+      );
+      if (i > 0) {
+        spec.edges.push({
+          from: `retrieve-batches-${i - 1}`,
+          to: `gen-batches-${i}`,
+          variables: ['items'],
+          kind: 'data'
+        });
+      }
+    }
+    const g = layoutGraph(buildGraph(spec));
+    const widest = Math.max(...g.nodes.map(n => n.width));
+    expect(g.width).toBeLessThan(2 * widest);
+  });
+
   it('has no nodes for a notebook without tags', () => {
     const spec = {
       ...seedSpec(),
@@ -278,6 +354,29 @@ describe('buildGraph', () => {
       34
     );
     expect(merger.cells).toHaveLength(10);
+  });
+});
+
+describe('trapezoids', () => {
+  it('widen splitter and merger boxes by the slant on both sides so text stays inside', () => {
+    const g = buildGraph(seedSpec(null));
+    const width = (id: string) => g.nodes.find(n => n.id === id)!.width;
+    expect(textInset('splitter')).toBe(SLANT);
+    expect(textInset('merger')).toBe(SLANT);
+    expect(textInset('processor')).toBe(0);
+    // Compared with the width the text alone needs (the rule of graph.ts's sized()).
+    const needed = (id: string) => {
+      const n = g.nodes.find(x => x.id === id)!;
+      const longest = Math.max(
+        n.title.length + 12,
+        ...n.lines.map(l => l.length)
+      );
+      return Math.max(120, longest * 7 + 20);
+    };
+    expect(width('gen-batches')).toBe(needed('gen-batches') + 2 * SLANT);
+    expect(width('retrieve-batches')).toBe(
+      needed('retrieve-batches') + 2 * SLANT
+    );
   });
 });
 
