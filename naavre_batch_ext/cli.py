@@ -70,6 +70,7 @@ def _add_spec(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _cmd_spec(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .export import ExportExistsError, ExportTargetError, write_export
     from .notebook import NotebookError
     from .spec import dumps_spec, spec_for_path
 
@@ -84,7 +85,9 @@ def _cmd_spec(args: argparse.Namespace) -> int:
     text = dumps_spec(spec)
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            write_export(args.output, text, force=args.force, source=args.notebook)
+        except (ExportExistsError, ExportTargetError) as exc:
+            return _fail(exc.message, exc.hint)
         except OSError as exc:
             return _fail(f"cannot write {args.output}: {exc.strerror}")
     else:
@@ -304,7 +307,13 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 def _cmd_export(args: argparse.Namespace) -> int:
     from .argo import ArgoOptions, NothingToExportError, export_warnings
     from .diagnostics import format_diagnostic
-    from .export import ExportExistsError, default_output_path, render_export, write_export
+    from .export import (
+        ExportExistsError,
+        ExportTargetError,
+        default_output_path,
+        render_export,
+        write_export,
+    )
     from .notebook import NotebookError
     from .scripts import PlanError
     from .spec import spec_for_path
@@ -363,10 +372,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 0
     target = args.output or default_output_path(args.notebook, args.format)
     try:
-        written = write_export(target, text, force=args.force)
+        written = write_export(target, text, force=args.force, source=args.notebook)
     except ExportExistsError as exc:
         print(f"naavre-batch: error: {exc.message} (hint: {exc.hint})", file=sys.stderr)
         return 1
+    except ExportTargetError as exc:
+        return _fail(exc.message, exc.hint)
     except OSError as exc:
         return _fail(f"cannot write {target}: {exc.strerror}")
     if args.format == "argo":

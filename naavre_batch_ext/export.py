@@ -19,6 +19,7 @@ __all__ = [
     "FORMATS",
     "SUFFIXES",
     "ExportExistsError",
+    "ExportTargetError",
     "default_output_path",
     "render_export",
     "write_export",
@@ -40,6 +41,38 @@ class ExportExistsError(FileExistsError):
         super().__init__(self.message)
 
 
+class ExportTargetError(ValueError):
+    """The target can never receive an export, ``force`` or not: it is the source notebook itself
+    or a folder. Carries a message and a hint."""
+
+    def __init__(self, path: Path, message: str, hint: str) -> None:
+        self.path = path
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+
+def check_target(path: str | os.PathLike[str], source: str | os.PathLike[str] | None) -> None:
+    """Refuse a target that ``--force`` must not replace: the notebook being exported (a typo in
+    ``-o`` would otherwise turn the user's notebook into YAML) or a folder."""
+    target = Path(path)
+    if (
+        source is not None
+        and target.exists()
+        and Path(source).exists()
+        and os.path.samefile(target, source)
+    ):
+        raise ExportTargetError(
+            target,
+            f"{target} is the notebook being exported; nothing was written",
+            "choose another file with -o FILE",
+        )
+    if target.is_dir():
+        raise ExportTargetError(
+            target, f"{target} is a folder; nothing was written", "give a file name with -o FILE"
+        )
+
+
 def default_output_path(notebook: str | os.PathLike[str], fmt: str) -> Path:
     """``<stem>.argo.yaml`` or ``<stem>.workflow.json`` in the notebook's folder."""
     if fmt not in SUFFIXES:
@@ -57,8 +90,14 @@ def render_export(spec: Mapping[str, Any], fmt: str, options: ArgoOptions | None
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def write_export(path: str | os.PathLike[str], text: str, force: bool = False) -> Path:
-    """Write ``text`` (UTF-8) to ``path``; an existing file is replaced only when ``force``.
+def write_export(
+    path: str | os.PathLike[str],
+    text: str,
+    force: bool = False,
+    source: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write ``text`` (UTF-8) to ``path``; an existing file is replaced only when ``force``, and
+    never when it is ``source`` (the notebook exported) or a folder (:class:`ExportTargetError`).
 
     Without ``force`` the file is created exclusively (``O_EXCL``), so a file that appears between
     a check and the write is not overwritten either. With ``force`` the text goes to a temporary
@@ -66,6 +105,7 @@ def write_export(path: str | os.PathLike[str], text: str, force: bool = False) -
     leaves half a file where the user's was.
     """
     target = Path(path)
+    check_target(target, source)
     data = text.encode("utf-8")
     if not force:
         try:

@@ -76,6 +76,27 @@ def test_export_force_overwrites(seed: Path) -> None:
     assert yaml.safe_load(target.read_text(encoding="utf-8"))["kind"] == "Workflow"
 
 
+@pytest.mark.parametrize("command", ["export", "spec"])
+def test_force_never_writes_over_the_notebook_itself(
+    seed: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    before = seed.read_bytes()
+    assert main([command, str(seed), "-o", str(seed), "--force"]) == 2
+    assert seed.read_bytes() == before
+    err = capsys.readouterr().err
+    assert "is the notebook being exported" in err and "Traceback" not in err
+
+
+def test_export_into_a_folder_is_refused_even_with_force(
+    seed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["export", str(seed), "-o", str(folder), "--force"]) == 2
+    assert folder.is_dir() and not any(folder.iterdir())
+    assert f"{folder} is a folder" in capsys.readouterr().err
+
+
 def test_export_passes_options_through(seed: Path) -> None:
     args = [
         "export", str(seed), "--image", "base:1", "--image-processor", "gpu:2", "--parallelism", "3",
