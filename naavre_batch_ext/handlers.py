@@ -41,7 +41,7 @@ from .notebook import NotebookError, read_notebook
 from .runner import RunError, check_parameters
 from .runs import ManagerClosedError, RunManager, RunRequest, TooManyRunsError, UnknownRunError
 from .scripts import PlanError
-from .spec import build_spec, resolve_batch_count
+from .spec import build_spec
 
 NAMESPACE = "naavre-batch-ext"
 
@@ -473,12 +473,8 @@ class RunsHandler(NaavreBatchHandler):
         _refuse_analysis_errors(spec, "run")
         try:
             check_parameters(spec, parameters)
-            for section in spec["sections"]:
-                resolve_batch_count(section["batch_count"], parameters)
         except RunError as exc:
             raise _field_error("parameters", exc.message, hint=exc.hint) from None
-        except ValueError as exc:
-            raise _field_error("parameters", str(exc)) from None
         request = RunRequest(
             notebook_path=disk,
             display_path=path,

@@ -36,6 +36,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from . import compare, scripts, split
+from .spec import resolve_batch_count
 from .step_runtime import parse_parameter
 
 __all__ = [
@@ -160,17 +161,52 @@ def parse_parameter_options(options: list[str], spec: dict[str, Any]) -> dict[st
 
 
 def check_parameters(spec: dict[str, Any], values: Mapping[str, Any]) -> None:
-    """Refuse overrides of names that are not workflow parameters, listing the ones there are."""
-    known = [p["name"] for p in spec.get("parameters", [])]
-    unknown = [n for n in values if n not in known]
+    """Refuse, before anything runs, overrides that can only fail later: names that are not
+    workflow parameters (listing the ones there are), a value of another JSON type than the
+    parameter's default (an ``int`` is fine for a ``float``; a ``null`` default takes anything),
+    and a batch-count parameter that is not an integer >= 1. The CLI, the runner and the REST API
+    all call this one check."""
+    declared = {p["name"]: p for p in spec.get("parameters", [])}
+    unknown = [n for n in values if n not in declared]
     if unknown:
         listed = (
-            ", ".join(known) if known else "none (assign a literal to a param_* name in the header)"
+            ", ".join(declared)
+            if declared
+            else "none (assign a literal to a param_* name in the header)"
         )
         raise ParameterError(
             f"unknown parameter {', '.join(unknown)}",
             f"the notebook's parameters are: {listed}",
         )
+    for name, value in values.items():
+        want = declared[name].get("type")
+        got = compare.json_kind(value)
+        if want in (None, "null") or got == want or (want, got) == ("float", "int"):
+            continue
+        default = json.dumps(declared[name].get("default"))
+        shown = json.dumps(value, default=repr)
+        raise ParameterError(
+            f"parameter {name} takes {_KIND_WORDS.get(want, want)}, like its default {default}; "
+            f"got {shown if len(shown) <= 80 else shown[:77] + '...'} "
+            f"({_KIND_WORDS.get(got or '', 'not JSON')})",
+            f"give {name} {_KIND_WORDS.get(want, want)}",
+        )
+    for section in spec.get("sections", []):
+        try:
+            resolve_batch_count(section.get("batch_count"), values)
+        except ValueError as exc:
+            raise ParameterError(str(exc), "give the batch count as a whole number >= 1") from None
+
+
+_KIND_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "list": "a list",
+    "dict": "an object",
+    "null": "null",
+}
 
 
 def _parameter_values(spec: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,32 @@ def test_unknown_parameter_is_a_clear_error(
     assert not list(tmp_path.iterdir())
 
 
+def test_parameter_of_another_type_than_its_default_stops_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_tmp(tagged_seed_notebook(), tmp_path, "seed.ipynb")
+    runs = tmp_path / "runs"
+    code = main(["run", str(path), "--runs-dir", str(runs), "-p", "param_item_count=ten"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "parameter param_item_count takes an integer, like its default 28" in err
+    assert '"ten" (text)' in err and "Traceback" not in err
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize("value", ["0", "2.5"])
+def test_bad_batch_count_parameter_stops_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    path = write_tmp(tagged_seed_notebook(), tmp_path, "seed.ipynb")
+    runs = tmp_path / "runs"
+    code = main(["run", str(path), "--runs-dir", str(runs), "-p", f"param_max_batch_count={value}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "param_max_batch_count" in err and "Traceback" not in err
+    assert not runs.exists()
+
+
 def test_parameter_values_parse_as_json_else_text(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
