@@ -122,19 +122,23 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .notebook import NotebookError, load_notebook, write_notebook
-    from .tags import set_cell_role
+    from .tags import cell_annotation, set_cell_role
 
     try:
         nb = load_notebook(args.notebook)
         original = Path(args.notebook).read_text(encoding="utf-8")
     except NotebookError as exc:
         return _fail(exc.message, exc.hint)
-    count = len(nb.cells)
-    if not 0 <= args.cell < count:
-        return _fail(f"no cell {args.cell}: the notebook has cells 0 to {count - 1}")
+    code_cells = ", ".join(str(i) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code")
+    hint = f"its code cells are {code_cells}" if code_cells else "the notebook has no code cell"
+    if not 0 <= args.cell < len(nb.cells):
+        where = f"cells 0 to {len(nb.cells) - 1}" if nb.cells else "no cells"
+        return _fail(f"no cell {args.cell}: the notebook has {where}", hint)
     cell = nb.cells[args.cell]
     if cell.get("cell_type") != "code":
-        return _fail(f"cell {args.cell} is a {cell.get('cell_type')} cell", "tag a code cell")
+        return _fail(
+            f"cell {args.cell} is a {cell.get('cell_type')} cell", f"tag a code cell: {hint}"
+        )
     try:
         set_cell_role(cell, args.role, args.batch_count, args.split)
     except ValueError as exc:
@@ -145,6 +149,14 @@ def _cmd_tag(args: argparse.Namespace) -> int:
         return _fail(f"cannot write {args.notebook}: {exc.strerror}")
     tags = ", ".join(cell.metadata.get("tags", [])) or "no tags"
     print(f"{args.notebook}: cell {args.cell}: {tags}")
+    # Saved as asked (the user may be tagging step by step), but a tag set that is still
+    # incomplete, such as a splitter without a batch count, is said now rather than at run time.
+    for problem in cell_annotation(cell).problems:
+        print(
+            f"{args.notebook}:cell {args.cell}: {problem.severity}: {problem.message}",
+            file=sys.stderr,
+        )
+        print(f"    hint: {problem.hint}", file=sys.stderr)
     return 0
 
 

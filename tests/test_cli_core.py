@@ -249,3 +249,31 @@ def test_malformed_cell_field_is_a_located_error_not_a_traceback(
         assert main(command) == 2
         err = capsys.readouterr().err
         assert expected in err and "Traceback" not in err
+
+
+def test_tag_splitter_without_batch_count_saves_and_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = copy_seed(tmp_path)
+    assert main(["tag", str(path), "--cell", "4", "--role", "splitter"]) == 0
+    assert nbformat.read(path, 4).cells[4].metadata["tags"] == ["naavre:splitter"]
+    err = capsys.readouterr().err
+    assert f"{path}:cell 4: error: splitter has no batch count" in err
+    assert "naavre:batch-count:" in err
+
+
+def test_tag_on_a_notebook_without_cells_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_tmp(code_notebook(), tmp_path)
+    assert main(["tag", str(path), "--cell", "0", "--role", "merger"]) == 2
+    err = capsys.readouterr().err
+    assert "no cell 0: the notebook has no cells" in err and "-1" not in err
+
+
+def test_tag_on_a_markdown_cell_lists_the_code_cells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = copy_seed(tmp_path)
+    assert main(["tag", str(path), "--cell", "0", "--role", "merger"]) == 2
+    assert "its code cells are 2, 4, 6, 8" in capsys.readouterr().err
