@@ -216,6 +216,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(format_diagnostic(d, args.notebook), file=sys.stderr)
         print(f"naavre-batch: {spec['summary']['errors']} errors; nothing was run", file=sys.stderr)
         return 1
+    for d in spec["diagnostics"]:  # warnings (magics, no steps, ...) explain surprises to come
+        print(format_diagnostic(d, args.notebook), file=sys.stderr)
     try:
         parameters = parse_parameter_options(args.parameter, spec)
     except RunError as exc:

@@ -170,3 +170,13 @@ def test_seed_file_is_unchanged_after_run(tmp_path: Path) -> None:
     assert nb.cells  # the untagged seed has no steps: a run is just its cells
     assert main(["run", str(SEED), "--context", "notebook", "--runs-dir", str(tmp_path)]) == 0
     assert SEED.read_bytes() == before
+
+
+def test_run_prints_analysis_warnings_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "untagged.ipynb"
+    shutil.copyfile(SEED, path)
+    code = main(["run", str(path), "--context", "workflow", "--runs-dir", str(tmp_path / "runs")])
+    assert code == 0
+    assert f"{path}: warning: no cell is tagged" in capsys.readouterr().err
