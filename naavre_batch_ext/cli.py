@@ -229,6 +229,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     error: RunError | None = None
     crash: BaseException | None = None
 
+    # Wait on an Event, not on Thread.join(): a KeyboardInterrupt inside join() can leave the
+    # thread marked as stopped while it still runs (CPython gh-90882), so the CLI would exit
+    # before the cancelled run had cleaned up.
+    done = threading.Event()
+
     def work() -> None:
         nonlocal result, error, crash
         try:
@@ -248,17 +253,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
             error = exc
         except BaseException as exc:  # reported below, in the main thread
             crash = exc
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name="naavre-batch-run", daemon=True)
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         print("\nnaavre-batch: interrupted; stopping every step process", file=sys.stderr)
         cancel.cancel()
-        worker.join()
+        done.wait()
         return 130
+    worker.join()
     if crash is not None:
         raise crash
     if error is not None:
@@ -433,7 +441,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.func is None:
         parser.print_help()
         return 0
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C outside a run (loading, analysing): no traceback
+        print("\nnaavre-batch: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ would: nothing shared between instances but the JSON files in the run folder
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import copy
 import json
@@ -599,6 +600,10 @@ def _cell_error(cell: NotebookNode) -> tuple[str, str, int | None]:
     return "the cell failed", "", None
 
 
+class _Cancelled(Exception):
+    """Raised between cells once the run is cancelled."""
+
+
 def run_notebook(
     spec: dict[str, Any],
     nb: NotebookNode,
@@ -643,6 +648,7 @@ async def _run_notebook_async(
     progress: Progress | None,
     cancel: CancelHandle,
 ) -> dict[str, Any]:
+    from jupyter_core.utils import ensure_async
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
@@ -673,11 +679,28 @@ async def _run_notebook_async(
     errors: list[dict[str, Any]] = []
     status = "ok"
     loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
-    assert main_task is not None
+    stopping: set[asyncio.Task[None]] = set()
+
+    async def stop_kernel() -> None:
+        """Kill the kernel; the cell being run then ends with DeadKernelError, and nbclient's own
+        clean-up runs as usual. Cancelling the task instead could land inside nbclient's kernel
+        start-up, which leaves its atexit hook behind and has been seen to hang."""
+        km = client.km
+        if km is not None and km.has_kernel:
+            with contextlib.suppress(Exception):
+                await ensure_async(km.shutdown_kernel(now=True))
 
     def on_cancel() -> None:
-        loop.call_soon_threadsafe(main_task.cancel)
+        def start() -> None:
+            task = loop.create_task(stop_kernel())
+            stopping.add(task)
+            task.add_done_callback(stopping.discard)
+
+        loop.call_soon_threadsafe(start)
+
+    def check_cancel() -> None:
+        if cancel.cancelled:
+            raise _Cancelled
 
     cancel._add_callback(on_cancel)
     started = time.perf_counter()
@@ -703,6 +726,7 @@ async def _run_notebook_async(
         return cell
 
     async def hidden(source: str) -> NotebookNode:
+        check_cancel()
         return await scratch(nbformat.v4.new_code_cell(source), 0, store_history=False)
 
     current: str | None = None
@@ -766,6 +790,7 @@ async def _run_notebook_async(
             for index, cell in enumerate(originals):
                 if cell.cell_type != "code":
                     continue
+                check_cancel()
                 step = owner.get(index)
                 name = (
                     step["id"] if step else ("header" if index in header else current or "header")
@@ -833,10 +858,12 @@ async def _run_notebook_async(
                                 }
                             )
             close_step("ok")
-    except (asyncio.CancelledError, DeadKernelError) as exc:
-        if cancel.cancelled:
+    except Exception as exc:
+        if cancel.cancelled:  # whatever the kernel's death raised on its way out
             status = "cancelled"
             close_step("cancelled")
+        elif not isinstance(exc, DeadKernelError):
+            raise
         else:
             status = "failed"
             errors.append(
@@ -849,6 +876,8 @@ async def _run_notebook_async(
             close_step("failed")
     finally:
         cancel._remove_callback(on_cancel)
+        # nbclient unregisters its atexit clean-up only when the kernel started; never leave it.
+        atexit.unregister(client._cleanup_kernel)
         tmp.cleanup()
     wall = time.perf_counter() - started
     for item in not_json:

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -130,7 +131,8 @@ def test_analysis_errors_print_like_check_and_run_nothing(
     assert not (tmp_path / "runs").exists()
 
 
-def test_ctrl_c_stops_every_step_process(tmp_path: Path) -> None:
+def _start_sleeping_run(tmp_path: Path, context: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """``naavre-batch run`` on the runner's sleeping notebook, whose processes write their pids."""
     notebook = tmp_path / "sleeping.ipynb"
     shutil.copy(RUNNER_NOTEBOOKS / "sleeping.ipynb", notebook)
     pids = tmp_path / "pids"
@@ -143,7 +145,7 @@ def test_ctrl_c_stops_every_step_process(tmp_path: Path) -> None:
             "run",
             str(notebook),
             "--context",
-            "workflow",
+            context,
             "-p",
             f"param_pid_dir={pids}",
             "--parallelism",
@@ -153,6 +155,11 @@ def test_ctrl_c_stops_every_step_process(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    return proc, pids
+
+
+def test_ctrl_c_stops_every_step_process(tmp_path: Path) -> None:
+    proc, pids = _start_sleeping_run(tmp_path, "workflow")
     started = wait_for_pid_files(pids, 2)
     assert len(started) == 2
     os.kill(proc.pid, signal.SIGINT)
@@ -180,3 +187,29 @@ def test_run_prints_analysis_warnings_before_running(
     code = main(["run", str(path), "--context", "workflow", "--runs-dir", str(tmp_path / "runs")])
     assert code == 0
     assert f"{path}: warning: no cell is tagged" in capsys.readouterr().err
+
+
+def test_ctrl_c_in_notebook_context_stops_the_kernel_cleanly(tmp_path: Path) -> None:
+    """Interrupted while a cell runs: exit 130 at once, the kernel is gone, and no traceback
+    (an interrupted Thread.join() used to let the CLI exit before the kernel was cleaned up)."""
+    proc, pids = _start_sleeping_run(tmp_path, "notebook")
+    [kernel] = wait_for_pid_files(pids, 1)  # in notebook context the sleeping cell is the kernel
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130
+    assert b"interrupted" in err
+    assert b"Traceback" not in err
+    deadline = time.monotonic() + 5
+    while pid_exists(kernel) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_exists(kernel)
+
+
+def test_ctrl_c_before_the_run_starts_exits_130_without_traceback(tmp_path: Path) -> None:
+    """Ctrl-C while the command is still loading and analysing is not a crash either."""
+    proc, _ = _start_sleeping_run(tmp_path, "notebook")
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130
+    assert b"Traceback" not in err
