@@ -1232,7 +1232,8 @@ class _Analyser:
                 "warning",
                 "no-steps",
                 "no cell is tagged as splitter, processor or merger: there is no workflow",
-                "tag cells with naavre:splitter, naavre:processor and naavre:merger (see docs/tags.md)",
+                "tag cells with naavre:splitter, naavre:processor and naavre:merger: the role menu of "
+                "each cell's toolbar in JupyterLab, or naavre-batch tag NOTEBOOK --cell N --role ROLE",
             )
         for step in steps:  # param_ assigned outside the header is not a workflow parameter
             for cell in step.cells:

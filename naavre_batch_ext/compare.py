@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .step_runtime import with_article
+
 __all__ = ["compare_traces", "first_difference", "format_path", "json_kind"]
 
 _MISSING = object()
@@ -121,7 +123,7 @@ def compare_traces(
             if name not in nb_values:
                 bad = not_json.get((sid, name))
                 reason = (
-                    f"the notebook value is a {bad['type']}, not JSON"
+                    f"the notebook value is {with_article(bad['type'])}, not JSON"
                     if bad
                     else "the notebook run did not reach this step"
                 )

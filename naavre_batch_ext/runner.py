@@ -38,7 +38,7 @@ from nbformat import NotebookNode
 
 from . import compare, scripts, split
 from .spec import resolve_batch_count
-from .step_runtime import parse_parameter
+from .step_runtime import parse_parameter, with_article
 
 __all__ = [
     "CancelHandle",
@@ -882,7 +882,7 @@ async def _run_notebook_async(
     wall = time.perf_counter() - started
     for item in not_json:
         warnings.append(
-            f"step {item['step']}: {item['variable']} is a {item['type']}, which cannot "
+            f"step {item['step']}: {item['variable']} is {with_article(item['type'])}, which cannot "
             "be passed between steps as JSON; compute it in the step that uses it, or "
             "pass a path"
         )

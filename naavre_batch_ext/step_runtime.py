@@ -207,6 +207,11 @@ def run_steps(task: dict[str, Any], ns: dict[str, Any]) -> None:
                     raise _cell_failure(exc, task, step["id"], cell["index"]) from None
 
 
+def with_article(name: str) -> str:
+    """``"an int"``, ``"a dict"``: type names read as English in messages."""
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
 def _type_name(value: Any) -> str:
     kind = type(value)
     module = kind.__module__
@@ -250,8 +255,8 @@ def check_json(name: str, value: Any, step: str, role: str) -> None:
             "variable": name,
             "type": _type_name(offender),
             "message": (
-                f"step {step}: variable {name} is passed to a later step but holds a "
-                f"{_type_name(offender)}{at}, which cannot be passed between steps as JSON"
+                f"step {step}: variable {name} is passed to a later step but holds "
+                f"{with_article(_type_name(offender))}{at}, which cannot be passed between steps as JSON"
             ),
             "hint": (
                 f"compute {name} in the step that uses it, convert it to lists, dicts, strings "
@@ -372,7 +377,7 @@ def _not_a_list(task: dict[str, Any], name: str, value: Any, index: int) -> Step
             "type": _type_name(value),
             "message": (
                 f"step {step}: {name} is read after the merge, so each batch must give a list "
-                f"to concatenate, but batch {index} gave a {_type_name(value)}"
+                f"to concatenate, but batch {index} gave {with_article(_type_name(value))}"
             ),
             "hint": f"make {name} a list per batch (for example [result]), or read it only "
             "inside the processors",
@@ -521,7 +526,7 @@ def _split(
                 "variable": name,
                 "type": _type_name(items),
                 "message": f"splitter {step}: the split variable {name} must be a list, "
-                f"but it is a {_type_name(items)}",
+                f"but it is {with_article(_type_name(items))}",
                 "hint": f"make {name} a list (for example list(...)) before the processors",
             }
         )

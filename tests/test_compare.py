@@ -104,3 +104,13 @@ def test_failed_workflow_is_not_the_same(spec: dict[str, Any]) -> None:
             "reason": "the workflow run did not reach this step",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "phrase"),
+    [("int", "an int"), ("dict", "a dict"), ("pandas.DataFrame", "a pandas.DataFrame")],
+)
+def test_type_names_in_messages_take_the_right_article(name: str, phrase: str) -> None:
+    from naavre_batch_ext.step_runtime import with_article
+
+    assert with_article(name) == phrase
