@@ -297,7 +297,9 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "(--format argo, default FILE <stem>.argo.yaml beside the notebook) or as its spec "
         "(--format json, <stem>.workflow.json). An existing FILE is never overwritten without "
         "--force. Exit 1 on analysis errors (nothing is written) or an existing FILE, 2 for an "
-        "unusable notebook or bad options. Warnings go to stderr.",
+        "unusable notebook or bad options. Warnings go to stderr. --image, --parallelism and "
+        "--retries default to the extension's JupyterLab settings (Settings Editor > Batch "
+        "Workflow) when the user set them there, else to the values shown.",
     )
     p.add_argument("notebook", metavar="NOTEBOOK")
     p.add_argument("--format", choices=["argo", "json"], default="argo", help="default: argo")
@@ -338,6 +340,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     )
     from .notebook import NotebookError
     from .scripts import PlanError
+    from .settings import SettingsError, export_defaults
     from .spec import spec_for_path
 
     given = {
@@ -362,9 +365,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
         if image is not None
     }
-    options = ArgoOptions(images=images, **given)  # defaults live in ArgoOptions only
     try:
+        # ArgoOptions' defaults, then the user's JupyterLab settings (as the panel), then the flags
+        options = ArgoOptions(images=images, **{**export_defaults(), **given})
         options.check()
+    except SettingsError as exc:
+        return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
     except ValueError as exc:
         return _fail(str(exc))
     try:

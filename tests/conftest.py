@@ -34,3 +34,13 @@ def seed(jp_root_dir: Path) -> str:
     """
     write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
     return "seed.ipynb"
+
+
+@pytest.fixture(autouse=True)
+def _own_jupyter_config_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """No test reads the developer's own JupyterLab settings (``naavre-batch export`` does)."""
+    config = tmp_path_factory.mktemp("jupyter-config")
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config))
+    return config
