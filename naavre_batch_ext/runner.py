@@ -239,9 +239,16 @@ class _Instance:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _new_run_folder(notebook_path: Path, runs_dir: Path | None) -> tuple[str, Path]:
+def new_run_id() -> str:
+    """A run id that sorts by start time and cannot be guessed: ``20261125-093012-a1b2c3``."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _new_run_folder(
+    notebook_path: Path, runs_dir: Path | None, run_id: str | None
+) -> tuple[str, Path]:
     base = runs_dir if runs_dir is not None else notebook_path.parent / ".naavre-batch" / "runs"
-    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    run_id = run_id or new_run_id()
     folder = base / run_id
     folder.mkdir(parents=True, exist_ok=False)
     return run_id, folder
@@ -348,6 +355,7 @@ def run_workflow(
     *,
     parallelism: int | None = None,
     runs_dir: str | Path | None = None,
+    run_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelHandle | None = None,
     python: str = sys.executable,
@@ -364,7 +372,7 @@ def run_workflow(
     parallelism = max(1, parallelism or os.cpu_count() or 1)
     notebook_path = Path(notebook_path).resolve()
     tasks = scripts.plan_tasks(spec)
-    run_id, folder = _new_run_folder(notebook_path, Path(runs_dir) if runs_dir else None)
+    run_id, folder = _new_run_folder(notebook_path, Path(runs_dir) if runs_dir else None, run_id)
     (folder / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     script_dir = folder / "scripts"
     script_dir.mkdir()
@@ -926,6 +934,7 @@ def run(
     parallelism: int | None = None,
     kernel: str | None = None,
     runs_dir: str | Path | None = None,
+    run_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelHandle | None = None,
 ) -> dict[str, Any]:
@@ -969,6 +978,7 @@ def run(
             overrides,
             parallelism=parallelism,
             runs_dir=runs_dir,
+            run_id=run_id,
             progress=progress,
             cancel=cancel,
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import secrets
 import threading
 import time
 import weakref
@@ -109,11 +108,6 @@ class RunRequest:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _new_id() -> str:
-    """Sortable and unguessable: ``YYYYmmdd-HHMMSS-<6 hex>`` (the runner's run folder format)."""
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
 @dataclass
@@ -382,9 +376,9 @@ class RunManager:
                 raise ManagerClosedError("the server is stopping; no new run can start")
             if sum(1 for r in self._runs.values() if not r.done) >= self.max_concurrent:
                 raise TooManyRunsError(self.max_concurrent)
-            run_id = _new_id()
+            run_id = runner.new_run_id()
             while run_id in self._runs:
-                run_id = _new_id()
+                run_id = runner.new_run_id()
             run = Run(id=run_id, request=request, root=self.root)
             self._runs[run_id] = run
             thread = threading.Thread(
@@ -417,6 +411,7 @@ class RunManager:
                 spec=request.spec,
                 nb=request.nb,
                 parallelism=self.parallelism,
+                run_id=run.id,  # the REST id is also the run folder's name
                 progress=run.on_event,
                 cancel=run.cancel_handle,
             )

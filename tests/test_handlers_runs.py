@@ -104,10 +104,8 @@ async def test_a_run_of_the_seed_completes_with_the_same_result_in_both_contexts
         "retrieve-batches",
     ]
     folder = run["result"]["workflow_run"]["folder"]
-    assert (
-        folder.startswith(".naavre-batch/runs/")
-        and (jp_root_dir / folder / "result.json").is_file()
-    )
+    assert folder == f".naavre-batch/runs/{run['id']}"  # one id for the API and the folder
+    assert (jp_root_dir / folder / "result.json").is_file()
     assert run["seconds"] > 0 and run["finished"] is not None
 
 
