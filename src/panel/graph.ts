@@ -8,7 +8,14 @@
 import { graphlib, layout as dagreLayout } from '@dagrejs/dagre';
 import type { EdgeLabel, GraphLabel, NodeLabel } from '@dagrejs/dagre';
 
-import { BatchCount, EdgeKind, IParameter, ISpec, Role } from '../spec';
+import {
+  BatchCount,
+  EdgeKind,
+  IDiagnostic,
+  IParameter,
+  ISpec,
+  Role
+} from '../spec';
 
 /** What a node stands for: the parameters, the header, or a step of a role. */
 export type NodeKind = 'parameters' | 'header' | Role;
@@ -442,4 +449,12 @@ export function fitViewBox(
     w: graph.width + 2 * margin,
     h: graph.height + 2 * margin
   };
+}
+
+/**
+ * The diagnostics the panel lists and counts. "No cell is tagged" (`no-steps`) is left out: the
+ * panel's empty state already says it, with how to tag; the CLI's `check` still prints it.
+ */
+export function panelDiagnostics(spec: ISpec): IDiagnostic[] {
+  return spec.diagnostics.filter(d => d.code !== 'no-steps');
 }

@@ -3,7 +3,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IDiagnostic, ISpec } from '../spec';
-import { IGraphNode, PARAMETERS_NODE, buildGraph, layoutGraph } from './graph';
+import {
+  IGraphNode,
+  PARAMETERS_NODE,
+  buildGraph,
+  layoutGraph,
+  panelDiagnostics
+} from './graph';
 import { GraphView } from './graphview';
 import { PanelModel } from './model';
 import {
@@ -72,11 +78,11 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
           <Section title={trans.__('Workflow')} name="graph">
             <Graph model={model} spec={spec} trans={trans} />
           </Section>
-          {spec.diagnostics.length ? (
+          {panelDiagnostics(spec).length ? (
             <Section title={trans.__('Problems')} name="diagnostics">
               <Diagnostics
                 model={model}
-                diagnostics={spec.diagnostics}
+                diagnostics={panelDiagnostics(spec)}
                 trans={trans}
               />
             </Section>
@@ -130,7 +136,9 @@ function Summary(props: {
   if (!spec) {
     return <p className="jp-NaavreBatch-summary" role="status" />;
   }
-  const { errors, warnings } = spec.summary;
+  const shown = panelDiagnostics(spec);
+  const errors = shown.filter(d => d.severity === 'error').length;
+  const warnings = shown.length - errors;
   const parts = [
     trans._n('%1 step', '%1 steps', spec.steps.length),
     trans._n('%1 error', '%1 errors', errors),

@@ -16,6 +16,7 @@ import {
   instancesText,
   layoutGraph,
   nodeForCell,
+  panelDiagnostics,
   resolveBatchCount,
   runInstancesOf,
   textInset
@@ -23,6 +24,7 @@ import {
 import { ISpec } from '../../spec';
 
 import python from './batch-instances.json';
+import serverSpecs from '../../tagging/__tests__/seed-specs.json';
 
 /** The spec the server gives for examples/splitting-batches-tagged.ipynb (cells trimmed). */
 function seedSpec(
@@ -438,5 +440,20 @@ describe('nodeForCell', () => {
     [3, null]
   ])('cell %i belongs to %p', (cell, id) => {
     expect(nodeForCell(g, cell)).toBe(id);
+  });
+});
+
+describe('panelDiagnostics', () => {
+  it('leaves out "no cell is tagged", which the empty state already says', () => {
+    const untagged = serverSpecs.untagged.spec as unknown as ISpec;
+    expect(untagged.diagnostics.map(d => d.code)).toContain('no-steps');
+    expect(panelDiagnostics(untagged).map(d => d.code)).not.toContain(
+      'no-steps'
+    );
+  });
+
+  it('keeps every other diagnostic', () => {
+    const broken = serverSpecs.processorOnly.spec as unknown as ISpec;
+    expect(panelDiagnostics(broken)).toEqual(broken.diagnostics);
   });
 });
