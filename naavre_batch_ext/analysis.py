@@ -683,6 +683,44 @@ def _python_cell_magic_body(source: str) -> ast.Module | None:
     return tree
 
 
+def _line_magic_body(stmt: ast.stmt) -> list[ast.stmt]:
+    """The statements a ``%time out = f(x)``-style line magic runs, at the magic's line.
+
+    IPython turns such a line into ``get_ipython().run_line_magic('time', 'out = f(x)')``: without
+    this the analysis would not see ``out`` defined (nor ``f``, ``x`` read).
+    """
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "run_line_magic"
+        and len(call.args) == 2
+        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)
+    ):
+        return []
+    name, code = (a.value for a in call.args)  # type: ignore[attr-defined]
+    if name not in _PYTHON_CELL_MAGICS:
+        return []
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return []  # IPython reports it when the cell runs; the magic warning points here already
+    for node in body:
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.stmt, ast.expr)):
+                sub.lineno = sub.end_lineno = stmt.lineno
+    return body
+
+
+def _with_line_magic_bodies(tree: ast.Module) -> None:
+    """Put each Python line magic's statements right after it, so data flow keeps their order."""
+    body: list[ast.stmt] = []
+    for stmt in tree.body:
+        body.append(stmt)
+        body.extend(_line_magic_body(stmt))
+    tree.body = body
+
+
 # ---------------------------------------------------------------------------------------------
 # The analysis
 
@@ -762,6 +800,7 @@ class _Analyser:
                 body_tree = _python_cell_magic_body(source)
                 if body_tree is not None:  # %%time etc.: the body's names are the cell's data flow
                     info.tree.body.extend(body_tree.body)
+                _with_line_magic_bodies(info.tree)  # %time x = ...: the same for line magics
             except SyntaxError as exc:
                 line = exc.lineno or 1
                 self.diag(

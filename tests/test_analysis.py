@@ -475,6 +475,13 @@ def test_cell_magic_with_a_python_body_keeps_its_data_flow() -> None:
     assert a.steps[1].inputs == ["xs"] and a.steps[1].outputs == ["ys"]
 
 
+def test_line_magic_with_python_keeps_its_data_flow() -> None:
+    """`%time ys = list(xs)` reads xs and defines ys, as the line runs in IPython."""
+    a = run("xs = [1]", "%time ys = list(xs)\nzs = ys", "print(zs)", tags={0: S, 1: P, 2: M})
+    assert [d.code for d in a.diagnostics] == ["magic"]
+    assert a.steps[1].inputs == ["xs"] and a.steps[1].outputs == ["zs"]
+
+
 def test_leading_blank_lines_keep_the_cells_line_numbers() -> None:
     a = run("\n\n%time x = 1\ny = nope")
     assert [(d.code, d.line) for d in a.diagnostics if d.code != "no-steps"] == [
