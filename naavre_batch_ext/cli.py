@@ -10,9 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import SPEC_API_VERSION, __version__
+
+if TYPE_CHECKING:  # the subcommands import the core lazily, so --help stays fast
+    from .notebook import NotebookError
+
+
+def _fail_notebook(path: str, exc: NotebookError) -> int:
+    """:func:`_fail` for a notebook the core cannot read, naming the file once."""
+    message = exc.message if exc.message.startswith(f"{path}:") else f"{path}: {exc.message}"
+    return _fail(message, exc.hint)
 
 
 def _fail(message: str, hint: str = "") -> int:
@@ -43,7 +52,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     try:
         spec = spec_for_path(args.notebook)
     except NotebookError as exc:
-        return _fail(exc.message, exc.hint)
+        return _fail_notebook(args.notebook, exc)
     for d in spec["diagnostics"]:
         print(format_diagnostic(d, args.notebook))
     summary = spec["summary"]
@@ -81,7 +90,7 @@ def _cmd_spec(args: argparse.Namespace) -> int:
     try:
         spec = spec_for_path(args.notebook)
     except NotebookError as exc:
-        return _fail(exc.message, exc.hint)
+        return _fail_notebook(args.notebook, exc)
     text = dumps_spec(spec)
     if args.output:
         try:
@@ -128,7 +137,7 @@ def _cmd_tag(args: argparse.Namespace) -> int:
         nb = load_notebook(args.notebook)
         original = Path(args.notebook).read_text(encoding="utf-8")
     except NotebookError as exc:
-        return _fail(exc.message, exc.hint)
+        return _fail_notebook(args.notebook, exc)
     code_cells = ", ".join(str(i) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code")
     hint = f"its code cells are {code_cells}" if code_cells else "the notebook has no code cell"
     if not 0 <= args.cell < len(nb.cells):
@@ -209,7 +218,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         nb = load_notebook(args.notebook)
     except NotebookError as exc:
-        return _fail(exc.message, exc.hint)
+        return _fail_notebook(args.notebook, exc)
     spec = build_spec(nb, args.notebook)
     if spec["summary"]["errors"]:
         for d in spec["diagnostics"]:
@@ -376,7 +385,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     try:
         spec = spec_for_path(args.notebook)
     except NotebookError as exc:
-        return _fail(exc.message, exc.hint)
+        return _fail_notebook(args.notebook, exc)
     for d in spec["diagnostics"]:
         print(format_diagnostic(d, args.notebook), file=sys.stderr)
     errors = spec["summary"]["errors"]

@@ -84,6 +84,8 @@ def test_check_bad_file_is_one_line_exit_2(
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"naavre-batch: error: {path}: ")  # which file, named once
+    assert err.count(str(path)) == 1
 
 
 def test_check_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
