@@ -690,17 +690,19 @@ def _line_magic_body(stmt: ast.stmt) -> list[ast.stmt]:
     this the analysis would not see ``out`` defined (nor ``f``, ``x`` read).
     """
     call = stmt.value if isinstance(stmt, ast.Expr) else None
-    if not (
-        isinstance(call, ast.Call)
-        and isinstance(call.func, ast.Attribute)
-        and call.func.attr == "run_line_magic"
-        and len(call.args) == 2
-        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)
+    found = _ipython_call(call) if call is not None else None
+    if (
+        found is None
+        or found[1] not in _PYTHON_CELL_MAGICS
+        or not isinstance(call, ast.Call)
+        or not isinstance(call.func, ast.Attribute)
+        or call.func.attr != "run_line_magic"
+        or len(call.args) != 2
+        or not isinstance(call.args[1], ast.Constant)
+        or not isinstance(call.args[1].value, str)
     ):
         return []
-    name, code = (a.value for a in call.args)  # type: ignore[attr-defined]
-    if name not in _PYTHON_CELL_MAGICS:
-        return []
+    code = call.args[1].value
     try:
         body = ast.parse(code).body
     except SyntaxError:
