@@ -67,6 +67,7 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
     );
   }
   const error = model.specModel.error;
+  const problems = spec ? panelDiagnostics(spec) : [];
   return (
     <div className="jp-NaavreBatch-content" data-path={panel.context.path}>
       <header className="jp-NaavreBatch-title">
@@ -78,13 +79,9 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
           <Section title={trans.__('Workflow')} name="graph">
             <Graph model={model} spec={spec} trans={trans} />
           </Section>
-          {panelDiagnostics(spec).length ? (
+          {problems.length ? (
             <Section title={trans.__('Problems')} name="diagnostics">
-              <Diagnostics
-                model={model}
-                diagnostics={panelDiagnostics(spec)}
-                trans={trans}
-              />
+              <Diagnostics model={model} diagnostics={problems} trans={trans} />
             </Section>
           ) : null}
           <Section title={trans.__('Export')} name="export">
