@@ -3,7 +3,6 @@ end-of-run summary and comparison. Pure formatting over the runner's events and 
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 from typing import Any, TextIO
@@ -111,20 +110,28 @@ def format_errors(run: dict[str, Any]) -> str:
 
 
 def _short(value: Any, limit: int = 200) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    from .preview import describe
+
+    return describe(value, limit)
+
+
+def _text_block(label: str, text: str) -> list[str]:
+    lines = text.splitlines() or [""]
+    shown = [f"    {label}:"] + [f"      | {line}" for line in lines[:20]]
+    if len(lines) > 20:
+        shown.append(f"      | ... ({len(lines) - 20} more lines)")
+    return shown
 
 
 def format_comparison(comparison: dict[str, Any]) -> str:
-    """``same result`` or, per difference, the variable, the step, the first differing path."""
-    lines = []
-    if comparison["same"]:
-        lines.append(f"same result ({comparison['compared']} values compared)")
-    elif not comparison["differences"]:
-        lines.append("not the same result: some values could not be compared")
-    else:
-        lines.append("different results")
-        for d in comparison["differences"]:
+    """The verdict (``same result (...)`` / ``not the same: ...``), then every difference: the
+    variable, the step, the first differing path and both values, or both printed texts."""
+    lines = [comparison.get("verdict") or ("same result" if comparison["same"] else "not the same")]
+    for d in comparison["differences"]:
+        if d.get("kind") == "printed":
+            lines.append(f"  cell {d['cell_index']} (step {d['step']}) printed differently:")
+            lines += _text_block("notebook", d["notebook"]) + _text_block("workflow", d["workflow"])
+        else:
             lines.append(
                 f"  {d['variable']} after step {d['step']}: first difference at {d['path']}: "
                 f"notebook {_short(d['notebook'])}, workflow {_short(d['workflow'])}"
