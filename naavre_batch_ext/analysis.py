@@ -31,6 +31,7 @@ from .notebook import kernel_name
 from .tags import Annotation, cell_annotation, naavre_tags
 
 __all__ = [
+    "DISPLAY_MAGICS",
     "Analysis",
     "CellInfo",
     "Edge",
@@ -38,6 +39,7 @@ __all__ = [
     "Section",
     "Step",
     "analyse",
+    "is_display_magic",
     "step_id_from_title",
 ]
 
@@ -99,6 +101,26 @@ _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 _MAGIC_CALLS = {"run_line_magic", "run_cell_magic", "magic"}
 _SHELL_CALLS = {"system", "getoutput"}
+
+DISPLAY_MAGICS: tuple[str, ...] = (
+    "matplotlib",
+    "config",
+    "autoreload",
+    "precision",
+    "load_ext autoreload",
+    "reload_ext autoreload",
+)
+"""Line magics that only change how the notebook shows things (plots, float precision, IPython
+settings, module reloading), never a value: a workflow step skips them (they are no-ops in the
+step runtime) and ``check`` gives a ``display-magic`` warning instead of ``magic``. An entry is a
+magic name (any arguments), or a name and its exact argument (``load_ext autoreload``: other
+extensions can define magics and change values, so they stay ``magic``).
+See :func:`is_display_magic`."""
+
+
+def is_display_magic(name: str, line: str = "") -> bool:
+    """Whether the line magic ``%name line`` is one of :data:`DISPLAY_MAGICS`."""
+    return name in DISPLAY_MAGICS or f"{name} {line.strip()}" in DISPLAY_MAGICS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,6 +659,26 @@ def _ipython_call(node: ast.AST) -> tuple[str, str] | None:
     return "magic", node.func.attr
 
 
+def _display_magic(node: ast.AST) -> str | None:
+    """``"matplotlib inline"`` when ``node`` is IPython's call for a display-only line magic
+    (:data:`DISPLAY_MAGICS`); None for anything else, cell magics included."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if _ipython_call(node) is None or len(args) != len(node.args) or not args:
+        return None
+    if node.func.attr == "run_line_magic" and len(args) >= 2:
+        name, line = args[0], args[1]
+    elif node.func.attr in ("run_line_magic", "magic"):
+        # get_ipython().magic('matplotlib inline'): the old single-string form.
+        name, _, line = args[0].lstrip("%").partition(" ")
+    else:
+        return None
+    if not is_display_magic(name, line):
+        return None
+    return f"{name} {line.strip()}".strip()
+
+
 _IPYTHON_LINE_STARTS = (">>>", "...", "In [", "/", ",", ";", "%", "!")
 
 
@@ -898,7 +940,19 @@ class _Analyser:
             kind, what = found
             line = getattr(node, "lineno", 1)
             col = getattr(node, "col_offset", 0) + 1
-            if kind == "shell":
+            display = _display_magic(node)
+            if display is not None:
+                self.diag(
+                    "warning",
+                    "display-magic",
+                    f"IPython magic '%{display}' in the {where}: it only changes how the notebook "
+                    "shows results, so it is ignored in workflow steps",
+                    "nothing to do; keep it for the notebook",
+                    cell,
+                    line,
+                    col,
+                )
+            elif kind == "shell":
                 self.diag(
                     "warning",
                     "shell-escape",
