@@ -281,6 +281,27 @@ def _link(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+_LAUNCH = (
+    "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
+    "m = importlib.import_module(sys.argv[2]); sys.exit(m.execute(m.TASK, m.RULES_SOURCE))"
+)
+"""How the local runner starts a step script: imported as a module, so Python reuses the
+bytecode :func:`_precompile` cached instead of compiling the script's 50 KB again in each of
+thousands of instances (about 60 ms each on a loaded 2-core machine). The script is the same text
+Argo runs as ``python script.py``; the user's code runs in its own ``__main__`` module either way."""
+
+
+def _precompile(script: Path) -> None:
+    """Write the script's bytecode where its import will look for it (``__pycache__``)."""
+    import importlib.util
+    import py_compile
+
+    with contextlib.suppress(py_compile.PyCompileError, OSError):
+        py_compile.compile(
+            str(script), cfile=importlib.util.cache_from_source(str(script)), doraise=True
+        )
+
+
 def _run_instance(
     inst: _Instance, script: Path, cwd: Path, python: str, cancel: CancelHandle
 ) -> _Instance:
@@ -316,7 +337,7 @@ def _run_instance(
         open(inst.folder / "stderr.txt", "wb") as err,
     ):
         proc = subprocess.Popen(
-            [python, str(script)],
+            [python, "-c", _LAUNCH, str(script.parent), script.stem],
             cwd=str(cwd),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -414,6 +435,7 @@ def run_workflow(
     for task in tasks:
         paths[task.id] = script_dir / f"{task.id}.py"
         paths[task.id].write_text(scripts.task_script(spec, task), encoding="utf-8")
+        _precompile(paths[task.id])
     steps_by_id = {s["id"]: s for s in spec["steps"]}
     values = _parameter_values(spec, overrides)
     outputs_of: dict[str, Path] = {}
