@@ -108,7 +108,6 @@ DISPLAY_MAGICS: tuple[str, ...] = (
     "autoreload",
     "precision",
     "load_ext autoreload",
-    "reload_ext autoreload",
 )
 """Line magics that only change how the notebook shows things (plots, float precision, IPython
 settings, module reloading), never a value: a workflow step skips them (they are no-ops in the
@@ -667,13 +666,11 @@ def _display_magic(node: ast.AST) -> str | None:
     args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
     if _ipython_call(node) is None or len(args) != len(node.args) or not args:
         return None
-    if node.func.attr == "run_line_magic" and len(args) >= 2:
-        name, line = args[0], args[1]
-    elif node.func.attr in ("run_line_magic", "magic"):
-        # get_ipython().magic('matplotlib inline'): the old single-string form.
-        name, _, line = args[0].lstrip("%").partition(" ")
-    else:
+    # Only the form IPython writes for %x lines: the step runtime's get_ipython() stand-in skips
+    # exactly these calls (the old get_ipython().magic('...') form stays a plain magic).
+    if node.func.attr != "run_line_magic":
         return None
+    name, line = args[0], args[1] if len(args) > 1 else ""
     if not is_display_magic(name, line):
         return None
     return f"{name} {line.strip()}".strip()

@@ -278,7 +278,6 @@ def test_line_magic_in_a_step_is_a_warning_at_its_line() -> None:
         ("%load_ext autoreload", "%load_ext autoreload"),
         ("%autoreload 2", "%autoreload 2"),
         ("%precision 3", "%precision 3"),
-        ("get_ipython().magic('matplotlib inline')", "%matplotlib inline"),
     ],
 )
 def test_display_magic_in_a_step_is_a_display_magic_warning(magic: str, shown: str) -> None:
@@ -300,7 +299,10 @@ def test_display_magic_in_the_header_is_a_display_magic_warning() -> None:
     assert [(d.code, d.cell_index, d.line) for d in a.warnings] == [("display-magic", 0, 1)]
 
 
-@pytest.mark.parametrize("magic", ["%load_ext sql", "%pylab", "%env X=1", "%run other.py"])
+@pytest.mark.parametrize(
+    "magic",
+    ["%load_ext sql", "%pylab", "%env X=1", "%run other.py", "get_ipython().magic('matplotlib')"],
+)
 def test_other_line_magics_keep_the_magic_warning(magic: str) -> None:
     a = run("xs = [1]", f"ys = list(xs)\n{magic}", "print(ys)", tags={0: S, 1: P, 2: M})
     assert [d.code for d in a.warnings] == ["magic"]
@@ -552,3 +554,29 @@ def test_untagged_notebook_warns_once_not_on_every_header_statement(seed_path) -
 
     a = analyse(load_notebook(seed_path), "splitting-batches")
     assert [d.code for d in a.diagnostics] == ["no-steps"]
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("matplotlib", "inline"),
+        ("config", "InlineBackend.figure_format = 'retina'"),
+        ("load_ext", "autoreload"),
+        ("autoreload", "2"),
+        ("precision", "3"),
+        ("load_ext", "sql"),
+        ("time", "x = 1"),
+    ],
+)
+def test_check_and_the_step_runtime_agree_on_which_magics_are_skipped(name: str, line: str) -> None:
+    # check's display-magic warning says "ignored in workflow steps": the step runtime's
+    # get_ipython() stand-in must skip exactly those, and refuse the others.
+    from naavre_batch_ext.analysis import is_display_magic
+    from naavre_batch_ext.step_runtime import _NoIPython
+
+    skipped = True
+    try:
+        _NoIPython().run_line_magic(name, line)
+    except RuntimeError:
+        skipped = False
+    assert skipped == is_display_magic(name, line)
