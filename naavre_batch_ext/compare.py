@@ -307,6 +307,14 @@ def _diff_numpy(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Diffe
     import numpy as np
 
     scalar = not isinstance(x, np.ndarray)
+    if isinstance(x, np.ma.MaskedArray):
+        # The mask is part of the value: asarray() would drop it.
+        found = _diff_numpy(
+            np.ma.getmaskarray(x), np.ma.getmaskarray(y), path + [PathStep(".mask")], seen
+        )
+        if found is not None:
+            return found
+        x, y = np.ma.getdata(x), np.ma.getdata(y)
     ax, ay = np.asarray(x), np.asarray(y)
     if ax.dtype != ay.dtype:
         return (path, x, y) if scalar else (path + [PathStep(".dtype")], ax.dtype, ay.dtype)

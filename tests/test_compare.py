@@ -491,3 +491,11 @@ def test_comparison_for_json_writes_non_json_values_as_their_repr(spec: dict[str
     assert (diff["notebook"], diff["workflow"]) == ("(0.0, 0.5)", [0.0, 0.5])
     assert diff["notebook_summary"]["type"] == "tuple"
     json.dumps(comparison_for_json(result))  # does not raise
+
+
+def test_masked_arrays_compare_their_masks() -> None:
+    np = pytest.importorskip("numpy")
+    a = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+    assert first_difference(a, a.copy()) is None
+    b = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, False, False])
+    assert _path(a, b) == "x.mask[1]"
