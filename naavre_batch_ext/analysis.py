@@ -25,6 +25,7 @@ from typing import Any
 from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
 
+from . import step_runtime
 from .compare import json_kind
 from .diagnostics import Diagnostic, sort_key
 from .notebook import kernel_name
@@ -102,24 +103,9 @@ _SLUG_RE = re.compile(r"[^a-z0-9]+")
 _MAGIC_CALLS = {"run_line_magic", "run_cell_magic", "magic"}
 _SHELL_CALLS = {"system", "getoutput"}
 
-DISPLAY_MAGICS: tuple[str, ...] = (
-    "matplotlib",
-    "config",
-    "autoreload",
-    "precision",
-    "load_ext autoreload",
-)
-"""Line magics that only change how the notebook shows things (plots, float precision, IPython
-settings, module reloading), never a value: a workflow step skips them (they are no-ops in the
-step runtime) and ``check`` gives a ``display-magic`` warning instead of ``magic``. An entry is a
-magic name (any arguments), or a name and its exact argument (``load_ext autoreload``: other
-extensions can define magics and change values, so they stay ``magic``).
-See :func:`is_display_magic`."""
-
-
-def is_display_magic(name: str, line: str = "") -> bool:
-    """Whether the line magic ``%name line`` is one of :data:`DISPLAY_MAGICS`."""
-    return name in DISPLAY_MAGICS or f"{name} {line.strip()}" in DISPLAY_MAGICS
+# The step runtime skips them; check warns with ``display-magic``: one list, the runtime's.
+DISPLAY_MAGICS = step_runtime.DISPLAY_MAGICS
+is_display_magic = step_runtime.is_display_magic
 
 
 # ---------------------------------------------------------------------------------------------

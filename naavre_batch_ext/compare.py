@@ -30,7 +30,7 @@ import struct
 import types
 from typing import Any
 
-from .preview import describe, summarize
+from .preview import describe, for_json, summarize
 from .step_runtime import with_article
 
 __all__ = [
@@ -631,28 +631,17 @@ def _verdict(
     return f"not the same: {n['variable']} (step {n['step']}) was not compared: {n['reason']}"
 
 
-def _json_exact(value: Any) -> bool:
-    """True when JSON gives ``value`` back with the same types all the way down."""
-    try:
-        text = json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError):
-        return False
-    return first_difference(value, json.loads(text)) is None
-
-
 def comparison_for_json(comparison: dict[str, Any]) -> dict[str, Any]:
     """A copy of :func:`compare_traces`' result that ``json.dumps`` can write (run folders, REST,
-    ``--json``): a difference's ``notebook``/``workflow`` value is kept when JSON carries it
-    exactly, and replaced by its short ``repr`` otherwise (the ``*_summary`` fields keep the type).
-    """
+    ``--json``): each compared value through :func:`naavre_batch_ext.preview.for_json` (itself when
+    JSON carries it exactly, else its summary); printed differences are text already."""
     out = dict(comparison)
     differences = []
     for d in comparison.get("differences", []):
         d = dict(d)
         if d.get("kind", "value") == "value":
             for side in ("notebook", "workflow"):
-                if not _json_exact(d[side]):
-                    d[side] = summarize(d[side])["preview"]
+                d[side] = for_json(d[side])
         differences.append(d)
     out["differences"] = differences
     return out

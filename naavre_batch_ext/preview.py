@@ -13,6 +13,7 @@ already bring. Summarising never raises: a value whose ``repr`` fails is still n
 from __future__ import annotations
 
 import dataclasses
+import json
 import reprlib
 from typing import Any
 
@@ -177,3 +178,19 @@ def summarize(value: Any) -> dict[str, str]:
 def describe(value: Any, limit: int = 80) -> str:
     """``0.5 (float)``: a value's short repr and its type, for one-line messages."""
     return f"{short_repr(value, limit)} ({type_name(value)})"
+
+
+def for_json(value: Any) -> Any:
+    """A value as every JSON view shows it (run folders' result.json, ``--json``, the REST API,
+    the panel): the value itself when JSON gives it back with the same types, else
+    ``{"naavre-preview": summarize(value)}``, which the panel and the CLI show as its summary."""
+    from .transport import is_plain_json
+
+    if is_plain_json(value):
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            pass
+        else:
+            return value
+    return {"naavre-preview": summarize(value)}

@@ -647,25 +647,10 @@ def readable_result(result: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(trace, dict):
         return result
     shown = {
-        step: {name: readable_value(value) for name, value in values.items()}
+        step: {name: preview.for_json(value) for name, value in values.items()}
         for step, values in trace.items()
     }
     return {**result, "trace": shown}
-
-
-def readable_value(value: Any) -> Any:
-    """The value itself when JSON shows it as it is, else ``{"naavre-preview": summary}``."""
-    if transport.is_plain_json(value) and _json_safe(value):
-        return value
-    return {"naavre-preview": preview.summarize(value)}
-
-
-def _json_safe(value: Any) -> bool:
-    try:
-        json.dumps(value, allow_nan=False)
-    except ValueError:
-        return False
-    return True
 
 
 # -- notebook context --------------------------------------------------------------------------
@@ -1135,11 +1120,7 @@ def run(
         status = "cancelled"
     if context == "both" and "workflow_run" in result:
         comparison = compare.compare_traces(spec, result["notebook_run"], result["workflow_run"])
-        for difference in comparison.get("differences", []):
-            for side in ("notebook", "workflow"):
-                if side in difference:
-                    difference[side] = readable_value(difference[side])
-        result["comparison"] = comparison
+        result["comparison"] = compare.comparison_for_json(comparison)
         if status == "ok" and not comparison["same"]:
             status = "different"
     for key in ("notebook_run", "workflow_run"):

@@ -485,10 +485,11 @@ def test_a_run_without_recorded_printed_output_cannot_be_called_the_same(
     )
 
 
-def test_comparison_for_json_writes_non_json_values_as_their_repr(spec: dict[str, Any]) -> None:
+def test_comparison_for_json_writes_non_json_values_as_their_summary(spec: dict[str, Any]) -> None:
     result = compare_traces(spec, _run(_traces([(0.0, 0.5)])), _run(_traces([[0.0, 0.5]])))
     [diff] = comparison_for_json(result)["differences"]
-    assert (diff["notebook"], diff["workflow"]) == ("(0.0, 0.5)", [0.0, 0.5])
+    assert diff["notebook"]["naavre-preview"]["preview"] == "(0.0, 0.5)"
+    assert diff["workflow"] == [0.0, 0.5]
     assert diff["notebook_summary"]["type"] == "tuple"
     json.dumps(comparison_for_json(result))  # does not raise
 
