@@ -418,7 +418,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {target}: {exc.strerror}")
     if args.format == "argo":
-        print(f"wrote {written}; submit it with: argo submit {written} --watch")
+        import shlex  # the command is pasted into a shell: a name with spaces must stay one word
+
+        print(f"wrote {written}; submit it with: argo submit {shlex.quote(str(written))} --watch")
     else:
         print(f"wrote {written}")
     return 0

@@ -74,9 +74,14 @@ class ApiError(tornado.web.HTTPError):
     """An HTTP error whose JSON body carries ``message`` and extra fields (``field``, ``hint``,
     ``diagnostics``, ``path``) the client can show next to the input that caused it."""
 
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(status, None)
         self.message = message
+        # Headers set on the handler before raising are lost: tornado's send_error clears them
+        # before write_error, so the error carries its own (Retry-After of a 429).
+        self.headers = dict(headers or {})
         self.extra = {k: v for k, v in extra.items() if v is not None}
 
     def __str__(self) -> str:
@@ -173,6 +178,8 @@ class NaavreBatchHandler(APIHandler):
         reply: dict[str, Any] = {"message": responses.get(status_code, "error")}
         if isinstance(exc, ApiError):
             reply = {"message": exc.message, **exc.extra}
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
         elif isinstance(exc, tornado.web.HTTPError):
             reply["message"] = exc.log_message or exc.reason or reply["message"]
         elif exc is not None:
@@ -486,10 +493,10 @@ class RunsHandler(NaavreBatchHandler):
         try:
             run = self.run_manager.start(request)
         except TooManyRunsError as exc:
-            self.set_header("Retry-After", "10")
             raise ApiError(
                 429,
                 str(exc),
+                headers={"Retry-After": "10"},
                 hint="wait for a run to finish, or cancel one (DELETE runs/<id>)",
                 limit=exc.limit,
             ) from None
