@@ -295,10 +295,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return {"ok": 0, "cancelled": 130}.get(result["status"], 1)
 
 
-def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .argo import ArgoOptions
+class _ArgoDefault(str):
+    """Help text that names a default of :class:`~naavre_batch_ext.argo.ArgoOptions`, looked up
+    only when argparse formats the help: importing the Argo exporter (PyYAML, the step scripts)
+    would otherwise slow every command, ``--version`` included, by tens of milliseconds."""
 
-    defaults = ArgoOptions()
+    attr: str
+
+    def __new__(cls, template: str, attr: str) -> _ArgoDefault:
+        text = super().__new__(cls, template)
+        text.attr = attr
+        return text
+
+    def __mod__(self, params: Any) -> str:
+        from .argo import ArgoOptions
+
+        return str.__mod__(str(self), {**params, "argo_default": getattr(ArgoOptions(), self.attr)})
+
+
+def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "export",
         help="write an Argo Workflow (or the spec JSON) for a tagged notebook",
@@ -315,7 +330,9 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("-o", "--output", metavar="FILE", help="output file ('-' for stdout)")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument(
-        "--image", metavar="IMG", help=f"container image of every step (default: {defaults.image})"
+        "--image",
+        metavar="IMG",
+        help=_ArgoDefault("container image of every step (default: %(argo_default)s)", "image"),
     )
     for role in ("splitter", "processor", "merger"):
         p.add_argument(
@@ -328,7 +345,9 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "--retries",
         type=int,
         metavar="N",
-        help=f"retries of a failed processor pod (default: {defaults.retries})",
+        help=_ArgoDefault(
+            "retries of a failed processor pod (default: %(argo_default)s)", "retries"
+        ),
     )
     p.add_argument("--namespace", metavar="NS", help="Kubernetes namespace of the workflow")
     p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
