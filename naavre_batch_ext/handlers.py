@@ -37,7 +37,7 @@ from . import SPEC_API_VERSION, __version__
 from .argo import ArgoOptions, NothingToExportError, export_warnings
 from .config import NaavreBatch
 from .export import FORMATS, default_output_path, render_export
-from .notebook import NotebookError, read_notebook
+from .notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
 from .runner import RunError, check_parameters
 from .runs import ManagerClosedError, RunManager, RunRequest, TooManyRunsError, UnknownRunError
 from .scripts import PlanError
@@ -203,6 +203,11 @@ class NaavreBatchHandler(APIHandler):
             ) from None
         except UnicodeDecodeError:
             raise _field_error("body", "not UTF-8 text") from None
+        except RecursionError:  # deeper than json can parse: say where, as for a notebook file
+            path = deep_path_in_text(raw.decode("utf-8", "replace"))
+            field = "notebook" if path[:1] == ["notebook"] else "body"
+            error = nesting_error(path[1:] if field == "notebook" else path)
+            raise _field_error(field, error.message, hint=error.hint) from None
         if not isinstance(body, dict):
             raise _field_error("body", f"expected a JSON object, got {_json_type(body)}")
         return body

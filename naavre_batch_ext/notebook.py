@@ -34,6 +34,8 @@ __all__ = [
     "kernel_name",
     "load_notebook",
     "load_notebook_data",
+    "deep_path_in_text",
+    "nesting_error",
     "parse_notebook",
     "read_notebook",
     "dumps_notebook",
@@ -141,7 +143,7 @@ def parse_notebook(
             ) from None
         except RecursionError:
             text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-            raise _too_deep_in_text(text) from None
+            raise nesting_error(deep_path_in_text(text)) from None
     else:
         data = source
     if not isinstance(data, dict) or "nbformat" not in data:
@@ -151,7 +153,7 @@ def parse_notebook(
         )
     too_deep = _too_deep(data)
     if too_deep is not None:
-        raise _nesting_error(too_deep)
+        raise nesting_error(too_deep)
     version = data.get("nbformat")
     if not isinstance(version, int) or isinstance(version, bool):
         raise NotebookError("not a notebook: 'nbformat' is not a number", "give a Jupyter notebook")
@@ -209,10 +211,11 @@ def _too_deep(data: Any) -> list[str | int] | None:
     return None
 
 
-def _nesting_error(path: list[str | int]) -> NotebookError:
+def nesting_error(path: list[str | int]) -> NotebookError:
+    """The refusal of JSON nested too deep at ``path`` (from :func:`deep_path_in_text`)."""
     shown = _field(path[:6]) + (" ..." if len(path) > 6 else "")
     return NotebookError(
-        f"not a notebook: {shown} is nested more than {MAX_DEPTH} levels deep",
+        f"{shown} is nested more than {MAX_DEPTH} levels deep",
         "no notebook needs such nesting; restore the file from a copy",
     )
 
@@ -220,9 +223,10 @@ def _nesting_error(path: list[str | int]) -> NotebookError:
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
 
 
-def _too_deep_in_text(text: str) -> NotebookError:
-    """The nesting error for JSON too deep for ``json.loads`` itself (which raises
-    ``RecursionError`` past about a thousand levels), located by scanning the text's brackets."""
+def deep_path_in_text(text: str) -> list[str | int]:
+    """Where JSON text too deep for ``json.loads`` itself (which raises ``RecursionError`` past
+    about a thousand levels) first goes deeper than :data:`MAX_DEPTH`, found by scanning its
+    brackets, keys and commas: ``["cells", 4, "metadata", "x", 0, ...]``."""
     stack: list[list[Any]] = []  # per open container: [kind, current key or index]
     last = ""
     for match in _TOKENS.finditer(text):
@@ -230,23 +234,22 @@ def _too_deep_in_text(text: str) -> NotebookError:
         char = token[0]
         if char == '"':
             last = token
-        elif char == ":" and stack:
-            try:
-                stack[-1][1] = json.loads(last)
-            except ValueError:
-                stack[-1][1] = last
-        elif char == "," and stack and stack[-1][0] == "[":
-            stack[-1][1] += 1
+        elif char == ":":
+            if stack:
+                try:
+                    stack[-1][1] = json.loads(last)
+                except ValueError:
+                    stack[-1][1] = last
+        elif char == ",":
+            if stack and stack[-1][0] == "[":
+                stack[-1][1] += 1
         elif char in "[{":
             if len(stack) > MAX_DEPTH:
-                line = text.count("\n", 0, match.start()) + 1
-                error = _nesting_error([frame[1] for frame in stack])
-                error.message += f" (line {line})"
-                return error
+                return [frame[1] for frame in stack]
             stack.append(["[", 0] if char == "[" else ["{", ""])
         elif stack:
             stack.pop()
-    return _nesting_error([])
+    return []
 
 
 def _check_shapes(data: dict[str, Any]) -> None:
@@ -277,10 +280,10 @@ def _check_shapes(data: dict[str, Any]) -> None:
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict):
             raise NotebookError(f"cell {index} is not an object", _HINT)
-        cell_type = cell.get("cell_type")
-        if not isinstance(cell_type, str):
-            what = "missing" if cell_type is None else "not text"
-            raise NotebookError(f"cell {index}: 'cell_type' is {what}", _HINT)
+        if "cell_type" not in cell:
+            raise NotebookError(f"cell {index}: 'cell_type' is missing", _HINT)
+        if not isinstance(cell["cell_type"], str):
+            raise NotebookError(f"cell {index}: 'cell_type' is not text", _HINT)
         if "source" not in cell:
             raise NotebookError(f"cell {index}: 'source' is missing", _HINT)
         source = cell["source"]
