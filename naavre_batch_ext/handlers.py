@@ -38,7 +38,7 @@ from .argo import ArgoOptions, NothingToExportError, export_warnings
 from .config import NaavreBatch
 from .export import FORMATS, default_output_path, render_export
 from .notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
-from .runner import RunError, check_parameters
+from .runner import RunError, check_parameters, check_runs_folder
 from .runs import ManagerClosedError, RunManager, RunRequest, TooManyRunsError, UnknownRunError
 from .scripts import PlanError
 from .spec import build_spec
@@ -487,6 +487,13 @@ class RunsHandler(NaavreBatchHandler):
             check_parameters(spec, parameters)
         except RunError as exc:
             raise _field_error("parameters", exc.message, hint=exc.hint) from None
+        runs_dir = None
+        if context in ("workflow", "both"):  # a runs folder that cannot be made: 400 at once
+            try:
+                root = getattr(self.contents_manager, "root_dir", None)
+                runs_dir = await self.in_thread(check_runs_folder, disk, None, root)
+            except RunError as exc:
+                raise _field_error("path", exc.message, hint=exc.hint) from None
         request = RunRequest(
             notebook_path=disk,
             display_path=path,
@@ -494,6 +501,7 @@ class RunsHandler(NaavreBatchHandler):
             parameters=parameters,
             spec=spec,
             nb=nb,
+            runs_dir=runs_dir,
         )
         try:
             run = self.run_manager.start(request)

@@ -244,6 +244,58 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
+def _shown(path: Path, root: str | Path | None) -> str:
+    """``path`` as the user knows it: relative to the server root when there is one."""
+    if root is not None and path.is_absolute():
+        try:
+            return path.relative_to(os.path.realpath(root)).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def check_runs_folder(
+    notebook_path: str | Path,
+    runs_dir: str | Path | None = None,
+    root: str | Path | None = None,
+) -> Path:
+    """Create the folder runs are kept in (``runs_dir``, default ``.naavre-batch/runs`` beside the
+    notebook) and return its real path, before anything runs; :class:`RunError` naming it
+    (relative to ``root``) when it cannot be: a file in the way, no permission, or, with
+    ``root``, a symbolic link that leads outside the root (nothing is created there then)."""
+    base = Path(runs_dir) if runs_dir else Path(notebook_path).parent / ".naavre-batch" / "runs"
+    shown = _shown(base, root)
+    real = Path(os.path.realpath(base))
+    if root is not None:
+        real_root = os.path.realpath(root)
+        if str(real) != real_root and not str(real).startswith(real_root.rstrip(os.sep) + os.sep):
+            raise RunError(
+                f"the runs folder {shown} leads outside the server root "
+                "(a symbolic link?); nothing was run",
+                "remove the link, or run from a folder whose .naavre-batch is a plain folder",
+            )
+    for part in [*reversed(base.parents), base]:
+        if part.exists() and not part.is_dir():
+            raise RunError(
+                f"cannot create the runs folder {shown}: {_shown(part, root)} is a file; "
+                "nothing was run",
+                "move that file away, or keep runs elsewhere (naavre-batch run --runs-dir DIR)",
+            )
+    try:
+        real.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(
+            f"cannot create the runs folder {shown}: {exc.strerror or exc}; nothing was run",
+            "keep runs in a folder you can write to (naavre-batch run --runs-dir DIR)",
+        ) from None
+    if not os.access(real, os.W_OK | os.X_OK):
+        raise RunError(
+            f"cannot write in the runs folder {shown}: permission denied; nothing was run",
+            "keep runs in a folder you can write to (naavre-batch run --runs-dir DIR)",
+        )
+    return real
+
+
 def _new_run_folder(
     notebook_path: Path, runs_dir: Path | None, run_id: str | None
 ) -> tuple[str, Path]:
@@ -937,11 +989,13 @@ def run(
     run_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelHandle | None = None,
+    root: str | Path | None = None,
 ) -> dict[str, Any]:
     """Analyse, then run in ``notebook``, ``workflow`` or ``both`` contexts (and compare).
 
-    Raises :class:`RunError` before anything executes when the notebook has analysis errors or a
-    parameter override is unknown. The result's ``status`` is ``ok`` only when every run succeeded
+    Raises :class:`RunError` before anything executes when the notebook has analysis errors, a
+    parameter override is unknown or the runs folder cannot be created (see
+    :func:`check_runs_folder`; with ``root``, it must resolve inside it). The result's ``status`` is ``ok`` only when every run succeeded
     and, for ``both``, the comparison found the same values.
     """
     if context not in ("notebook", "workflow", "both"):
@@ -963,6 +1017,8 @@ def run(
         )
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
+    if context in ("workflow", "both"):  # before the notebook context spends its minutes
+        runs_dir = check_runs_folder(path, runs_dir, root)
     cancel = cancel or CancelHandle()
     result: dict[str, Any] = {"notebook": str(path), "context": context}
     statuses = []

@@ -104,6 +104,8 @@ class RunRequest:
     parameters: Mapping[str, Any]
     spec: dict[str, Any]
     nb: NotebookNode
+    runs_dir: Path | None = None
+    """Where run folders go (checked by the caller); ``None``: ``.naavre-batch/runs`` beside it."""
 
 
 def _now() -> str:
@@ -412,6 +414,8 @@ class RunManager:
                 nb=request.nb,
                 parallelism=self.parallelism,
                 run_id=run.id,  # the REST id is also the run folder's name
+                runs_dir=request.runs_dir,
+                root=self.root,  # every folder and file the run creates stays inside the root
                 progress=run.on_event,
                 cancel=run.cancel_handle,
             )
