@@ -698,6 +698,20 @@ def run_notebook(
     )
 
 
+def _local_kernel_config(folder: Path) -> Any:
+    """Kernel manager settings for a kernel only this process talks to: over IPC (Unix sockets in
+    ``folder``, a private temporary folder) instead of TCP on localhost. Nothing else on the
+    machine can connect to it, and ipykernel has no reason to print its "Kernel is running over
+    TCP without encryption" warning into the run's output. TCP where there are no Unix sockets."""
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(folder / "kernel")
+    return config
+
+
 async def _run_notebook_async(
     spec: dict[str, Any],
     nb: NotebookNode,
@@ -713,12 +727,14 @@ async def _run_notebook_async(
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     work = copy.deepcopy(nb)
+    tmp = tempfile.TemporaryDirectory(prefix="naavre-trace-")
     client = NotebookClient(
         work,
         kernel_name=kernel_name,
         timeout=None,
         shutdown_kernel="immediate",
         resources={"metadata": {"path": str(notebook_path.parent)}},
+        config=_local_kernel_config(Path(tmp.name)),
     )
     header = {c["index"]: c for c in spec.get("header", {}).get("cells", [])}
     owner: dict[int, dict[str, Any]] = {}
@@ -764,7 +780,6 @@ async def _run_notebook_async(
 
     cancel._add_callback(on_cancel)
     started = time.perf_counter()
-    tmp = tempfile.TemporaryDirectory(prefix="naavre-trace-")
     _emit(
         progress,
         "run-started",
