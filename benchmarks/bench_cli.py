@@ -42,8 +42,13 @@ CASES: list[tuple[str, list[str], float]] = [
 def timed(command: list[str], env: dict[str, str]) -> float:
     """Wall-clock seconds of one whole process (start, imports, work, exit)."""
     start = time.perf_counter()
-    subprocess.run(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    subprocess.run(  # cwd: ``-m`` puts the working folder first on sys.path
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
     )
     return time.perf_counter() - start
 
