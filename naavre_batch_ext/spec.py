@@ -128,7 +128,8 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
 
     jsonschema is imported here, not at the top: its import takes about a second (format checkers
     compile grammars), and the CLI's ``check``/``spec``/``export`` never validate what
-    :func:`build_spec` built. The tests validate every spec they build against the schema.
+    :func:`build_spec` built. The tests validate the specs of the example notebooks and of
+    generated malformed ones (tests/test_malformed_notebooks.py) against the schema.
     """
     import jsonschema
 

@@ -23,6 +23,7 @@ from tornado.httpclient import HTTPClientError
 
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.notebook import MAX_DEPTH
+from naavre_batch_ext.spec import validate_spec
 
 Path_ = list[str | int]
 
@@ -223,7 +224,7 @@ async def test_post_spec_answers_every_malformed_notebook_with_200_or_a_located_
         ]
         for body in bodies:
             try:
-                await jp_fetch("naavre-batch-ext", "spec", method="POST", body=body)
+                response = await jp_fetch("naavre-batch-ext", "spec", method="POST", body=body)
             except HTTPClientError as error:
                 assert error.code == 400, (path, value, error.code)
                 assert error.response is not None
@@ -232,6 +233,7 @@ async def test_post_spec_answers_every_malformed_notebook_with_200_or_a_located_
                     assert word in message, (word, message)
             else:
                 assert kind != "nest", path
+                validate_spec(json.loads(response.body))  # accepted: a spec like any other
 
 
 async def test_a_kernelspec_given_as_text_is_a_located_400_for_export_and_runs(
