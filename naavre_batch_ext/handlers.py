@@ -488,10 +488,11 @@ class RunsHandler(NaavreBatchHandler):
         except RunError as exc:
             raise _field_error("parameters", exc.message, hint=exc.hint) from None
         runs_dir = None
+        runs_root = Path(self.naavre_config.runs_dir) if self.naavre_config.runs_dir else None
         if context in ("workflow", "both"):  # a runs folder that cannot be made: 400 at once
+            root = runs_root or getattr(self.contents_manager, "root_dir", None)
             try:
-                root = getattr(self.contents_manager, "root_dir", None)
-                runs_dir = await self.in_thread(check_runs_folder, disk, None, root)
+                runs_dir = await self.in_thread(check_runs_folder, disk, runs_root, root)
             except RunError as exc:
                 raise _field_error("path", exc.message, hint=exc.hint) from None
         request = RunRequest(
@@ -502,6 +503,7 @@ class RunsHandler(NaavreBatchHandler):
             spec=spec,
             nb=nb,
             runs_dir=runs_dir,
+            runs_root=runs_root,
         )
         try:
             run = self.run_manager.start(request)

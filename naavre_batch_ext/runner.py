@@ -248,9 +248,11 @@ def _shown(path: Path, root: str | Path | None) -> str:
     """``path`` as the user knows it: relative to the server root when there is one."""
     if root is not None and path.is_absolute():
         try:
-            return path.relative_to(os.path.realpath(root)).as_posix()
+            relative = path.relative_to(os.path.realpath(root)).as_posix()
         except ValueError:
             pass
+        else:
+            return relative if relative != "." else str(path)
     return str(path)
 
 

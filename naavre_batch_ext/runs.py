@@ -106,6 +106,9 @@ class RunRequest:
     nb: NotebookNode
     runs_dir: Path | None = None
     """Where run folders go (checked by the caller); ``None``: ``.naavre-batch/runs`` beside it."""
+    runs_root: Path | None = None
+    """The folder run folders must resolve inside: the configured runs folder
+    (``c.NaavreBatch.runs_dir``), or ``None`` for the server root."""
 
 
 def _now() -> str:
@@ -415,7 +418,8 @@ class RunManager:
                 parallelism=self.parallelism,
                 run_id=run.id,  # the REST id is also the run folder's name
                 runs_dir=request.runs_dir,
-                root=self.root,  # every folder and file the run creates stays inside the root
+                # every folder and file the run creates stays inside the root (or runs_dir)
+                root=request.runs_root or self.root,
                 progress=run.on_event,
                 cancel=run.cancel_handle,
             )

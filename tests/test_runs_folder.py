@@ -4,6 +4,7 @@ created is refused, naming the folder relative to the root, and nothing is writt
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ from helpers import api_error, tagged_seed_notebook, write_tmp
 
 from naavre_batch_ext import runner
 from naavre_batch_ext.cli import main
+from naavre_batch_ext.handlers import SETTINGS_CONFIG
 
 
 @pytest.fixture
@@ -66,6 +68,33 @@ async def test_a_file_named_naavre_batch_beside_the_notebook_is_a_400_with_a_rel
     )
     assert str(jp_root_dir) not in json.dumps(reply)
     assert (jp_root_dir / ".naavre-batch").read_text(encoding="utf-8") == "not a folder"
+
+
+async def test_a_configured_runs_dir_keeps_every_run_folder_there(
+    jp_fetch: Any,
+    jp_root_dir: Path,
+    jp_serverapp: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``c.NaavreBatch.runs_dir``: the one place outside the root that runs may write to."""
+    runs = tmp_path_factory.mktemp("server-runs")
+    jp_serverapp.web_app.settings[SETTINGS_CONFIG].runs_dir = str(runs)
+    write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
+    response = await jp_fetch(
+        "naavre-batch-ext",
+        "runs",
+        method="POST",
+        body=json.dumps({"path": "seed.ipynb", "context": "workflow"}),
+    )
+    run_id = json.loads(response.body)["id"]
+    for _ in range(600):
+        run = json.loads((await jp_fetch("naavre-batch-ext", "runs", run_id)).body)
+        if run["status"] not in ("queued", "running"):
+            break
+        await asyncio.sleep(0.1)
+    assert run["status"] == "succeeded"
+    assert (runs / run_id / "spec.json").is_file()
+    assert not (jp_root_dir / ".naavre-batch").exists()
 
 
 def test_the_runner_itself_refuses_a_folder_outside_the_root(tmp_path: Path) -> None:
