@@ -180,7 +180,13 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "interrupted. Runs are kept in .naavre-batch/runs/<id>/ next to the notebook.",
     )
     p.add_argument("notebook", metavar="NOTEBOOK")
-    p.add_argument("--context", choices=["notebook", "workflow", "both"], default="both")
+    p.add_argument(
+        "--context",
+        choices=["notebook", "workflow", "both", "cwl"],
+        default="both",
+        help="default: both; cwl runs the CWL export with cwltool (the naavre-batch-ext[cwl] "
+        "extra) instead of the workflow context, and compares it with the notebook context",
+    )
     p.add_argument(
         "-p",
         "--parameter",
@@ -246,6 +252,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     def work() -> None:
         nonlocal result, error, crash
         try:
+            if args.context == "cwl":
+                from . import cwl_runner
+
+                result = cwl_runner.run(
+                    args.notebook,
+                    parameters,
+                    spec=spec,
+                    nb=nb,
+                    kernel=args.kernel,
+                    progress=ProgressPrinter(sys.stderr),
+                    cancel=cancel,
+                )
+                return
             result = run(
                 args.notebook,
                 args.context,
