@@ -9,7 +9,7 @@ Scripts need only Python 3's standard library. They carry the runtime from
 :mod:`naavre_batch_ext.step_runtime` and the split rule from :mod:`naavre_batch_ext.split` as source
 (one implementation, pasted, not re-written), and the user's cells as escaped string literals, so a
 script never contains two curly braces in a row, which Argo's templating would rewrite. Inputs and
-outputs go through environment variables and files only (docs/running.md).
+outputs are value files of :mod:`naavre_batch_ext.transport` in two folders (docs/running.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from . import split, step_runtime
+from . import split, step_runtime, transport
 
 __all__ = [
     "RESERVED_BATCHES",
@@ -313,11 +313,27 @@ def python_literal(text: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", literal)
 
 
+_FUTURE = "from __future__ import annotations\n"
+
+
 @lru_cache(maxsize=1)
-def _runtime_source() -> str:
-    source = inspect.getsource(step_runtime)
-    _check_braces(source, "naavre_batch_ext/step_runtime.py")
-    return source
+def runtime_source() -> str:
+    """What every script carries before its own task: :mod:`~naavre_batch_ext.step_runtime`, then
+    the value transport (:mod:`~naavre_batch_ext.transport`), verbatim (the transport's
+    ``from __future__`` line dropped, as it may only open a file), and ``_t`` bound to them."""
+    runtime = inspect.getsource(step_runtime)
+    _check_braces(runtime, "naavre_batch_ext/step_runtime.py")
+    codec = inspect.getsource(transport)
+    _check_braces(codec, "naavre_batch_ext/transport.py")
+    if _FUTURE not in codec:
+        raise AssertionError("naavre_batch_ext/transport.py must use postponed annotations")
+    codec = codec.replace(_FUTURE, "", 1)
+    return (
+        runtime
+        + "\n\n# The value transport, verbatim from naavre_batch_ext/transport.py.\n"
+        + codec
+        + "\n\n_t = sys.modules[__name__]\n"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -332,6 +348,7 @@ def rules_source() -> str:
         split.batch_ranges,
         split.split_batches,
         split.merge_batches,
+        split.splittable_kind,
         spec_module.resolve_batch_count,
     ):
         parts.append("\n\n" + inspect.getsource(func))
@@ -354,8 +371,8 @@ def task_script(spec: dict[str, Any], task: Task) -> str:
         "#!/usr/bin/env python3\n"
         f"# naavre-batch step script: task {task.id} ({task.kind}).\n"
         "# Generated from the notebook's cells by naavre-batch-ext; edit the notebook, not this file.\n"
-        "# Inputs and outputs: environment variables NAAVRE_* (see docs/running.md).\n"
-        + _runtime_source()
+        "# Inputs and outputs: folders NAAVRE_INPUTS_DIR and NAAVRE_OUTPUTS_DIR (docs/running.md).\n"
+        + runtime_source()
         + "\n\n# The split rule and batch-count rule, verbatim from naavre_batch_ext (split.py, spec.py).\n"
         + f"RULES_SOURCE = {python_literal(rules_source())}\n"
         + "\n# The task: header, cells (escaped string literals) and wiring.\n"
