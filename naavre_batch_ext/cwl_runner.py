@@ -29,10 +29,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from . import compare, scripts, split
+from . import compare, scripts, split, transport
 from .argo import parameter_value
 from .cwl import ERROR_FILE, INPUTS_DIR, SCRIPT_NAME, cwl_parameter, export_cwl, workflow_outputs
-from .runner import CancelHandle, Progress, RunError, check_parameters, run_notebook
+from .runner import (
+    CancelHandle,
+    Progress,
+    RunError,
+    check_parameters,
+    readable_result,
+    readable_value,
+    run_notebook,
+)
 
 __all__ = [
     "CWL_EXTRA",
@@ -102,9 +110,9 @@ def job_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
 
 
 def _load(path: str) -> Any:
-    from . import transport
-
-    return transport.load(path)
+    """A value file as the next step saw it (header classes as stand-ins, as the workflow
+    context loads its trace: runner._load_value)."""
+    return transport.load(path, stub_missing=True)
 
 
 def _tail(text: str, limit: int = LOG_TAIL_CHARS) -> str:
@@ -120,6 +128,8 @@ def _trace(
     steps_by_id = {s["id"]: s for s in spec["steps"]}
     values: dict[str, dict[str, Any]] = {}
     for output_id, ref in workflow_outputs(spec).items():
+        if ref.name == scripts.RESERVED_BATCH_COUNT:  # text, and the batches say it
+            continue
         loaded = [_load(p) for p in files.get(output_id, [])]
         values.setdefault(ref.task, {})[ref.name] = loaded if ref.many else loaded[0]
     trace: dict[str, dict[str, Any]] = {}
@@ -209,6 +219,7 @@ class _LogWatcher:
         self.status: dict[str, str] = {}
         self.jobs: dict[str, list[str]] = {}  # task -> job statuses
         self.job_dirs: dict[str, str] = {}
+        self.job_started: dict[str, float] = {}
 
     def _emit(self, event: str, **fields: Any) -> None:
         if self.progress is not None:
@@ -239,6 +250,8 @@ class _LogWatcher:
             if step and step.group(1) in self.tasks:
                 task_id = step.group(1)
                 if step.group(2) == "start":
+                    if task_id in self.started:  # cwltool says it once per scattered job
+                        continue
                     self.started[task_id] = time.perf_counter()
                     self.jobs[task_id] = []
                     instances = self._instances(task_id)
@@ -264,7 +277,10 @@ class _LogWatcher:
                     continue
                 if job.group(2):
                     self.job_dirs[task_id] = job.group(2)
+                    self.job_started[job.group(1)] = time.perf_counter()
                 elif job.group(3):
+                    began = self.job_started.pop(job.group(1), None)
+                    seconds = time.perf_counter() - began if began is not None else 0.0
                     done = self.jobs.setdefault(task_id, [])
                     done.append("ok" if job.group(3) == "success" else "failed")
                     instances = max(self._instances(task_id), len(done))
@@ -275,7 +291,7 @@ class _LogWatcher:
                         instances=instances,
                         done=len(done),
                         status=done[-1],
-                        seconds=0.0,
+                        seconds=round(seconds, 4),
                     )
 
     @property
@@ -456,8 +472,15 @@ def run(
         status = "cancelled"
     if "workflow_run" in result:
         comparison = compare.compare_traces(spec, result["notebook_run"], result["workflow_run"])
+        for difference in comparison.get("differences", []):
+            for side in ("notebook", "workflow"):
+                if side in difference:
+                    difference[side] = readable_value(difference[side])
         result["comparison"] = comparison
         if status == "ok" and not comparison["same"]:
             status = "different"
+    for key in ("notebook_run", "workflow_run"):
+        if key in result:
+            result[key] = readable_result(result[key])
     result["status"] = status
     return result
