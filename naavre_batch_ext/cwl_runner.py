@@ -179,8 +179,10 @@ def _failures(jobs: Path, tasks: list[scripts.Task], log: str) -> list[dict[str,
         record["folder"] = str(folder)
         where = f"task {task.id}"
         batch_file = folder / INPUTS_DIR / "naavre-batch"
-        if task.kind == "processors" and batch_file.exists():
+        batch = record.get("batch")
+        if task.kind == "processors" and batch is None and batch_file.exists():
             batch = _load(str(batch_file))
+        if task.kind == "processors" and isinstance(batch, dict):
             start, stop = batch.get("start"), batch.get("stop")
             record["batch"] = {"index": batch["index"], "start": start, "stop": stop}
             record["instance"] = batch["index"]
@@ -339,7 +341,8 @@ def run_cwl(
         "continue",  # the other batches finish, as in workflow context
         "--disable-color",
         "--no-compute-checksum",
-        "--leave-tmpdir",  # the failed jobs' folders hold their failure records
+        "--copy-outputs",  # the jobs' folders stay whole: failure records, staged batches
+        "--leave-tmpdir",
         "--tmp-outdir-prefix",
         f"{folder / 'jobs'}/",
         "--tmpdir-prefix",
