@@ -67,11 +67,11 @@ class CwlUnavailableError(RunError):
     """cwltool is not installed: the message names the extra to install."""
 
 
-def cwltool_command(python: str = sys.executable) -> list[str]:
-    """How to start cwltool: the ``cwltool`` beside ``python``, on ``PATH``, or ``python -m``.
-
-    Raises :class:`CwlUnavailableError` when none is there.
+def cwltool_command(python: str | None = None) -> list[str]:
+    """How to start cwltool: the ``cwltool`` beside ``python`` (default: this interpreter), on
+    ``PATH``, or ``python -m cwltool``. Raises :class:`CwlUnavailableError` when none is there.
     """
+    python = python or sys.executable
     beside = Path(python).parent / "cwltool"
     if beside.is_file() and os.access(beside, os.X_OK):
         return [str(beside)]
