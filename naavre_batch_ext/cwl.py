@@ -252,14 +252,14 @@ def _tool(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str
     ]
     for param in spec.get("parameters", []):
         cwl_type, _ = cwl_parameter(param)
-        inputs[param["name"]] = {"type": cwl_type}
+        inputs[cwl_id(param["name"])] = {"type": cwl_type}
         # A parameter reference alone: a string gives its text, a number or boolean its JSON,
         # null no file at all (cwltool: command_line_tool.py, _initialworkdir), which the script
         # reads as "use the notebook's default".
         listing.append(
             {
                 "entryname": f"{INPUTS_DIR}/{PARAMETERS_DIR}/{param['name']}",
-                "entry": _ref(param["name"]),
+                "entry": _ref(cwl_id(param["name"])),
             }
         )
     needs_js = False
@@ -344,7 +344,9 @@ def _tool(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str
 
 def _step(spec: Mapping[str, Any], task: Task) -> dict[str, Any]:
     """The workflow step running a task's tool: where each of its inputs comes from."""
-    sources: dict[str, Any] = {p["name"]: p["name"] for p in spec.get("parameters", [])}
+    sources: dict[str, Any] = {
+        cwl_id(p["name"]): cwl_id(p["name"]) for p in spec.get("parameters", [])
+    }
     step: dict[str, Any] = {"run": f"#{_tool_id(task)}"}
     if task.kind == "processors":
         sources[BATCH] = f"{task.splitter}/{RESERVED_BATCHES}"
@@ -386,7 +388,7 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
         entry["doc"] = f"notebook parameter (cell {param.get('cell_index')})" + (
             "; JSON text" if cwl_type == "string" and param.get("type") != "str" else ""
         )
-        inputs[param["name"]] = entry
+        inputs[cwl_id(param["name"])] = entry
     outputs: dict[str, Any] = {}
     for output_id, ref in workflow_outputs(spec).items():
         source = f"{ref.task}/{_output_id(ref.name)}"
@@ -423,7 +425,7 @@ def build_job(spec: Mapping[str, Any]) -> dict[str, Any]:
     job: dict[str, Any] = {}
     for param in spec.get("parameters", []):
         _, default = cwl_parameter(param)
-        job[param["name"]] = default
+        job[cwl_id(param["name"])] = default
     return job
 
 

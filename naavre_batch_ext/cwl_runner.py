@@ -31,7 +31,15 @@ from typing import IO, Any
 
 from . import compare, scripts, split, transport
 from .argo import parameter_value
-from .cwl import ERROR_FILE, INPUTS_DIR, SCRIPT_NAME, cwl_parameter, export_cwl, workflow_outputs
+from .cwl import (
+    ERROR_FILE,
+    INPUTS_DIR,
+    SCRIPT_NAME,
+    cwl_id,
+    cwl_parameter,
+    export_cwl,
+    workflow_outputs,
+)
 from .runner import (
     CancelHandle,
     Progress,
@@ -96,16 +104,16 @@ def job_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
     """
     job: dict[str, Any] = {}
     for param in spec.get("parameters", []):
-        name = param["name"]
+        name, key = param["name"], cwl_id(param["name"])
         cwl_type, default = cwl_parameter(param)
         if name not in overrides:
-            job[name] = default
+            job[key] = default
             continue
         value = overrides[name]
         if cwl_type.startswith("string") and param.get("type") != "str":
-            job[name] = parameter_value(value, None)
+            job[key] = parameter_value(value, None)
         else:
-            job[name] = value
+            job[key] = value
     return job
 
 

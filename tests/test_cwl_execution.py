@@ -180,21 +180,24 @@ def test_a_failing_instance_fails_the_run_naming_its_step_and_batch(tmp_path: Pa
 
 def test_code_with_cwl_expressions_and_non_ascii_names_runs_as_written(tmp_path: Path) -> None:
     nb = code_notebook(
+        "param_préfixe = '>'",
         'données = ["$(inputs.x)", "${ return 1; }", "back\\\\slash \\\\$(y)", "é"]\n'
-        "suffixe = '$(runtime.outdir)'",
+        "suffixe = param_préfixe + '$(runtime.outdir)'",
         "marquées = [d + suffixe for d in données]",
         "print(marquées)",
         tags={
-            0: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:données"],
-            1: ["naavre:processor"],
-            2: ["naavre:merger"],
+            1: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:données"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
         },
     )
-    spec, nb_run, cwl_run = run_both(nb, tmp_path)
+    parameters = {"param_préfixe": "$(inputs.p)"}
+    spec, nb_run, cwl_run = run_both(nb, tmp_path, parameters)
+    assert [p["name"] for p in spec["parameters"]] == ["param_préfixe"]
     assert_same(spec, nb_run, cwl_run)
     merged = next(v["marquées"] for v in cwl_run["trace"].values() if "marquées" in v)
-    assert merged[0] == "$(inputs.x)$(runtime.outdir)"
-    assert merged[2] == "back\\slash \\$(y)$(runtime.outdir)"
+    assert merged[0] == "$(inputs.x)$(inputs.p)$(runtime.outdir)"
+    assert merged[2] == "back\\slash \\$(y)$(inputs.p)$(runtime.outdir)"
 
 
 # -- naavre-batch run --context cwl -------------------------------------------------------------
