@@ -486,3 +486,25 @@ async def test_rest_cwl_bad_cpu_is_a_400_on_options(jp_fetch: Any, seed: str) ->
         jp_fetch, "export", {"path": seed, "format": "cwl", "options": {"cpu": "many"}}
     )
     assert code == 400 and reply["field"] == "options" and "cpu" in reply["message"]
+
+
+def test_run_parameters_become_the_job_in_each_inputs_form() -> None:
+    """``naavre-batch run --context cwl -p``: typed values as they are, lists and dicts as the
+    JSON text their ``string`` input takes, other parameters at their defaults."""
+    from naavre_batch_ext.cwl_runner import job_values
+
+    nb = code_notebook(
+        "param_n = 3\nparam_xs = [3, 1]\nparam_label = 'x'\nparam_none = None",
+        "items = list(range(param_n))",
+        "out = [x for x in items]",
+        "print(out)",
+        tags=section_tags(1),
+    )
+    spec = _spec(nb)
+    job = job_values(spec, {"param_xs": [5, {"b": 1, "a": 2}], "param_none": 7})
+    assert job == {
+        "param_n": 3,
+        "param_xs": '[5, {"b": 1, "a": 2}]',
+        "param_label": "x",
+        "param_none": "7",
+    }
