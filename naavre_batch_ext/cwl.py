@@ -80,6 +80,9 @@ OUTPUTS_DIR = "naavre-outputs"
 ERROR_FILE = "naavre-error.json"
 """The script's failure record (``NAAVRE_ERROR_FILE``), left in the job's folder."""
 
+PRINTED_FILE = "naavre-printed.json"
+"""What each step cell printed (``NAAVRE_PRINTED_FILE``), left in the job's folder."""
+
 PARAMETERS_DIR = "naavre-parameters"
 """Subfolder of the inputs: one file per workflow parameter, its raw text."""
 
@@ -314,6 +317,10 @@ def _tool(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str
                 {"envName": "NAAVRE_INPUTS_DIR", "envValue": f"$(runtime.outdir)/{INPUTS_DIR}"},
                 {"envName": "NAAVRE_OUTPUTS_DIR", "envValue": f"$(runtime.outdir)/{OUTPUTS_DIR}"},
                 {"envName": "NAAVRE_ERROR_FILE", "envValue": f"$(runtime.outdir)/{ERROR_FILE}"},
+                {
+                    "envName": "NAAVRE_PRINTED_FILE",
+                    "envValue": f"$(runtime.outdir)/{PRINTED_FILE}",
+                },
             ],
         }
     )

@@ -34,6 +34,7 @@ from .argo import parameter_value
 from .cwl import (
     ERROR_FILE,
     INPUTS_DIR,
+    PRINTED_FILE,
     SCRIPT_NAME,
     cwl_id,
     cwl_parameter,
@@ -178,8 +179,7 @@ def _failures(jobs: Path, tasks: list[scripts.Task], log: str) -> list[dict[str,
     for error_file in sorted(jobs.glob(f"*/{ERROR_FILE}")):
         folder = error_file.parent
         record: dict[str, Any] = json.loads(error_file.read_text(encoding="utf-8"))
-        head = _SCRIPT_HEAD.search((folder / SCRIPT_NAME).read_text(encoding="utf-8")[:500])
-        task = by_id.get(head.group(1)) if head else None
+        task = _job_task(folder, by_id)
         if task is None:
             continue
         record.setdefault("step", task.steps[0])
@@ -214,6 +214,37 @@ def _failures(jobs: Path, tasks: list[scripts.Task], log: str) -> list[dict[str,
             }
         )
     return sorted(errors, key=lambda e: (e.get("task", ""), e.get("instance", 0)))
+
+
+def _job_task(folder: Path, by_id: Mapping[str, scripts.Task]) -> scripts.Task | None:
+    """The task a job folder ran, from its script's header line."""
+    try:
+        head = (folder / SCRIPT_NAME).read_text(encoding="utf-8")[:500]
+    except OSError:
+        return None
+    match = _SCRIPT_HEAD.search(head)
+    return by_id.get(match.group(1)) if match else None
+
+
+def _printed(jobs: Path, tasks: list[scripts.Task]) -> dict[str, str]:
+    """What each step cell printed (``{cell index: text}``), gathered from the jobs' printed files
+    in task order and batch order, as the workflow context gathers its instances'."""
+    by_id = {t.id: t for t in tasks}
+    order = {t.id: i for i, t in enumerate(tasks)}
+    found: list[tuple[int, int, dict[str, str]]] = []
+    for path in jobs.glob(f"*/{PRINTED_FILE}"):
+        task = _job_task(path.parent, by_id)
+        if task is None:
+            continue
+        index = 0
+        batch_file = path.parent / INPUTS_DIR / "naavre-batch"
+        if task.kind == "processors" and batch_file.exists():
+            index = _load(str(batch_file))["index"]
+        found.append((order[task.id], index, json.loads(path.read_text(encoding="utf-8"))))
+    printed: dict[str, str] = {}
+    for _, _, texts in sorted(found, key=lambda f: (f[0], f[1])):
+        printed.update(texts)
+    return printed
 
 
 class _LogWatcher:
@@ -405,6 +436,7 @@ def run_cwl(
         errors = _failures(folder / "jobs", tasks, log)
         for error in errors:
             error.setdefault("cwltool_log", _tail(log))
+    printed = _printed(folder / "jobs", tasks)
     failed: dict[str, list[int]] = {}
     for error in errors:
         failed.setdefault(error.get("task", ""), []).append(error.get("instance", 0))
@@ -436,6 +468,7 @@ def run_cwl(
         "steps": summary,
         "wall_seconds": round(wall, 4),
         "trace": trace,
+        "printed": printed,
         "errors": errors,
         "warnings": [],
         "log": _tail(log),

@@ -94,6 +94,7 @@ def test_seed_gives_the_notebook_result_in_cwltool(tmp_path: Path) -> None:
     assert_same(spec, nb_run, cwl_run)
     assert _instances(cwl_run, "process-batches") == 5  # param_max_batch_count's default
     assert "Processed items: [0.0, 0.023809523809523808" in cwl_run["log"]  # the merger printed
+    assert cwl_run["printed"]["8"] == nb_run["printed"]["8"]  # cell 8 is the merger
     assert cwl_run["folder"] is None  # the temporary folder is gone after a successful run
 
 
@@ -142,6 +143,7 @@ def test_every_tagged_test_notebook_runs_in_cwltool_like_the_local_workflow(
     cwl_run = cwl_runner.run_cwl(spec, notebook)
     if local["status"] == "ok":
         assert_same(spec, run_notebook(spec, nb, notebook), cwl_run)
+        assert cwl_run["printed"] == local["printed"]  # what each step cell printed
         return
     assert cwl_run["status"] == "failed"
     expected = {(e["task"], e.get("batch", {}).get("index")) for e in local["errors"]}
