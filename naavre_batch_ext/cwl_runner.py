@@ -47,7 +47,6 @@ from .runner import (
     RunError,
     check_parameters,
     readable_result,
-    readable_value,
     run_notebook,
 )
 
@@ -516,11 +515,7 @@ def run(
         status = "cancelled"
     if "workflow_run" in result:
         comparison = compare.compare_traces(spec, result["notebook_run"], result["workflow_run"])
-        for difference in comparison.get("differences", []):
-            for side in ("notebook", "workflow"):
-                if side in difference:
-                    difference[side] = readable_value(difference[side])
-        result["comparison"] = comparison
+        result["comparison"] = compare.comparison_for_json(comparison)
         if status == "ok" and not comparison["same"]:
             status = "different"
     for key in ("notebook_run", "workflow_run"):

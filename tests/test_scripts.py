@@ -324,3 +324,35 @@ def test_cell_traceback_shows_notebook_cell_and_its_line(tmp_path: Path) -> None
     record = json.loads(error_file.read_text())
     assert (record["step"], record["cell_index"], record["line"]) == ("double-items", 3, 5)
     assert record["batch"] == {"index": 2, "start": 7, "stop": 10}
+
+
+def test_display_magics_do_nothing_in_a_step_and_other_magics_still_fail(tmp_path: Path) -> None:
+    """%matplotlib, %config, %load_ext autoreload, %autoreload, %precision change no value."""
+    nb = code_notebook(
+        "%load_ext autoreload\n%autoreload 2\n%matplotlib inline\n%config Completer.use_jedi = False",
+        "# make\nitems = [1, 2, 3]\n%precision 3",
+        "# double\ndoubled = [2 * x for x in items]",
+        "# show\nprint(doubled)\n%env X=1",
+        tags={
+            1: ["naavre:splitter", "naavre:batch-count:2"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
+    )
+    spec = build_spec(nb, "magics.ipynb")
+    paths = _write_scripts(spec, tmp_path)
+    code, split_out, err = _run(paths["make"], tmp_path, {})
+    assert code == 0, err
+    results = tmp_path / "results"
+    results.mkdir()
+    for batch_file in sorted(split_out["naavre-batches"].iterdir()):
+        code, out, err = _run(paths["double"], tmp_path, {"naavre-batch": batch_file})
+        assert code == 0, err
+        out["naavre-result"].rename(results / batch_file.name)
+    code, _, err = _run(
+        paths["show"],
+        tmp_path,
+        {"naavre-batch-results": results, "naavre-batch-count": split_out["naavre-batch-count"]},
+    )
+    assert code == 1
+    assert "IPython magic or shell command (run_line_magic env X=1) cannot run" in err
