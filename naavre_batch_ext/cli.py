@@ -221,7 +221,13 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and the kernel). Runs are kept in .naavre-batch/runs/<id>/ next to the notebook.",
     )
     p.add_argument("notebook", metavar="NOTEBOOK")
-    p.add_argument("--context", choices=["notebook", "workflow", "both"], default="both")
+    p.add_argument(
+        "--context",
+        choices=["notebook", "workflow", "both", "cwl"],
+        default="both",
+        help="default: both; cwl runs the CWL export with cwltool (the naavre-batch-ext[cwl] "
+        "extra) instead of the workflow context, and compares it with the notebook context",
+    )
     p.add_argument(
         "-p",
         "--parameter",
@@ -286,6 +292,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     def work() -> None:
         nonlocal result, error, crash
         try:
+            if args.context == "cwl":
+                from . import cwl_runner
+
+                result = cwl_runner.run(
+                    args.notebook,
+                    parameters,
+                    spec=spec,
+                    nb=nb,
+                    kernel=args.kernel,
+                    progress=ProgressPrinter(sys.stderr),
+                    cancel=cancel,
+                )
+                return
             result = run(
                 args.notebook,
                 args.context,
@@ -369,9 +388,11 @@ class _ArgoDefault(str):
 def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "export",
-        help="write an Argo Workflow (or the spec JSON) for a tagged notebook",
+        help="write an Argo Workflow, a CWL workflow (or the spec JSON) for a tagged notebook",
         description="Write NOTEBOOK as one Argo Workflow that 'argo submit' runs as is "
-        "(--format argo, default FILE <stem>.argo.yaml beside the notebook) or as its spec "
+        "(--format argo, default FILE <stem>.argo.yaml beside the notebook), as one CWL v1.2 "
+        "document that cwltool or toil-cwl-runner runs as is (--format cwl, <stem>.cwl and the "
+        "job file <stem>.job.yml with the parameter defaults) or as its spec "
         "(--format json, <stem>.workflow.json). An existing FILE is never overwritten without "
         "--force. Exit 1 on analysis errors (nothing is written) or an existing FILE, 2 for an "
         "unusable notebook or bad options. Warnings go to stderr. --image, --parallelism and "
@@ -379,7 +400,12 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "Workflow) when the user set them there, else to the values shown.",
     )
     p.add_argument("notebook", metavar="NOTEBOOK")
-    p.add_argument("--format", choices=["argo", "json"], default="argo", help="default: argo")
+    p.add_argument(
+        "--format",
+        choices=["argo", "cwl", "json"],
+        default="argo",
+        help="default: argo; cwl writes <stem>.cwl and its job file <stem>.job.yml",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="output file ('-' for stdout)")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument(
@@ -416,8 +442,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         ExportExistsError,
         ExportTargetError,
         default_output_path,
+        export_files,
         render_export,
-        write_export,
+        write_exports,
     )
     from .notebook import NotebookError
     from .scripts import PlanError
@@ -446,10 +473,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
         if image is not None
     }
+    if args.format == "cwl":
+        # Cluster settings of Argo's; a CWL engine takes them on its own command line.
+        for flag, value, hint in (
+            ("--parallelism", args.parallelism, "cwltool --parallel, toil-cwl-runner --maxJobs N"),
+            ("--retries", args.retries, "toil-cwl-runner --retryCount N"),
+            ("--namespace", args.namespace, "the Kubernetes settings of toil-cwl-runner"),
+            ("--service-account", args.service_account, "the Kubernetes settings of Toil"),
+        ):
+            if value is not None:
+                return _fail(f"{flag} does not apply to --format cwl", f"give the engine {hint}")
     try:
         # ArgoOptions' defaults, then the user's JupyterLab settings (as the panel), then the flags
         options = ArgoOptions(images=images, **{**export_defaults(), **given})
         options.check()
+        if args.format == "cwl":
+            from .cwl import check_options
+
+            check_options(options)
     except SettingsError as exc:
         return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
     except ValueError as exc:
@@ -471,17 +512,28 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 1
     except PlanError as exc:
         return _fail(str(exc))
+    warnings = []
     if args.format == "argo":
-        for w in export_warnings(spec, options, text):
-            print(f"naavre-batch: warning: {w.message}", file=sys.stderr)
-            if w.hint:
-                print(f"    hint: {w.hint}", file=sys.stderr)
+        warnings = export_warnings(spec, options, text)
+    elif args.format == "cwl":  # the image warning applies; Argo's size limits do not
+        warnings = [w for w in export_warnings(spec, options) if w.code == "third-party-imports"]
+    for w in warnings:
+        print(f"naavre-batch: warning: {w.message}", file=sys.stderr)
+        if w.hint:
+            print(f"    hint: {w.hint}", file=sys.stderr)
     if args.output == "-":
         sys.stdout.write(text)
+        if args.format == "cwl":
+            print(
+                "naavre-batch: the job file was not written (stdout); cwltool takes the "
+                "parameters as --NAME VALUE too",
+                file=sys.stderr,
+            )
         return 0
     target = args.output or default_output_path(args.notebook, args.format)
     try:
-        written = write_export(target, text, force=args.force, source=args.notebook)
+        files = export_files(spec, args.format, target, options, text=text)
+        written, *others = write_exports(files, force=args.force, source=args.notebook)
     except ExportExistsError as exc:
         print(f"naavre-batch: error: {exc.message} (hint: {exc.hint})", file=sys.stderr)
         return 1
@@ -493,6 +545,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         import shlex  # the command is pasted into a shell: a name with spaces must stay one word
 
         print(f"wrote {written}; submit it with: argo submit {shlex.quote(str(written))} --watch")
+    elif args.format == "cwl":
+        import shlex
+
+        job = others[0]
+        document, job_file = shlex.quote(str(written)), shlex.quote(str(job))
+        print(f"wrote {written} and {job}; run them with: cwltool {document} {job_file}")
     else:
         print(f"wrote {written}")
     return 0

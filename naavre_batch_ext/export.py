@@ -1,5 +1,8 @@
 """Exports of a spec to files: format dispatch and writing that never overwrites by surprise.
 
+A CWL export is two files, the document (``<stem>.cwl``) and its job file with the parameter
+defaults (``<stem>.job.yml``, :func:`export_files`); both are checked before either is written.
+
 Shared by the CLI (``naavre-batch export``) and the REST API, so both name files the same way and
 refuse to clobber the same way. Rendering is pure; only :func:`write_export` touches the disk.
 """
@@ -13,20 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from .argo import ArgoOptions, export_argo
+from .cwl import export_cwl, export_job
 from .spec import dumps_spec
 
 __all__ = [
     "FORMATS",
+    "JOB_SUFFIX",
     "SUFFIXES",
     "ExportExistsError",
     "ExportTargetError",
     "default_output_path",
+    "export_files",
+    "job_path",
     "render_export",
     "write_export",
+    "write_exports",
 ]
 
-SUFFIXES: dict[str, str] = {"argo": ".argo.yaml", "json": ".workflow.json"}
+SUFFIXES: dict[str, str] = {"argo": ".argo.yaml", "json": ".workflow.json", "cwl": ".cwl"}
 """File name ending per format: ``<notebook stem><suffix>`` beside the notebook."""
+
+JOB_SUFFIX = ".job.yml"
+"""The CWL job file's ending, beside the document: ``cwltool NB.cwl NB.job.yml`` runs it."""
 
 FORMATS: tuple[str, ...] = tuple(SUFFIXES)
 
@@ -74,20 +85,60 @@ def check_target(path: str | os.PathLike[str], source: str | os.PathLike[str] | 
 
 
 def default_output_path(notebook: str | os.PathLike[str], fmt: str) -> Path:
-    """``<stem>.argo.yaml`` or ``<stem>.workflow.json`` in the notebook's folder."""
+    """``<stem>.argo.yaml``, ``<stem>.workflow.json`` or ``<stem>.cwl`` in the notebook's folder."""
     if fmt not in SUFFIXES:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     path = Path(notebook)
     return path.with_name(path.stem + SUFFIXES[fmt])
 
 
+def job_path(document: str | os.PathLike[str]) -> Path:
+    """The job file beside a CWL document: ``x.cwl`` -> ``x.job.yml`` (any other name: + suffix)."""
+    path = Path(document)
+    stem = path.name[: -len(".cwl")] if path.name.endswith(".cwl") else path.name
+    return path.with_name(stem + JOB_SUFFIX)
+
+
 def render_export(spec: Mapping[str, Any], fmt: str, options: ArgoOptions | None = None) -> str:
-    """The exported text: the Argo Workflow YAML, or the spec's JSON."""
+    """The exported text: the Argo Workflow YAML, the packed CWL document, or the spec's JSON."""
     if fmt == "argo":
         return export_argo(spec, options)
+    if fmt == "cwl":
+        return export_cwl(spec, options)
     if fmt == "json":
         return dumps_spec(spec)
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def export_files(
+    spec: Mapping[str, Any],
+    fmt: str,
+    target: str | os.PathLike[str],
+    options: ArgoOptions | None = None,
+    text: str | None = None,
+) -> list[tuple[Path, str]]:
+    """Every file of an export to ``target``, as ``(path, text)``: the export itself, and for
+    ``cwl`` its job file beside it (:func:`job_path`). ``text`` reuses an export already rendered."""
+    main = text if text is not None else render_export(spec, fmt, options)
+    files = [(Path(target), main)]
+    if fmt == "cwl":
+        document = Path(target)
+        files.append((job_path(document), export_job(spec, document.name.removesuffix(".cwl"))))
+    return files
+
+
+def write_exports(
+    files: list[tuple[Path, str]],
+    force: bool = False,
+    source: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """:func:`write_export` for several files that belong together: every target is checked first,
+    so an existing job file (without ``force``) leaves the document unwritten too."""
+    for path, _ in files:
+        check_target(path, source)
+        if not force and path.exists():
+            raise ExportExistsError(path)
+    return [write_export(path, text, force=force, source=source) for path, text in files]
 
 
 def write_export(

@@ -4,7 +4,8 @@ Endpoints (under ``<base_url>/naavre-batch-ext/``, documented in docs/rest-api.m
 
 - ``GET info``: package and spec versions.
 - ``POST spec``: the spec of a notebook (the saved file, or unsaved content sent in the body).
-- ``POST export``: Argo Workflow YAML or the spec JSON, optionally saved beside the notebook.
+- ``POST export``: Argo Workflow YAML, a CWL document (with its job file) or the spec JSON,
+  optionally saved beside the notebook.
 - ``POST runs``, ``GET runs``, ``GET runs/<id>``, ``DELETE runs/<id>``: background runs.
 
 Every method is ``@tornado.web.authenticated`` on jupyter-server's ``APIHandler`` (token, XSRF for
@@ -36,7 +37,9 @@ from nbformat import NotebookNode
 from . import SPEC_API_VERSION, __version__
 from .argo import ArgoOptions, NothingToExportError, export_warnings
 from .config import NaavreBatch
-from .export import FORMATS, default_output_path, render_export
+from .cwl import check_options as check_cwl_options
+from .cwl import export_job
+from .export import FORMATS, default_output_path, job_path, render_export
 from .notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
 from .runner import RunError, check_parameters, check_runs_folder
 from .runs import ManagerClosedError, RunManager, RunRequest, TooManyRunsError, UnknownRunError
@@ -378,9 +381,10 @@ def _argo_options(value: Any) -> ArgoOptions:
 class ExportHandler(NaavreBatchHandler):
     """``POST /naavre-batch-ext/export`` ``{path, notebook?, format, options, save, overwrite}``.
 
-    Returns ``{format, text, path, saved, warnings, diagnostics}``; with ``save`` writes
-    ``<stem>.argo.yaml`` / ``<stem>.workflow.json`` beside the notebook through the contents
-    manager, 409 when that file exists and ``overwrite`` is not true. Analysis errors: 400 with the
+    Returns ``{format, text, path, saved, warnings, diagnostics}`` (``cwl`` adds ``job: {text,
+    path}``); with ``save`` writes ``<stem>.argo.yaml`` / ``<stem>.cwl`` and ``<stem>.job.yml`` /
+    ``<stem>.workflow.json`` beside the notebook through the contents manager, 409 when a file
+    exists and ``overwrite`` is not true. Analysis errors: 400 with the
     diagnostics, nothing rendered or written.
     """
 
@@ -388,10 +392,15 @@ class ExportHandler(NaavreBatchHandler):
     async def post(self) -> None:
         body = self.json_body()
         path = _check_path(body.get("path"))
-        fmt = _optional(body, "format", str, "argo", '"argo" or "json"')
+        fmt = _optional(body, "format", str, "argo", '"argo", "cwl" or "json"')
         if fmt not in FORMATS:
-            raise _field_error("format", f"unknown format {fmt!r}; use {' or '.join(FORMATS)}")
+            raise _field_error("format", f"unknown format {fmt!r}; use {', '.join(FORMATS)}")
         options = _argo_options(body.get("options"))
+        if fmt == "cwl":
+            try:
+                check_cwl_options(options)
+            except ValueError as exc:
+                raise _field_error("options", str(exc)) from None
         save = _optional(body, "save", bool, False, "true or false")
         overwrite = _optional(body, "overwrite", bool, False, "true or false")
         nb = await self.notebook_from(body, path)
@@ -403,9 +412,15 @@ class ExportHandler(NaavreBatchHandler):
             raise ApiError(
                 400, str(exc), field="notebook", diagnostics=spec["diagnostics"]
             ) from None
-        warnings = (
-            [w.to_dict() for w in export_warnings(spec, options, text)] if fmt == "argo" else []
-        )
+        warnings = []
+        if fmt == "argo":
+            warnings = [w.to_dict() for w in export_warnings(spec, options, text)]
+        elif fmt == "cwl":  # the image warning applies; Argo's size limits do not
+            warnings = [
+                w.to_dict()
+                for w in export_warnings(spec, options)
+                if w.code == "third-party-imports"
+            ]
         reply: dict[str, Any] = {
             "format": fmt,
             "text": text,
@@ -414,23 +429,26 @@ class ExportHandler(NaavreBatchHandler):
             "warnings": warnings,
             "diagnostics": spec["diagnostics"],
         }
+        job: dict[str, Any] | None = None
+        if fmt == "cwl":  # the job file with the parameter defaults, beside the document
+            stem = default_output_path(PurePosixPath(path), fmt).name.removesuffix(".cwl")
+            job = {"text": export_job(spec, stem), "path": None}
+            reply["job"] = job
         if save:
+            if job is not None:  # both files are checked before either is written
+                document = default_output_path(PurePosixPath(path), fmt)
+                job_target = job_path(document).as_posix()
+                for target in (document.as_posix(), job_target):
+                    self.disk_path(target)
+                    await self.check_free(target, overwrite)
+                job["path"] = await self.save_text(job_target, job["text"], overwrite)
             reply["path"] = await self.save_beside(path, fmt, text, overwrite)
             reply["saved"] = True
         self.finish(json.dumps(reply))
 
-    async def save_beside(self, path: str, fmt: str, text: str, overwrite: bool) -> str:
-        """Write the export next to the notebook through the contents manager; never clobber
-        without ``overwrite``. Returns the written file's path."""
+    async def check_free(self, target: str, overwrite: bool) -> None:
+        """409 when ``target`` is a folder, or an existing file and ``overwrite`` is not true."""
         cm = self.contents_manager
-        target = default_output_path(PurePosixPath(path), fmt).as_posix()
-        self.disk_path(target)
-        folder = PurePosixPath(target).parent.as_posix()
-        folder = "" if folder == "." else folder
-        if not await ensure_async(cm.dir_exists(folder)):
-            raise _field_error(
-                "path", f"folder {folder!r} does not exist; nothing was written", status=404
-            )
         if await ensure_async(cm.dir_exists(target)):
             raise ApiError(
                 409, f"{target} is a folder; nothing was written", field="save", path=target
@@ -443,6 +461,25 @@ class ExportHandler(NaavreBatchHandler):
                 path=target,
                 hint="send overwrite: true to replace it",
             )
+
+    async def save_beside(self, path: str, fmt: str, text: str, overwrite: bool) -> str:
+        """Write the export next to the notebook through the contents manager; never clobber
+        without ``overwrite``. Returns the written file's path."""
+        target = default_output_path(PurePosixPath(path), fmt).as_posix()
+        return await self.save_text(target, text, overwrite)
+
+    async def save_text(self, target: str, text: str, overwrite: bool) -> str:
+        """Write ``text`` to ``target`` through the contents manager; never clobber without
+        ``overwrite``. Returns ``target``."""
+        cm = self.contents_manager
+        self.disk_path(target)
+        folder = PurePosixPath(target).parent.as_posix()
+        folder = "" if folder == "." else folder
+        if not await ensure_async(cm.dir_exists(folder)):
+            raise _field_error(
+                "path", f"folder {folder!r} does not exist; nothing was written", status=404
+            )
+        await self.check_free(target, overwrite)
         try:
             await ensure_async(cm.save({"type": "file", "format": "text", "content": text}, target))
         except tornado.web.HTTPError as exc:

@@ -46,6 +46,8 @@ export namespace CommandIDs {
   export const openPanel = 'naavre-batch:open-panel';
   /** Export the active notebook as an Argo workflow beside it. */
   export const exportArgo = 'naavre-batch:export-argo';
+  /** Export the active notebook as a CWL workflow and its job file beside it. */
+  export const exportCwl = 'naavre-batch:export-cwl';
   /** Export the active notebook's workflow spec (JSON) beside it. */
   export const exportSpec = 'naavre-batch:export-spec';
   /** Run the active notebook in the notebook context (one kernel). */

@@ -8,6 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { APIError, requestAPI } from '../request';
 import { ISpec } from '../spec';
 import { IBatchSpecModel } from '../tokens';
+import { ExportFormat, exportOptionsFor } from './export';
 import {
   IRunView,
   RunContext,
@@ -23,11 +24,12 @@ export interface IExportOptions {
   retries: string;
 }
 
-/** The `POST export` answer. */
+/** The `POST export` answer (`job` for `cwl`: the job file with the parameter defaults). */
 interface IExportAnswer {
   text: string;
   path: string | null;
   warnings: ({ code?: string; message: string } | string)[];
+  job?: { text: string; path: string | null };
 }
 
 /** How often a running run's status is fetched, in milliseconds. */
@@ -173,7 +175,7 @@ export class PanelModel {
    * Export the spec as an Argo workflow or the spec JSON, saved beside the notebook. Asks before
    * replacing an existing file (the server answers 409), then opens the file in an editor tab.
    */
-  async exportAs(format: 'argo' | 'json'): Promise<void> {
+  async exportAs(format: ExportFormat): Promise<void> {
     const panel = this.notebook;
     if (!panel || this._busy) {
       return;
@@ -188,7 +190,7 @@ export class PanelModel {
       path: panel.context.path,
       notebook: panel.context.model.toJSON(),
       format,
-      options: format === 'argo' ? options : {},
+      options: exportOptionsFor(format, options),
       save: true,
       overwrite: false
     };
@@ -226,7 +228,9 @@ export class PanelModel {
         });
       }
       this._exportResult = {
-        path: answer.path,
+        path: answer.job?.path
+          ? `${answer.path}, ${answer.job.path}`
+          : answer.path,
         warnings: (answer.warnings ?? []).map(w =>
           typeof w === 'string' ? w : w.message
         )

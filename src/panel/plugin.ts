@@ -121,6 +121,14 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: ready,
       execute: () => model.exportAs('argo')
     });
+    app.commands.addCommand(CommandIDs.exportCwl, {
+      label: trans.__('Export Notebook as CWL Workflow'),
+      caption: trans.__(
+        'Save <notebook>.cwl and <notebook>.job.yml beside the notebook and open the workflow'
+      ),
+      isEnabled: ready,
+      execute: () => model.exportAs('cwl')
+    });
     app.commands.addCommand(CommandIDs.exportSpec, {
       label: trans.__('Export Notebook Workflow Spec (JSON)'),
       caption: trans.__(
@@ -156,6 +164,7 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.showPanel,
         CommandIDs.openPanel,
         CommandIDs.exportArgo,
+        CommandIDs.exportCwl,
         CommandIDs.exportSpec,
         CommandIDs.runNotebook,
         CommandIDs.runWorkflow,

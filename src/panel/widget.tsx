@@ -360,6 +360,18 @@ function Export(props: {
         <button
           className="jp-Button jp-mod-styled jp-mod-reject"
           disabled={disabled}
+          data-action="export-cwl"
+          onClick={() => void model.exportAs('cwl')}
+          aria-describedby={reason ? 'jp-NaavreBatch-exportReason' : undefined}
+          title={trans.__(
+            'A CWL v1.2 workflow for cwltool or Toil (Slurm, Kubernetes), with its job file'
+          )}
+        >
+          {trans.__('CWL workflow')}
+        </button>
+        <button
+          className="jp-Button jp-mod-styled jp-mod-reject"
+          disabled={disabled}
           data-action="export-json"
           onClick={() => void model.exportAs('json')}
           aria-describedby={reason ? 'jp-NaavreBatch-exportReason' : undefined}

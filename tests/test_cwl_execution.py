@@ -1,0 +1,234 @@
+"""Exports run by the real CWL engine: ``cwltool --no-container --parallel``, the reference
+implementation, on this machine, through :func:`naavre_batch_ext.cwl_runner.run_cwl` (the code
+behind ``naavre-batch run --context cwl``).
+
+Each run is compared with the notebook context by :func:`naavre_batch_ext.compare.compare_traces`,
+the comparison ``--context both`` makes, from the value files cwltool hands back as the workflow's
+outputs. What cwltool does that these results rest on: a scatter gathers its outputs in the order
+of the scattered input (cwltool/workflow_job.py, ``ReceiveScatterOutput.receive_scatter_output``
+stores job ``i``'s output at index ``i``), and a glob's files are sorted
+(cwltool/command_line_tool.py, ``CommandLineTool.collect_output``), which puts the splitter's
+zero-padded batch files (``step_runtime.batch_file_name``) in batch order.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import (
+    NOTEBOOKS,
+    TUTORIALS,
+    code_notebook,
+    tagged_seed_notebook,
+    tagged_tutorial,
+    write_tmp,
+)
+
+from naavre_batch_ext import cwl_runner
+from naavre_batch_ext.argo import third_party_imports
+from naavre_batch_ext.cli import main
+from naavre_batch_ext.compare import compare_traces
+from naavre_batch_ext.notebook import load_notebook
+from naavre_batch_ext.runner import run_notebook, run_workflow
+from naavre_batch_ext.spec import build_spec
+
+pytest.importorskip("cwltool")
+
+LONG_RUNNING = {"runner/sleeping.ipynb"}
+"""Runner fixtures that sleep for minutes on purpose (cancellation tests): not run here."""
+
+
+def _runs_here(spec: dict[str, Any]) -> bool:
+    """True when every third-party module the steps import is installed here."""
+    return all(importlib.util.find_spec(name) is not None for name in third_party_imports(spec))
+
+
+def _file_cases() -> list[Path]:
+    found = []
+    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
+        name = path.relative_to(NOTEBOOKS).as_posix()
+        if ".ipynb_checkpoints" in path.parts or name in LONG_RUNNING:
+            continue
+        spec = build_spec(load_notebook(path), path.name)
+        if spec["steps"] and not spec["summary"]["errors"] and _runs_here(spec):
+            found.append(path)
+    return found
+
+
+FILE_CASES = _file_cases()
+
+
+def run_both(
+    nb: Any, tmp_path: Path, parameters: dict[str, Any] | None = None, name: str = "nb.ipynb"
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The notebook context and the cwltool run of ``nb``: ``(spec, notebook run, cwl run)``."""
+    path = write_tmp(nb, tmp_path, name)
+    spec = build_spec(nb, name)
+    nb_run = run_notebook(spec, nb, path, parameters or {})
+    cwl_run = cwl_runner.run_cwl(spec, path, parameters or {})
+    return spec, nb_run, cwl_run
+
+
+def assert_same(spec: dict[str, Any], nb_run: dict[str, Any], cwl_run: dict[str, Any]) -> None:
+    assert cwl_run["status"] == "ok", (cwl_run["errors"], cwl_run["log"])
+    comparison = compare_traces(spec, nb_run, cwl_run)
+    assert comparison["same"], comparison
+    assert comparison["compared"] >= len(spec["sections"])
+
+
+def _instances(run: dict[str, Any], task: str) -> int:
+    count: int = next(s["instances"] for s in run["steps"] if s["task"] == task)
+    return count
+
+
+# -- the seed and the tutorials -----------------------------------------------------------------
+
+
+def test_seed_gives_the_notebook_result_in_cwltool(tmp_path: Path) -> None:
+    spec, nb_run, cwl_run = run_both(tagged_seed_notebook(), tmp_path)
+    assert_same(spec, nb_run, cwl_run)
+    assert _instances(cwl_run, "process-batches") == 5  # param_max_batch_count's default
+    assert "Processed items: [0.0, 0.023809523809523808" in cwl_run["log"]  # the merger printed
+    assert cwl_run["printed"]["8"] == nb_run["printed"]["8"]  # cell 8 is the merger
+    assert cwl_run["folder"] is None  # the temporary folder is gone after a successful run
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_tutorial_gives_the_notebook_result_in_cwltool(name: str, tmp_path: Path) -> None:
+    spec, nb_run, cwl_run = run_both(tagged_tutorial(name), tmp_path)
+    assert_same(spec, nb_run, cwl_run)
+
+
+def test_parameter_override_reaches_every_cwl_step(tmp_path: Path) -> None:
+    parameters = {"param_item_count": 12, "param_max_batch_count": 3}
+    spec, nb_run, cwl_run = run_both(tagged_seed_notebook(), tmp_path, parameters)
+    assert_same(spec, nb_run, cwl_run)
+    assert _instances(cwl_run, "process-batches") == 3
+    batches = cwl_run["trace"]["gen-batches"]["batches"]  # the seed splits a list of batches
+    assert sum(len(b) for b in batches) == 12
+
+
+def test_batch_count_above_the_item_count_gives_one_batch_per_item(tmp_path: Path) -> None:
+    parameters = {"param_item_count": 4, "param_max_batch_count": 10}
+    spec, nb_run, cwl_run = run_both(tagged_seed_notebook(), tmp_path, parameters)
+    assert_same(spec, nb_run, cwl_run)
+    assert _instances(cwl_run, "process-batches") == 4
+
+
+def test_fifty_batches_run_in_cwltool_and_merge_in_order(tmp_path: Path) -> None:
+    """Fifty scattered jobs: more than nine, so batch files 00010.. must sort after 00009."""
+    parameters = {"param_item_count": 100, "param_max_batch_count": 50}
+    spec, nb_run, cwl_run = run_both(tagged_seed_notebook(), tmp_path, parameters)
+    assert_same(spec, nb_run, cwl_run)
+    assert _instances(cwl_run, "process-batches") == 50
+
+
+# -- every tagged notebook file of the test suite -------------------------------------------------
+
+
+@pytest.mark.parametrize("path", FILE_CASES, ids=[p.name for p in FILE_CASES])
+def test_every_tagged_test_notebook_runs_in_cwltool_like_the_local_workflow(
+    path: Path, tmp_path: Path
+) -> None:
+    """Success: the notebook's values. Failure: the same instances fail as in the local run."""
+    nb = load_notebook(path)
+    notebook = write_tmp(nb, tmp_path, path.name)
+    spec = build_spec(nb, path.name)
+    local = run_workflow(spec, notebook, runs_dir=tmp_path / "runs")
+    cwl_run = cwl_runner.run_cwl(spec, notebook)
+    if local["status"] == "ok":
+        assert_same(spec, run_notebook(spec, nb, notebook), cwl_run)
+        assert cwl_run["printed"] == local["printed"]  # what each step cell printed
+        return
+    assert cwl_run["status"] == "failed"
+    expected = {(e["task"], e.get("batch", {}).get("index")) for e in local["errors"]}
+    got = {(e["task"], e.get("batch", {}).get("index")) for e in cwl_run["errors"]}
+    assert got == expected
+
+
+def test_the_file_cases_cover_the_runners_notebooks() -> None:
+    names = {p.relative_to(NOTEBOOKS).as_posix() for p in FILE_CASES}
+    assert {"runner/empty-list.ipynb", "runner/two-sections.ipynb"} <= names
+    assert "runner/failing-instance.ipynb" in names
+
+
+def test_empty_list_still_gives_one_batch_and_a_merger_run(tmp_path: Path) -> None:
+    nb = load_notebook(NOTEBOOKS / "runner" / "empty-list.ipynb")
+    spec, nb_run, cwl_run = run_both(nb, tmp_path)
+    assert_same(spec, nb_run, cwl_run)
+    assert _instances(cwl_run, "plus-one") == 1
+    assert "0 []" in cwl_run["log"]  # the merger ran and printed count, plus
+
+
+def test_a_failing_instance_fails_the_run_naming_its_step_and_batch(tmp_path: Path) -> None:
+    nb = load_notebook(NOTEBOOKS / "runner" / "failing-instance.ipynb")
+    _, _, cwl_run = run_both(nb, tmp_path)
+    assert cwl_run["status"] == "failed"
+    (error,) = cwl_run["errors"]
+    assert error["step"] == "double-items" and error["batch"]["index"] == 2
+    assert error["where"] == "task double-items, batch 2 (items 7..9 of items)"
+    assert "ValueError: cannot double item 7" in error["message"]
+    assert Path(error["folder"]).is_dir()  # kept for a failed run, with the job's files
+    summary = {s["task"]: s for s in cwl_run["steps"]}
+    assert summary["double-items"]["failed"] == [2]
+    assert summary["total"]["status"] == "not run"
+    shutil.rmtree(cwl_run["folder"])
+
+
+def test_code_with_cwl_expressions_and_non_ascii_names_runs_as_written(tmp_path: Path) -> None:
+    nb = code_notebook(
+        "param_préfixe = '>'",
+        'données = ["$(inputs.x)", "${ return 1; }", "back\\\\slash \\\\$(y)", "é"]\n'
+        "suffixe = param_préfixe + '$(runtime.outdir)'",
+        "marquées = [d + suffixe for d in données]",
+        "print(marquées)",
+        tags={
+            1: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:données"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
+    )
+    parameters = {"param_préfixe": "$(inputs.p)"}
+    spec, nb_run, cwl_run = run_both(nb, tmp_path, parameters)
+    assert [p["name"] for p in spec["parameters"]] == ["param_préfixe"]
+    assert_same(spec, nb_run, cwl_run)
+    merged = next(v["marquées"] for v in cwl_run["trace"].values() if "marquées" in v)
+    assert merged[0] == "$(inputs.x)$(inputs.p)$(runtime.outdir)"
+    assert merged[2] == "back\\slash \\$(y)$(inputs.p)$(runtime.outdir)"
+
+
+# -- naavre-batch run --context cwl -------------------------------------------------------------
+
+
+def test_cli_run_context_cwl_compares_with_the_notebook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_tmp(tagged_seed_notebook(), tmp_path, "splitting-batches.ipynb")
+    code = main(["run", str(path), "--context", "cwl", "-p", "param_max_batch_count=2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "cwl context (ok" in out and "same result" in out
+
+
+def test_cli_run_context_cwl_without_cwltool_names_the_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No cwltool beside the interpreter, on PATH or importable: exit 2 before anything runs."""
+    path = write_tmp(tagged_seed_notebook(), tmp_path, "splitting-batches.ipynb")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python3"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "cwltool" else real_find_spec(name, *a),
+    )
+    assert main(["run", str(path), "--context", "cwl"]) == 2
+    err = capsys.readouterr().err
+    assert "cwltool is not installed" in err and "naavre-batch-ext[cwl]" in err
+    assert not (tmp_path / ".naavre-batch").exists()
