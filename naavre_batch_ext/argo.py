@@ -32,18 +32,33 @@ from typing import Any
 import yaml
 
 from . import SPEC_API_VERSION
+from .k8s_options import (
+    OptionError,
+    check_dns_label,
+    check_dns_subdomain,
+    check_duration,
+    check_image,
+    check_int32,
+    check_quantity,
+)
 from .scripts import (
     RESERVED_BATCH_COUNT,
     RESERVED_BATCHES,
     RESERVED_RESULT,
     Task,
     plan_tasks,
-    task_script,
+    runtime_source,
+    task_payload_text,
 )
 
 __all__ = [
     "ANNOTATION_IMPORTS",
     "ANNOTATION_NOTEBOOK",
+    "ANNOTATION_RUNTIME",
+    "INPUTS_DIR",
+    "LABEL_NOTEBOOK",
+    "LABEL_STEP",
+    "POD_GC_STRATEGIES",
     "ANNOTATION_SPEC_VERSION",
     "DEFAULT_IMAGE",
     "INPUTS_FILE",
@@ -59,6 +74,8 @@ __all__ = [
     "export_warnings",
     "generate_name",
     "parameter_value",
+    "runtime_annotation",
+    "script_source",
     "third_party_imports",
 ]
 
@@ -72,11 +89,17 @@ that has them (``--image``), which :func:`export_warnings` points out.
 ROLES: tuple[str, ...] = ("splitter", "processor", "merger")
 """Roles whose image can be overridden one by one; tasks outside sections use the main image."""
 
-OUTPUTS_DIR = "/tmp/naavre-outputs"
+OUTPUTS_DIR = "/tmp/naavre/outputs"
 """Where a script writes one ``<name>.json`` per output (``NAAVRE_OUTPUTS_DIR``), inside its pod;
 Argo reads each file back as an output parameter (``valueFrom.path``)."""
 
-INPUTS_FILE = "/tmp/naavre-inputs.json"
+INPUTS_DIR = "/tmp/naavre/inputs"
+"""Where Argo writes a task's input files before its script starts (``NAAVRE_INPUTS_DIR``)."""
+
+PARAMETERS_FOLDER = "naavre-parameters"
+"""Folder of ``INPUTS_DIR`` with one file per workflow parameter, its raw text as submitted."""
+
+INPUTS_FILE = "/tmp/naavre/inputs.json"
 """Where Argo writes a task's inputs bundle (``NAAVRE_INPUTS_FILE``) before its script starts:
 ``{"batch", "batch_results", "batch_count", "inputs": {name: value}}``, whichever apply."""
 
@@ -96,6 +119,31 @@ status in that one object, so a large spec leaves little room for the status."""
 ANNOTATION_IMPORTS = "naavre-batch/third-party-imports"
 ANNOTATION_SPEC_VERSION = "naavre-batch/spec-version"
 ANNOTATION_NOTEBOOK = "naavre-batch/source-notebook"
+ANNOTATION_RUNTIME = "naavre-batch/runtime"
+"""The annotation holding the step runtime, once per workflow; every script template starts with
+``{{workflow.annotations.naavre-batch/runtime}}``, which Argo fills in when it creates the pod."""
+LABEL_NOTEBOOK = "naavre-batch/notebook"
+LABEL_STEP = "naavre-batch/step"
+
+RETRY_MAX_BACKOFF = "10m"
+"""Longest wait between two retries of a processor pod (the backoff doubles up to this)."""
+
+ARGO_PROLOGUE = """
+# Argo: workflow parameters arrive as files, NAAVRE_INPUTS_DIR/naavre-parameters/<name> (raw input
+# artifacts), never as env[].value, in which Kubernetes rewrites $(NAME) and $$.
+def _naavre_parameter_files():
+    folder = os.path.join(os.environ.get("NAAVRE_INPUTS_DIR", ""), "naavre-parameters")
+    if os.path.isdir(folder):
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name), encoding="utf-8", newline="") as handle:
+                os.environ["NAAVRE_PARAM_" + name] = handle.read()
+
+
+_naavre_parameter_files()
+"""
+"""Runs after the runtime and before the task in every Argo pod: hands the parameter files to the
+runtime (which reads ``NAAVRE_PARAM_<name>``, set here inside the process where nothing expands it).
+"""
 
 _BATCH_INPUT = "naavre-batch"
 _RESULTS_INPUT = "naavre-batch-results"
@@ -109,6 +157,15 @@ class NothingToExportError(ValueError):
     """The spec has no steps (no cell is tagged): an empty DAG is no workflow."""
 
 
+POD_GC_STRATEGIES: tuple[str, ...] = (
+    "OnPodCompletion",
+    "OnPodSuccess",
+    "OnWorkflowCompletion",
+    "OnWorkflowSuccess",
+)
+"""Argo's ``spec.podGC.strategy`` values (``PodGCStrategy`` in Argo's workflow_types.go)."""
+
+
 @dataclass(frozen=True)
 class ArgoOptions:
     """How the exported workflow runs; the defaults are the CLI's and the settings' defaults.
@@ -116,7 +173,14 @@ class ArgoOptions:
     ``images`` overrides ``image`` per role (``splitter``, ``processor``, ``merger``). ``parallelism``
     caps the pods that run at once (``spec.parallelism``; in practice the processor pods, since the
     other tasks run one after the other). ``retries`` applies to processor pods only: their work is
-    the long, per-batch part, and a retry repeats one batch, not the whole run.
+    the long, per-batch part, and a retry repeats one batch, not the whole run; retries wait
+    ``retry_backoff``, doubling each time (at most ``RETRY_MAX_BACKOFF``).
+
+    Cluster hygiene, on by default as Argo operators expect: ``pod_gc`` deletes each pod once it
+    succeeded (``None``: keep them); ``ttl_after_success`` / ``ttl_after_failure`` delete the
+    Workflow object that many seconds after it ended (``None``: keep it), failed runs stay longer to
+    be looked at; ``active_deadline_seconds`` stops a run that takes longer (``None``: no limit).
+    Every pod carries the labels ``naavre-batch/notebook`` and ``naavre-batch/step``.
     """
 
     image: str = DEFAULT_IMAGE
@@ -127,32 +191,50 @@ class ArgoOptions:
     service_account: str | None = None
     cpu: str | None = None
     memory: str | None = None
+    pod_gc: str | None = "OnPodSuccess"
+    ttl_after_success: int | None = 24 * 3600
+    ttl_after_failure: int | None = 7 * 24 * 3600
+    active_deadline_seconds: int | None = 24 * 3600
+    retry_backoff: str = "10s"
 
     def image_for(self, role: str) -> str:
         """The image of a task of this role (``step`` tasks use the main image)."""
         return self.images.get(role) or self.image
 
     def check(self) -> None:
-        """Raise ``ValueError`` for options Argo would reject, with the option's name."""
+        """Raise :class:`~naavre_batch_ext.k8s_options.OptionError` (a ``ValueError``) for the
+        first option the cluster would refuse or misread, naming the option."""
         unknown = sorted(set(self.images) - set(ROLES))
         if unknown:
-            raise ValueError(
-                f"image override for unknown role(s) {', '.join(unknown)}; use {', '.join(ROLES)}"
+            raise OptionError(
+                "images",
+                f"image override for unknown role(s) {', '.join(unknown)}; use {', '.join(ROLES)}",
             )
-        for label, value in [
-            ("image", self.image),
-            *((f"{r} image", v) for r, v in self.images.items()),
-        ]:
-            if not value or not value.strip() or any(c.isspace() for c in value):
-                raise ValueError(
-                    f"{label} must be a container image name without spaces, got {value!r}"
-                )
-        if self.parallelism is not None and (
-            isinstance(self.parallelism, bool) or self.parallelism < 1
-        ):
-            raise ValueError(f"parallelism must be an integer >= 1, got {self.parallelism!r}")
-        if isinstance(self.retries, bool) or self.retries < 0:
-            raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
+        check_image("image", self.image)
+        for role, image in self.images.items():
+            check_image(f"image_{role}", image)
+        if self.parallelism is not None:
+            check_int32("parallelism", self.parallelism, 1)
+        check_int32("retries", self.retries, 0)
+        if self.namespace is not None:
+            check_dns_label("namespace", self.namespace)
+        if self.service_account is not None:
+            check_dns_subdomain("service_account", self.service_account)
+        if self.cpu is not None:
+            check_quantity("cpu", self.cpu, "500m")
+        if self.memory is not None:
+            check_quantity("memory", self.memory, "1Gi")
+        if self.pod_gc is not None and self.pod_gc not in POD_GC_STRATEGIES:
+            raise OptionError(
+                "pod_gc", f"{self.pod_gc!r} is not one of {', '.join(POD_GC_STRATEGIES)}"
+            )
+        for name in ("ttl_after_success", "ttl_after_failure"):
+            value = getattr(self, name)
+            if value is not None:
+                check_int32(name, value, 0)
+        if self.active_deadline_seconds is not None:
+            check_int32("active_deadline_seconds", self.active_deadline_seconds, 1)
+        check_duration("retry_backoff", self.retry_backoff)
 
 
 @dataclass(frozen=True)
@@ -323,22 +405,60 @@ def _output_names(task: Task) -> list[str]:
     return names
 
 
-def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str, Any]:
-    """The ``script`` template of one task: its script, wiring, outputs, image, resources.
+def _labels(notebook_label: str, task: Task) -> dict[str, str]:
+    """``naavre-batch/notebook`` and ``naavre-batch/step`` of a task's pods, so that
+    ``kubectl get pods -l naavre-batch/step=<id>`` or ``argo logs -l ...`` finds them."""
+    return {LABEL_NOTEBOOK: notebook_label, LABEL_STEP: _label_value(task.id)}
 
-    Parameters (small, warned about when not) arrive as ``NAAVRE_PARAM_<name>`` environment
-    variables. Values from earlier tasks (the batch, the aggregated results, broadcast and data
-    values) arrive in one JSON file, ``NAAVRE_INPUTS_FILE``, that Argo writes into the pod before
-    the script starts (a ``raw`` input artifact): Linux refuses to start a process with an
+
+def _label_value(text: str) -> str:
+    """A Kubernetes label value (at most 63 of ``[A-Za-z0-9-_.]``, alphanumeric at both ends)."""
+    value = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value) or "step"
+
+
+def script_source(spec: Mapping[str, Any], task: Task) -> str:
+    """A task's ``script.source``: the reference to the one runtime, then the task's own payload.
+
+    Argo substitutes ``{{workflow.annotations.naavre-batch/runtime}}`` (the runtime, stored once in
+    the Workflow's annotations) into the pod's template; the result is the runner's
+    :func:`~naavre_batch_ext.scripts.task_script` with the Argo prologue (:data:`ARGO_PROLOGUE`)
+    between runtime and payload.
+    """
+    return _ref(f"workflow.annotations.{ANNOTATION_RUNTIME}") + task_payload_text(dict(spec), task)
+
+
+def runtime_annotation() -> str:
+    """The value of the ``naavre-batch/runtime`` annotation: the step runtime and the prologue."""
+    return runtime_source() + ARGO_PROLOGUE
+
+
+def _template(
+    spec: Mapping[str, Any], task: Task, options: ArgoOptions, notebook_label: str
+) -> dict[str, Any]:
+    """The ``script`` template of one task: its payload, wiring, outputs, image, resources.
+
+    Workflow parameters arrive as files, ``naavre-parameters/<name>`` in ``NAAVRE_INPUTS_DIR``, that
+    Argo writes before the script starts (``raw`` input artifacts): never as ``env[].value``, where
+    Kubernetes would turn ``$$`` into ``$`` and expand ``$(NAME)``. Values from earlier tasks (the
+    batch, the aggregated results, broadcast and data values) arrive in one JSON file,
+    ``NAAVRE_INPUTS_FILE``, written the same way: Linux refuses to start a process with an
     environment string over 128 KiB, and an aggregate of many batches passes that easily.
     """
-    env: list[dict[str, str]] = []
-    for param in spec.get("parameters", []):
-        env.append(
-            _env("NAAVRE_PARAM_" + param["name"], _ref(f"workflow.parameters.{param['name']}"))
-        )
-    env.append(_env("NAAVRE_OUTPUTS_DIR", OUTPUTS_DIR))
+    env: list[dict[str, str]] = [
+        _env("NAAVRE_INPUTS_DIR", INPUTS_DIR),
+        _env("NAAVRE_OUTPUTS_DIR", OUTPUTS_DIR),
+    ]
     inputs: list[dict[str, str]] = []
+    artifacts: list[dict[str, Any]] = []
+    for param in spec.get("parameters", []):
+        artifacts.append(
+            {
+                "name": "naavre-parameter-" + _argo_name(param["name"]),
+                "path": f"{INPUTS_DIR}/{PARAMETERS_FOLDER}/{param['name']}",
+                "raw": {"data": _ref(f"workflow.parameters.{param['name']}")},
+            }
+        )
     bundle: list[tuple[str, str]] = []  # (bundle key, JSON text of the value)
 
     def take(input_name: str) -> str:
@@ -356,7 +476,6 @@ def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict
     ]
     if values:
         bundle.append(("inputs", "{" + ", ".join(values) + "}"))
-    artifacts: list[dict[str, Any]] = []
     if bundle:
         # Every value is JSON text already (output files, withParam items, aggregates), so the
         # bundle is assembled as text; Argo substitutes each reference once.
@@ -372,10 +491,18 @@ def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict
     requests = {k: v for k, v in (("cpu", options.cpu), ("memory", options.memory)) if v}
     if requests:
         script["resources"] = {"requests": requests}
-    script["source"] = task_script(dict(spec), task)
-    template: dict[str, Any] = {"name": task.id}
+    script["source"] = script_source(spec, task)
+    template: dict[str, Any] = {
+        "name": task.id,
+        "metadata": {"labels": _labels(notebook_label, task)},
+    }
+    declared: dict[str, Any] = {}
     if inputs:
-        template["inputs"] = {"parameters": inputs, "artifacts": artifacts}
+        declared["parameters"] = inputs
+    if artifacts:
+        declared["artifacts"] = artifacts
+    if declared:
+        template["inputs"] = declared
     outputs = [
         {"name": _argo_name(name), "valueFrom": {"path": f"{OUTPUTS_DIR}/{name}.json"}}
         for name in _output_names(task)
@@ -383,7 +510,14 @@ def _template(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict
     if outputs:
         template["outputs"] = {"parameters": outputs}
     if task.kind == "processors" and options.retries > 0:
-        template["retryStrategy"] = {"limit": str(options.retries)}
+        template["retryStrategy"] = {
+            "limit": str(options.retries),
+            "backoff": {
+                "duration": options.retry_backoff,
+                "factor": "2",
+                "maxDuration": RETRY_MAX_BACKOFF,
+            },
+        }
     template["script"] = script
     return template
 
@@ -455,13 +589,17 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
             "naavre:splitter, naavre:processor and naavre:merger first"
         )
     notebook = spec.get("notebook", {})
-    metadata: dict[str, Any] = {"generateName": generate_name(notebook.get("name") or "notebook")}
+    name = generate_name(notebook.get("name") or "notebook")
+    notebook_label = name.rstrip("-")
+    metadata: dict[str, Any] = {"generateName": name}
     if options.namespace:
         metadata["namespace"] = options.namespace
+    metadata["labels"] = {LABEL_NOTEBOOK: notebook_label}
     metadata["annotations"] = {
         ANNOTATION_SPEC_VERSION: str(spec.get("apiVersion", SPEC_API_VERSION)),
         ANNOTATION_NOTEBOOK: _source_notebook(notebook),
         ANNOTATION_IMPORTS: ",".join(third_party_imports(spec)),
+        ANNOTATION_RUNTIME: runtime_annotation(),
     }
     entry = _entry_name(tasks)
     dag_tasks: list[dict[str, Any]] = []
@@ -478,6 +616,20 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
         workflow_spec["serviceAccountName"] = options.service_account
     if options.parallelism is not None:
         workflow_spec["parallelism"] = options.parallelism
+    if options.active_deadline_seconds is not None:
+        workflow_spec["activeDeadlineSeconds"] = options.active_deadline_seconds
+    if options.pod_gc is not None:
+        workflow_spec["podGC"] = {"strategy": options.pod_gc}
+    ttl = {
+        key: value
+        for key, value in (
+            ("secondsAfterSuccess", options.ttl_after_success),
+            ("secondsAfterFailure", options.ttl_after_failure),
+        )
+        if value is not None
+    }
+    if ttl:
+        workflow_spec["ttlStrategy"] = ttl
     parameters = [
         {"name": p["name"], "value": parameter_value(p.get("default"), p.get("type"))}
         for p in spec.get("parameters", [])
@@ -485,7 +637,7 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     if parameters:
         workflow_spec["arguments"] = {"parameters": parameters}
     workflow_spec["templates"] = [{"name": entry, "dag": dag}] + [
-        _template(spec, t, options) for t in tasks
+        _template(spec, t, options, notebook_label) for t in tasks
     ]
     return {
         "apiVersion": "argoproj.io/v1alpha1",

@@ -296,7 +296,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .argo import ArgoOptions
+    from .argo import POD_GC_STRATEGIES, RETRY_MAX_BACKOFF, ArgoOptions
 
     defaults = ArgoOptions()
     p = subparsers.add_parser(
@@ -334,7 +334,68 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
     p.add_argument("--cpu", metavar="REQ", help="CPU request of each pod, e.g. 500m")
     p.add_argument("--memory", metavar="REQ", help="memory request of each pod, e.g. 1Gi")
+    p.add_argument(
+        "--pod-gc",
+        metavar="STRATEGY",
+        type=_or_none(str),
+        help=f"when Argo deletes pods: {', '.join(POD_GC_STRATEGIES)} or none "
+        f"(default: {defaults.pod_gc})",
+    )
+    p.add_argument(
+        "--ttl-after-success",
+        metavar="SECONDS",
+        type=_or_none(int),
+        help="delete the workflow this long after it succeeded; none keeps it "
+        f"(default: {defaults.ttl_after_success})",
+    )
+    p.add_argument(
+        "--ttl-after-failure",
+        metavar="SECONDS",
+        type=_or_none(int),
+        help="delete the workflow this long after it failed; none keeps it "
+        f"(default: {defaults.ttl_after_failure})",
+    )
+    p.add_argument(
+        "--active-deadline",
+        metavar="SECONDS",
+        type=_or_none(int),
+        help="stop the workflow when it runs longer (activeDeadlineSeconds); none: no limit "
+        f"(default: {defaults.active_deadline_seconds})",
+    )
+    p.add_argument(
+        "--retry-backoff",
+        metavar="DURATION",
+        help="first wait before retrying a processor pod, doubling up to "
+        f"{RETRY_MAX_BACKOFF} (default: {defaults.retry_backoff})",
+    )
     p.set_defaults(func=_cmd_export)
+
+
+_NONE = object()
+"""An option given as ``none``: set the field to ``None`` (remove the setting from the workflow)."""
+
+EXPORT_FLAGS: dict[str, str] = {
+    "image_splitter": "--image-splitter",
+    "image_processor": "--image-processor",
+    "image_merger": "--image-merger",
+    "active_deadline_seconds": "--active-deadline",
+}
+"""ArgoOptions fields whose flag is not ``--`` + the field name with ``-`` for ``_``."""
+
+
+def _or_none(kind: type) -> Any:
+    """An argparse ``type`` that also takes ``none`` (any case) for "no such setting"."""
+
+    def parse(text: str) -> Any:
+        return _NONE if text.strip().lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
+
+
+def _flag(option: str) -> str:
+    """The ``export`` flag of an ArgoOptions field, for error messages."""
+    return EXPORT_FLAGS.get(option, "--" + option.replace("_", "-"))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -347,6 +408,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         render_export,
         write_export,
     )
+    from .k8s_options import OptionError
     from .notebook import NotebookError
     from .scripts import PlanError
     from .settings import SettingsError, export_defaults
@@ -362,9 +424,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
             ("service_account", args.service_account),
             ("cpu", args.cpu),
             ("memory", args.memory),
+            ("pod_gc", args.pod_gc),
+            ("ttl_after_success", args.ttl_after_success),
+            ("ttl_after_failure", args.ttl_after_failure),
+            ("active_deadline_seconds", args.active_deadline),
+            ("retry_backoff", args.retry_backoff),
         )
         if value is not None
     }
+    given = {key: (None if value is _NONE else value) for key, value in given.items()}
     images = {
         role: image
         for role, image in (
@@ -380,6 +448,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         options.check()
     except SettingsError as exc:
         return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
+    except OptionError as exc:
+        return _fail(f"{_flag(exc.option)}: {exc.problem}")
     except ValueError as exc:
         return _fail(str(exc))
     try:

@@ -30,7 +30,13 @@ from helpers import (
 from naavre_batch_ext import argo
 from naavre_batch_ext.argo import ArgoOptions, NothingToExportError, export_argo, export_warnings
 from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.scripts import PlanError, plan_tasks, task_script
+from naavre_batch_ext.scripts import (
+    PlanError,
+    plan_tasks,
+    runtime_source,
+    task_payload_text,
+    task_script,
+)
 from naavre_batch_ext.spec import build_spec
 
 SCHEMA_PATH = Path(__file__).parent / "fixtures" / "argo-workflow-schema-v4.1.2.json"
@@ -115,10 +121,27 @@ def _env(template: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in template["script"]["env"]}
 
 
+RUNTIME_REF = "{{workflow.annotations.naavre-batch/runtime}}"
+
+
+def pod_source(doc: dict[str, Any], template: dict[str, Any]) -> str:
+    """A template's script as the pod runs it: Argo fills in the runtime annotation."""
+    runtime = doc["metadata"]["annotations"][argo.ANNOTATION_RUNTIME]
+    source: str = template["script"]["source"]
+    assert source.startswith(RUNTIME_REF) and source.count("{{") == 1
+    return runtime + source[len(RUNTIME_REF) :]
+
+
+def without_prologue(source: str) -> str:
+    """The pod's script without the Argo prologue (which hands parameter files to the runtime)."""
+    assert source.count(argo.ARGO_PROLOGUE) == 1
+    return source.replace(argo.ARGO_PROLOGUE, "")
+
+
 def _bundle(template: dict[str, Any], values: dict[str, Any]) -> Any:
     """The template's inputs file as the script reads it, with each ``{{inputs.parameters.X}}``
     replaced by the JSON text of ``values[X]``; also checks how the file reaches the script."""
-    (artifact,) = template["inputs"]["artifacts"]
+    (artifact,) = [a for a in template["inputs"]["artifacts"] if a["name"] == "naavre-inputs"]
     assert artifact["path"] == argo.INPUTS_FILE == _env(template)["NAAVRE_INPUTS_FILE"]
     text = re.sub(
         r"\{\{inputs\.parameters\.([-\w]+)\}\}",
@@ -183,22 +206,39 @@ def test_schema_rejects_a_wrongly_typed_field() -> None:
 
 @pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
 def test_script_sources_are_the_runner_scripts_byte_for_byte(name: str, nb: Any) -> None:
+    """Runtime (filled in from the annotation) + task payload = the local runner's script, apart
+    from the Argo prologue between them."""
     spec = _spec(nb)
-    templates = _templates(_doc(spec, ALL_OPTIONS))
+    doc = _doc(spec, ALL_OPTIONS)
+    templates = _templates(doc)
     tasks = plan_tasks(spec)
     assert len(templates) == len(tasks) + 1
     for task in tasks:
-        source = templates[task.id]["script"]["source"]
+        source = without_prologue(pod_source(doc, templates[task.id]))
         assert source.encode("utf-8") == task_script(spec, task).encode("utf-8")
+
+
+def test_the_runtime_is_in_the_workflow_once_and_each_task_carries_only_its_payload() -> None:
+    spec = _spec(tagged_seed_notebook())
+    text = export_argo(spec)
+    runtime = runtime_source()
+    marker = "def execute(task"
+    assert text.count(marker) == 1 == runtime.count(marker)
+    doc = yaml.safe_load(text)
+    for task in plan_tasks(spec):
+        source = _templates(doc)[task.id]["script"]["source"]
+        assert source == RUNTIME_REF + task_payload_text(spec, task)
+        assert len(source) < 2000  # the seed's cells and wiring, no runtime
 
 
 def test_script_with_awkward_characters_round_trips_through_yaml() -> None:
     awkward = 'a = "tab\\there"   \nb = "\u2028\u2029\x85 end"  \r\nc = "{\'k\': 1}"\t\n'
     nb = simple_notebook(awkward)
     spec = _spec(nb)
-    templates = _templates(_doc(spec))
+    doc = _doc(spec)
+    templates = _templates(doc)
     for task in plan_tasks(spec):
-        assert templates[task.id]["script"]["source"] == task_script(spec, task)
+        assert without_prologue(pod_source(doc, templates[task.id])) == task_script(spec, task)
 
 
 def test_script_templates_run_python_in_the_default_image() -> None:
@@ -214,10 +254,11 @@ def test_user_code_with_argo_braces_is_not_in_the_yaml_as_written() -> None:
     nb = simple_notebook('label = "{{ workflow.name }} and {{item}}"')
     text = export_argo(_spec(nb))
     assert "{{ workflow.name }}" not in text
-    for template in yaml.safe_load(text)["spec"]["templates"]:
+    doc = yaml.safe_load(text)
+    for template in doc["spec"]["templates"]:
         if "script" in template:
-            assert "{{" not in template["script"]["source"]
-            assert "}}" not in template["script"]["source"]
+            assert "{{" not in pod_source(doc, template)
+            assert "}}" not in pod_source(doc, template)
 
 
 # -- workflow shape -----------------------------------------------------------------------------
@@ -277,12 +318,20 @@ def test_every_parameter_default_is_a_workflow_argument_string() -> None:
 
 
 def test_every_script_reads_every_parameter_from_the_workflow_at_run_time() -> None:
+    """As a file of the inputs folder (a raw input artifact), never in an environment value,
+    where Kubernetes would rewrite ``$(NAME)`` and ``$$``."""
     spec = _spec(tagged_seed_notebook())
     doc = _doc(spec)
     for task in plan_tasks(spec):
-        env = _env(_templates(doc)[task.id])
+        template = _templates(doc)[task.id]
+        files = {a["path"]: a["raw"]["data"] for a in template["inputs"]["artifacts"]}
+        inputs_dir = _env(template)["NAAVRE_INPUTS_DIR"]
         for name in ("param_item_count", "param_max_batch_count"):
-            assert env["NAAVRE_PARAM_" + name] == "{{" + f"workflow.parameters.{name}" + "}}"
+            path = f"{inputs_dir}/naavre-parameters/{name}"
+            assert files[path] == "{{" + f"workflow.parameters.{name}" + "}}"
+        assert all(
+            "{{" not in e["value"] and "$" not in e["value"] for e in template["script"]["env"]
+        )
 
 
 def test_processor_chain_runs_once_per_batch_of_the_splitter() -> None:
@@ -517,7 +566,8 @@ def test_retries_apply_to_processor_pods_only() -> None:
     retried = {
         t["name"]: t["retryStrategy"] for t in doc["spec"]["templates"] if "retryStrategy" in t
     }
-    assert retried == {"process-batches": {"limit": "3"}}
+    backoff = {"duration": "10s", "factor": "2", "maxDuration": argo.RETRY_MAX_BACKOFF}
+    assert retried == {"process-batches": {"limit": "3", "backoff": backoff}}
 
 
 @pytest.mark.parametrize(
