@@ -22,8 +22,10 @@ Shape of the workflow (docs/argo.md):
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -56,6 +58,7 @@ __all__ = [
     "ANNOTATION_NOTEBOOK",
     "ANNOTATION_RUNTIME",
     "INPUTS_DIR",
+    "RUNTIME_LOADER",
     "LABEL_NOTEBOOK",
     "LABEL_STEP",
     "POD_GC_STRATEGIES",
@@ -125,6 +128,16 @@ ANNOTATION_RUNTIME = "naavre-batch/runtime"
 LABEL_NOTEBOOK = "naavre-batch/notebook"
 LABEL_STEP = "naavre-batch/step"
 
+RUNTIME_LOADER = (
+    "import base64, zlib\n"
+    'exec(compile(zlib.decompress(base64.b64decode("'
+    + "{{workflow.annotations."
+    + ANNOTATION_RUNTIME
+    + "}}"
+    + '")).decode("utf-8"), "naavre-batch runtime", "exec"))\n'
+)
+"""The start of every script: runs the runtime of the ``naavre-batch/runtime`` annotation."""
+
 RETRY_MAX_BACKOFF = "10m"
 """Longest wait between two retries of a processor pod (the backoff doubles up to this)."""
 
@@ -140,10 +153,36 @@ def _naavre_parameter_files():
 
 
 _naavre_parameter_files()
+
+# Argo: a processor's result leaves the pod as a JSON string (of its JSON text), never as a JSON
+# object, so that Argo's fan-in (aggregatedJSONValueList since v3.5.11, which re-encodes objects
+# through Go's float64) hands it to the merger unchanged; the merger unwraps it.
+_naavre_write_outputs = write_outputs
+_naavre_load_bundle = _load_bundle
+
+
+def write_outputs(outputs):
+    if RESERVED_RESULT in outputs:
+        outputs = dict(outputs)
+        outputs[RESERVED_RESULT] = json.dumps(outputs[RESERVED_RESULT])
+    _naavre_write_outputs(outputs)
+
+
+def _load_bundle():
+    bundle = _naavre_load_bundle()
+    results = bundle.get("batch_results")
+    if isinstance(results, list):
+        unwrapped = []
+        for element in results:
+            while isinstance(element, str):
+                element = json.loads(element)
+            unwrapped.append(element)
+        bundle["batch_results"] = unwrapped
+    return bundle
 """
 """Runs after the runtime and before the task in every Argo pod: hands the parameter files to the
-runtime (which reads ``NAAVRE_PARAM_<name>``, set here inside the process where nothing expands it).
-"""
+runtime (which reads ``NAAVRE_PARAM_<name>``, set here inside the process where nothing expands it),
+and keeps the processors' results opaque to Argo's fan-in re-encoding."""
 
 _BATCH_INPUT = "naavre-batch"
 _RESULTS_INPUT = "naavre-batch-results"
@@ -342,16 +381,51 @@ def export_warnings(
     if workflow_text is not None:
         size = len(workflow_text.encode("utf-8"))
         if size > WORKFLOW_WARN_BYTES:
-            warnings.append(
-                ExportWarning(
-                    "large-workflow",
-                    f"the workflow is {size // 1024} KiB; Kubernetes stores it, with the status "
-                    "of every pod, in one object limited to about 1 MB",
-                    "merge small steps into fewer steps, or keep large constants out of the "
-                    "notebook's cells (read them from a file or object storage)",
-                )
-            )
+            warnings.append(_large_workflow(spec, size))
     return warnings
+
+
+def _large_workflow(spec: Mapping[str, Any], size: int) -> ExportWarning:
+    """The large-workflow warning, naming what takes the room: the runtime is stored once, so it
+    is the header (which every task carries), the cells, or the number of tasks."""
+    try:
+        tasks = len(plan_tasks(dict(spec)))
+    except ValueError:
+        tasks = len(spec.get("steps", []))
+    header = sum(
+        len(cell["source"].encode("utf-8")) for cell in spec.get("header", {}).get("cells", [])
+    )
+    cells = sum(
+        len(cell["source"].encode("utf-8"))
+        for step in spec.get("steps", [])
+        for cell in step["cells"]
+    )
+    per_task = max(size - header * tasks - cells, 0) // max(tasks, 1)
+    parts = {
+        "header": (
+            header * tasks,
+            f"the header cells ({header // 1024} KiB), which each of the {tasks} tasks carries",
+            "move large constants out of the header cells (read them from a file or object "
+            "storage), or import them from a module in the image",
+        ),
+        "cells": (
+            cells,
+            f"the tagged cells' code ({cells // 1024} KiB)",
+            "keep large constants out of the cells (read them from a file or object storage)",
+        ),
+        "tasks": (
+            per_task * tasks,
+            f"{tasks} tasks of about {per_task // 1024 or 1} KiB each (wiring, parameters)",
+            "merge small sections into fewer, or split the notebook into several workflows",
+        ),
+    }
+    _, cause, hint = max(parts.values(), key=lambda part: part[0])
+    return ExportWarning(
+        "large-workflow",
+        f"the workflow is {size // 1024} KiB, mostly {cause}; Kubernetes stores it, with the "
+        "status of every pod, in one object limited to about 1 MB",
+        hint,
+    )
 
 
 def _argo_name(variable: str) -> str:
@@ -418,19 +492,23 @@ def _label_value(text: str) -> str:
 
 
 def script_source(spec: Mapping[str, Any], task: Task) -> str:
-    """A task's ``script.source``: the reference to the one runtime, then the task's own payload.
+    """A task's ``script.source``: a two-line loader of the one runtime, then the task's payload.
 
     Argo substitutes ``{{workflow.annotations.naavre-batch/runtime}}`` (the runtime, stored once in
-    the Workflow's annotations) into the pod's template; the result is the runner's
-    :func:`~naavre_batch_ext.scripts.task_script` with the Argo prologue (:data:`ARGO_PROLOGUE`)
-    between runtime and payload.
+    the Workflow's annotations, compressed) when it creates the pod; the loader runs it in the
+    script's namespace, so the pod runs :func:`~naavre_batch_ext.scripts.runtime_source`, the Argo
+    prologue (:data:`ARGO_PROLOGUE`) and the task's payload: the runner's
+    :func:`~naavre_batch_ext.scripts.task_script` with the prologue between runtime and payload.
     """
-    return _ref(f"workflow.annotations.{ANNOTATION_RUNTIME}") + task_payload_text(dict(spec), task)
+    return RUNTIME_LOADER + task_payload_text(dict(spec), task)
 
 
 def runtime_annotation() -> str:
-    """The value of the ``naavre-batch/runtime`` annotation: the step runtime and the prologue."""
-    return runtime_source() + ARGO_PROLOGUE
+    """The ``naavre-batch/runtime`` annotation: the step runtime and the Argo prologue, zlib
+    compressed and base64 encoded (printable ASCII without quotes or backslashes, so Argo's
+    substitution inserts it unchanged; about a third of the size of the text)."""
+    text = (runtime_source() + ARGO_PROLOGUE).encode("utf-8")
+    return base64.b64encode(zlib.compress(text, 9)).decode("ascii")
 
 
 def _template(

@@ -8,9 +8,13 @@ would pass it and be silently ignored by Argo).
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import os
 import re
+import subprocess
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,7 +54,43 @@ ALL_OPTIONS = ArgoOptions(
     service_account="runner",
     cpu="500m",
     memory="1Gi",
+    pod_gc="OnWorkflowCompletion",
+    ttl_after_success=600,
+    ttl_after_failure=0,
+    active_deadline_seconds=3600,
+    retry_backoff="1m30s",
 )
+NO_HYGIENE = ArgoOptions(
+    pod_gc=None, ttl_after_success=None, ttl_after_failure=None, active_deadline_seconds=None
+)
+OPTION_SETS = {"defaults": ArgoOptions(), "all-options": ALL_OPTIONS, "no-hygiene": NO_HYGIENE}
+
+
+def _argo_validate_binary() -> Path | None:
+    """Argo v3.6.17's own validation (``argo lint`` offline), from $ARGO_VALIDATE or the shared
+    tools folder beside the repository (``../shared/tools/argo-validate``)."""
+    candidates = [os.environ.get("ARGO_VALIDATE", "")]
+    for root in (Path(__file__).resolve().parents[1], Path("/work/main")):
+        candidates.append(str(root.parent / "shared/tools/argo-validate/argo-validate"))
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    return None
+
+
+ARGO_VALIDATE = _argo_validate_binary()
+
+
+def argo_validate(text: str, tmp_path: Path) -> str:
+    """What Argo's validator says about a workflow: ``OK`` or its errors."""
+    if ARGO_VALIDATE is None:
+        pytest.skip("argo-validate is not installed here (set ARGO_VALIDATE=/path/to/it)")
+    path = tmp_path / "workflow.yaml"
+    path.write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [str(ARGO_VALIDATE), str(path)], capture_output=True, text=True, check=False, timeout=60
+    )
+    return (proc.stdout + proc.stderr).strip()
 
 
 @lru_cache(maxsize=2)
@@ -121,15 +161,14 @@ def _env(template: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in template["script"]["env"]}
 
 
-RUNTIME_REF = "{{workflow.annotations.naavre-batch/runtime}}"
-
-
 def pod_source(doc: dict[str, Any], template: dict[str, Any]) -> str:
-    """A template's script as the pod runs it: Argo fills in the runtime annotation."""
+    """A template's script as the pod runs it: the loader's runtime (from the annotation Argo
+    fills in), then the task's own payload."""
     runtime = doc["metadata"]["annotations"][argo.ANNOTATION_RUNTIME]
     source: str = template["script"]["source"]
-    assert source.startswith(RUNTIME_REF) and source.count("{{") == 1
-    return runtime + source[len(RUNTIME_REF) :]
+    assert source.startswith(argo.RUNTIME_LOADER) and source.count("{{") == 1
+    loaded = zlib.decompress(base64.b64decode(runtime, validate=True)).decode("utf-8")
+    return loaded + source[len(argo.RUNTIME_LOADER) :]
 
 
 def without_prologue(source: str) -> str:
@@ -177,10 +216,26 @@ def test_the_example_notebooks_are_all_exported() -> None:
 
 
 @pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.parametrize("options", [ArgoOptions(), ALL_OPTIONS], ids=["defaults", "all-options"])
+@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
 def test_exported_workflow_matches_argo_schema(name: str, nb: Any, options: ArgoOptions) -> None:
     doc = _doc(_spec(nb), options)
     assert schema_errors(doc) == []
+
+
+@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
+def test_argo_validates_every_export(
+    name: str, nb: Any, options: ArgoOptions, tmp_path: Path
+) -> None:
+    assert argo_validate(export_argo(_spec(nb), options), tmp_path) == "OK"
+
+
+def test_argo_validate_catches_a_dangling_reference(tmp_path: Path) -> None:
+    """The validator does refuse: a reference to an output no task declares."""
+    text = export_argo(_spec(tagged_seed_notebook())).replace(
+        "outputs.parameters.naavre-batch-count}}", "outputs.parameters.naavre-nope}}"
+    )
+    assert "naavre-nope" in argo_validate(text, tmp_path)
 
 
 @pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
@@ -220,15 +275,14 @@ def test_script_sources_are_the_runner_scripts_byte_for_byte(name: str, nb: Any)
 
 def test_the_runtime_is_in_the_workflow_once_and_each_task_carries_only_its_payload() -> None:
     spec = _spec(tagged_seed_notebook())
-    text = export_argo(spec)
-    runtime = runtime_source()
-    marker = "def execute(task"
-    assert text.count(marker) == 1 == runtime.count(marker)
-    doc = yaml.safe_load(text)
+    doc = _doc(spec)
+    annotation = doc["metadata"]["annotations"][argo.ANNOTATION_RUNTIME]
+    loaded = zlib.decompress(base64.b64decode(annotation)).decode("utf-8")
+    assert loaded == runtime_source() + argo.ARGO_PROLOGUE
     for task in plan_tasks(spec):
         source = _templates(doc)[task.id]["script"]["source"]
-        assert source == RUNTIME_REF + task_payload_text(spec, task)
-        assert len(source) < 2000  # the seed's cells and wiring, no runtime
+        assert source == argo.RUNTIME_LOADER + task_payload_text(spec, task)
+        assert "def execute(task" not in source and len(source) < 2500  # cells, wiring
 
 
 def test_script_with_awkward_characters_round_trips_through_yaml() -> None:
@@ -635,6 +689,61 @@ def test_large_workflow_is_warned_about() -> None:
     assert export_warnings(spec, workflow_text=text) == []
     padded = text + "#" * argo.WORKFLOW_WARN_BYTES
     assert [w.code for w in export_warnings(spec, workflow_text=padded)] == ["large-workflow"]
+
+
+def sections_notebook(count: int, header: str = "param_scale = 2", cell: str = "") -> Any:
+    """A header and ``count`` sections (split, process, merge), each with its own variables."""
+    cells = [header]
+    tags: dict[int, list[str]] = {}
+    for k in range(count):
+        tags[len(cells)] = ["naavre:splitter", "naavre:batch-count:3", f"naavre:split:items_{k}"]
+        tags[len(cells) + 1] = ["naavre:processor"]
+        tags[len(cells) + 2] = ["naavre:merger"]
+        cells += [
+            f"items_{k} = list(range(10))\nlabel_{k} = 'section {k}'",
+            f"{cell}out_{k} = [x * param_scale for x in items_{k}]",
+            f"total_{k} = sum(out_{k})\nprint(label_{k}, total_{k})",
+        ]
+    return code_notebook(*cells, tags=tags)
+
+
+@pytest.mark.parametrize(
+    "sections,limit", [(1, 40_000), (20, 300 * 1024), (100, 1024 * 1024)], ids=["1", "20", "100"]
+)
+def test_export_size_grows_with_the_tasks_own_code_not_with_copies_of_the_runtime(
+    sections: int, limit: int, tmp_path: Path
+) -> None:
+    """Issue 12's goals: one runtime per workflow keeps 100 sections under Kubernetes' ~1 MiB."""
+    spec = _spec(sections_notebook(sections))
+    assert len(spec["sections"]) == sections and not spec["summary"]["errors"]
+    text = export_argo(spec)
+    assert len(text.encode("utf-8")) < limit
+    assert argo_validate(text, tmp_path) == "OK"
+
+
+def test_seed_export_is_under_40_kb() -> None:
+    assert len(export_argo(_spec(tagged_seed_notebook())).encode("utf-8")) < 40_000
+
+
+def test_large_workflow_warning_names_a_large_header_that_every_task_carries() -> None:
+    spec = _spec(sections_notebook(10, header="param_scale = 2\nTABLE = " + repr("x" * 30_000)))
+    (warning,) = [w for w in export_warnings(spec, workflow_text=export_argo(spec))]
+    assert warning.code == "large-workflow"
+    assert "the header cells (29 KiB), which each of the 30 tasks carries" in warning.message
+    assert "header" in warning.hint
+
+
+def test_large_workflow_warning_names_large_cells() -> None:
+    spec = _spec(sections_notebook(2, cell=f"TABLE = {'x' * 600_000!r}\n"))
+    (warning,) = [w for w in export_warnings(spec, workflow_text=export_argo(spec))]
+    assert "mostly the tagged cells' code (1172 KiB)" in warning.message
+
+
+def test_large_workflow_warning_names_the_number_of_tasks() -> None:
+    spec = _spec(sections_notebook(200))
+    (warning,) = [w for w in export_warnings(spec, workflow_text=export_argo(spec))]
+    assert "mostly 600 tasks of about" in warning.message
+    assert "fewer" in warning.hint
 
 
 def test_untagged_notebook_has_nothing_to_export() -> None:

@@ -1,30 +1,49 @@
 """Run exported workflows the way Argo would, without a cluster, and compare with the notebook.
 
-:class:`ArgoPlayer` reads the exported YAML and plays Argo's part: DAG tasks in dependency order;
-Argo's ``{{...}}`` substitution (one pass, whitespace inside the braces trimmed, an unresolved
-reference is an error) over each task's ``withParam`` and arguments and then over the *whole*
-template (script source included, as Argo does), with ``workflow.parameters.*``, ``workflow.name``,
-``item``, ``inputs.parameters.*`` and ``tasks.*.outputs.parameters.*``; one fresh folder per pod
-standing in for its file system, with ``raw`` input artifacts written into it;
-``script.source`` written to a file and run with ``python`` (environment strings over 128 KiB
-fail to start, as in a container);
-output parameters read back from their ``valueFrom.path`` files; a ``withParam`` task's outputs
-aggregated as a JSON list in item order, of succeeded pods only, in either encoding Argo uses
-(a list of JSON values since v3.6, a list of strings of JSON before); ``continueOn.failed`` lets
-dependants run after failed pods.
+:class:`ArgoPlayer` reads the exported YAML and plays Argo's part, following Argo's source
+(v3.6.17, ``/work/.mirror/argoproj+argo-workflows``; file and function named at each model):
+
+- DAG tasks in dependency order; ``{{...}}`` substitution (``util/template/simple_template.go``
+  ``simpleReplace``: one pass, whitespace inside the braces trimmed, an unresolved reference is an
+  error, the value inserted through ``strconv.Quote`` into the template's JSON, i.e. exactly) over
+  each task's ``withParam`` and arguments and then over the *whole* template (script source
+  included), with ``workflow.parameters.*``, ``workflow.annotations.*`` and ``workflow.labels.*``
+  (``operator.go`` ``setGlobalParameters``), ``workflow.name``, ``item``, ``inputs.parameters.*``
+  and ``tasks.*.outputs.parameters.*``;
+- ``{{item}}`` as ``operator.go`` ``processItem`` renders it: a string item through
+  ``Item.String`` (``pkg/apis/workflow/v1alpha1/item.go``: ``json.Marshal``, outer quotes
+  stripped, escapes left in, then ``util/json/fix.go`` ``Fix``), a map item as Go's
+  ``json.Marshal`` of ``map[string]Item`` (sorted keys, raw numbers, HTML escaping);
+- a fan-out's outputs aggregated as ``operator.go`` ``processAggregateNodeOutputs`` does, of
+  succeeded pods only, in item order, under both behaviours (:data:`AGGREGATIONS`): before v3.5.11
+  ``json.Marshal`` of the list of strings; from v3.5.11 ``aggregatedJSONValueList`` /
+  ``tryJSONUnmarshal`` (when every value is a JSON object or array, each is unmarshalled into
+  ``any``, numbers as float64, and marshalled again: sorted keys, Go's float format, ``<``, ``>``
+  and ``&`` escaped);
+- each pod: one fresh folder standing in for its file system, ``raw`` input artifacts written
+  into it, ``env`` expanded as the kubelet does (``k8s.io/kubernetes``
+  ``third_party/forked/golang/expansion/expand.go`` ``Expand``: ``$$`` becomes ``$``, ``$(NAME)``
+  of a variable defined earlier in the list is replaced), ``script.source`` written to a file and
+  run with ``python`` (environment strings over 128 KiB fail to start, as in a container);
+  output parameters read back from their ``valueFrom.path`` files; ``continueOn.failed`` lets
+  dependants run after failed pods.
 
 What this cannot show without a cluster is listed in docs/argo.md.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import math
 import os
 import re
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +63,10 @@ from naavre_batch_ext.argo import export_argo
 from naavre_batch_ext.runner import run_notebook
 from naavre_batch_ext.spec import build_spec
 
-ENCODINGS = ("json-values", "json-strings")
+AGGREGATIONS = ("json-strings", "aggregatedJSONValueList")
+"""Argo's fan-in encodings: before v3.5.11 (a JSON list of the output strings) and from v3.5.11
+(``aggregatedJSONValueList``: values that are all JSON objects or arrays are re-encoded by Go)."""
+ENCODINGS = AGGREGATIONS
 WORKFLOW_NAME = "played-wf-x7k2p"
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -76,6 +98,183 @@ def substitute_all(value: Any, scope: dict[str, str]) -> Any:
     return value
 
 
+# -- Go's encoding/json, as Argo's controller uses it (Go 1.24) ---------------------------------
+
+
+class RawNumber(str):
+    """A JSON number kept as its text (Go's ``json.RawMessage`` inside an ``Item``)."""
+
+
+_GO_SHORT = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
+def go_string(text: str) -> str:
+    """``encoding/json`` ``appendString`` with ``escapeHTML``: ``<``, ``>``, ``&``, control
+    characters, U+2028 and U+2029 as ``\\u00XX``; everything else as it is."""
+    out = ['"']
+    for char in text:
+        if char in _GO_SHORT:
+            out.append(_GO_SHORT[char])
+        elif char < " " or char in "<>&\u2028\u2029":
+            out.append(f"\\u{ord(char):04x}")
+        elif "\ud800" <= char <= "\udfff":
+            out.append("\ufffd")  # invalid UTF-8 becomes U+FFFD
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def go_float(value: float) -> str:
+    """``encoding/json`` ``floatEncoder`` for float64: ``strconv.AppendFloat(f, fmt, -1, 64)``,
+    ``'e'`` below 1e-6 or from 1e21 (``e-07`` shortened to ``e-7``), ``'f'`` otherwise."""
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple)).lstrip("0") or "0"
+    exponent += len("".join(map(str, digit_tuple))) - len(digits)  # lstrip keeps the scale
+    while len(digits) > 1 and digits.endswith("0"):
+        digits, exponent = digits[:-1], exponent + 1
+    minus = "-" if sign else ""
+    if abs(value) < 1e-6 or abs(value) >= 1e21:
+        power = exponent + len(digits) - 1
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        tail = (
+            f"e-{-power}" if -10 < power < 0 else f"e{'+' if power >= 0 else '-'}{abs(power):02d}"
+        )
+        return minus + mantissa + tail
+    if exponent >= 0:
+        return minus + digits + "0" * exponent
+    point = len(digits) + exponent
+    if point > 0:
+        return minus + digits[:point] + "." + digits[point:]
+    return minus + "0." + "0" * -point + digits
+
+
+def go_marshal(value: Any) -> str:
+    """``json.Marshal`` of what ``json.Unmarshal`` into ``any`` gives: maps with sorted keys,
+    float64 numbers (or :class:`RawNumber` text, for ``Item`` values), HTML-escaped strings."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, RawNumber):
+        return str(value)
+    if isinstance(value, str):
+        return go_string(value)
+    if isinstance(value, (int, float)):
+        return go_float(float(value))
+    if isinstance(value, list):
+        return "[" + ",".join(go_marshal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "{" + ",".join(go_string(k) + ":" + go_marshal(v) for k, v in items) + "}"
+    raise TypeError(type(value))
+
+
+def go_unmarshal(text: str) -> Any:
+    """``json.Unmarshal`` into ``any``: every number a float64."""
+    return json.loads(text, parse_int=float, parse_float=float)
+
+
+def try_json_unmarshal(values: list[str]) -> tuple[list[Any], bool]:
+    """``operator.go`` ``tryJSONUnmarshal``: all values must unmarshal to maps or lists."""
+    result = []
+    for value in values:
+        try:
+            decoded = go_unmarshal(value)
+        except ValueError:
+            return result, False
+        if not isinstance(decoded, (list, dict)):
+            return result, False
+        result.append(decoded)
+    return result, True
+
+
+def aggregated_json_value_list(values: list[str]) -> str:
+    """``operator.go`` ``aggregatedJSONValueList`` (Argo v3.5.11 and later)."""
+    decoded, success = try_json_unmarshal(values)
+    return go_marshal(decoded if success else values)
+
+
+def aggregate(values: list[str], behaviour: str) -> str:
+    """What ``{{tasks.T.outputs.parameters.P}}`` holds after a fan-out, per Argo version."""
+    if behaviour == "json-strings":
+        return go_marshal(values)  # json.Marshal([]string) before v3.5.11
+    assert behaviour == "aggregatedJSONValueList", behaviour
+    return aggregated_json_value_list(values)
+
+
+def item_text(raw_item: Any) -> str:
+    """``{{item}}`` for one element of a ``withParam`` list, as ``operator.go`` ``processItem``
+    renders it (``raw_item`` parsed with numbers kept as :class:`RawNumber`)."""
+    if isinstance(raw_item, (dict, list)):
+        return go_marshal(raw_item)  # json.Marshal(map[string]Item) / ([]Item)
+    text = go_marshal(raw_item)  # Item.String(): json.Marshal(item) ...
+    if text.startswith('"'):
+        text = text[1:-1]  # ... "this convenience to remove quotes from strings" ...
+    for escaped, char in (("\\u003c", "<"), ("\\u003e", ">"), ("\\u0026", "&")):
+        text = text.replace(escaped, char)  # ... and util/json/fix.go Fix
+    return text
+
+
+def parse_with_param(text: str) -> list[Any]:
+    """``expandTask``: ``json.Unmarshal`` of ``withParam`` into ``[]Item`` (numbers raw)."""
+    items = json.loads(text, parse_int=RawNumber, parse_float=RawNumber)
+    assert isinstance(items, list), "withParam value could not be parsed as a JSON list"
+    return items
+
+
+# -- Kubernetes: env[].value expansion ------------------------------------------------------------
+
+
+def kube_expand(text: str, defined: dict[str, str]) -> str:
+    """``third_party/forked/golang/expansion/expand.go`` ``Expand`` with the kubelet's mapping
+    (``MappingFuncFor`` over the variables defined earlier in the container's ``env``): ``$$`` is
+    ``$``, ``$(NAME)`` of a defined variable its value, anything else left as written."""
+    out: list[str] = []
+    checkpoint = 0
+    cursor = 0
+    while cursor < len(text):
+        if text[cursor] == "$" and cursor + 1 < len(text):
+            out.append(text[checkpoint:cursor])
+            rest = text[cursor + 1 :]
+            if rest[0] == "$":  # escaped operator
+                read, is_var, advance = "$", False, 1
+            elif rest[0] == "(":
+                close = rest.find(")", 1)
+                if close > 0:
+                    read, is_var, advance = rest[1:close], True, close + 1
+                else:  # incomplete reference
+                    read, is_var, advance = "$(", False, 1
+            else:
+                read, is_var, advance = "$" + rest[0], False, 1
+            out.append((defined.get(read, f"$({read})")) if is_var else read)
+            cursor += advance
+            checkpoint = cursor + 1
+        cursor += 1
+    return "".join(out) + text[checkpoint:]
+
+
+def container_env(env: list[dict[str, str]]) -> dict[str, str]:
+    """A container's environment from its ``env`` list, in order, as the kubelet builds it."""
+    result: dict[str, str] = {}
+    for entry in env:
+        result[entry["name"]] = kube_expand(entry.get("value", ""), result)
+    return result
+
+
 @dataclass
 class Pod:
     """One pod's run: exit code, logs, output parameters (as Argo stores them: text)."""
@@ -105,7 +304,8 @@ class Play:
 class ArgoPlayer:
     """Plays an exported Workflow locally; see the module docstring for what it imitates."""
 
-    def __init__(self, text: str, root: Path, encoding: str = "json-values") -> None:
+    def __init__(self, text: str, root: Path, encoding: str = "aggregatedJSONValueList") -> None:
+        assert encoding in AGGREGATIONS, encoding
         self.doc = yaml.safe_load(text)
         self.root = root
         self.encoding = encoding
@@ -119,6 +319,9 @@ class ArgoPlayer:
             assert name in values, f"argo submit -p {name}: no such workflow parameter"
             values[name] = value
         scope = {f"workflow.parameters.{k}": v for k, v in values.items()}
+        metadata = self.doc["metadata"]
+        for kind in ("annotations", "labels"):  # operator.go setGlobalParameters
+            scope.update({f"workflow.{kind}.{k}": v for k, v in metadata.get(kind, {}).items()})
         scope["workflow.name"] = WORKFLOW_NAME
         dag = self.templates[spec["entrypoint"]]["dag"]["tasks"]
         pods: dict[str, list[Pod]] = {}
@@ -130,8 +333,7 @@ class ArgoPlayer:
                     return Play(pods, "Failed", f"{dep} failed, so {task['name']} did not run")
             try:
                 if "withParam" in task:
-                    items = json.loads(substitute(task["withParam"], scope))
-                    assert isinstance(items, list)
+                    items = parse_with_param(substitute(task["withParam"], scope))
                     if not items:  # Argo skips the task; dependants that need its outputs fail
                         return Play(pods, "Failed", f"{task['name']}: withParam is empty")
                     runs = [self._run_task(task, scope, item) for item in items]
@@ -150,7 +352,8 @@ class ArgoPlayer:
         return Play(pods, "Failed" if failed else "Succeeded")
 
     def _publish(self, task: dict[str, Any], runs: list[Pod], scope: dict[str, str]) -> None:
-        """Make ``tasks.<name>.outputs.parameters.<p>`` available, aggregated for a fan-out."""
+        """Make ``tasks.<name>.outputs.parameters.<p>`` available, aggregated for a fan-out
+        (``operator.go`` ``processAggregateNodeOutputs``: succeeded pods only, in item order)."""
         template = self.templates[task["template"]]
         names = [p["name"] for p in template.get("outputs", {}).get("parameters", [])]
         ok = [p for p in runs if p.returncode == 0]
@@ -162,20 +365,12 @@ class ArgoPlayer:
                 continue
             if not ok:
                 continue  # nothing to aggregate: a reference to it is unresolvable
-            texts = [p.outputs[name] for p in ok]
-            if self.encoding == "json-values":
-                scope[key] = json.dumps([json.loads(t) for t in texts])
-            else:
-                scope[key] = json.dumps(texts)
+            scope[key] = aggregate([p.outputs[name] for p in ok], self.encoding)
 
     def _run_task(self, task: dict[str, Any], scope: dict[str, str], item: Any) -> Pod:
         local = dict(scope)
         if item is not None:
-            local["item"] = (
-                item
-                if isinstance(item, str)
-                else json.dumps(item, separators=(",", ":"), sort_keys=True)
-            )
+            local["item"] = item_text(item)
         args = {
             a["name"]: substitute(a["value"], local)
             for a in task.get("arguments", {}).get("parameters", [])
@@ -188,7 +383,8 @@ class ArgoPlayer:
         template_scope = {k: v for k, v in scope.items() if k.startswith("workflow.")}
         template_scope.update({f"inputs.parameters.{k}": v for k, v in args.items()})
         resolved = substitute_all(copy.deepcopy(template), template_scope)
-        return self._run_pod(task["name"], resolved, item)
+        shown = json.loads(go_marshal(item)) if item is not None else None
+        return self._run_pod(task["name"], resolved, shown)
 
     def _run_pod(self, name: str, template: dict[str, Any], item: Any) -> Pod:
         self.pod_count += 1
@@ -207,11 +403,11 @@ class ArgoPlayer:
             assert set(artifact) == {"name", "path", "raw"}, "only raw input artifacts are played"
             target = in_pod(artifact["path"])  # Argo's init container writes it before main
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(artifact["raw"]["data"], encoding="utf-8")
-        env = {e["name"]: e["value"] for e in script.get("env", [])}
-        for name in ("NAAVRE_OUTPUTS_DIR", "NAAVRE_INPUTS_FILE"):  # paths inside the pod
-            if name in env:
-                env[name] = str(in_pod(env[name]))
+            target.write_bytes(artifact["raw"]["data"].encode("utf-8"))
+        env = container_env(script.get("env", []))
+        for key, value in env.items():  # paths inside the pod
+            if key.endswith(("_DIR", "_FILE")) and value.startswith("/"):
+                env[key] = str(in_pod(value))
         env["PATH"] = os.environ.get("PATH", "")
         proc = subprocess.run(
             [sys.executable, str(source_file)],
@@ -271,6 +467,13 @@ def _step_cells(spec: dict[str, Any], step_ids: list[str]) -> list[int]:
     return [c["index"] for s in spec["steps"] if s["id"] in step_ids for c in s["cells"]]
 
 
+def unwrap(text: str) -> Any:
+    """A processor's ``naavre-result`` output: a JSON string of the result's JSON text."""
+    value = json.loads(text)
+    assert isinstance(value, str), "a result Argo could re-encode (a JSON object) left the pod"
+    return json.loads(value)
+
+
 def assert_same_as_notebook(spec: dict[str, Any], play: Play, nb_run: dict[str, Any]) -> None:
     """Every split, merged and whole value, and what the merger printed, equal the notebook's."""
     assert play.phase == "Succeeded", play.message
@@ -283,7 +486,7 @@ def assert_same_as_notebook(spec: dict[str, Any], play: Play, nb_run: dict[str, 
         chain = play.pods[section["processors"][0]]
         assert len(chain) == len(batches)
         results = sorted(
-            (json.loads(p.outputs["naavre-result"]) for p in chain), key=lambda r: r["index"]
+            (unwrap(p.outputs["naavre-result"]) for p in chain), key=lambda r: r["index"]
         )
         for name in section["merged"]:
             owner = next(
@@ -341,7 +544,7 @@ def test_batch_count_parameter_is_read_at_run_time(encoding: str, tmp_path: Path
 
 def test_item_count_parameter_override_reaches_the_header(tmp_path: Path) -> None:
     nb = tagged_tutorial("splitting-classic")
-    spec, play = export_and_play(nb, tmp_path, "json-values", {"param_item_count": "9"})
+    spec, play = export_and_play(nb, tmp_path, "aggregatedJSONValueList", {"param_item_count": "9"})
     assert len(play.pods["process-item-list"]) == 9
     assert_same_as_notebook(
         spec, play, notebook_context(spec, nb, tmp_path, {"param_item_count": 9})
@@ -507,16 +710,17 @@ def _failed_batches(play: Play) -> set[tuple[str, int | None]]:
     return failed
 
 
+@pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("path", FILE_CASES, ids=[p.name for p in FILE_CASES])
 def test_every_tagged_test_notebook_plays_like_the_local_workflow(
-    path: Path, tmp_path: Path
+    path: Path, encoding: str, tmp_path: Path
 ) -> None:
     """Success: same values as the notebook. Failure: the same pods fail as in the local run."""
     from naavre_batch_ext.notebook import load_notebook
     from naavre_batch_ext.runner import run_workflow
 
     nb = load_notebook(path)
-    spec, play = export_and_play(nb, tmp_path, "json-strings")
+    spec, play = export_and_play(nb, tmp_path, encoding)
     local = run_workflow(spec, tmp_path / "notebook.ipynb", runs_dir=tmp_path / "runs")
     if local["status"] == "ok":
         assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path))
@@ -525,3 +729,121 @@ def test_every_tagged_test_notebook_plays_like_the_local_workflow(
     assert play.phase in ("Failed", "Error")
     expected = {(e["task"], e.get("batch", {}).get("index")) for e in local["errors"]}
     assert _failed_batches(play) == expected
+
+
+# -- the models of Argo's and Kubernetes' code, checked on their own ------------------------------
+
+
+def test_aggregated_json_value_list_re_encodes_objects_through_float64_sorted_and_html_escaped() -> (
+    None
+):
+    """operator.go aggregatedJSONValueList / tryJSONUnmarshal, Go encoding/json."""
+    values = ['{"z": [0.0, 2.0, 1e21], "a": "<b> & c", "n": 1152921504606846977}', "[1.50]"]
+    assert aggregated_json_value_list(values) == (
+        '[{"a":"\\u003cb\\u003e \\u0026 c","n":1152921504606847000,"z":[0,2,1e+21]},[1.5]]'
+    )
+
+
+def test_aggregated_json_value_list_keeps_strings_when_one_value_is_not_an_object() -> None:
+    """tryJSONUnmarshal fails as soon as one value is a string, number or not JSON."""
+    values = ['{"b": 0.0}', '"text"']
+    assert json.loads(aggregated_json_value_list(values)) == values
+    assert json.loads(aggregate(values, "json-strings")) == values
+
+
+def test_item_of_a_string_list_keeps_its_json_escapes() -> None:
+    """processItem -> Item.String(): quotes stripped, escapes left (only <, >, & fixed)."""
+    (item,) = parse_with_param(json.dumps(['line 1\nsays "<hi>"']))
+    assert item_text(item) == 'line 1\\nsays \\"<hi>\\"'
+
+
+def test_item_of_an_object_list_is_go_json_with_raw_numbers() -> None:
+    """processItem for a map: json.Marshal(map[string]Item): sorted keys, numbers as written."""
+    (item,) = parse_with_param('[{"stop": 2, "items": [0.0, "<"], "index": 0}]')
+    assert item_text(item) == '{"index":0,"items":[0.0,"\\u003c"],"stop":2}'
+
+
+@pytest.mark.parametrize(
+    "value,expanded",
+    [
+        ("cost$$", "cost$"),
+        ("$(A)/data", "a-value/data"),
+        ("$(UNDEFINED)/data", "$(UNDEFINED)/data"),
+        ("$$(A)", "$(A)"),
+        ("$x $", "$x $"),
+        ("$(A", "$(A"),
+    ],
+)
+def test_kubelet_expands_env_values(value: str, expanded: str) -> None:
+    """expansion/expand.go Expand with the variables defined before in the env list."""
+    env = container_env([{"name": "A", "value": "a-value"}, {"name": "B", "value": value}])
+    assert env["B"] == expanded
+
+
+# -- what the models show ------------------------------------------------------------------------
+
+
+def _old_design(text: str) -> str:
+    """The export as it was before: processors' results left the pod as JSON objects."""
+    doc = yaml.safe_load(text)
+    annotations = doc["metadata"]["annotations"]
+    runtime = zlib.decompress(base64.b64decode(annotations["naavre-batch/runtime"])).decode()
+    start = runtime.index("_naavre_write_outputs = write_outputs")
+    old = zlib.compress(runtime[:start].encode())
+    annotations["naavre-batch/runtime"] = base64.b64encode(old).decode()
+    return yaml.safe_dump(doc)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_results_as_json_objects_are_changed_by_aggregated_json_value_list(
+    encoding: str, tmp_path: Path
+) -> None:
+    """Issue 11 item 4: with results as JSON objects (the old design), Argo v3.5.11 and later
+    hand the merger 0 for 0.0; before v3.5.11, and with today's export, nothing changes."""
+    nb = tagged_seed_notebook()
+    spec = build_spec(nb, "seed.ipynb")
+    (tmp_path / "old").mkdir()
+    old = ArgoPlayer(_old_design(export_argo(spec)), tmp_path / "old", encoding).play()
+    printed = old.only("retrieve-batches").stdout
+    if encoding == "aggregatedJSONValueList":
+        assert "Processed items: [0, 0.023809523809523808," in printed
+    else:
+        assert "Processed items: [0.0, 0.023809523809523808," in printed
+    (tmp_path / "new").mkdir()
+    new = ArgoPlayer(export_argo(spec), tmp_path / "new", encoding).play()
+    assert "Processed items: [0.0, 0.023809523809523808," in new.only("retrieve-batches").stdout
+
+
+PARAMETER_NB = code_notebook(
+    'param_price = "cost"\nparam_path = "data"',
+    "items = [param_price, param_path]",
+    "out = [x + '!' for x in items]",
+    "print(out)",
+    tags=SECTION,
+)
+WRITTEN = {"param_price": "cost$$", "param_path": "$(NAAVRE_PARAM_param_price)/data"}
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_parameters_with_dollar_signs_arrive_as_written(encoding: str, tmp_path: Path) -> None:
+    spec, play = export_and_play(PARAMETER_NB, tmp_path, encoding, WRITTEN)
+    assert play.only("merger-1").stdout == ("['cost$$!', '$(NAAVRE_PARAM_param_price)/data!']\n")
+    assert_same_as_notebook(spec, play, notebook_context(spec, PARAMETER_NB, tmp_path, WRITTEN))
+
+
+def test_parameters_in_env_values_would_be_rewritten_by_kubernetes(tmp_path: Path) -> None:
+    """Why parameters are files: the same values through env[].value (the old export) change."""
+    path = write_tmp(PARAMETER_NB, tmp_path, "notebook.ipynb")
+    doc = yaml.safe_load(export_argo(build_spec(PARAMETER_NB, path.name)))
+    for template in doc["spec"]["templates"]:
+        if "script" in template:
+            template["inputs"]["artifacts"] = [
+                a for a in template["inputs"]["artifacts"] if "naavre-parameters" not in a["path"]
+            ]
+            template["script"]["env"] += [
+                {"name": f"NAAVRE_PARAM_{n}", "value": "{{workflow.parameters." + n + "}}"}
+                for n in ("param_price", "param_path")
+            ]
+    (tmp_path / "pods").mkdir()
+    play = ArgoPlayer(yaml.safe_dump(doc), tmp_path / "pods").play(WRITTEN)
+    assert play.only("merger-1").stdout == "['cost$!', 'cost$/data!']\n"
