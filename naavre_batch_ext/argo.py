@@ -49,9 +49,10 @@ from .scripts import (
     RESERVED_RESULT,
     Task,
     plan_tasks,
-    runtime_source,
+    script_prefix,
     task_payload_text,
 )
+from .step_runtime import RESERVED_BATCH, RESERVED_BATCH_LIST, RESERVED_BATCH_RESULTS
 
 __all__ = [
     "ANNOTATION_IMPORTS",
@@ -64,7 +65,8 @@ __all__ = [
     "POD_GC_STRATEGIES",
     "ANNOTATION_SPEC_VERSION",
     "DEFAULT_IMAGE",
-    "INPUTS_FILE",
+    "PARAMETER_VALUE_LIMIT",
+    "VALUES_MODES",
     "OUTPUTS_DIR",
     "PARAMETERS_TOTAL_WARN_BYTES",
     "PARAMETER_WARN_BYTES",
@@ -72,6 +74,7 @@ __all__ = [
     "ArgoOptions",
     "ExportWarning",
     "NothingToExportError",
+    "argo_name",
     "build_workflow",
     "export_argo",
     "export_warnings",
@@ -102,7 +105,11 @@ INPUTS_DIR = "/tmp/naavre/inputs"
 PARAMETERS_FOLDER = "naavre-parameters"
 """Folder of ``INPUTS_DIR`` with one file per workflow parameter, its raw text as submitted."""
 
-INPUTS_FILE = "/tmp/naavre/inputs.json"
+PARAMETER_VALUE_LIMIT = 256 * 1024
+"""With ``--values parameters``, a value whose text form is larger fails in the step that makes
+it (``NAAVRE_TEXT_LIMIT``), naming the variable, its size and ``--values artifacts``: Argo keeps
+every parameter in the Workflow object (about 1 MB), some of them several times (the output of
+one pod, the input of the next)."""
 """Where Argo writes a task's inputs bundle (``NAAVRE_INPUTS_FILE``) before its script starts:
 ``{"batch", "batch_results", "batch_count", "inputs": {name: value}}``, whichever apply."""
 
@@ -142,59 +149,70 @@ RETRY_MAX_BACKOFF = "10m"
 """Longest wait between two retries of a processor pod (the backoff doubles up to this)."""
 
 ARGO_PROLOGUE = """
-# Argo: workflow parameters arrive as files, NAAVRE_INPUTS_DIR/naavre-parameters/<name> (raw input
-# artifacts), never as env[].value, in which Kubernetes rewrites $(NAME) and $$.
-def _naavre_parameter_files():
-    folder = os.path.join(os.environ.get("NAAVRE_INPUTS_DIR", ""), "naavre-parameters")
-    if os.path.isdir(folder):
-        for name in sorted(os.listdir(folder)):
-            with open(os.path.join(folder, name), encoding="utf-8", newline="") as handle:
-                os.environ["NAAVRE_PARAM_" + name] = handle.read()
+# Argo: the batch reaches a processor as the item of a withParam over a JSON list of strings, which
+# Argo renders with Item.String() (item.go): the string's JSON escapes kept, outer quotes dropped,
+# then util/json/fix.go turns \\u003c, \\u003e and \\u0026 back into <, > and &. Undo both.
+def _naavre_item_string(text):
+    out = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char != "\\\\":
+            out.append(char)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt in "<>&":  # Fix rewrote an escaped backslash followed by u003c, u003e or u0026
+            out.append("\\\\u%04x" % ord(nxt))
+            i += 2
+        elif nxt == "u":
+            out.append(chr(int(text[i + 2 : i + 6], 16)))
+            i += 6
+        else:
+            out.append(json.loads('"\\\\' + nxt + '"'))
+            i += 2
+    return "".join(out)
 
 
-_naavre_parameter_files()
+def _naavre_argo_inputs():
+    folder = os.environ.get("NAAVRE_INPUTS_DIR", "")
+    batch = os.path.join(folder, RESERVED_BATCH)
+    if folder and os.path.isfile(batch):
+        with open(batch, "rb") as handle:
+            data = handle.read()
+        if b"\\n" not in data:  # a value file's first line ends with a newline; this is escaped
+            with open(batch, "wb") as handle:
+                handle.write(_naavre_item_string(data.decode("utf-8")).encode("utf-8"))
+    if folder and os.environ.get("NAAVRE_VALUES", "binary") == "binary":
+        # No processor succeeded, so no result was stored under the key prefix: the merger
+        # reads an empty folder and names every batch as missing.
+        os.makedirs(os.path.join(folder, RESERVED_BATCH_RESULTS), exist_ok=True)
 
-# Argo: a processor's result leaves the pod as a JSON string (of its JSON text), never as a JSON
-# object, so that Argo's fan-in (aggregatedJSONValueList since v3.5.11, which re-encodes objects
-# through Go's float64) hands it to the merger unchanged; the merger unwraps it.
-_naavre_write_outputs = write_outputs
-_naavre_load_bundle = _load_bundle
+
+def batch_file_name(index):
+    # Argo: batch files are named by their index, as withParam's item.index names them.
+    return str(index)
 
 
-def write_outputs(outputs):
-    if RESERVED_RESULT in outputs:
-        outputs = dict(outputs)
-        outputs[RESERVED_RESULT] = json.dumps(outputs[RESERVED_RESULT])
-    _naavre_write_outputs(outputs)
-
-
-def _load_bundle():
-    bundle = _naavre_load_bundle()
-    results = bundle.get("batch_results")
-    if isinstance(results, list):
-        unwrapped = []
-        for element in results:
-            while isinstance(element, str):
-                element = json.loads(element)
-            unwrapped.append(element)
-        bundle["batch_results"] = unwrapped
-    return bundle
+_naavre_argo_inputs()
 """
-"""Runs after the runtime and before the task in every Argo pod: hands the parameter files to the
-runtime (which reads ``NAAVRE_PARAM_<name>``, set here inside the process where nothing expands it),
-and keeps the processors' results opaque to Argo's fan-in re-encoding."""
+"""Runs after the runtime and before the task in every Argo pod (see the comments in it)."""
 
-_BATCH_INPUT = "naavre-batch"
-_RESULTS_INPUT = "naavre-batch-results"
-_COUNT_INPUT = "naavre-batch-count"
+_BATCH_INPUT = RESERVED_BATCH
+_RESULTS_INPUT = RESERVED_BATCH_RESULTS
+_COUNT_INPUT = RESERVED_BATCH_COUNT
+_BATCH_INDEX = "naavre-batch-index"
 _ARGO_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_INPUTS_ARTIFACT = "naavre-inputs"
 _NAME_MAX = 50  # generateName + Argo's 5 random characters must fit a 63-character label value
 
 
 class NothingToExportError(ValueError):
     """The spec has no steps (no cell is tagged): an empty DAG is no workflow."""
 
+
+VALUES_MODES: tuple[str, ...] = ("parameters", "artifacts")
+"""How values cross step boundaries: Argo output parameters (small values, no artifact repository
+needed) or artifacts in the cluster's artifact repository (any size)."""
 
 POD_GC_STRATEGIES: tuple[str, ...] = (
     "OnPodCompletion",
@@ -215,6 +233,11 @@ class ArgoOptions:
     the long, per-batch part, and a retry repeats one batch, not the whole run; retries wait
     ``retry_backoff``, doubling each time (at most ``RETRY_MAX_BACKOFF``).
 
+    ``values`` is how values cross step boundaries: ``parameters`` (Argo output parameters, for
+    small values, no artifact repository needed) or ``artifacts`` (the cluster's artifact
+    repository, any size; ``artifact_repository_ref`` names a repository other than the default,
+    a key of the ``artifact-repositories`` config map).
+
     Cluster hygiene, on by default as Argo operators expect: ``pod_gc`` deletes each pod once it
     succeeded (``None``: keep them); ``ttl_after_success`` / ``ttl_after_failure`` delete the
     Workflow object that many seconds after it ended (``None``: keep it), failed runs stay longer to
@@ -230,6 +253,8 @@ class ArgoOptions:
     service_account: str | None = None
     cpu: str | None = None
     memory: str | None = None
+    values: str = "parameters"
+    artifact_repository_ref: str | None = None
     pod_gc: str | None = "OnPodSuccess"
     ttl_after_success: int | None = 24 * 3600
     ttl_after_failure: int | None = 7 * 24 * 3600
@@ -263,6 +288,15 @@ class ArgoOptions:
             check_quantity("cpu", self.cpu, "500m")
         if self.memory is not None:
             check_quantity("memory", self.memory, "1Gi")
+        if self.values not in VALUES_MODES:
+            raise OptionError("values", f"{self.values!r} is not one of {', '.join(VALUES_MODES)}")
+        if self.artifact_repository_ref is not None:
+            check_dns_subdomain("artifact_repository_ref", self.artifact_repository_ref)
+            if self.values != "artifacts":
+                raise OptionError(
+                    "artifact_repository_ref",
+                    "names where artifacts are stored, so it needs --values artifacts",
+                )
         if self.pod_gc is not None and self.pod_gc not in POD_GC_STRATEGIES:
             raise OptionError(
                 "pod_gc", f"{self.pod_gc!r} is not one of {', '.join(POD_GC_STRATEGIES)}"
@@ -428,7 +462,7 @@ def _large_workflow(spec: Mapping[str, Any], size: int) -> ExportWarning:
     )
 
 
-def _argo_name(variable: str) -> str:
+def argo_name(variable: str) -> str:
     """A Python variable name as an Argo parameter name (``[A-Za-z0-9_-]``).
 
     ASCII identifiers are kept as they are (readable YAML); others (``données``) get a stable,
@@ -469,11 +503,13 @@ def _entry_name(tasks: Sequence[Task]) -> str:
     return name
 
 
-def _output_names(task: Task) -> list[str]:
+def _output_names(task: Task, artifacts_mode: bool) -> list[str]:
     """What the task's script writes into ``NAAVRE_OUTPUTS_DIR`` that a later task reads."""
     names = list(task.outputs)
     if task.kind == "splitter":
         names += [RESERVED_BATCHES, RESERVED_BATCH_COUNT]
+        if artifacts_mode:
+            names.append(RESERVED_BATCH_LIST)
     if task.kind == "processors":
         names.append(RESERVED_RESULT)
     return names
@@ -496,7 +532,7 @@ def script_source(spec: Mapping[str, Any], task: Task) -> str:
 
     Argo substitutes ``{{workflow.annotations.naavre-batch/runtime}}`` (the runtime, stored once in
     the Workflow's annotations, compressed) when it creates the pod; the loader runs it in the
-    script's namespace, so the pod runs :func:`~naavre_batch_ext.scripts.runtime_source`, the Argo
+    script's namespace, so the pod runs :func:`~naavre_batch_ext.scripts.script_prefix`, the Argo
     prologue (:data:`ARGO_PROLOGUE`) and the task's payload: the runner's
     :func:`~naavre_batch_ext.scripts.task_script` with the prologue between runtime and payload.
     """
@@ -507,8 +543,24 @@ def runtime_annotation() -> str:
     """The ``naavre-batch/runtime`` annotation: the step runtime and the Argo prologue, zlib
     compressed and base64 encoded (printable ASCII without quotes or backslashes, so Argo's
     substitution inserts it unchanged; about a third of the size of the text)."""
-    text = (runtime_source() + ARGO_PROLOGUE).encode("utf-8")
+    text = (script_prefix() + ARGO_PROLOGUE).encode("utf-8")
     return base64.b64encode(zlib.compress(text, 9)).decode("ascii")
+
+
+def _input_file(name: str, data: str) -> dict[str, Any]:
+    """A ``raw`` input artifact: Argo writes ``data`` (after substitution) to the inputs folder."""
+    return {"name": argo_name(name), "path": f"{INPUTS_DIR}/{name}", "raw": {"data": data}}
+
+
+def _key(task_id: str | None, name: str) -> str:
+    """Where a task's output ``name`` is stored in the artifact repository (key-only)."""
+    return f"{_ref('workflow.name')}/{task_id}/{argo_name(name)}"
+
+
+def _stored(name: str, path: str, key: str) -> dict[str, Any]:
+    """A key-only artifact: ``s3.key`` only, so Argo takes every other field from the artifact
+    repository, whatever its kind (``ArtifactLocation.Relocate`` in Argo's workflow_types.go)."""
+    return {"name": argo_name(name), "path": path, "s3": {"key": key}}
 
 
 def _template(
@@ -516,50 +568,58 @@ def _template(
 ) -> dict[str, Any]:
     """The ``script`` template of one task: its payload, wiring, outputs, image, resources.
 
-    Workflow parameters arrive as files, ``naavre-parameters/<name>`` in ``NAAVRE_INPUTS_DIR``, that
-    Argo writes before the script starts (``raw`` input artifacts): never as ``env[].value``, where
-    Kubernetes would turn ``$$`` into ``$`` and expand ``$(NAME)``. Values from earlier tasks (the
-    batch, the aggregated results, broadcast and data values) arrive in one JSON file,
-    ``NAAVRE_INPUTS_FILE``, written the same way: Linux refuses to start a process with an
-    environment string over 128 KiB, and an aggregate of many batches passes that easily.
+    Every input is a file of ``NAAVRE_INPUTS_DIR`` that Argo writes before the script starts,
+    every output a file of ``NAAVRE_OUTPUTS_DIR`` that Argo reads after it (docs/running.md):
+
+    - workflow parameters: ``naavre-parameters/<name>``, ``raw`` input artifacts holding
+      ``{{workflow.parameters.<name>}}``, never ``env[].value`` (where Kubernetes would turn ``$$``
+      into ``$`` and expand ``$(NAME)``);
+    - ``--values parameters``: values in the text form (``NAAVRE_VALUES=text``), read back as
+      output parameters (``valueFrom.path``) and written into the next pods as ``raw`` artifacts;
+    - ``--values artifacts``: values in the binary form, as key-only artifacts under
+      ``{{workflow.name}}/<task>/`` in the cluster's artifact repository, stored as they are
+      (``archive: none``); the merger reads the processors' results by key prefix, as a folder.
     """
+    artifacts_mode = options.values == "artifacts"
     env: list[dict[str, str]] = [
         _env("NAAVRE_INPUTS_DIR", INPUTS_DIR),
         _env("NAAVRE_OUTPUTS_DIR", OUTPUTS_DIR),
+        _env("NAAVRE_VALUES", "binary" if artifacts_mode else "text"),
     ]
-    inputs: list[dict[str, str]] = []
-    artifacts: list[dict[str, Any]] = []
-    for param in spec.get("parameters", []):
-        artifacts.append(
-            {
-                "name": "naavre-parameter-" + _argo_name(param["name"]),
-                "path": f"{INPUTS_DIR}/{PARAMETERS_FOLDER}/{param['name']}",
-                "raw": {"data": _ref(f"workflow.parameters.{param['name']}")},
-            }
-        )
-    bundle: list[tuple[str, str]] = []  # (bundle key, JSON text of the value)
+    if not artifacts_mode:
+        env.append(_env("NAAVRE_TEXT_LIMIT", str(PARAMETER_VALUE_LIMIT)))
+    parameters: list[dict[str, str]] = []
+    artifacts: list[dict[str, Any]] = [
+        {
+            "name": "naavre-parameter-" + argo_name(p["name"]),
+            "path": f"{INPUTS_DIR}/{PARAMETERS_FOLDER}/{p['name']}",
+            "raw": {"data": _ref(f"workflow.parameters.{p['name']}")},
+        }
+        for p in spec.get("parameters", [])
+    ]
 
-    def take(input_name: str) -> str:
-        inputs.append({"name": input_name})
-        return _ref(f"inputs.parameters.{input_name}")
+    def take(name: str) -> None:
+        """A value the DAG task hands over: a parameter turned into a file, or an artifact."""
+        if artifacts_mode:
+            artifact: dict[str, Any] = {"name": argo_name(name), "path": f"{INPUTS_DIR}/{name}"}
+            if name == _RESULTS_INPUT:
+                # No processor succeeded, nothing is stored under the prefix: the merger still
+                # runs (with an empty folder, the prologue) to name every batch as missing.
+                artifact["optional"] = True
+            artifacts.append(artifact)
+        else:
+            parameters.append({"name": argo_name(name)})
+            artifacts.append(_input_file(name, _ref(f"inputs.parameters.{argo_name(name)}")))
 
     if task.kind == "processors":
-        bundle.append(("batch", take(_BATCH_INPUT)))
+        if artifacts_mode:
+            parameters.append({"name": _BATCH_INDEX})
+        take(_BATCH_INPUT)
     if task.kind == "merger":
-        bundle.append(("batch_results", take(_RESULTS_INPUT)))
-        bundle.append(("batch_count", take(_COUNT_INPUT)))
-    values = [
-        f"{json.dumps(item.name, ensure_ascii=True)}: {take(_argo_name(item.name))}"
-        for item in task.inputs
-    ]
-    if values:
-        bundle.append(("inputs", "{" + ", ".join(values) + "}"))
-    if bundle:
-        # Every value is JSON text already (output files, withParam items, aggregates), so the
-        # bundle is assembled as text; Argo substitutes each reference once.
-        data = "{" + ", ".join(f'"{key}": {value}' for key, value in bundle) + "}"
-        artifacts.append({"name": _INPUTS_ARTIFACT, "path": INPUTS_FILE, "raw": {"data": data}})
-        env.append(_env("NAAVRE_INPUTS_FILE", INPUTS_FILE))
+        take(_RESULTS_INPUT)
+        take(_COUNT_INPUT)
+    for item in task.inputs:
+        take(item.name)
 
     script: dict[str, Any] = {
         "image": options.image_for(_task_role(task)),
@@ -575,18 +635,27 @@ def _template(
         "metadata": {"labels": _labels(notebook_label, task)},
     }
     declared: dict[str, Any] = {}
-    if inputs:
-        declared["parameters"] = inputs
+    if parameters:
+        declared["parameters"] = parameters
     if artifacts:
         declared["artifacts"] = artifacts
     if declared:
         template["inputs"] = declared
-    outputs = [
-        {"name": _argo_name(name), "valueFrom": {"path": f"{OUTPUTS_DIR}/{name}.json"}}
-        for name in _output_names(task)
-    ]
+    outputs: dict[str, Any] = {}
+    for name in _output_names(task, artifacts_mode):
+        path = f"{OUTPUTS_DIR}/{name}"
+        if artifacts_mode and name != RESERVED_BATCH_LIST:
+            key = _key(task.id, name)
+            if name == RESERVED_RESULT:  # one object per instance, read back by prefix
+                key += "/" + _ref(f"inputs.parameters.{_BATCH_INDEX}")
+            artifact = _stored(name, path, key)
+            artifact["archive"] = {"none": {}}
+            outputs.setdefault("artifacts", []).append(artifact)
+        else:
+            param = {"name": argo_name(name), "valueFrom": {"path": path}}
+            outputs.setdefault("parameters", []).append(param)
     if outputs:
-        template["outputs"] = {"parameters": outputs}
+        template["outputs"] = outputs
     if task.kind == "processors" and options.retries > 0:
         template["retryStrategy"] = {
             "limit": str(options.retries),
@@ -600,47 +669,56 @@ def _template(
     return template
 
 
-def _dag_task(task: Task, previous: str | None) -> dict[str, Any]:
+def _dag_task(task: Task, previous: str | None, artifacts_mode: bool) -> dict[str, Any]:
     """The DAG task running ``task``: its dependencies and the arguments its template takes."""
     depends: list[str] = [previous] if previous else []
-    arguments: list[dict[str, str]] = []
+    parameters: list[dict[str, str]] = []
+    artifacts: list[dict[str, Any]] = []
 
     def need(task_id: str | None) -> None:
         if task_id and task_id not in depends:
             depends.append(task_id)
 
+    def give(name: str, task_id: str | None, output: str, key: str | None = None) -> None:
+        if artifacts_mode:
+            artifacts.append({"name": argo_name(name), "s3": {"key": key or _key(task_id, output)}})
+        else:
+            parameters.append(
+                {"name": argo_name(name), "value": _output_ref(task_id, argo_name(output))}
+            )
+
     entry: dict[str, Any] = {"name": task.id, "template": task.id}
     if task.kind == "processors":
         need(task.splitter)
-        entry["withParam"] = _output_ref(task.splitter, RESERVED_BATCHES)
         # Failed instances must not stop the merger: it names the missing batches itself.
         entry["continueOn"] = {"failed": True}
-        arguments.append({"name": _BATCH_INPUT, "value": "{{item}}"})
+        if artifacts_mode:
+            entry["withParam"] = _output_ref(task.splitter, RESERVED_BATCH_LIST)
+            parameters.append({"name": _BATCH_INDEX, "value": _ref("item.index")})
+            batch_key = _key(task.splitter, RESERVED_BATCHES) + "/" + _ref("item.index")
+            give(_BATCH_INPUT, task.splitter, RESERVED_BATCHES, batch_key)
+        else:
+            entry["withParam"] = _output_ref(task.splitter, RESERVED_BATCHES)
+            parameters.append({"name": _BATCH_INPUT, "value": _ref("item")})
     if task.kind == "merger":
         need(task.processors)
         need(task.splitter)
-        arguments.append(
-            {
-                "name": _RESULTS_INPUT,
-                "value": _output_ref(task.processors, RESERVED_RESULT),
-            }
-        )
-        arguments.append(
-            {
-                "name": _COUNT_INPUT,
-                "value": _output_ref(task.splitter, RESERVED_BATCH_COUNT),
-            }
-        )
+        give(_RESULTS_INPUT, task.processors, RESERVED_RESULT)
+        give(_COUNT_INPUT, task.splitter, RESERVED_BATCH_COUNT)
     for item in task.inputs:
         need(item.task)
-        name = _argo_name(item.name)
-        arguments.append({"name": name, "value": _output_ref(item.task, name)})
+        give(item.name, item.task, item.name)
     ordered: dict[str, Any] = {"name": entry["name"], "template": entry["template"]}
     if depends:
         ordered["dependencies"] = depends
     ordered.update((k, v) for k, v in entry.items() if k not in ordered)
+    arguments: dict[str, Any] = {}
+    if parameters:
+        arguments["parameters"] = parameters
+    if artifacts:
+        arguments["artifacts"] = artifacts
     if arguments:
-        ordered["arguments"] = {"parameters": arguments}
+        ordered["arguments"] = arguments
     return ordered
 
 
@@ -683,7 +761,7 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     dag_tasks: list[dict[str, Any]] = []
     previous: str | None = None
     for task in tasks:
-        dag_tasks.append(_dag_task(task, previous))
+        dag_tasks.append(_dag_task(task, previous, options.values == "artifacts"))
         previous = task.id
     dag: dict[str, Any] = {}
     if any(t.kind == "processors" for t in tasks):
@@ -692,6 +770,8 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     workflow_spec: dict[str, Any] = {"entrypoint": entry}
     if options.service_account:
         workflow_spec["serviceAccountName"] = options.service_account
+    if options.artifact_repository_ref is not None:
+        workflow_spec["artifactRepositoryRef"] = {"key": options.artifact_repository_ref}
     if options.parallelism is not None:
         workflow_spec["parallelism"] = options.parallelism
     if options.active_deadline_seconds is not None:

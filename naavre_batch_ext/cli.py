@@ -296,7 +296,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .argo import POD_GC_STRATEGIES, RETRY_MAX_BACKOFF, ArgoOptions
+    from .argo import POD_GC_STRATEGIES, RETRY_MAX_BACKOFF, VALUES_MODES, ArgoOptions
 
     defaults = ArgoOptions()
     p = subparsers.add_parser(
@@ -334,6 +334,18 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
     p.add_argument("--cpu", metavar="REQ", help="CPU request of each pod, e.g. 500m")
     p.add_argument("--memory", metavar="REQ", help="memory request of each pod, e.g. 1Gi")
+    p.add_argument(
+        "--values",
+        choices=list(VALUES_MODES),
+        help="how values cross steps: parameters (small values, no artifact repository) or "
+        f"artifacts (any size, in the cluster's artifact repository) (default: {defaults.values})",
+    )
+    p.add_argument(
+        "--artifact-repository-ref",
+        metavar="NAME",
+        help="with --values artifacts: the repository NAME of the artifact-repositories config "
+        "map instead of the namespace's default",
+    )
     p.add_argument(
         "--pod-gc",
         metavar="STRATEGY",
@@ -424,6 +436,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             ("service_account", args.service_account),
             ("cpu", args.cpu),
             ("memory", args.memory),
+            ("values", args.values),
+            ("artifact_repository_ref", args.artifact_repository_ref),
             ("pod_gc", args.pod_gc),
             ("ttl_after_success", args.ttl_after_success),
             ("ttl_after_failure", args.ttl_after_failure),

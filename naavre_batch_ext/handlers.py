@@ -330,6 +330,8 @@ _OPTION_FIELDS: dict[str, tuple[str, type | tuple[type, ...], str]] = {
     "serviceAccount": ("service_account", str, "a service account name"),
     "cpu": ("cpu", str, 'a CPU request such as "500m"'),
     "memory": ("memory", str, 'a memory request such as "1Gi"'),
+    "values": ("values", str, '"parameters" or "artifacts"'),
+    "artifactRepositoryRef": ("artifact_repository_ref", str, "a repository name"),
     "podGC": ("pod_gc", str, 'a pod GC strategy such as "OnPodSuccess"'),
     "ttlAfterSuccess": ("ttl_after_success", int, "seconds (an integer >= 0)"),
     "ttlAfterFailure": ("ttl_after_failure", int, "seconds (an integer >= 0)"),

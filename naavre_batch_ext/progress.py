@@ -111,20 +111,40 @@ def format_errors(run: dict[str, Any]) -> str:
 
 
 def _short(value: Any, limit: int = 200) -> str:
-    text = json.dumps(value)
+    """A compared value on one line: JSON, or the summary of a value JSON cannot show."""
+    preview = value.get("naavre-preview") if isinstance(value, dict) and len(value) == 1 else None
+    if isinstance(preview, dict):
+        text = f"{preview.get('summary', '')}: {preview.get('preview', '')}"
+    else:
+        text = json.dumps(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _indented(label: str, text: str, limit: int = 2000) -> str:
+    """A printed output under its label, indented, cut at ``limit`` characters."""
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    body = "\n".join("      " + line for line in shown.splitlines()) or "      (nothing)"
+    return f"    {label}:\n{body}"
 
 
 def format_comparison(comparison: dict[str, Any]) -> str:
     """``same result`` or, per difference, the variable, the step, the first differing path."""
     lines = []
-    if comparison["same"]:
+    if comparison.get("verdict"):
+        lines.append(comparison["verdict"])
+    elif comparison["same"]:
         lines.append(f"same result ({comparison['compared']} values compared)")
     elif not comparison["differences"]:
         lines.append("not the same result: some values could not be compared")
     else:
         lines.append("different results")
+    if not comparison["same"]:
         for d in comparison["differences"]:
+            if d.get("kind") == "printed":
+                lines.append(f"  printed output of cell {d['cell_index']} (step {d['step']}):")
+                lines.append(_indented("notebook", d["notebook"]))
+                lines.append(_indented("workflow", d["workflow"]))
+                continue
             lines.append(
                 f"  {d['variable']} after step {d['step']}: first difference at {d['path']}: "
                 f"notebook {_short(d['notebook'])}, workflow {_short(d['workflow'])}"

@@ -17,10 +17,12 @@ import asyncio
 import atexit
 import contextlib
 import copy
+import inspect
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,9 +38,9 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from . import compare, scripts, split
+from . import compare, preview, scripts, split, step_runtime, transport
 from .spec import resolve_batch_count
-from .step_runtime import parse_parameter, with_article
+from .step_runtime import format_parameter, parse_parameter, with_article
 
 __all__ = [
     "CancelHandle",
@@ -225,18 +227,22 @@ LOG_TAIL_CHARS = 4000
 
 @dataclass
 class _Instance:
+    """One process of a task. ``inputs`` maps entries of its inputs folder to the files (or
+    folders) they come from: earlier instances' outputs, linked, never read by the runner."""
+
     task: scripts.Task
     number: int
     count: int
     folder: Path
-    bundle: dict[str, Any]
+    inputs: dict[str, Path]
+    parameters: dict[str, str]
     batch: dict[str, Any] | None = None
     status: str = "pending"
     seconds: float = 0.0
-    outputs: dict[str, Any] | None = None
+    outputs: Path | None = None
+    printed: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     pid: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def new_run_id() -> str:
@@ -260,23 +266,70 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _link(source: Path, target: Path) -> None:
+    """Give ``target`` the content of ``source`` (a file, or a folder of files): a hard link when
+    the file system allows (no copy, even for gigabytes), else a copy."""
+    if source.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        for child in source.iterdir():
+            _link(child, target / child.name)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+_LAUNCH = (
+    "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
+    "m = importlib.import_module(sys.argv[2]); sys.exit(m.execute(m.TASK, m.RULES_SOURCE))"
+)
+"""How the local runner starts a step script: imported as a module, so Python reuses the
+bytecode :func:`_precompile` cached instead of compiling the script's 50 KB again in each of
+thousands of instances (about 60 ms each on a loaded 2-core machine). The script is the same text
+Argo runs as ``python script.py``; the user's code runs in its own ``__main__`` module either way."""
+
+
+def _precompile(script: Path) -> None:
+    """Write the script's bytecode where its import will look for it (``__pycache__``)."""
+    import importlib.util
+    import py_compile
+
+    with contextlib.suppress(py_compile.PyCompileError, OSError):
+        py_compile.compile(
+            str(script), cfile=importlib.util.cache_from_source(str(script)), doraise=True
+        )
+
+
 def _run_instance(
     inst: _Instance, script: Path, cwd: Path, python: str, cancel: CancelHandle
 ) -> _Instance:
-    """One process for one task instance; its files stay in ``inst.folder``."""
+    """One process for one task instance; its files stay in ``inst.folder`` (``in/``, ``out/``,
+    ``stdout.txt``, ``stderr.txt``, ``printed.json``, ``error.json``)."""
     if cancel.cancelled:
         inst.status = "cancelled"
         return inst
     inst.folder.mkdir(parents=True, exist_ok=True)
-    inputs = inst.folder / "inputs.json"
-    outputs = inst.folder / "outputs.json"
+    inputs = inst.folder / "in"
+    outputs = inst.folder / "out"
+    inputs.mkdir(exist_ok=True)
+    for name, source in inst.inputs.items():
+        _link(source, inputs / name)
+    if inst.parameters:
+        params = inputs / step_runtime.PARAMETERS_DIR
+        params.mkdir(exist_ok=True)
+        for name, text in inst.parameters.items():
+            (params / name).write_text(text, encoding="utf-8")
     error = inst.folder / "error.json"
-    inputs.write_text(json.dumps(inst.bundle), encoding="utf-8")
+    printed = inst.folder / "printed.json"
     env = _child_env()
     env.update(
-        NAAVRE_INPUTS_FILE=str(inputs),
-        NAAVRE_OUTPUTS_FILE=str(outputs),
+        NAAVRE_INPUTS_DIR=str(inputs),
+        NAAVRE_OUTPUTS_DIR=str(outputs),
         NAAVRE_ERROR_FILE=str(error),
+        NAAVRE_PRINTED_FILE=str(printed),
+        NAAVRE_VALUES="binary",
     )
     start = time.perf_counter()
     with (
@@ -284,7 +337,7 @@ def _run_instance(
         open(inst.folder / "stderr.txt", "wb") as err,
     ):
         proc = subprocess.Popen(
-            [python, str(script)],
+            [python, "-c", _LAUNCH, str(script.parent), script.stem],
             cwd=str(cwd),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -299,8 +352,10 @@ def _run_instance(
         finally:
             cancel._remove_process(proc)
     inst.seconds = time.perf_counter() - start
-    if code == 0 and outputs.exists():
-        inst.outputs = json.loads(outputs.read_text(encoding="utf-8"))
+    if printed.exists():
+        inst.printed = json.loads(printed.read_text(encoding="utf-8"))
+    if code == 0 and outputs.is_dir():
+        inst.outputs = outputs
         inst.status = "ok"
         return inst
     if cancel.cancelled:
@@ -380,10 +435,13 @@ def run_workflow(
     for task in tasks:
         paths[task.id] = script_dir / f"{task.id}.py"
         paths[task.id].write_text(scripts.task_script(spec, task), encoding="utf-8")
+        _precompile(paths[task.id])
     steps_by_id = {s["id"]: s for s in spec["steps"]}
     values = _parameter_values(spec, overrides)
-    store: dict[str, dict[str, Any]] = {}
+    outputs_of: dict[str, Path] = {}
+    results_of: dict[str, list[Path]] = {}
     trace: dict[str, dict[str, Any]] = {}
+    printed: dict[str, str] = {}
     summary: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     status = "ok"
@@ -397,37 +455,50 @@ def run_workflow(
         tasks=[t.id for t in tasks],
     )
     pool = ThreadPoolExecutor(max_workers=parallelism)
+    kinds = {p["name"]: p.get("type") for p in spec.get("parameters", [])}
+    parameter_texts = {name: format_parameter(v, kinds.get(name)) for name, v in values.items()}
     try:
         for task in tasks:
             if cancel.cancelled:
                 status = "cancelled"
                 break
-            inputs = {i.name: store[i.task][i.name] for i in task.inputs}
-            base: dict[str, Any] = {"parameters": values, "inputs": inputs}
+            inputs = {i.name: outputs_of[i.task] / i.name for i in task.inputs}
             instances: list[_Instance] = []
             if task.kind == "processors":
                 assert task.splitter is not None
-                batches = store[task.splitter][scripts.RESERVED_BATCHES]
-                for b in batches:
+                split_out = outputs_of[task.splitter]
+                listing = json.loads(
+                    (split_out / step_runtime.RESERVED_BATCH_LIST).read_text(encoding="utf-8")
+                )
+                for b in listing:
+                    batch_file = split_out / scripts.RESERVED_BATCHES
+                    batch_file = batch_file / step_runtime.batch_file_name(b["index"])
                     instances.append(
                         _Instance(
                             task,
                             b["index"],
-                            len(batches),
-                            folder / task.id / f"{b['index']:05d}",
-                            {**base, "batch": b},
+                            len(listing),
+                            folder / task.id / step_runtime.batch_file_name(b["index"]),
+                            {**inputs, step_runtime.RESERVED_BATCH: batch_file},
+                            parameter_texts,
                             batch=b,
                         )
                     )
             else:
-                bundle: dict[str, Any] = dict(base)
                 if task.kind == "merger":
                     assert task.processors is not None and task.splitter is not None
-                    bundle["batch_results"] = [
-                        o[scripts.RESERVED_RESULT] for o in store[task.processors]["instances"] if o
-                    ]
-                    bundle["batch_count"] = store[task.splitter][scripts.RESERVED_BATCH_COUNT]
-                instances.append(_Instance(task, 0, 1, folder / task.id, bundle))
+                    results = folder / task.id / "results"
+                    results.mkdir(parents=True, exist_ok=True)
+                    for i, out in enumerate(results_of[task.processors]):
+                        _link(
+                            out / scripts.RESERVED_RESULT,
+                            results / step_runtime.batch_file_name(i),
+                        )
+                    inputs[step_runtime.RESERVED_BATCH_RESULTS] = results
+                    inputs[scripts.RESERVED_BATCH_COUNT] = (
+                        outputs_of[task.splitter] / scripts.RESERVED_BATCH_COUNT
+                    )
+                instances.append(_Instance(task, 0, 1, folder / task.id, inputs, parameter_texts))
             _emit(
                 progress,
                 "task-started",
@@ -494,14 +565,16 @@ def run_workflow(
                 seconds=round(wall, 4),
                 failed=len(failed),
             )
+            for inst in instances:
+                printed.update(inst.printed)
             if task.kind == "processors":
-                store[task.id] = {"instances": [i.outputs for i in instances]}
-            else:
-                store[task.id] = instances[0].outputs or {}
+                results_of[task.id] = [i.outputs for i in instances if i.outputs is not None]
+            elif instances[0].outputs is not None:
+                outputs_of[task.id] = instances[0].outputs
             if task_status != "ok":
                 status = task_status
                 break
-            _record_trace(trace, task, store, steps_by_id)
+            _record_trace(trace, task, outputs_of, results_of, steps_by_id)
     except BaseException:
         cancel.cancel()
         raise
@@ -520,59 +593,124 @@ def run_workflow(
         "steps": summary,
         "wall_seconds": round(wall, 4),
         "trace": trace,
+        "printed": printed,
         "errors": errors,
         "warnings": [],
     }
-    (folder / "result.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    (folder / "result.json").write_text(
+        json.dumps(readable_result(result), indent=1), encoding="utf-8"
+    )
     _emit(progress, "run-finished", context="workflow", status=status, seconds=round(wall, 4))
     return result
+
+
+def _load_value(path: Path) -> Any:
+    """A value file as the next step would see it; classes of the notebook's header (which only
+    the steps define) load as stand-ins with the same module, name and attributes."""
+    return transport.load(str(path), stub_missing=True)
 
 
 def _record_trace(
     trace: dict[str, dict[str, Any]],
     task: scripts.Task,
-    store: dict[str, dict[str, Any]],
+    outputs_of: dict[str, Path],
+    results_of: dict[str, list[Path]],
     steps_by_id: dict[str, dict[str, Any]],
 ) -> None:
-    """What each step handed on, as the next step saw it (merged values for processor outputs)."""
-    outputs = store[task.id]
+    """What each step handed on, as the next step saw it (merged values for processor outputs,
+    the whole list for the split variable), loaded for the comparison."""
     if task.kind == "processors":
-        parts = [o[scripts.RESERVED_RESULT]["outputs"] for o in outputs["instances"]]
+        results = [_load_value(out / scripts.RESERVED_RESULT) for out in results_of[task.id]]
+        results.sort(key=lambda r: r["index"])
         for name in task.merged:
             step = task.merged_steps.get(name, task.steps[-1])
-            trace.setdefault(step, {})[name] = split.merge_batches(p[name] for p in parts)
+            trace.setdefault(step, {})[name] = split.merge_batches(
+                [r["outputs"][name] for r in results]
+            )
         return
+    out = outputs_of[task.id]
     for step_id in task.steps:
         entry = trace.setdefault(step_id, {})
         for name in steps_by_id[step_id].get("outputs", []):
             if task.kind == "splitter" and name == task.split_variable:
-                batches = outputs[scripts.RESERVED_BATCHES]
-                entry[name] = split.merge_batches(b["items"] for b in batches)
-            elif name in outputs:
-                entry[name] = outputs[name]
+                batch_dir = out / scripts.RESERVED_BATCHES
+                batches = [_load_value(p) for p in sorted(batch_dir.iterdir())]
+                entry[name] = split.merge_batches([b["items"] for b in batches])
+            elif (out / name).exists():
+                entry[name] = _load_value(out / name)
+
+
+def readable_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A run's result with every traced value JSON can show as it is, and a short summary
+    (type, shape, length, preview) of the others: for result.json, ``--json`` and the REST API."""
+    trace = result.get("trace")
+    if not isinstance(trace, dict):
+        return result
+    shown = {
+        step: {name: readable_value(value) for name, value in values.items()}
+        for step, values in trace.items()
+    }
+    return {**result, "trace": shown}
+
+
+def readable_value(value: Any) -> Any:
+    """The value itself when JSON shows it as it is, else ``{"naavre-preview": summary}``."""
+    if transport.is_plain_json(value) and _json_safe(value):
+        return value
+    return {"naavre-preview": preview.summarize(value)}
+
+
+def _json_safe(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        return False
+    return True
 
 
 # -- notebook context --------------------------------------------------------------------------
 
 _TRACE_HELPER = """
-def __naavre_trace__(names, path):
-    import json as _json
+def __naavre_trace__(names, folder):
+    import json as _json, os as _os
     _ns = globals()
     _out = {}
     for _name in names:
         if _name not in _ns:
             _out[_name] = {"defined": False}
             continue
-        _value = _ns[_name]
         try:
-            _out[_name] = {"defined": True, "value": _json.loads(_json.dumps(_value))}
-        except (TypeError, ValueError) as _exc:
-            _kind = type(_value)
-            _out[_name] = {"defined": True, "error": str(_exc),
-                           "type": _kind.__module__ + "." + _kind.__qualname__}
-    with open(path, "w", encoding="utf-8") as _f:
+            _codec = __naavre_transport__.dump(_ns[_name], _os.path.join(folder, _name))
+            _out[_name] = {"defined": True, "codec": _codec}
+        except __naavre_transport__.NotPassableError as _exc:
+            _out[_name] = {"defined": True, "error": str(_exc), "type": _exc.type_name}
+    with open(_os.path.join(folder, "index.json"), "w", encoding="utf-8") as _f:
         _json.dump(_out, _f)
 """
+"""Run in the kernel after each step: each output written with the value transport, as a step
+script writes it, so both contexts' values are read back the same way for the comparison."""
+
+
+def _kernel_setup_source(values: dict[str, Any]) -> str:
+    """The hidden first cell: the transport as a module of its own (not imported from this package,
+    which the kernel's environment may not have), the trace helper and the run's parameters."""
+    source = inspect.getsource(transport)
+    return (
+        "import types as __naavre_types__\n"
+        "__naavre_transport__ = __naavre_types__.ModuleType('naavre_transport')\n"
+        f"exec(compile({source!r}, 'naavre_batch_ext/transport.py', 'exec'), "
+        "__naavre_transport__.__dict__)\n" + _TRACE_HELPER + "\nimport json as __naavre_json__\n"
+        f"__naavre_params__ = __naavre_json__.loads({json.dumps(json.dumps(values))})\n"
+    )
+
+
+def _printed(cell: NotebookNode) -> str:
+    """What a cell printed to stdout (its stream outputs), as the step scripts record it."""
+    return "".join(
+        "".join(o.get("text", ""))
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stdout"
+    )
 
 
 def resolve_kernel(spec: dict[str, Any], requested: str | None = None) -> tuple[str, list[str]]:
@@ -682,6 +820,7 @@ async def _run_notebook_async(
     values = _parameter_values(spec, overrides)
     trace: dict[str, dict[str, Any]] = {}
     not_json: list[dict[str, Any]] = []
+    printed: dict[str, str] = {}
     cells: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
@@ -791,10 +930,7 @@ async def _run_notebook_async(
 
     try:
         async with client.async_setup_kernel():
-            await hidden(
-                _TRACE_HELPER + "\nimport json as __naavre_json__\n"
-                f"__naavre_params__ = __naavre_json__.loads({json.dumps(json.dumps(values))})\n"
-            )
+            await hidden(_kernel_setup_source(values))
             for index, cell in enumerate(originals):
                 if cell.cell_type != "code":
                     continue
@@ -848,15 +984,21 @@ async def _run_notebook_async(
                     status = "failed"
                     break
                 cells.append(_cell_record(index, name, cell, cell_start))
+                if step is not None:
+                    printed[str(index)] = _printed(cell)
                 if step is not None and last_cell[step["id"]] == index and step.get("outputs"):
-                    path = Path(tmp.name) / f"{index}.json"
-                    await hidden(f"__naavre_trace__({step['outputs']!r}, {str(path)!r})")
-                    snapshot = json.loads(path.read_text(encoding="utf-8"))
+                    step_dir = Path(tmp.name) / str(index)
+                    step_dir.mkdir()
+                    await hidden(f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})")
+                    snapshot = json.loads((step_dir / "index.json").read_text(encoding="utf-8"))
                     entry = trace.setdefault(step["id"], {})
                     for var, info in snapshot.items():
-                        if "value" in info:
-                            entry[var] = info["value"]
-                        elif info.get("defined"):
+                        if "codec" in info:
+                            try:
+                                entry[var] = _load_value(step_dir / var)
+                            except transport.ValueFileError as exc:
+                                info = {"defined": True, "type": info["codec"], "error": str(exc)}
+                        if "codec" not in info and info.get("defined"):
                             not_json.append(
                                 {
                                     "step": step["id"],
@@ -891,7 +1033,7 @@ async def _run_notebook_async(
     for item in not_json:
         warnings.append(
             f"step {item['step']}: {item['variable']} is {with_article(item['type'])}, which cannot "
-            "be passed between steps as JSON; compute it in the step that uses it, or "
+            f"be passed between steps ({item['error']}); compute it in the step that uses it, or "
             "pass a path"
         )
     _emit(progress, "run-finished", context="notebook", status=status, seconds=round(wall, 4))
@@ -905,6 +1047,7 @@ async def _run_notebook_async(
         "cells": cells,
         "wall_seconds": round(wall, 4),
         "trace": trace,
+        "printed": printed,
         "not_json": not_json,
         "errors": errors,
         "warnings": warnings,
@@ -992,8 +1135,15 @@ def run(
         status = "cancelled"
     if context == "both" and "workflow_run" in result:
         comparison = compare.compare_traces(spec, result["notebook_run"], result["workflow_run"])
+        for difference in comparison.get("differences", []):
+            for side in ("notebook", "workflow"):
+                if side in difference:
+                    difference[side] = readable_value(difference[side])
         result["comparison"] = comparison
         if status == "ok" and not comparison["same"]:
             status = "different"
+    for key in ("notebook_run", "workflow_run"):
+        if key in result:
+            result[key] = readable_result(result[key])
     result["status"] = status
     return result

@@ -9,7 +9,7 @@ Scripts need only Python 3's standard library. They carry the runtime from
 :mod:`naavre_batch_ext.step_runtime` and the split rule from :mod:`naavre_batch_ext.split` as source
 (one implementation, pasted, not re-written), and the user's cells as escaped string literals, so a
 script never contains two curly braces in a row, which Argo's templating would rewrite. Inputs and
-outputs go through environment variables and files only (docs/running.md).
+outputs are value files of :mod:`naavre_batch_ext.transport` in two folders (docs/running.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from . import split, step_runtime
+from . import split, step_runtime, transport
 
 __all__ = [
     "RESERVED_BATCHES",
@@ -34,6 +34,7 @@ __all__ = [
     "header_chunks",
     "plan_tasks",
     "runtime_source",
+    "script_prefix",
     "task_payload",
     "task_payload_text",
     "task_script",
@@ -315,11 +316,27 @@ def python_literal(text: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", literal)
 
 
+_FUTURE = "from __future__ import annotations\n"
+
+
 @lru_cache(maxsize=1)
-def _runtime_source() -> str:
-    source = inspect.getsource(step_runtime)
-    _check_braces(source, "naavre_batch_ext/step_runtime.py")
-    return source
+def runtime_source() -> str:
+    """What every script carries before its own task: :mod:`~naavre_batch_ext.step_runtime`, then
+    the value transport (:mod:`~naavre_batch_ext.transport`), verbatim (the transport's
+    ``from __future__`` line dropped, as it may only open a file), and ``_t`` bound to them."""
+    runtime = inspect.getsource(step_runtime)
+    _check_braces(runtime, "naavre_batch_ext/step_runtime.py")
+    codec = inspect.getsource(transport)
+    _check_braces(codec, "naavre_batch_ext/transport.py")
+    if _FUTURE not in codec:
+        raise AssertionError("naavre_batch_ext/transport.py must use postponed annotations")
+    codec = codec.replace(_FUTURE, "", 1)
+    return (
+        runtime
+        + "\n\n# The value transport, verbatim from naavre_batch_ext/transport.py.\n"
+        + codec
+        + "\n\n_t = sys.modules[__name__]\n"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -334,6 +351,7 @@ def rules_source() -> str:
         split.batch_ranges,
         split.split_batches,
         split.merge_batches,
+        split.splittable_kind,
         spec_module.resolve_batch_count,
     ):
         parts.append("\n\n" + inspect.getsource(func))
@@ -350,9 +368,9 @@ def _check_braces(text: str, where: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def runtime_source() -> str:
+def script_prefix() -> str:
     """The part of every step script that does not depend on the task: the shebang, the step
-    runtime (:mod:`~naavre_batch_ext.step_runtime`) and the split and batch-count rules.
+    runtime and value transport (:func:`runtime_source`) and the split and batch-count rules.
 
     :func:`task_script` is this text followed by :func:`task_payload_text`; the Argo export keeps
     it once per workflow and each task only its payload. Printable ASCII (and ``\\n``) only, and
@@ -361,9 +379,9 @@ def runtime_source() -> str:
     text = (
         "#!/usr/bin/env python3\n"
         "# naavre-batch step script, generated from the notebook's cells by naavre-batch-ext;\n"
-        "# edit the notebook, not this file. Inputs and outputs: NAAVRE_* environment variables\n"
-        "# and files (see docs/running.md).\n"
-        + _runtime_source()
+        "# edit the notebook, not this file.\n"
+        "# Inputs and outputs: folders NAAVRE_INPUTS_DIR and NAAVRE_OUTPUTS_DIR (docs/running.md).\n"
+        + runtime_source()
         + "\n\n# The split rule and batch-count rule, verbatim from naavre_batch_ext (split.py, spec.py).\n"
         + f"RULES_SOURCE = {python_literal(rules_source())}\n"
     )
@@ -376,7 +394,7 @@ def runtime_source() -> str:
 
 def task_payload_text(spec: dict[str, Any], task: Task) -> str:
     """The task's own end of its script: its payload (header, cells, wiring) and the call that runs
-    it; what follows :func:`runtime_source` in :func:`task_script`."""
+    it; what follows :func:`script_prefix` in :func:`task_script`."""
     payload = json.dumps(task_payload(spec, task), ensure_ascii=False, sort_keys=True, indent=1)
     text = (
         f"\n# The task {task.id} ({task.kind}): header, cells (escaped string literals) and wiring.\n"
@@ -389,4 +407,4 @@ def task_payload_text(spec: dict[str, Any], task: Task) -> str:
 
 def task_script(spec: dict[str, Any], task: Task) -> str:
     """The standalone Python 3 script of one task (deterministic: same spec, same bytes)."""
-    return runtime_source() + task_payload_text(spec, task)
+    return script_prefix() + task_payload_text(spec, task)

@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["batch_instances", "batch_ranges", "merge_batches", "split_batches"]
+__all__ = [
+    "batch_instances",
+    "batch_ranges",
+    "merge_batches",
+    "split_batches",
+    "splittable_kind",
+]
 
 
 def _check_batch_count(batch_count: int) -> int:
@@ -66,6 +72,15 @@ def merge_batches(parts: Iterable[Sequence[Any]]) -> list[Any]:
     for part in parts:
         merged.extend(part)
     return merged
+
+
+def splittable_kind(value: Any) -> str | None:
+    """The kind of sequence the split rule cuts and merges (``list``, ``tuple``), or None."""
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, tuple):
+        return "tuple"
+    return None
 
 
 def batch_instances(n: int, batch_count: int) -> int:

@@ -1,8 +1,9 @@
-"""The code every generated step script carries: read inputs, run cells, write outputs as JSON.
+"""The code every generated step script carries: read inputs, run cells, write outputs.
 
-This module is not imported by step scripts: :mod:`naavre_batch_ext.scripts` pastes its source into
-each script (after the shebang) so a script is one standalone file that needs nothing but Python 3's
-standard library, in a local process exactly as in an Argo pod. Hence the rules for this file:
+This module is not imported by step scripts: :mod:`naavre_batch_ext.scripts` pastes its source, and
+the value transport's (:mod:`naavre_batch_ext.transport`), into each script (after the shebang) so a
+script is one standalone file that needs nothing but Python 3's standard library, in a local process
+exactly as in an Argo pod or a CWL job. Hence the rules for this file:
 
 - stdlib only, and only cheap imports at the top (``json``, ``os``, ``sys``): a processor instance
   pays Python's start-up plus these imports, thousands of times in a classic split. ``traceback``
@@ -10,8 +11,9 @@ standard library, in a local process exactly as in an Argo pod. Hence the rules 
 - never two opening or two closing curly braces in a row: Argo would treat them as its own
   template markers (:func:`naavre_batch_ext.scripts.task_script` checks this).
 
-All values cross the process boundary as JSON, through environment variables (what Argo can
-substitute) or files (what the local runner writes); see docs/running.md for the contract.
+Every value crosses the process boundary as a value file of the transport, in a folder the engine
+fills (``NAAVRE_INPUTS_DIR``) and one the script fills (``NAAVRE_OUTPUTS_DIR``); see
+docs/running.md for the contract, which every engine (local runner, Argo, CWL) follows.
 """
 
 from __future__ import annotations
@@ -24,13 +26,28 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - typing only, never imported at run time (start-up cost)
     from typing import Any
 
+if __package__:  # imported as naavre_batch_ext.step_runtime; in a step script the transport's
+    from . import transport as _t  # source follows this one and the script binds _t itself
+
 EXIT_FAILED = 1
 
 RESERVED_BATCHES = "naavre-batches"
 RESERVED_BATCH_COUNT = "naavre-batch-count"
 RESERVED_RESULT = "naavre-result"
+RESERVED_BATCH = "naavre-batch"
+"""Processors' input: the batch ``{"index", "start", "stop", "items"}``."""
+RESERVED_BATCH_RESULTS = "naavre-batch-results"
+"""Merger's input: every processor instance's result (a folder of value files, or Argo's JSON list)."""
+RESERVED_BATCH_LIST = "naavre-batch-list"
+"""Splitter output: ``[{"index", "start", "stop"}, ...]``, small enough for Argo's ``withParam``."""
+PARAMETERS_DIR = "naavre-parameters"
+"""Folder of the inputs folder with one file per workflow parameter, holding its text."""
 
-_JSON_LEAVES = (str, int, float, bool, type(None))
+DISPLAY_MAGICS = ("matplotlib", "config", "autoreload", "precision")
+"""Line magics that only change how output looks: no-ops in a step (``%load_ext autoreload`` too)."""
+
+PRINTED_LIMIT = 1_000_000
+"""Characters of a cell's printed output kept for the comparison (the rest is cut, and said so)."""
 
 
 class StepFailure(Exception):
@@ -59,42 +76,37 @@ def parse_parameter(raw: str, kind: str | None) -> Any:
         return raw
 
 
-def _read_json_env(name: str) -> Any:
-    text = os.environ.get(name)
-    if text is None:
+def _inputs_dir() -> str:
+    return os.environ.get("NAAVRE_INPUTS_DIR") or ""
+
+
+def _input_path(name: str) -> str | None:
+    """The path of entry ``name`` of the inputs folder, or None when there is none."""
+    folder = _inputs_dir()
+    if not folder:
         return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise StepFailure(
-            {
-                "kind": "bad-input",
-                "message": f"environment variable {name} is not valid JSON ({exc})",
-            }
-        ) from None
+    path = os.path.join(folder, name)
+    return path if os.path.exists(path) else None
 
 
-def _load_bundle() -> dict[str, Any]:
-    path = os.environ.get("NAAVRE_INPUTS_FILE")
-    if not path:
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        bundle = json.load(handle)
-    if not isinstance(bundle, dict):
-        raise StepFailure({"kind": "bad-input", "message": f"{path} must hold a JSON object"})
-    return bundle
+def format_parameter(value: Any, kind: str | None) -> str:
+    """A parameter value as the text a user would type (the inverse of :func:`parse_parameter`):
+    strings as they are, anything else as JSON."""
+    if kind == "str" and isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
-def resolve_parameters(task: dict[str, Any], bundle: dict[str, Any]) -> dict[str, Any]:
-    """Defaults, then the bundle's ``parameters``, then ``NAAVRE_PARAMETERS``, then ``NAAVRE_PARAM_<name>``."""
+def resolve_parameters(task: dict[str, Any]) -> dict[str, Any]:
+    """Defaults, then the files ``naavre-parameters/<name>`` of the inputs folder (the text as
+    given to ``argo submit -p`` or ``naavre-batch run -p``), then ``NAAVRE_PARAM_<name>``."""
     declared: dict[str, Any] = task["parameters"]
     values = {name: info["default"] for name, info in declared.items()}
-    for source in (bundle.get("parameters"), _read_json_env("NAAVRE_PARAMETERS")):
-        if source:
-            for name, value in source.items():
-                if name in declared:
-                    values[name] = value
     for name, info in declared.items():
+        path = _input_path(os.path.join(PARAMETERS_DIR, name))
+        if path is not None:
+            with open(path, encoding="utf-8") as handle:
+                values[name] = parse_parameter(handle.read(), info.get("type"))
         raw = os.environ.get("NAAVRE_PARAM_" + name)
         if raw is not None:
             values[name] = parse_parameter(raw, info.get("type"))
@@ -102,23 +114,39 @@ def resolve_parameters(task: dict[str, Any], bundle: dict[str, Any]) -> dict[str
 
 
 class _NoIPython:
-    """Stands in for IPython's ``get_ipython()``: magics and ``!`` commands do not run in a step."""
+    """Stands in for IPython's ``get_ipython()``: display-only magics (``%matplotlib inline``,
+    ``%config``, ``%load_ext autoreload``, ``%autoreload``, ``%precision``) do nothing, as they change
+    no value; other magics and ``!`` commands do not run in a step and fail with a clear message."""
+
+    def run_line_magic(self, name: str, line: str = "", *args: Any, **kwargs: Any) -> Any:
+        if name in DISPLAY_MAGICS or (name == "load_ext" and line.strip() == "autoreload"):
+            return None
+        return self._refuse("run_line_magic", name, line)
+
+    def _refuse(self, method: str, *args: Any) -> Any:
+        what = " ".join(str(a) for a in args[:2])
+        raise RuntimeError(
+            f"IPython magic or shell command ({method} {what}) cannot run in a workflow step; "
+            "do it in the container image or in Python code"
+        )
 
     def __getattr__(self, name: str) -> Any:
         def refuse(*args: Any, **kwargs: Any) -> Any:
-            what = " ".join(str(a) for a in args[:2])
-            raise RuntimeError(
-                f"IPython magic or shell command ({name} {what}) cannot run in a workflow step; "
-                "do it in the container image or in Python code"
-            )
+            return self._refuse(name, *args)
 
         return refuse
 
 
 def _new_namespace() -> dict[str, Any]:
+    """A fresh ``__main__`` module for the user's code, registered in ``sys.modules`` so that
+    classes and functions the header defines pickle and unpickle by name, as in a notebook."""
     import builtins
+    import types
 
-    return {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _NoIPython}
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__builtins__=builtins, get_ipython=_NoIPython)
+    sys.modules["__main__"] = module
+    return module.__dict__
 
 
 def _run_source(source: str, filename: str, first_line: int, ns: dict[str, Any]) -> None:
@@ -193,11 +221,39 @@ def run_header(task: dict[str, Any], parameters: dict[str, Any], ns: dict[str, A
             raise _cell_failure(exc, task, "header", cell["index"]) from None
 
 
-def run_steps(task: dict[str, Any], ns: dict[str, Any]) -> None:
-    """Run every cell of the task's steps in order, in one namespace."""
+class _Recorder:
+    """Stands in for ``sys.stdout`` while a step cell runs: passes everything on to the real stream
+    (the log) and keeps the cell's printed text for the comparison with the notebook."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._parts: list[str] = []
+        self._size = 0
+
+    def write(self, text: str) -> int:
+        if self._size < PRINTED_LIMIT:
+            self._parts.append(text)
+            self._size += len(text)
+        return self._stream.write(text)
+
+    def text(self) -> str:
+        joined = "".join(self._parts)
+        if self._size >= PRINTED_LIMIT:
+            return joined[:PRINTED_LIMIT] + "\n[naavre-batch: printed output cut here]\n"
+        return joined
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def run_steps(task: dict[str, Any], ns: dict[str, Any], printed: dict[str, str]) -> None:
+    """Run every cell of the task's steps in order, in one namespace; what each cell prints to
+    stdout is kept in ``printed`` under the cell's index."""
     for step in task["steps"]:
         for cell in step["cells"]:
             filename = cell_filename(task["notebook"], cell["index"])
+            recorder = _Recorder(sys.stdout)
+            sys.stdout = recorder
             try:
                 _run_source(cell["source"], filename, 1, ns)
             except Exception as exc:  # noqa: BLE001 - any error of the user's code is reported
@@ -205,6 +261,10 @@ def run_steps(task: dict[str, Any], ns: dict[str, Any]) -> None:
             except SystemExit as exc:
                 if exc.code not in (None, 0):
                     raise _cell_failure(exc, task, step["id"], cell["index"]) from None
+            finally:
+                if sys.stdout is recorder:
+                    sys.stdout = recorder._stream
+                printed[str(cell["index"])] = recorder.text()
 
 
 def with_article(name: str) -> str:
@@ -213,129 +273,128 @@ def with_article(name: str) -> str:
 
 
 def _type_name(value: Any) -> str:
-    kind = type(value)
-    module = kind.__module__
-    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    return _t.type_name(value)
 
 
-def find_non_json(value: Any, path: str) -> tuple[str, Any] | None:
-    """The first place in ``value`` that JSON cannot carry faithfully, as ``(path, offender)``.
-
-    Tuples count as lists (JSON normalisation); dict keys must be strings (JSON would silently turn
-    ``1`` into ``"1"``, and the next step would see different keys than the notebook).
-    """
-    stack: list[tuple[str, Any]] = [(path, value)]
-    while stack:
-        where, item = stack.pop()
-        if isinstance(item, _JSON_LEAVES):
-            continue
-        if isinstance(item, (list, tuple)):
-            stack.extend((f"{where}[{i}]", x) for i, x in reversed(list(enumerate(item))))
-        elif isinstance(item, dict):
-            for key, x in item.items():
-                if not isinstance(key, str):
-                    return f"{where} key {key!r}", key
-                stack.append((f"{where}[{key!r}]", x))
-        else:
-            return where, item
-    return None
+# -- values in ----------------------------------------------------------------------------------
 
 
-def check_json(name: str, value: Any, step: str, role: str) -> None:
-    """Fail with a clear record when a value crossing a step boundary is not JSON."""
-    bad = find_non_json(value, name)
-    if bad is None:
-        return
-    where, offender = bad
-    at = "" if where == name else f" (at {where})"
-    raise StepFailure(
-        {
-            "kind": "not-json",
-            "step": step,
-            "variable": name,
-            "type": _type_name(offender),
-            "message": (
-                f"step {step}: variable {name} is passed to a later step but holds "
-                f"{with_article(_type_name(offender))}{at}, which cannot be passed between steps as JSON"
-            ),
-            "hint": (
-                f"compute {name} in the step that uses it, convert it to lists, dicts, strings "
-                "and numbers, or save it to a file and pass the file's path"
-            ),
-        }
-    )
+def _load(path: str, what: str) -> Any:
+    try:
+        return _t.load(path)
+    except Exception as exc:  # noqa: BLE001 - a broken input is reported, never a traceback
+        raise StepFailure(
+            {"kind": "bad-input", "message": f"{what} could not be read from {path}: {exc}"}
+        ) from None
 
 
-def read_inputs(task: dict[str, Any], bundle: dict[str, Any]) -> dict[str, Any]:
-    """Each input from ``NAAVRE_INPUT_<name>``, else ``NAAVRE_INPUTS``, else the bundle."""
-    whole = _read_json_env("NAAVRE_INPUTS") or {}
-    stored = bundle.get("inputs") or {}
+def read_inputs(task: dict[str, Any]) -> dict[str, Any]:
+    """Each input from its value file ``<inputs folder>/<name>``."""
     values: dict[str, Any] = {}
     for item in task["inputs"]:
         name = item["name"]
-        single = _read_json_env("NAAVRE_INPUT_" + name)
-        if single is not None or ("NAAVRE_INPUT_" + name) in os.environ:
-            values[name] = single
-        elif name in whole:
-            values[name] = whole[name]
-        elif name in stored:
-            values[name] = stored[name]
-        else:
+        path = _input_path(name)
+        if path is None:
             raise StepFailure(
                 {
                     "kind": "missing-input",
                     "variable": name,
                     "message": f"input {name} (from task {item['task']}) was not provided",
-                    "hint": f"set NAAVRE_INPUT_{name} to its JSON value",
+                    "hint": f"put its value file at NAAVRE_INPUTS_DIR/{name} (see docs/running.md)",
                 }
             )
+        values[name] = _load(path, f"input {name}")
     return values
 
 
-def _batch(bundle: dict[str, Any]) -> dict[str, Any]:
-    batch = _read_json_env("NAAVRE_BATCH")
-    if batch is None:
-        batch = bundle.get("batch")
-    if isinstance(batch, str):  # Argo may hand an item of withParam over as text
-        batch = json.loads(batch)
-    if not isinstance(batch, dict) or not isinstance(batch.get("items"), list):
+def _batch() -> dict[str, Any]:
+    path = _input_path(RESERVED_BATCH)
+    batch = _load(path, "the batch") if path else None
+    if not isinstance(batch, dict) or "items" not in batch or "index" not in batch:
         raise StepFailure(
             {
                 "kind": "bad-input",
-                "message": 'NAAVRE_BATCH must be a JSON object {"index": i, "items": [...]}',
+                "message": f"NAAVRE_INPUTS_DIR/{RESERVED_BATCH} must hold the batch "
+                '{"index": i, "start": a, "stop": b, "items": ...}',
             }
         )
     return batch
 
 
-def merge_results(
-    task: dict[str, Any], bundle: dict[str, Any], merge_batches: Any
-) -> dict[str, Any]:
-    """The merged variables from the processor instances' results, checked complete and in order.
-
-    Results arrive as Argo aggregates them: a JSON list in any order, of successful instances only,
-    each element a JSON object or a string of JSON; each carries its batch index.
-    """
-    results = _read_json_env("NAAVRE_BATCH_RESULTS")
-    if results is None:
-        results = bundle.get("batch_results")
-    if isinstance(results, str):
-        results = json.loads(results)
-    count = _read_json_env("NAAVRE_BATCH_COUNT")
-    if count is None:
-        count = bundle.get("batch_count")
-    if not isinstance(results, list) or not isinstance(count, int):
+def _batch_results() -> list[Any]:
+    """Every processor instance's result: a folder of value files (files, artifacts), or the JSON
+    list Argo aggregates from an output parameter (each element one value in the text form)."""
+    path = _input_path(RESERVED_BATCH_RESULTS)
+    if path is None:
         raise StepFailure(
             {
                 "kind": "bad-input",
-                "message": "the merger needs NAAVRE_BATCH_RESULTS (a JSON list) and "
-                "NAAVRE_BATCH_COUNT (an integer)",
+                "message": f"the merger needs NAAVRE_INPUTS_DIR/{RESERVED_BATCH_RESULTS}",
             }
         )
+    if os.path.isdir(path):
+        names = sorted(os.listdir(path))
+        return [_load(os.path.join(path, n), f"batch result {n}") for n in names]
+    with open(path, "rb") as handle:
+        text = handle.read()
+    try:
+        elements = json.loads(text)
+    except ValueError:
+        elements = None
+    if not isinstance(elements, list):
+        raise StepFailure(
+            {
+                "kind": "bad-input",
+                "message": f"{RESERVED_BATCH_RESULTS} must be a folder of value files or a JSON "
+                "list of values",
+            }
+        )
+    results = []
+    for element in elements:
+        if isinstance(element, str):
+            try:
+                element = _t.loads(element.encode("utf-8"))
+            except Exception as exc:  # noqa: BLE001
+                raise StepFailure(
+                    {"kind": "bad-input", "message": f"a batch result could not be read: {exc}"}
+                ) from None
+        results.append(element)
+    return results
+
+
+def _batch_count() -> int:
+    path = _input_path(RESERVED_BATCH_COUNT)
+    count: Any = None
+    if path is not None:
+        with open(path, encoding="utf-8") as handle:
+            try:
+                count = json.loads(handle.read())
+            except ValueError:
+                count = None
+    if type(count) is not int:
+        raise StepFailure(
+            {
+                "kind": "bad-input",
+                "message": f"the merger needs NAAVRE_INPUTS_DIR/{RESERVED_BATCH_COUNT} "
+                "(an integer)",
+            }
+        )
+    return count
+
+
+def merge_results(task: dict[str, Any], merge_batches: Any) -> dict[str, Any]:
+    """The merged variables from the processor instances' results, checked complete and in order.
+
+    Results arrive in any order, of successful instances only; each carries its batch index.
+    """
+    results = _batch_results()
+    count = _batch_count()
     by_index: dict[int, dict[str, Any]] = {}
     for element in results:
-        if isinstance(element, str):
-            element = json.loads(element)
+        if not isinstance(element, dict) or "index" not in element or "outputs" not in element:
+            raise StepFailure(
+                {"kind": "bad-input", "message": "a batch result is not {index, outputs}"}
+            )
         index = element["index"]
         if index in by_index:
             raise StepFailure(
@@ -357,17 +416,32 @@ def merge_results(
     ordered = [by_index[i] for i in range(count)]
     merged: dict[str, Any] = {}
     for name in task["merged"]:
-        parts = []
-        for element in ordered:
-            part = element["outputs"][name]
-            if not isinstance(part, list):
-                raise _not_a_list(task, name, part, element["index"])
-            parts.append(part)
-        merged[name] = merge_batches(parts)
+        parts = [element["outputs"][name] for element in ordered]
+        try:
+            merged[name] = merge_batches(parts)
+        except (TypeError, ValueError) as exc:
+            step = task.get("merged_steps", {}).get(name, task["id"])
+            raise StepFailure(
+                {
+                    "kind": "merge-failed",
+                    "step": step,
+                    "variable": name,
+                    "message": f"step {step}: the batches' values of {name} cannot be merged: {exc}",
+                    "hint": f"give {name} the same kind of value in every batch (a list, tuple, "
+                    "numpy array, DataFrame or Series)",
+                }
+            ) from None
     return merged
 
 
-def _not_a_list(task: dict[str, Any], name: str, value: Any, index: int) -> StepFailure:
+# -- values out ---------------------------------------------------------------------------------
+
+
+def _not_mergeable(
+    task: dict[str, Any], name: str, value: Any, index: int, kind_of: Any
+) -> StepFailure | None:
+    if kind_of(value) is not None:
+        return None
     step = task.get("merged_steps", {}).get(name, task["id"])
     return StepFailure(
         {
@@ -376,8 +450,9 @@ def _not_a_list(task: dict[str, Any], name: str, value: Any, index: int) -> Step
             "variable": name,
             "type": _type_name(value),
             "message": (
-                f"step {step}: {name} is read after the merge, so each batch must give a list "
-                f"to concatenate, but batch {index} gave {with_article(_type_name(value))}"
+                f"step {step}: {name} is read after the merge, so each batch must give a list, "
+                "tuple, range, numpy array, DataFrame or Series to concatenate, but batch "
+                f"{index} gave {with_article(_type_name(value))}"
             ),
             "hint": f"make {name} a list per batch (for example [result]), or read it only "
             "inside the processors",
@@ -386,7 +461,7 @@ def _not_a_list(task: dict[str, Any], name: str, value: Any, index: int) -> Step
 
 
 def collect_outputs(task: dict[str, Any], names: list[str], ns: dict[str, Any]) -> dict[str, Any]:
-    """The named variables from the namespace, each checked to be JSON."""
+    """The named variables from the namespace (each must be defined after the step ran)."""
     values: dict[str, Any] = {}
     step = task["steps"][-1]["id"] if task["steps"] else task["id"]
     for name in names:
@@ -401,23 +476,104 @@ def collect_outputs(task: dict[str, Any], names: list[str], ns: dict[str, Any]) 
                     "but it is not defined after the step ran",
                 }
             )
-        check_json(name, ns[name], owner, task["kind"])
         values[name] = ns[name]
     return values
 
 
-def write_outputs(outputs: dict[str, Any]) -> None:
-    """``NAAVRE_OUTPUTS_FILE`` gets one JSON object; ``NAAVRE_OUTPUTS_DIR`` one file per key."""
-    path = os.environ.get("NAAVRE_OUTPUTS_FILE")
+def _text_mode() -> bool:
+    return os.environ.get("NAAVRE_VALUES", "binary") == "text"
+
+
+def _not_passable(exc: Any, variable: str, step: str) -> StepFailure:
+    at = "" if not exc.path else f" (at {variable}{exc.path})"
+    return StepFailure(
+        {
+            "kind": "not-passable",
+            "step": step,
+            "variable": variable,
+            "type": exc.type_name,
+            "message": (
+                f"step {step}: variable {variable} is passed to a later step but holds "
+                f"{with_article(exc.type_name)}{at}, which cannot be passed between steps "
+                f"({exc.reason})"
+            ),
+            "hint": (
+                f"compute {variable} in the step that uses it, or keep only data in it "
+                "(no open files, generators, locks or lambdas), or save it to a file and "
+                "pass the file's path"
+            ),
+        }
+    )
+
+
+def _check_text_size(size: int, variable: str, step: str) -> None:
+    """With values as Argo parameters, one over ``NAAVRE_TEXT_LIMIT`` bytes fails here, naming
+    the variable, instead of failing later in the controller with a message about etcd."""
+    limit = os.environ.get("NAAVRE_TEXT_LIMIT")
+    if limit and size > int(limit):
+        raise StepFailure(
+            {
+                "kind": "value-too-large",
+                "step": step,
+                "variable": variable,
+                "size": size,
+                "message": (
+                    f"step {step}: variable {variable} is {size:,} bytes as an Argo parameter, "
+                    f"over the limit of {int(limit):,} bytes for values passed as parameters"
+                ),
+                "hint": "export with --values artifacts (values as files in the cluster's "
+                "artifact repository), or pass a path or URL instead of the data",
+            }
+        )
+
+
+def _text_value(value: Any, variable: str, step: str) -> bytes:
+    try:
+        data = _t.dumps(value, text=True)
+    except _t.NotPassableError as exc:
+        raise _not_passable(exc, variable, step) from None
+    _check_text_size(len(data), variable, step)
+    return data
+
+
+def write_value(folder: str, file_name: str, value: Any, variable: str, step: str) -> None:
+    """One value file, in the form ``NAAVRE_VALUES`` asks for; a value no codec takes fails the
+    step with a message naming the variable, its type and where inside it the culprit is."""
+    path = os.path.join(folder, file_name)
+    if _text_mode():
+        data = _text_value(value, variable, step)
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return
+    try:
+        _t.dump(value, path)
+    except _t.NotPassableError as exc:
+        raise _not_passable(exc, variable, step) from None
+
+
+def _outputs_dir() -> str:
+    folder = os.environ.get("NAAVRE_OUTPUTS_DIR") or ""
+    if not folder:
+        raise StepFailure({"kind": "bad-input", "message": "NAAVRE_OUTPUTS_DIR is not set"})
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def write_outputs(task: dict[str, Any], outputs: dict[str, Any]) -> None:
+    """``NAAVRE_OUTPUTS_DIR`` gets one value file per output, named after the variable."""
+    folder = _outputs_dir()
+    step = task["steps"][-1]["id"] if task["steps"] else task["id"]
+    for name, value in outputs.items():
+        owner = task.get("output_steps", {}).get(name, step)
+        write_value(folder, name, value, name, owner)
+
+
+def write_printed(printed: dict[str, str]) -> None:
+    """``NAAVRE_PRINTED_FILE``: what each step cell printed, for the comparison."""
+    path = os.environ.get("NAAVRE_PRINTED_FILE")
     if path:
         with open(path, "w", encoding="utf-8") as handle:
-            json.dump(outputs, handle)
-    folder = os.environ.get("NAAVRE_OUTPUTS_DIR")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-        for name, value in outputs.items():
-            with open(os.path.join(folder, name + ".json"), "w", encoding="utf-8") as handle:
-                json.dump(value, handle)
+            json.dump(printed, handle)
 
 
 def report_failure(record: dict[str, Any]) -> int:
@@ -444,45 +600,54 @@ def execute(task: dict[str, Any], rules_source: str) -> int:
     """
     rule: dict[str, Any] = {}
     exec(compile(rules_source, "naavre_batch_ext rules", "exec"), rule)  # noqa: S102
+    printed: dict[str, str] = {}
     try:
-        bundle = _load_bundle()
-        parameters = resolve_parameters(task, bundle)
+        parameters = resolve_parameters(task)
         ns = _new_namespace()
         run_header(task, parameters, ns)
-        ns.update(read_inputs(task, bundle))
+        ns.update(read_inputs(task))
         kind = task["kind"]
         batch: dict[str, Any] | None = None
-        count = _batch_count(task, parameters, rule) if kind == "splitter" else 0
+        count = _resolve_count(task, parameters, rule) if kind == "splitter" else 0
         if kind == "processors":
-            batch = _batch(bundle)
+            batch = _batch()
             ns[task["split_variable"]] = batch["items"]
         elif kind == "merger":
-            ns.update(merge_results(task, bundle, rule["merge_batches"]))
+            ns.update(merge_results(task, rule["merge_batches"]))
         try:
-            run_steps(task, ns)
+            run_steps(task, ns, printed)
         except StepFailure as failure:
             if batch is not None:
                 failure.record["batch"] = {
                     key: batch.get(key) for key in ("index", "start", "stop")
                 }
             raise
+        finally:
+            write_printed(printed)
         outputs = collect_outputs(task, task["outputs"], ns)
+        write_outputs(task, outputs)
         if kind == "splitter":
-            outputs.update(_split(task, count, ns, rule))
+            _split(task, count, ns, rule)
         elif kind == "processors":
             assert batch is not None
             merged = collect_outputs(task, task["merged"], ns)
             for name, value in merged.items():
-                if not isinstance(value, list):
-                    raise _not_a_list(task, name, value, batch["index"])
-            outputs[RESERVED_RESULT] = {"index": batch["index"], "outputs": merged}
-        write_outputs(outputs)
+                refused = _not_mergeable(task, name, value, batch["index"], rule["splittable_kind"])
+                if refused is not None:
+                    raise refused
+            write_value(
+                _outputs_dir(),
+                RESERVED_RESULT,
+                {"index": batch["index"], "outputs": merged},
+                ", ".join(task["merged"]) or RESERVED_RESULT,
+                task["steps"][-1]["id"],
+            )
     except StepFailure as failure:
         return report_failure(failure.record)
     return 0
 
 
-def _batch_count(task: dict[str, Any], parameters: dict[str, Any], rule: dict[str, Any]) -> int:
+def _resolve_count(task: dict[str, Any], parameters: dict[str, Any], rule: dict[str, Any]) -> int:
     """Resolve the splitter's batch count before its cells run, so a bad value fails fast."""
     step = task["steps"][0]["id"]
     try:
@@ -499,10 +664,13 @@ def _batch_count(task: dict[str, Any], parameters: dict[str, Any], rule: dict[st
     return count
 
 
-def _split(
-    task: dict[str, Any], count: int, ns: dict[str, Any], rule: dict[str, Any]
-) -> dict[str, Any]:
-    """Cut the split variable with the one split rule into ``{"index", "start", "stop", "items"}``."""
+def batch_file_name(index: int) -> str:
+    """``00003``: batch files sort by name in batch order (globs, listings, CWL)."""
+    return f"{index:05d}"
+
+
+def _split(task: dict[str, Any], count: int, ns: dict[str, Any], rule: dict[str, Any]) -> None:
+    """Cut the split variable with the one split rule; write the batches, their count and list."""
     name = task["split_variable"]
     step = task["steps"][0]["id"]
     if name not in ns:
@@ -516,25 +684,42 @@ def _split(
             }
         )
     items = ns[name]
-    if isinstance(items, tuple):
-        items = list(items)
-    if not isinstance(items, list):
+    if rule["splittable_kind"](items) is None:
         raise StepFailure(
             {
                 "kind": "split-not-list",
                 "step": step,
                 "variable": name,
                 "type": _type_name(items),
-                "message": f"splitter {step}: the split variable {name} must be a list, "
+                "message": f"splitter {step}: the split variable {name} must be a list, tuple, "
+                "range, numpy array, pandas DataFrame or Series, "
                 f"but it is {with_article(_type_name(items))}",
                 "hint": f"make {name} a list (for example list(...)) before the processors",
             }
         )
-    check_json(name, items, step, "splitter")
     ranges = rule["batch_ranges"](len(items), count)
+    parts = rule["split_batches"](items, count)
+    folder = _outputs_dir()
+    listing = [{"index": i, "start": a, "stop": b} for i, (a, b) in enumerate(ranges)]
     batches = [
         {"index": i, "start": a, "stop": b, "items": part}
         # Not zip(strict=True): that needs Python 3.10 and the scripts run on any Python 3 image.
-        for i, ((a, b), part) in enumerate(zip(ranges, rule["split_batches"](items, count)))  # noqa: B905
+        for i, ((a, b), part) in enumerate(zip(ranges, parts))  # noqa: B905
     ]
-    return {RESERVED_BATCHES: batches, RESERVED_BATCH_COUNT: len(batches)}
+    if _text_mode():
+        # One Argo parameter holding every batch: withParam fans out over this JSON list, and
+        # each item is one batch's value in the text form (a string, never re-encoded).
+        texts = [_text_value(batch, name, step).decode("ascii") for batch in batches]
+        listed = json.dumps(texts)
+        _check_text_size(len(listed), name, step)
+        with open(os.path.join(folder, RESERVED_BATCHES), "w", encoding="ascii") as handle:
+            handle.write(listed)
+    else:
+        batch_dir = os.path.join(folder, RESERVED_BATCHES)
+        os.makedirs(batch_dir, exist_ok=True)
+        for batch in batches:
+            write_value(batch_dir, batch_file_name(batch["index"]), batch, name, step)
+    with open(os.path.join(folder, RESERVED_BATCH_COUNT), "w", encoding="ascii") as handle:
+        handle.write(str(len(batches)))
+    with open(os.path.join(folder, RESERVED_BATCH_LIST), "w", encoding="ascii") as handle:
+        json.dump(listing, handle)

@@ -37,7 +37,7 @@ from naavre_batch_ext.notebook import load_notebook
 from naavre_batch_ext.scripts import (
     PlanError,
     plan_tasks,
-    runtime_source,
+    script_prefix,
     task_payload_text,
     task_script,
 )
@@ -46,6 +46,8 @@ from naavre_batch_ext.spec import build_spec
 SCHEMA_PATH = Path(__file__).parent / "fixtures" / "argo-workflow-schema-v4.1.2.json"
 WORKFLOW_DEF = "#/definitions/io.argoproj.workflow.v1alpha1.Workflow"
 ALL_OPTIONS = ArgoOptions(
+    values="artifacts",
+    artifact_repository_ref="naavre-minio",
     image="registry.example.org/lab/py:1",
     images={"processor": "registry.example.org/lab/py-gpu:1"},
     parallelism=4,
@@ -63,7 +65,12 @@ ALL_OPTIONS = ArgoOptions(
 NO_HYGIENE = ArgoOptions(
     pod_gc=None, ttl_after_success=None, ttl_after_failure=None, active_deadline_seconds=None
 )
-OPTION_SETS = {"defaults": ArgoOptions(), "all-options": ALL_OPTIONS, "no-hygiene": NO_HYGIENE}
+OPTION_SETS = {
+    "defaults": ArgoOptions(),
+    "artifacts": ArgoOptions(values="artifacts"),
+    "all-options": ALL_OPTIONS,
+    "no-hygiene": NO_HYGIENE,
+}
 
 
 def _argo_validate_binary() -> Path | None:
@@ -177,17 +184,14 @@ def without_prologue(source: str) -> str:
     return source.replace(argo.ARGO_PROLOGUE, "")
 
 
-def _bundle(template: dict[str, Any], values: dict[str, Any]) -> Any:
-    """The template's inputs file as the script reads it, with each ``{{inputs.parameters.X}}``
-    replaced by the JSON text of ``values[X]``; also checks how the file reaches the script."""
-    (artifact,) = [a for a in template["inputs"]["artifacts"] if a["name"] == "naavre-inputs"]
-    assert artifact["path"] == argo.INPUTS_FILE == _env(template)["NAAVRE_INPUTS_FILE"]
-    text = re.sub(
-        r"\{\{inputs\.parameters\.([-\w]+)\}\}",
-        lambda m: json.dumps(values[m.group(1)]),
-        artifact["raw"]["data"],
-    )
-    return json.loads(text)
+def _input_files(template: dict[str, Any]) -> dict[str, str]:
+    """The template's raw input files, by path relative to ``NAAVRE_INPUTS_DIR``."""
+    folder = _env(template)["NAAVRE_INPUTS_DIR"] + "/"
+    return {
+        a["path"].removeprefix(folder): a["raw"]["data"]
+        for a in template.get("inputs", {}).get("artifacts", [])
+        if "raw" in a
+    }
 
 
 SECTION = section_tags(batch_count="3")
@@ -278,7 +282,7 @@ def test_the_runtime_is_in_the_workflow_once_and_each_task_carries_only_its_payl
     doc = _doc(spec)
     annotation = doc["metadata"]["annotations"][argo.ANNOTATION_RUNTIME]
     loaded = zlib.decompress(base64.b64decode(annotation)).decode("utf-8")
-    assert loaded == runtime_source() + argo.ARGO_PROLOGUE
+    assert loaded == script_prefix() + argo.ARGO_PROLOGUE
     for task in plan_tasks(spec):
         source = _templates(doc)[task.id]["script"]["source"]
         assert source == argo.RUNTIME_LOADER + task_payload_text(spec, task)
@@ -396,9 +400,8 @@ def test_processor_chain_runs_once_per_batch_of_the_splitter() -> None:
     assert proc["withParam"] == "{{tasks.gen-batches.outputs.parameters.naavre-batches}}"
     assert proc["dependencies"] == ["gen-batches"]
     assert {"name": "naavre-batch", "value": "{{item}}"} in proc["arguments"]["parameters"]
-    batch = {"index": 1, "start": 2, "stop": 4, "items": [[2, 3]]}
-    bundle = _bundle(_templates(doc)["process-batches"], {"naavre-batch": batch})
-    assert bundle == {"batch": batch}
+    files = _input_files(_templates(doc)["process-batches"])
+    assert files["naavre-batch"] == "{{inputs.parameters.naavre-batch}}"
 
 
 def test_processor_steps_of_a_section_are_fused_into_one_pod() -> None:
@@ -431,12 +434,9 @@ def test_merger_gets_the_aggregated_results_and_the_batch_count() -> None:
     assert (
         args["naavre-batch-count"] == "{{tasks.gen-batches.outputs.parameters.naavre-batch-count}}"
     )
-    results = [{"index": 0, "outputs": {"processed_batches": [[0.0]]}}]
-    bundle = _bundle(
-        _templates(doc)["retrieve-batches"],
-        {"naavre-batch-results": results, "naavre-batch-count": 1},
-    )
-    assert bundle == {"batch_results": results, "batch_count": 1}
+    files = _input_files(_templates(doc)["retrieve-batches"])
+    assert files["naavre-batch-results"] == "{{inputs.parameters.naavre-batch-results}}"
+    assert files["naavre-batch-count"] == "{{inputs.parameters.naavre-batch-count}}"
     assert set(merger["dependencies"]) == {"process-batches", "gen-batches"}
 
 
@@ -448,15 +448,17 @@ def test_failed_batches_do_not_stop_the_merger_from_naming_them() -> None:
     assert entry["dag"]["failFast"] is False
 
 
-def test_outputs_are_read_from_the_files_the_script_writes() -> None:
-    doc = _doc(_spec(tagged_seed_notebook()))
+@pytest.mark.parametrize("values", argo.VALUES_MODES)
+def test_outputs_are_read_from_the_files_the_script_writes(values: str) -> None:
+    doc = _doc(_spec(tagged_seed_notebook()), ArgoOptions(values=values))
     for template in doc["spec"]["templates"]:
         if "script" not in template:
             continue
         outputs_dir = _env(template)["NAAVRE_OUTPUTS_DIR"]
-        for param in template.get("outputs", {}).get("parameters", []):
-            path = param["valueFrom"]["path"]
-            assert path.startswith(outputs_dir + "/") and path.endswith(".json")
+        outputs = template.get("outputs", {})
+        for output in outputs.get("parameters", []) + outputs.get("artifacts", []):
+            path = output.get("path") or output["valueFrom"]["path"]
+            assert path == f"{outputs_dir}/{output['name']}"
 
 
 def test_every_template_reference_resolves_to_something_declared() -> None:
@@ -518,7 +520,7 @@ def test_every_template_reference_resolves_to_something_declared() -> None:
         seen.add(task["name"])
 
 
-def test_values_from_earlier_steps_reach_later_steps_in_the_inputs_file() -> None:
+def test_values_from_earlier_steps_reach_later_steps_as_input_files() -> None:
     spec = _spec(
         code_notebook(
             "items = list(range(6))\nfactor = 7",
@@ -532,10 +534,73 @@ def test_values_from_earlier_steps_reach_later_steps_in_the_inputs_file() -> Non
     splitter = spec["steps"][0]["id"]
     args = {a["name"]: a["value"] for a in proc["arguments"]["parameters"]}
     assert args["factor"] == "{{" + f"tasks.{splitter}.outputs.parameters.factor" + "}}"
-    bundle = _bundle(_templates(doc)[proc["name"]], {"naavre-batch": {"items": []}, "factor": 7})
-    assert bundle["inputs"] == {"factor": 7}
+    files = _input_files(_templates(doc)[proc["name"]])
+    assert files["factor"] == "{{inputs.parameters.factor}}"
     out = {p["name"]: p for p in _templates(doc)[splitter]["outputs"]["parameters"]}
-    assert out["factor"]["valueFrom"]["path"] == f"{argo.OUTPUTS_DIR}/factor.json"
+    assert out["factor"]["valueFrom"]["path"] == f"{argo.OUTPUTS_DIR}/factor"
+
+
+def test_parameters_mode_writes_text_form_values_with_a_size_limit() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    for template in doc["spec"]["templates"]:
+        if "script" in template:
+            env = _env(template)
+            assert env["NAAVRE_VALUES"] == "text"
+            assert env["NAAVRE_TEXT_LIMIT"] == str(argo.PARAMETER_VALUE_LIMIT)
+
+
+def test_artifacts_mode_stores_every_value_as_a_key_only_artifact_under_the_workflow_name() -> None:
+    spec = _spec(
+        code_notebook(
+            "items = list(range(6))\nfactor = 7",
+            "out = [x * factor for x in items]",
+            "print(out)",
+            tags=SECTION_ITEMS,
+        )
+    )
+    doc = _doc(spec, ArgoOptions(values="artifacts"))
+    splitter, chain, merger = (s["id"] for s in spec["steps"])
+    templates = _templates(doc)
+    assert "artifactRepositoryRef" not in doc["spec"]  # the namespace's default repository
+    for template in templates.values():
+        if "script" in template:
+            assert _env(template)["NAAVRE_VALUES"] == "binary"
+            assert "NAAVRE_TEXT_LIMIT" not in _env(template)
+            for artifact in template.get("outputs", {}).get("artifacts", []):
+                assert artifact["archive"] == {"none": {}}
+                assert set(artifact["s3"]) == {"key"}
+                assert artifact["s3"]["key"].startswith("{{workflow.name}}/" + template["name"])
+    out = {a["name"]: a for a in templates[splitter]["outputs"]["artifacts"]}
+    assert out["factor"]["s3"]["key"] == f"{{{{workflow.name}}}}/{splitter}/factor"
+    (listing,) = templates[splitter]["outputs"]["parameters"]  # only what withParam needs
+    assert listing["name"] == "naavre-batch-list"
+    dag = {t["name"]: t for t in _dag(doc)}
+    assert dag[chain]["withParam"] == (
+        "{{" + f"tasks.{splitter}.outputs.parameters.naavre-batch-list" + "}}"
+    )
+    batch = {a["name"]: a for a in dag[chain]["arguments"]["artifacts"]}["naavre-batch"]
+    assert (
+        batch["s3"]["key"] == f"{{{{workflow.name}}}}/{splitter}/naavre-batches/{{{{item.index}}}}"
+    )
+    result = templates[chain]["outputs"]["artifacts"][0]
+    assert result["s3"]["key"] == (
+        f"{{{{workflow.name}}}}/{chain}/naavre-result/{{{{inputs.parameters.naavre-batch-index}}}}"
+    )
+    results = {a["name"]: a for a in dag[merger]["arguments"]["artifacts"]}
+    assert results["naavre-batch-results"]["s3"]["key"] == (
+        f"{{{{workflow.name}}}}/{chain}/naavre-result"  # the prefix: every instance's result
+    )
+
+
+def test_artifact_repository_ref_selects_a_repository_of_the_config_map() -> None:
+    options = ArgoOptions(values="artifacts", artifact_repository_ref="my-minio")
+    doc = _doc(_spec(tagged_seed_notebook()), options)
+    assert doc["spec"]["artifactRepositoryRef"] == {"key": "my-minio"}
+
+
+def test_artifact_repository_ref_needs_values_as_artifacts() -> None:
+    with pytest.raises(ValueError, match="needs --values artifacts"):
+        ArgoOptions(artifact_repository_ref="my-minio").check()
 
 
 def test_non_ascii_variable_names_get_valid_argo_names() -> None:

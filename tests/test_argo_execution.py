@@ -33,15 +33,14 @@ What this cannot show without a cluster is listed in docs/argo.md.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
-import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -58,15 +57,19 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext import split
-from naavre_batch_ext.argo import export_argo
+from naavre_batch_ext import argo, split, transport
+from naavre_batch_ext.argo import ArgoOptions, argo_name, export_argo
+from naavre_batch_ext.compare import compare_traces
 from naavre_batch_ext.runner import run_notebook
+from naavre_batch_ext.scripts import plan_tasks
 from naavre_batch_ext.spec import build_spec
 
 AGGREGATIONS = ("json-strings", "aggregatedJSONValueList")
 """Argo's fan-in encodings: before v3.5.11 (a JSON list of the output strings) and from v3.5.11
 (``aggregatedJSONValueList``: values that are all JSON objects or arrays are re-encoded by Go)."""
-ENCODINGS = AGGREGATIONS
+TRANSPORTS = ("parameters/json-strings", "parameters/aggregatedJSONValueList", "artifacts")
+"""``--values parameters`` under both of Argo's fan-in behaviours, and ``--values artifacts``."""
+ENCODINGS = TRANSPORTS
 WORKFLOW_NAME = "played-wf-x7k2p"
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -285,6 +288,8 @@ class Pod:
     stderr: str
     outputs: dict[str, str] = field(default_factory=dict)
     item: Any = None
+    folder: Path | None = None
+    stored: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -302,15 +307,24 @@ class Play:
 
 
 class ArgoPlayer:
-    """Plays an exported Workflow locally; see the module docstring for what it imitates."""
+    """Plays an exported Workflow locally; see the module docstring for what it imitates.
+
+    ``root`` holds one folder per pod and ``artifact-repository/``, the cluster's default
+    artifact repository: a key-only artifact (``s3.key`` only) is relocated there
+    (``ArtifactLocation.Relocate``, workflow_types.go), a key naming objects below it (``key/...``)
+    loads as a folder, as the S3, GCS and Azure drivers load a directory.
+    """
 
     def __init__(self, text: str, root: Path, encoding: str = "aggregatedJSONValueList") -> None:
         assert encoding in AGGREGATIONS, encoding
         self.doc = yaml.safe_load(text)
         self.root = root
+        self.repository = root / "artifact-repository"
+        self.repository.mkdir(parents=True, exist_ok=True)
         self.encoding = encoding
         self.templates = {t["name"]: t for t in self.doc["spec"]["templates"]}
         self.pod_count = 0
+        self.last_stored: dict[str, Path] = {}
 
     def play(self, parameters: dict[str, str] | None = None) -> Play:
         spec = self.doc["spec"]
@@ -371,20 +385,61 @@ class ArgoPlayer:
         local = dict(scope)
         if item is not None:
             local["item"] = item_text(item)
-        args = {
-            a["name"]: substitute(a["value"], local)
-            for a in task.get("arguments", {}).get("parameters", [])
-        }
+            if isinstance(item, dict):  # processItem: item.<key> is fmt %v of the value
+                local.update({f"item.{k}": item_text(v) for k, v in item.items()})
+        arguments = task.get("arguments", {})
+        args = {a["name"]: substitute(a["value"], local) for a in arguments.get("parameters", [])}
+        given = {a["name"]: substitute_all(a, local) for a in arguments.get("artifacts", [])}
         template = self.templates[task["template"]]
         declared = [p["name"] for p in template.get("inputs", {}).get("parameters", [])]
         assert sorted(declared) == sorted(args), (
             f"{task['name']}: arguments {sorted(args)} != inputs {declared}"
         )
+        template = copy.deepcopy(template)
+        for artifact in template.get("inputs", {}).get("artifacts", []):
+            if artifact["name"] in given:  # the task's argument gives the artifact's location
+                artifact.update(
+                    {k: v for k, v in given.pop(artifact["name"]).items() if k != "name"}
+                )
+        assert not given, f"{task['name']}: arguments for undeclared artifacts {sorted(given)}"
         template_scope = {k: v for k, v in scope.items() if k.startswith("workflow.")}
         template_scope.update({f"inputs.parameters.{k}": v for k, v in args.items()})
-        resolved = substitute_all(copy.deepcopy(template), template_scope)
+        resolved = substitute_all(template, template_scope)
         shown = json.loads(go_marshal(item)) if item is not None else None
         return self._run_pod(task["name"], resolved, shown)
+
+    def _load_artifact(self, artifact: dict[str, Any], target: Path) -> str | None:
+        """Write an input artifact into the pod, as Argo's init container does; an error text."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if "raw" in artifact:
+            target.write_bytes(artifact["raw"]["data"].encode("utf-8"))
+            return None
+        assert set(artifact) <= {"name", "path", "s3", "optional"}, artifact
+        assert set(artifact["s3"]) == {"key"}, "only key-only artifacts are played"
+        key = artifact["s3"]["key"]
+        stored = self.repository / key
+        if stored.is_file():
+            shutil.copyfile(stored, target)
+        elif stored.is_dir() and any(stored.iterdir()):
+            shutil.copytree(stored, target)
+        elif not artifact.get("optional"):
+            return f"failed to load artifact {artifact['name']}: key {key} does not exist"
+        return None
+
+    def _save_artifact(self, artifact: dict[str, Any], source: Path) -> str | None:
+        """Store an output artifact under its key, unarchived (``archive: none``)."""
+        assert artifact.get("archive") == {"none": {}}, "a tarred artifact would not load as is"
+        assert set(artifact["s3"]) == {"key"}, "only key-only artifacts are played"
+        if not source.exists():
+            return None if artifact.get("optional") else f"{artifact['path']}: no such file"
+        stored = self.repository / artifact["s3"]["key"]
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, stored, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(source, stored)
+        self.last_stored[artifact["name"]] = stored
+        return None
 
     def _run_pod(self, name: str, template: dict[str, Any], item: Any) -> Pod:
         self.pod_count += 1
@@ -400,10 +455,9 @@ class ArgoPlayer:
         source_file = pod_root / "argo" / "staging" / "script"
         source_file.write_text(script["source"], encoding="utf-8")
         for artifact in template.get("inputs", {}).get("artifacts", []):
-            assert set(artifact) == {"name", "path", "raw"}, "only raw input artifacts are played"
-            target = in_pod(artifact["path"])  # Argo's init container writes it before main
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(artifact["raw"]["data"].encode("utf-8"))
+            error = self._load_artifact(artifact, in_pod(artifact["path"]))
+            if error:  # the init container fails: the main container never starts
+                return Pod(name, 1, "", error, item=item)
         env = container_env(script.get("env", []))
         for key, value in env.items():  # paths inside the pod
             if key.endswith(("_DIR", "_FILE")) and value.startswith("/"):
@@ -416,17 +470,28 @@ class ArgoPlayer:
             cwd=pod_root,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
         )
         pod = Pod(name, proc.returncode, proc.stdout, proc.stderr, item=item)
-        if proc.returncode == 0:
-            for param in template.get("outputs", {}).get("parameters", []):
-                path = in_pod(param["valueFrom"]["path"])
-                if not path.exists():  # Argo fails the node when an output file is missing
-                    pod.returncode = 1
-                    pod.stderr += f"\noutput parameter file {param['valueFrom']['path']} missing"
-                    break
-                pod.outputs[param["name"]] = path.read_text(encoding="utf-8")
+        pod.folder = pod_root
+        if proc.returncode != 0:
+            return pod
+        outputs = template.get("outputs", {})
+        for param in outputs.get("parameters", []):
+            path = in_pod(param["valueFrom"]["path"])
+            if not path.exists():  # Argo fails the node when an output file is missing
+                pod.returncode = 1
+                pod.stderr += f"\noutput parameter file {param['valueFrom']['path']} missing"
+                return pod
+            # executor.go SaveParameters: "Trims off a single newline for user convenience"
+            pod.outputs[param["name"]] = path.read_text(encoding="utf-8").removesuffix("\n")
+        self.last_stored = pod.stored
+        for artifact in outputs.get("artifacts", []):
+            error = self._save_artifact(artifact, in_pod(artifact["path"]))
+            if error:
+                pod.returncode = 1
+                pod.stderr += "\n" + error
+                return pod
         return pod
 
 
@@ -434,14 +499,22 @@ class ArgoPlayer:
 
 
 def export_and_play(
-    nb: Any, tmp_path: Path, encoding: str, parameters: dict[str, str] | None = None
+    nb: Any,
+    tmp_path: Path,
+    transport_mode: str,
+    parameters: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], Play]:
+    """Export ``nb`` with ``--values parameters|artifacts`` and play it (``transport_mode`` is
+    one of :data:`TRANSPORTS`, or an aggregation behaviour alone for parameters)."""
+    values, _, encoding = transport_mode.partition("/")
+    if values in AGGREGATIONS:
+        values, encoding = "parameters", values
     path = write_tmp(nb, tmp_path, "notebook.ipynb")
     spec = build_spec(nb, path.name)
     assert not spec["summary"]["errors"], spec["diagnostics"]
-    text = export_argo(spec)
+    text = export_argo(spec, ArgoOptions(values=values))
     (tmp_path / "pods").mkdir()
-    return spec, ArgoPlayer(text, tmp_path / "pods", encoding).play(parameters)
+    return spec, ArgoPlayer(text, tmp_path / "pods", encoding or AGGREGATIONS[1]).play(parameters)
 
 
 def notebook_context(
@@ -467,44 +540,64 @@ def _step_cells(spec: dict[str, Any], step_ids: list[str]) -> list[int]:
     return [c["index"] for s in spec["steps"] if s["id"] in step_ids for c in s["cells"]]
 
 
-def unwrap(text: str) -> Any:
-    """A processor's ``naavre-result`` output: a JSON string of the result's JSON text."""
-    value = json.loads(text)
-    assert isinstance(value, str), "a result Argo could re-encode (a JSON object) left the pod"
-    return json.loads(value)
+def handed_on(pod: Pod, name: str) -> Any:
+    """Output ``name`` of a pod as the next pod gets it: the output parameter's text, or the file
+    or folder stored in the artifact repository (a folder: its values in name order)."""
+    name = argo_name(name)
+    if name in pod.outputs:
+        return transport.loads(pod.outputs[name].encode("utf-8"), stub_missing=True)
+    stored = pod.stored[name]
+    if stored.is_dir():
+        return [transport.load(str(p), stub_missing=True) for p in sorted(stored.iterdir())]
+    return transport.load(str(stored), stub_missing=True)
+
+
+def batches_of(pod: Pod) -> list[Any]:
+    """The splitter's batches: a JSON list of text-form values, or a folder of value files."""
+    if "naavre-batches" in pod.outputs:
+        texts = json.loads(pod.outputs["naavre-batches"])
+        return [transport.loads(t.encode("ascii"), stub_missing=True) for t in texts]
+    batches = handed_on(pod, "naavre-batches")
+    assert isinstance(batches, list)
+    return sorted(batches, key=lambda b: b["index"])
+
+
+def played_trace(spec: dict[str, Any], play: Play) -> dict[str, dict[str, Any]]:
+    """What each step handed on in the played run, built as the local runner builds its trace
+    (``runner._record_trace``): merged values for processor outputs, the whole split variable."""
+    trace: dict[str, dict[str, Any]] = {}
+    steps = {s["id"]: s for s in spec["steps"]}
+    for task in plan_tasks(spec):
+        if task.kind == "processors":
+            results = [handed_on(p, "naavre-result") for p in play.pods[task.id]]
+            results.sort(key=lambda r: r["index"])
+            for name in task.merged:
+                step = task.merged_steps.get(name, task.steps[-1])
+                parts = [r["outputs"][name] for r in results]
+                trace.setdefault(step, {})[name] = split.merge_batches(parts)
+            continue
+        pod = play.only(task.id)
+        for step_id in task.steps:
+            entry = trace.setdefault(step_id, {})
+            for name in steps[step_id].get("outputs", []):
+                if task.kind == "splitter" and name == task.split_variable:
+                    entry[name] = split.merge_batches([b["items"] for b in batches_of(pod)])
+                elif argo_name(name) in pod.outputs or argo_name(name) in pod.stored:
+                    entry[name] = handed_on(pod, name)
+    return trace
 
 
 def assert_same_as_notebook(spec: dict[str, Any], play: Play, nb_run: dict[str, Any]) -> None:
-    """Every split, merged and whole value, and what the merger printed, equal the notebook's."""
+    """The comparison the local runner makes (``compare.compare_traces``) says "same", and every
+    merger printed what the notebook printed in its cells."""
     assert play.phase == "Succeeded", play.message
-    trace = nb_run["trace"]
+    played = {"status": "ok", "trace": played_trace(spec, play)}
+    comparison = compare_traces(spec, nb_run, played)
+    assert comparison["same"], (comparison["differences"], comparison["not_compared"])
+    assert comparison["compared"] > 0
     for section in spec["sections"]:
-        splitter, merger = section["splitter"], section["merger"]
-        batches = json.loads(play.only(splitter).outputs["naavre-batches"])
-        items = split.merge_batches(b["items"] for b in batches)
-        assert items == trace[splitter][section["split_variable"]]
-        chain = play.pods[section["processors"][0]]
-        assert len(chain) == len(batches)
-        results = sorted(
-            (unwrap(p.outputs["naavre-result"]) for p in chain), key=lambda r: r["index"]
-        )
-        for name in section["merged"]:
-            owner = next(
-                s["id"]
-                for s in spec["steps"]
-                if s["id"] in section["processors"] and name in s["outputs"]
-            )
-            merged = split.merge_batches(r["outputs"][name] for r in results)
-            assert merged == trace[owner][name], name
-        printed = play.only(merger).stdout
-        assert printed == cell_stdout(nb_run, _step_cells(spec, [merger]))
-    for step in spec["steps"]:
-        if step["role"] == "processor":
-            continue
-        pod = play.only(step["id"])
-        for name, value in trace.get(step["id"], {}).items():
-            if name in pod.outputs:
-                assert json.loads(pod.outputs[name]) == value, name
+        merger = section["merger"]
+        assert play.only(merger).stdout == cell_stdout(nb_run, _step_cells(spec, [merger]))
 
 
 # -- tests --------------------------------------------------------------------------------------
@@ -637,7 +730,7 @@ def test_values_larger_than_an_environment_string_reach_the_pods(
     encoding: str, tmp_path: Path
 ) -> None:
     """Batches, broadcast values and aggregates over 128 KiB (Linux's limit for one environment
-    string, which the player's subprocess enforces) travel in the inputs file."""
+    string, which the player's subprocess enforces) travel as files of the inputs folder."""
     nb = code_notebook(
         "import os",
         "items = ['i' * 1000 for _ in range(200)]\npad = 'p' * 150_000",
@@ -646,7 +739,11 @@ def test_values_larger_than_an_environment_string_reach_the_pods(
         tags=SECTION,
     )
     spec, play = export_and_play(nb, tmp_path, encoding)
-    batch_sizes = [len(json.dumps(p.item)) for p in play.pods["processor-1"]]
+    batch_sizes = [
+        (p.folder / "tmp/naavre/inputs/naavre-batch").stat().st_size
+        for p in play.pods["processor-1"]
+        if p.folder is not None
+    ]
     assert min(batch_sizes) > 60_000 and max(batch_sizes) < 128 * 1024
     assert len(play.pods["processor-1"]) == 3
     assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path))
@@ -700,13 +797,20 @@ def _file_cases() -> list[Path]:
 FILE_CASES = _file_cases()
 
 
+def batch_index(pod: Pod) -> int | None:
+    """The batch a processor pod ran: its item is the batch (a text-form value) or its listing."""
+    if isinstance(pod.item, str):
+        return int(transport.loads(pod.item.encode("ascii"))["index"])
+    return pod.item["index"] if isinstance(pod.item, dict) else None
+
+
 def _failed_batches(play: Play) -> set[tuple[str, int | None]]:
     """(task, batch index) of every failed pod, except mergers (they fail for missing batches)."""
     failed = set()
     for task, pods in play.pods.items():
         for pod in pods:
             if pod.returncode != 0 and "are missing" not in pod.stderr:
-                failed.add((task, pod.item["index"] if isinstance(pod.item, dict) else None))
+                failed.add((task, batch_index(pod)))
     return failed
 
 
@@ -783,35 +887,23 @@ def test_kubelet_expands_env_values(value: str, expanded: str) -> None:
 # -- what the models show ------------------------------------------------------------------------
 
 
-def _old_design(text: str) -> str:
-    """The export as it was before: processors' results left the pod as JSON objects."""
-    doc = yaml.safe_load(text)
-    annotations = doc["metadata"]["annotations"]
-    runtime = zlib.decompress(base64.b64decode(annotations["naavre-batch/runtime"])).decode()
-    start = runtime.index("_naavre_write_outputs = write_outputs")
-    old = zlib.compress(runtime[:start].encode())
-    annotations["naavre-batch/runtime"] = base64.b64encode(old).decode()
-    return yaml.safe_dump(doc)
-
-
-@pytest.mark.parametrize("encoding", ENCODINGS)
-def test_results_as_json_objects_are_changed_by_aggregated_json_value_list(
-    encoding: str, tmp_path: Path
+def test_results_reach_the_merger_byte_for_byte_where_json_objects_would_not(
+    tmp_path: Path,
 ) -> None:
-    """Issue 11 item 4: with results as JSON objects (the old design), Argo v3.5.11 and later
-    hand the merger 0 for 0.0; before v3.5.11, and with today's export, nothing changes."""
-    nb = tagged_seed_notebook()
-    spec = build_spec(nb, "seed.ipynb")
-    (tmp_path / "old").mkdir()
-    old = ArgoPlayer(_old_design(export_argo(spec)), tmp_path / "old", encoding).play()
-    printed = old.only("retrieve-batches").stdout
-    if encoding == "aggregatedJSONValueList":
-        assert "Processed items: [0, 0.023809523809523808," in printed
-    else:
-        assert "Processed items: [0.0, 0.023809523809523808," in printed
-    (tmp_path / "new").mkdir()
-    new = ArgoPlayer(export_argo(spec), tmp_path / "new", encoding).play()
-    assert "Processed items: [0.0, 0.023809523809523808," in new.only("retrieve-batches").stdout
+    """Issue 11 item 4. Under Argo v3.5.11+ (aggregatedJSONValueList) the processors' results,
+    text-form values, come back exactly as the pods wrote them; the same results sent as JSON
+    objects (the export before) come back re-encoded by Go: 0.0 as 0."""
+    spec, play = export_and_play(tagged_seed_notebook(), tmp_path, "aggregatedJSONValueList")
+    texts = [p.outputs["naavre-result"] for p in play.pods["process-batches"]]
+    assert json.loads(aggregate(texts, "aggregatedJSONValueList")) == texts
+    objects = [json.dumps(transport.loads(t.encode("ascii"))) for t in texts]
+    back = json.loads(aggregate(objects, "aggregatedJSONValueList"))
+    items = [x for r in back for batch in r["outputs"]["processed_batches"] for x in batch]
+    assert repr(items).startswith("[0, 0.023809523809523808,")
+    before = json.loads(aggregate(objects, "json-strings"))  # before v3.5.11: unchanged
+    assert before == objects
+    merged = play.only("retrieve-batches").stdout
+    assert "Processed items: [0.0, 0.023809523809523808," in merged
 
 
 PARAMETER_NB = code_notebook(
@@ -847,3 +939,46 @@ def test_parameters_in_env_values_would_be_rewritten_by_kubernetes(tmp_path: Pat
     (tmp_path / "pods").mkdir()
     play = ArgoPlayer(yaml.safe_dump(doc), tmp_path / "pods").play(WRITTEN)
     assert play.only("merger-1").stdout == "['cost$!', 'cost$/data!']\n"
+
+
+# -- data of real size: artifacts, and the parameters' limit -------------------------------------
+
+TABLE_NB = code_notebook(
+    "import numpy as np\nimport pandas as pd",
+    "n = 1_250_000\n"
+    "table = pd.DataFrame({'x': np.random.default_rng(7).random(n), 'y': np.linspace(0, 1, n)})\n"
+    "items = list(range(6))",
+    "picked = [float(table.y.iloc[i * 1000]) for i in items]",
+    "print(len(table), table.x.dtype, float(table.y.sum()), picked)",
+    tags={**section_tags(1, "3"), 1: [*section_tags(1, "3")[1], "naavre:split:items"]},
+)
+"""A 20 MB DataFrame (two float64 columns of 1.25 million rows) handed to every processor and to
+the merger."""
+
+
+def test_a_20_mb_dataframe_passes_between_steps_as_artifacts(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    spec, play = export_and_play(TABLE_NB, tmp_path, "artifacts")
+    assert play.phase == "Succeeded", play.message
+    stored = tmp_path / "pods" / "artifact-repository" / WORKFLOW_NAME / "splitter-1" / "table"
+    assert stored.stat().st_size > 20_000_000  # through the repository, as a file
+    n = 1_250_000
+    x = np.random.default_rng(7).random(n)
+    expected = pd.DataFrame({"x": x, "y": np.linspace(0, 1, n)})
+    pd.testing.assert_frame_equal(transport.load(str(stored)), expected, check_exact=True)
+    nb_run = notebook_context(spec, TABLE_NB, tmp_path)
+    assert play.only("merger-1").stdout == cell_stdout(nb_run, _step_cells(spec, ["merger-1"]))
+    assert len(play.pods["processor-1"]) == 3
+
+
+def test_a_value_over_the_parameter_limit_fails_naming_it_and_the_artifacts_option(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("pandas")
+    _, play = export_and_play(TABLE_NB, tmp_path, "parameters/aggregatedJSONValueList")
+    splitter = play.only("splitter-1")
+    assert splitter.returncode != 0 and play.phase == "Failed"
+    assert "variable table is 2" in splitter.stderr  # 20,000,000-odd bytes
+    assert f"over the limit of {argo.PARAMETER_VALUE_LIMIT:,} bytes" in splitter.stderr
+    assert "--values artifacts" in splitter.stderr

@@ -253,3 +253,35 @@ async def test_rest_hygiene_options_reach_the_workflow_and_null_removes_them(
     assert "podGC" not in spec
     assert spec["ttlStrategy"]["secondsAfterFailure"] == 30
     assert spec["activeDeadlineSeconds"] == 3600
+
+
+def test_cli_values_as_artifacts_with_a_named_repository(
+    seed_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = ["--values", "artifacts", "--artifact-repository-ref", "my-minio"]
+    assert main(["export", str(seed_file), "-o", "-", *flags]) == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    assert doc["spec"]["artifactRepositoryRef"] == {"key": "my-minio"}
+    envs = [
+        {e["name"]: e["value"] for e in t["script"]["env"]}
+        for t in doc["spec"]["templates"]
+        if "script" in t
+    ]
+    assert all(env["NAAVRE_VALUES"] == "binary" for env in envs)
+
+
+def test_cli_repository_without_artifacts_is_refused(
+    seed_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", str(seed_file), "--artifact-repository-ref", "my-minio"]) == 2
+    assert "--artifact-repository-ref: names where artifacts are stored, so it needs --values" in (
+        capsys.readouterr().err
+    )
+
+
+async def test_rest_values_option_reaches_the_workflow(jp_fetch: Any, seed: str) -> None:
+    options = {"values": "artifacts", "artifactRepositoryRef": "my-minio"}
+    reply = await api_post(jp_fetch, "export", {"path": seed, "options": options})
+    assert yaml.safe_load(reply["text"])["spec"]["artifactRepositoryRef"] == {"key": "my-minio"}
+    status, error = await api_error(jp_fetch, "export", {"path": seed, "options": {"values": "s3"}})
+    assert status == 400 and error["field"] == "options.values"

@@ -27,7 +27,7 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext import runner
+from naavre_batch_ext import runner, transport
 from naavre_batch_ext.notebook import load_notebook
 from naavre_batch_ext.spec import build_spec
 
@@ -169,11 +169,10 @@ def test_failing_instance_reports_step_instance_batch_and_cell_line(
 def test_other_instances_finish_and_keep_their_outputs(failing_run: dict[str, Any]) -> None:
     run = failing_run
     folder = Path(run["folder"]) / "double-items"
-    assert json.loads((folder / "00000" / "outputs.json").read_text())["naavre-result"][
-        "outputs"
-    ] == {"doubled": [0, 2, 4, 6]}
-    assert (folder / "00001" / "outputs.json").exists()
-    assert not (folder / "00002" / "outputs.json").exists()
+    result = transport.load(str(folder / "00000" / "out" / "naavre-result"))
+    assert result["outputs"] == {"doubled": [0, 2, 4, 6]}
+    assert (folder / "00001" / "out" / "naavre-result").exists()
+    assert not (folder / "00002" / "out" / "naavre-result").exists()
     assert not (Path(run["folder"]) / "total").exists()  # the merger did not run
 
 
@@ -184,11 +183,12 @@ def test_notebook_context_failure_names_the_cell(runs_dir: Path) -> None:
     assert "ValueError: cannot double item 7" in error["exception"]
 
 
-def test_non_json_value_names_variable_step_type_and_remedy(runs_dir: Path) -> None:
+def test_unpicklable_value_names_variable_step_type_and_remedy(runs_dir: Path) -> None:
+    """A lambda defined in a cell cannot reach another process by any codec."""
     run = _run_file("non-json", runs_dir, "workflow")["workflow_run"]
     [error] = run["errors"]
     assert (error["kind"], error["variable"], error["step"], error["type"]) == (
-        "not-json",
+        "not-passable",
         "scale",
         "make-items",
         "function",
@@ -204,7 +204,7 @@ def test_merged_output_that_is_not_a_list_says_its_type(runs_dir: Path) -> None:
         "subtotal",
         "int",
     )
-    assert "must give a list" in error["message"]
+    assert "must give a list, tuple, range, numpy array, DataFrame or Series" in error["message"]
 
 
 def test_run_folder_keeps_inputs_outputs_and_logs_of_every_instance(
@@ -214,15 +214,10 @@ def test_run_folder_keeps_inputs_outputs_and_logs_of_every_instance(
     instances = sorted((folder / "process-batches").iterdir())
     assert len(instances) == 5
     for inst in instances:
-        assert {p.name for p in inst.iterdir()} >= {
-            "inputs.json",
-            "outputs.json",
-            "stdout.txt",
-            "stderr.txt",
-        }
-    assert json.loads((instances[3] / "inputs.json").read_text())["batch"]["items"] == [
-        [18, 19, 20, 21, 22, 23]
-    ]
+        assert {p.name for p in inst.iterdir()} >= {"in", "out", "stdout.txt", "stderr.txt"}
+    batch = transport.load(str(instances[3] / "in" / "naavre-batch"))
+    assert batch["items"] == [[18, 19, 20, 21, 22, 23]]
+    assert (instances[3] / "in" / "naavre-batch").read_bytes().startswith(b"naavre-value/1 json\n")
 
 
 def test_result_is_json_serialisable(seed_result: dict[str, Any]) -> None:

@@ -124,11 +124,40 @@ export interface IRunFailure {
 }
 
 export interface IDifference {
+  /** `value` (a variable passed between steps) or `printed` (a cell's printed output). */
+  kind: 'value' | 'printed';
   step: string;
   variable: string;
+  /** Where the values first differ (`processed_batches[2][1]`), or `cell 8` for printed output. */
   path: string;
   notebook: unknown;
   workflow: unknown;
+}
+
+/**
+ * A compared value as the panel shows it: JSON values as JSON, values JSON cannot show as the
+ * server's summary (`{"naavre-preview": {type, summary, preview}}`), e.g.
+ * `float64 array, shape (1000, 3)`. Cut at `limit` characters.
+ */
+export function showValue(value: unknown, limit = 80): string {
+  let text: string | undefined;
+  const preview =
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, any>)['naavre-preview']
+      : undefined;
+  if (preview && typeof preview === 'object') {
+    const summary = String(preview.summary ?? preview.type ?? '');
+    const shown = preview.preview ? ` ${String(preview.preview)}` : '';
+    text = summary + shown;
+  } else if (typeof value === 'string') {
+    text = JSON.stringify(value);
+  } else {
+    text = JSON.stringify(value);
+  }
+  if (text === undefined) {
+    text = String(value);
+  }
+  return text.length > limit ? text.slice(0, limit - 1) + '…' : text;
 }
 
 export interface IVerdict {
@@ -234,13 +263,25 @@ export function parseRunStatus(status: any): IRunView {
     ? {
         same: cmp.same === true,
         compared: num(cmp.compared) ?? 0,
-        differences: (cmp.differences ?? []).map((d: any) => ({
-          step: String(d.step),
-          variable: String(d.variable),
-          path: String(d.path ?? d.variable),
-          notebook: d.notebook,
-          workflow: d.workflow
-        })),
+        differences: (cmp.differences ?? []).map((d: any) =>
+          d.kind === 'printed'
+            ? {
+                kind: 'printed' as const,
+                step: String(d.step),
+                variable: '',
+                path: `cell ${d.cell_index}`,
+                notebook: d.notebook,
+                workflow: d.workflow
+              }
+            : {
+                kind: 'value' as const,
+                step: String(d.step),
+                variable: String(d.variable),
+                path: String(d.path ?? d.variable),
+                notebook: d.notebook,
+                workflow: d.workflow
+              }
+        ),
         notCompared: (cmp.not_compared ?? []).map((n: any) => ({
           step: String(n.step),
           variable: String(n.variable),

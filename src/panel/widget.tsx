@@ -17,6 +17,7 @@ import {
   IRunView,
   RunContext,
   parseParameter,
+  showValue,
   verdictOf
 } from './runs';
 
@@ -550,12 +551,7 @@ function ContextProgress(props: {
 }
 
 function show(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined
-    ? String(value)
-    : text.length > 80
-      ? text.slice(0, 79) + '…'
-      : text;
+  return showValue(value);
 }
 
 function RunStatus(props: {
@@ -625,13 +621,31 @@ function RunStatus(props: {
           {run.verdict!.differences.length ? (
             <ul>
               {run.verdict!.differences.map((d, i) => (
-                <li key={i} data-variable={d.variable}>
-                  <code>{d.path}</code>{' '}
-                  {trans.__(
-                    '(step %1): notebook %2, workflow %3',
-                    d.step,
-                    show(d.notebook),
-                    show(d.workflow)
+                <li key={i} data-variable={d.variable || undefined}>
+                  {d.kind === 'printed' ? (
+                    <>
+                      {trans.__(
+                        'Printed output of %1 (step %2) differs:',
+                        d.path,
+                        d.step
+                      )}
+                      <pre className="jp-NaavreBatch-printed">
+                        {trans.__('notebook:') + '\n' + String(d.notebook)}
+                      </pre>
+                      <pre className="jp-NaavreBatch-printed">
+                        {trans.__('workflow:') + '\n' + String(d.workflow)}
+                      </pre>
+                    </>
+                  ) : (
+                    <>
+                      <code>{d.path}</code>{' '}
+                      {trans.__(
+                        '(step %1): notebook %2, workflow %3',
+                        d.step,
+                        show(d.notebook),
+                        show(d.workflow)
+                      )}
+                    </>
                   )}
                 </li>
               ))}

@@ -13,6 +13,7 @@ import {
   parseParameter,
   parseRunStatus,
   runParameters,
+  showValue,
   verdictOf
 } from '../runs';
 import snapshots from './run-snapshot.json';
@@ -195,5 +196,54 @@ describe('parseRunStatus', () => {
     expect(view.verdict!.differences.map(d => d.path)).toEqual([
       'processed_batches[0][1]'
     ]);
+  });
+
+  it('names a printed-output difference by its cell', () => {
+    const view = parseRunStatus({
+      ...snapshots.final,
+      status: 'failed',
+      outcome: 'different',
+      comparison: {
+        same: false,
+        compared: 1,
+        differences: [
+          {
+            kind: 'printed',
+            step: 'merge',
+            cell_index: 8,
+            notebook: 'pid parity 0\n',
+            workflow: 'pid parity 1\n'
+          }
+        ],
+        not_compared: []
+      }
+    });
+    const [difference] = view.verdict!.differences;
+    expect(difference.kind).toBe('printed');
+    expect(difference.path).toBe('cell 8');
+    expect(difference.workflow).toBe('pid parity 1\n');
+  });
+});
+
+describe('showValue', () => {
+  it.each([
+    [[0.0, 1.5], '[0,1.5]'],
+    ['text', '"text"'],
+    [
+      {
+        'naavre-preview': {
+          type: 'numpy.ndarray',
+          summary: 'float64 array, shape (3,)',
+          preview: 'array([0., 1., 2.])'
+        }
+      },
+      'float64 array, shape (3,) array([0., 1., 2.])'
+    ]
+  ])('shows %j as %s', (value, text) => {
+    expect(showValue(value)).toBe(text);
+  });
+
+  it('cuts long values', () => {
+    expect(showValue('x'.repeat(200), 20)).toHaveLength(20);
   });
 });
