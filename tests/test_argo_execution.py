@@ -982,3 +982,23 @@ def test_a_value_over_the_parameter_limit_fails_naming_it_and_the_artifacts_opti
     assert "variable table is 2" in splitter.stderr  # 20,000,000-odd bytes
     assert f"over the limit of {argo.PARAMETER_VALUE_LIMIT:,} bytes" in splitter.stderr
     assert "--values artifacts" in splitter.stderr
+
+
+AWKWARD_NB = code_notebook(
+    "items = ['<b> & \"q\"', 'back\\\\u003cslash \\\\u0026 \\\\\\\\u003e', 'line\\nbreak\\ttab', 'é ✓', "
+    "'\\\\', 0.0, 2**60 + 1, -0.0]",
+    "out = [repr(x) for x in items]",
+    "print(out)",
+    tags={**section_tags(0, "3"), 0: [*section_tags(0, "3")[0], "naavre:split:items"]},
+)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_batches_with_escapes_html_characters_and_floats_arrive_exactly(
+    encoding: str, tmp_path: Path
+) -> None:
+    """The batch reaches a processor through withParam's item (processItem -> Item.String, which
+    keeps JSON escapes and util/json/fix.go, which unescapes <, > and &): the Argo prologue undoes
+    both, even for a text that holds a backslash followed by u003c."""
+    spec, play = export_and_play(AWKWARD_NB, tmp_path, encoding)
+    assert_same_as_notebook(spec, play, notebook_context(spec, AWKWARD_NB, tmp_path))

@@ -21,6 +21,8 @@ export interface IExportOptions {
   image: string;
   parallelism: string;
   retries: string;
+  /** How values cross steps: `parameters` (the server's default) or `artifacts`. */
+  values: string;
 }
 
 /** The `POST export` answer. */
@@ -120,7 +122,8 @@ export class PanelModel {
       this._exportOptions = {
         image: typeof image === 'string' ? image : '',
         parallelism: typeof parallelism === 'number' ? String(parallelism) : '',
-        retries: typeof retries === 'number' ? String(retries) : '0'
+        retries: typeof retries === 'number' ? String(retries) : '0',
+        values: this._exportOptions.values
       };
       this._changed.emit();
     };
@@ -401,6 +404,9 @@ export class PanelModel {
       }
       options.retries = n;
     }
+    if (o.values === 'artifacts') {
+      options.values = 'artifacts';
+    }
     return options;
   }
 
@@ -457,7 +463,8 @@ export class PanelModel {
   private _exportOptions: IExportOptions = {
     image: '',
     parallelism: '',
-    retries: '0'
+    retries: '0',
+    values: 'parameters'
   };
   private _exportResult: { path: string | null; warnings: string[] } | null =
     null;
