@@ -43,7 +43,6 @@ __all__ = [
     "check_duration",
     "check_image",
     "check_int32",
-    "check_label_value",
     "check_no_braces",
     "check_quantity",
     "parse_quantity",
@@ -53,7 +52,6 @@ INT32_MAX = 2**31 - 1
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUANTITY = re.compile(
     r"^(?P<number>[+-]?(\d+(\.\d*)?|\.\d+))"
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+|)$"
@@ -108,17 +106,6 @@ def check_dns_subdomain(option: str, value: str) -> None:
             f"{value!r} is not a valid Kubernetes name: use lower-case letters, digits, '-' and "
             "'.', starting and ending with a letter or digit, at most 253 characters "
             "(RFC 1123 subdomain), e.g. 'workflow-runner'",
-        )
-
-
-def check_label_value(option: str, value: str) -> None:
-    """A Kubernetes label value (``IsValidLabelValue``): at most 63 of ``[A-Za-z0-9-_.]``."""
-    check_no_braces(option, value)
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
-        raise OptionError(
-            option,
-            f"{value!r} is not a valid label value: at most 63 letters, digits, '-', '_' and "
-            "'.', starting and ending with a letter or digit",
         )
 
 

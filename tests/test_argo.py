@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -69,6 +70,9 @@ OPTION_SETS = {
     "defaults": ArgoOptions(),
     "artifacts": ArgoOptions(values="artifacts"),
     "all-options": ALL_OPTIONS,
+    "all-options-parameters": dataclasses.replace(
+        ALL_OPTIONS, values="parameters", artifact_repository_ref=None
+    ),
     "no-hygiene": NO_HYGIENE,
 }
 
