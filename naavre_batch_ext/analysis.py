@@ -18,19 +18,21 @@ import ast
 import builtins
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from IPython.core.inputtransformer2 import TransformerManager
-from nbformat import NotebookNode
-
+from . import step_runtime
 from .compare import json_kind
 from .diagnostics import Diagnostic, sort_key
-from .notebook import kernel_name
+from .notebook import kernel_language, kernel_name
+
+if TYPE_CHECKING:
+    from IPython.core.inputtransformer2 import TransformerManager
 from .tags import Annotation, cell_annotation, naavre_tags
 
 __all__ = [
+    "DISPLAY_MAGICS",
     "Analysis",
     "CellInfo",
     "Edge",
@@ -38,6 +40,7 @@ __all__ = [
     "Section",
     "Step",
     "analyse",
+    "is_display_magic",
     "step_id_from_title",
 ]
 
@@ -99,6 +102,10 @@ _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 _MAGIC_CALLS = {"run_line_magic", "run_cell_magic", "magic"}
 _SHELL_CALLS = {"system", "getoutput"}
+
+# The step runtime skips them; check warns with ``display-magic``: one list, the runtime's.
+DISPLAY_MAGICS = step_runtime.DISPLAY_MAGICS
+is_display_magic = step_runtime.is_display_magic
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,6 +644,24 @@ def _ipython_call(node: ast.AST) -> tuple[str, str] | None:
     return "magic", node.func.attr
 
 
+def _display_magic(node: ast.AST) -> str | None:
+    """``"matplotlib inline"`` when ``node`` is IPython's call for a display-only line magic
+    (:data:`DISPLAY_MAGICS`); None for anything else, cell magics included."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if _ipython_call(node) is None or len(args) != len(node.args) or not args:
+        return None
+    # Only the form IPython writes for %x lines: the step runtime's get_ipython() stand-in skips
+    # exactly these calls (the old get_ipython().magic('...') form stays a plain magic).
+    if node.func.attr != "run_line_magic":
+        return None
+    name, line = args[0], args[1] if len(args) > 1 else ""
+    if not is_display_magic(name, line):
+        return None
+    return f"{name} {line.strip()}".strip()
+
+
 _IPYTHON_LINE_STARTS = (">>>", "...", "In [", "/", ",", ";", "%", "!")
 
 
@@ -648,6 +673,21 @@ def _is_plain_python(source: str) -> bool:
     if source[0] in " \t\n\r":
         return False
     return not any(line.lstrip().startswith(_IPYTHON_LINE_STARTS) for line in source.split("\n"))
+
+
+def _parses_as_python(source: str) -> bool:
+    """True when ``source`` is valid Python as it is. IPython's transformers then leave it as it
+    is (each of them reacts only to input that is not valid Python, such as ``%time``, ``!ls``,
+    ``x?`` or ``>>>`` prompts), so ``%`` as an operator or ``!`` in a comment or a string needs
+    no IPython import (it takes longer than the analysis of a whole notebook). Prompts are the
+    exception (``In [1]: x`` and ``...`` are valid Python that IPython strips): IPython decides."""
+    if any(line.lstrip().startswith((">>>", "...", "In [")) for line in source.split("\n")):
+        return False
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):  # ValueError: a NUL character
+        return False
+    return True
 
 
 def _leading_blank_lines(text: str) -> int:
@@ -728,12 +768,22 @@ def _with_line_magic_bodies(tree: ast.Module) -> None:
 
 
 class _Analyser:
-    def __init__(self, nb: NotebookNode, name: str) -> None:
+    def __init__(self, nb: Mapping[str, Any], name: str) -> None:
         self.nb = nb
         self.name = name
         self.diagnostics: list[Diagnostic] = []
-        self.transformer = TransformerManager()
+        self._transformer: TransformerManager | None = None
         self.modules: set[str] = set()
+
+    @property
+    def transformer(self) -> TransformerManager:
+        """IPython's input transformers, imported on the first cell that needs them: importing
+        IPython takes longer than analysing a notebook of plain Python."""
+        if self._transformer is None:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            self._transformer = TransformerManager()
+        return self._transformer
 
     def diag(
         self,
@@ -763,7 +813,7 @@ class _Analyser:
         the cell as the user sees it. Plain Python (no character any IPython transformer reacts to)
         skips the transformers: same result, a third of the analysis time saved.
         """
-        if _is_plain_python(source):
+        if _is_plain_python(source) or _parses_as_python(source):
             return source if source.endswith("\n") or not source else source + "\n"
         try:
             transformed = self.transformer.transform_cell(source)
@@ -776,7 +826,7 @@ class _Analyser:
 
     def read_cells(self) -> list[CellInfo]:
         cells: list[CellInfo] = []
-        for index, cell in enumerate(self.nb.cells):
+        for index, cell in enumerate(self.nb["cells"]):
             cell_id = cell.get("id") if isinstance(cell.get("id"), str) else None
             source = cell.get("source", "")
             if isinstance(source, list):
@@ -898,7 +948,19 @@ class _Analyser:
             kind, what = found
             line = getattr(node, "lineno", 1)
             col = getattr(node, "col_offset", 0) + 1
-            if kind == "shell":
+            display = _display_magic(node)
+            if display is not None:
+                self.diag(
+                    "warning",
+                    "display-magic",
+                    f"IPython magic '%{display}' in the {where}: it only changes how the notebook "
+                    "shows results, so it is ignored in workflow steps",
+                    "nothing to do; keep it for the notebook",
+                    cell,
+                    line,
+                    col,
+                )
+            elif kind == "shell":
                 self.diag(
                     "warning",
                     "shell-escape",
@@ -1303,12 +1365,7 @@ class _Analyser:
             for cell in step.cells:
                 mods |= _third_party_imports(cell.tree)
             step.imports = sorted(mods)
-        meta = self.nb.get("metadata") or {}
-        language = (
-            (meta.get("kernelspec") or {}).get("language")
-            or (meta.get("language_info") or {}).get("name")
-            or "python"
-        )
+        language = kernel_language(self.nb) or "python"
         return Analysis(
             name=self.name,
             kernel=kernel_name(self.nb),
@@ -1324,6 +1381,7 @@ class _Analyser:
         )
 
 
-def analyse(nb: NotebookNode, name: str) -> Analysis:
-    """Analyse a notebook (already loaded with :func:`naavre_batch_ext.notebook.read_notebook`)."""
+def analyse(nb: Mapping[str, Any], name: str) -> Analysis:
+    """Analyse a notebook, as plain JSON (:func:`naavre_batch_ext.notebook.parse_notebook`) or
+    as nbformat's ``NotebookNode`` (:func:`~naavre_batch_ext.notebook.read_notebook`)."""
     return _Analyser(nb, name).run()

@@ -8,8 +8,10 @@ Each subcommand is a pair of functions: ``_add_<name>(subparsers)`` declares its
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import SPEC_API_VERSION, __version__
@@ -31,6 +33,38 @@ def _fail(message: str, hint: str = "") -> int:
         text += f" (hint: {hint})"
     print(text, file=sys.stderr)
     return 2
+
+
+class _Stopped(Exception):
+    """Raised in the main thread by SIGTERM or SIGHUP during ``run`` (see :func:`_cmd_run`)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_on_signals(*signums: int) -> Callable[[], None]:
+    """Make each signal raise :class:`_Stopped` in the main thread; returns a function that puts
+    the previous handlers back. Does nothing outside the main thread (signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def raise_stopped(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    previous = {signum: signal.signal(signum, raise_stopped) for signum in signums}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return restore
+
+
+def _ignore_signals(*signums: int) -> None:
+    if threading.current_thread() is threading.main_thread():
+        for signum in signums:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def _add_check(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -177,7 +211,8 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "instance in its own process, as on a cluster) or both, and compare every value that "
         "crosses a step boundary. Exit 0 when every run succeeded (and, for both, gave the same "
         "result); 1 on failures, differences or analysis errors; 2 for bad input; 130 when "
-        "interrupted. Runs are kept in .naavre-batch/runs/<id>/ next to the notebook.",
+        "interrupted (Ctrl-C), 143 on SIGTERM, 129 on SIGHUP (each first stops every step process "
+        "and the kernel). Runs are kept in .naavre-batch/runs/<id>/ next to the notebook.",
     )
     p.add_argument("notebook", metavar="NOTEBOOK")
     p.add_argument("--context", choices=["notebook", "workflow", "both"], default="both")
@@ -205,7 +240,6 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import json
-    import threading
 
     from .diagnostics import format_diagnostic
     from .notebook import NotebookError, load_notebook
@@ -266,15 +300,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
             done.set()
 
     worker = threading.Thread(target=work, name="naavre-batch-run", daemon=True)
-    worker.start()
+    # SIGTERM (kill, systemd, a CI timeout) and SIGHUP (the terminal closed) stop the run as Ctrl-C
+    # does. Left to their default they would end this process at once, and the step processes,
+    # each in its own process group so that a terminal's Ctrl-C reaches only the CLI, would
+    # run on forever.
+    restore = _raise_on_signals(signal.SIGTERM, signal.SIGHUP)
     try:
+        worker.start()
         while not done.wait(0.2):
             pass
-    except KeyboardInterrupt:
-        print("\nnaavre-batch: interrupted; stopping every step process", file=sys.stderr)
+    except (KeyboardInterrupt, _Stopped) as exc:
+        signum = exc.signum if isinstance(exc, _Stopped) else signal.SIGINT
+        what = (
+            "interrupted" if signum == signal.SIGINT else f"{signal.Signals(signum).name} received"
+        )
+        print(f"\nnaavre-batch: {what}; stopping every step process", file=sys.stderr)
+        _ignore_signals(signal.SIGTERM, signal.SIGHUP)  # a second one must not cut the clean-up
         cancel.cancel()
-        done.wait()
-        return 130
+        if worker.ident is not None:  # started: it sets done once the run has cleaned up
+            done.wait()
+        return 128 + signum  # 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, as shells report
+    finally:
+        restore()
     worker.join()
     if crash is not None:
         raise crash
@@ -295,10 +342,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return {"ok": 0, "cancelled": 130}.get(result["status"], 1)
 
 
-def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .argo import POD_GC_STRATEGIES, RETRY_MAX_BACKOFF, VALUES_MODES, ArgoOptions
+class _ArgoDefault(str):
+    """Help text that names a default of :class:`~naavre_batch_ext.argo.ArgoOptions`, looked up
+    only when argparse formats the help: importing the Argo exporter (PyYAML, the step scripts)
+    would otherwise slow every command, ``--version`` included, by tens of milliseconds."""
 
-    defaults = ArgoOptions()
+    attr: str
+
+    def __new__(cls, template: str, attr: str) -> _ArgoDefault:
+        text = super().__new__(cls, template)
+        text.attr = attr
+        return text
+
+    def __mod__(self, params: Any) -> str:
+        from .argo import ArgoOptions
+
+        return str.__mod__(str(self), {**params, "argo_default": getattr(ArgoOptions(), self.attr)})
+
+
+def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "export",
         help="write an Argo Workflow (or the spec JSON) for a tagged notebook",
@@ -315,7 +377,9 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("-o", "--output", metavar="FILE", help="output file ('-' for stdout)")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument(
-        "--image", metavar="IMG", help=f"container image of every step (default: {defaults.image})"
+        "--image",
+        metavar="IMG",
+        help=_ArgoDefault("container image of every step (default: %(argo_default)s)", "image"),
     )
     for role in ("splitter", "processor", "merger"):
         p.add_argument(
@@ -328,7 +392,9 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "--retries",
         type=int,
         metavar="N",
-        help=f"retries of a failed processor pod (default: {defaults.retries})",
+        help=_ArgoDefault(
+            "retries of a failed processor pod (default: %(argo_default)s)", "retries"
+        ),
     )
     p.add_argument("--namespace", metavar="NS", help="Kubernetes namespace of the workflow")
     p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
@@ -336,9 +402,13 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--memory", metavar="REQ", help="memory request of each pod, e.g. 1Gi")
     p.add_argument(
         "--values",
-        choices=list(VALUES_MODES),
-        help="how values cross steps: parameters (small values, no artifact repository) or "
-        f"artifacts (any size, in the cluster's artifact repository) (default: {defaults.values})",
+        choices=["parameters", "artifacts"],
+        help=_ArgoDefault(
+            "how values cross steps: parameters (small values, no artifact repository) or "
+            "artifacts (any size, in the cluster's artifact repository) "
+            "(default: %(argo_default)s)",
+            "values",
+        ),
     )
     p.add_argument(
         "--artifact-repository-ref",
@@ -350,35 +420,50 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "--pod-gc",
         metavar="STRATEGY",
         type=_or_none(str),
-        help=f"when Argo deletes pods: {', '.join(POD_GC_STRATEGIES)} or none "
-        f"(default: {defaults.pod_gc})",
+        help=_ArgoDefault(
+            "when Argo deletes pods: OnPodSuccess, OnPodCompletion, OnWorkflowSuccess, "
+            "OnWorkflowCompletion or none (default: %(argo_default)s)",
+            "pod_gc",
+        ),
     )
     p.add_argument(
         "--ttl-after-success",
         metavar="SECONDS",
         type=_or_none(int),
-        help="delete the workflow this long after it succeeded; none keeps it "
-        f"(default: {defaults.ttl_after_success})",
+        help=_ArgoDefault(
+            "delete the workflow this long after it succeeded; none keeps it "
+            "(default: %(argo_default)s)",
+            "ttl_after_success",
+        ),
     )
     p.add_argument(
         "--ttl-after-failure",
         metavar="SECONDS",
         type=_or_none(int),
-        help="delete the workflow this long after it failed; none keeps it "
-        f"(default: {defaults.ttl_after_failure})",
+        help=_ArgoDefault(
+            "delete the workflow this long after it failed; none keeps it "
+            "(default: %(argo_default)s)",
+            "ttl_after_failure",
+        ),
     )
     p.add_argument(
         "--active-deadline",
         metavar="SECONDS",
         type=_or_none(int),
-        help="stop the workflow when it runs longer (activeDeadlineSeconds); none: no limit "
-        f"(default: {defaults.active_deadline_seconds})",
+        help=_ArgoDefault(
+            "stop the workflow when it runs longer (activeDeadlineSeconds); none: no limit "
+            "(default: %(argo_default)s)",
+            "active_deadline_seconds",
+        ),
     )
     p.add_argument(
         "--retry-backoff",
         metavar="DURATION",
-        help="first wait before retrying a processor pod, doubling up to "
-        f"{RETRY_MAX_BACKOFF} (default: {defaults.retry_backoff})",
+        help=_ArgoDefault(
+            "first wait before retrying a processor pod, doubling up to 10 minutes "
+            "(default: %(argo_default)s)",
+            "retry_backoff",
+        ),
     )
     p.set_defaults(func=_cmd_export)
 
@@ -502,7 +587,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {target}: {exc.strerror}")
     if args.format == "argo":
-        print(f"wrote {written}; submit it with: argo submit {written} --watch")
+        import shlex  # the command is pasted into a shell: a name with spaces must stay one word
+
+        print(f"wrote {written}; submit it with: argo submit {shlex.quote(str(written))} --watch")
     else:
         print(f"wrote {written}")
     return 0

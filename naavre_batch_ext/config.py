@@ -8,7 +8,7 @@ manager and tests use these values without a server.
 
 from __future__ import annotations
 
-from traitlets import Int
+from traitlets import Int, Unicode
 from traitlets.config import Configurable
 
 __all__ = ["NaavreBatch"]
@@ -43,4 +43,12 @@ class NaavreBatch(Configurable):
         min=0,
         help="Processor instances a workflow-context run starts at a time; 0 means the CPU count "
         "(the runner's default).",
+    ).tag(config=True)
+
+    runs_dir = Unicode(
+        "",
+        help="Folder that keeps the workflow-context run folders (<runs_dir>/<run id>/) of every "
+        "notebook, instead of .naavre-batch/runs beside each notebook inside the server root. "
+        "Runs then write only there (it is created when missing). Empty (the default): beside "
+        "the notebook, and every folder a run creates must resolve inside the server root.",
     ).tag(config=True)

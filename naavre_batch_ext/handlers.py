@@ -38,8 +38,8 @@ from .argo import ArgoOptions, NothingToExportError, export_warnings
 from .config import NaavreBatch
 from .export import FORMATS, default_output_path, render_export
 from .k8s_options import OptionError
-from .notebook import NotebookError, read_notebook
-from .runner import RunError, check_parameters
+from .notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
+from .runner import RunError, check_parameters, check_runs_folder
 from .runs import ManagerClosedError, RunManager, RunRequest, TooManyRunsError, UnknownRunError
 from .scripts import PlanError
 from .spec import build_spec
@@ -75,9 +75,14 @@ class ApiError(tornado.web.HTTPError):
     """An HTTP error whose JSON body carries ``message`` and extra fields (``field``, ``hint``,
     ``diagnostics``, ``path``) the client can show next to the input that caused it."""
 
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(status, None)
         self.message = message
+        # Headers set on the handler before raising are lost: tornado's send_error clears them
+        # before write_error, so the error carries its own (Retry-After of a 429).
+        self.headers = dict(headers or {})
         self.extra = {k: v for k, v in extra.items() if v is not None}
 
     def __str__(self) -> str:
@@ -174,6 +179,8 @@ class NaavreBatchHandler(APIHandler):
         reply: dict[str, Any] = {"message": responses.get(status_code, "error")}
         if isinstance(exc, ApiError):
             reply = {"message": exc.message, **exc.extra}
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
         elif isinstance(exc, tornado.web.HTTPError):
             reply["message"] = exc.log_message or exc.reason or reply["message"]
         elif exc is not None:
@@ -197,6 +204,11 @@ class NaavreBatchHandler(APIHandler):
             ) from None
         except UnicodeDecodeError:
             raise _field_error("body", "not UTF-8 text") from None
+        except RecursionError:  # deeper than json can parse: say where, as for a notebook file
+            path = deep_path_in_text(raw.decode("utf-8", "replace"))
+            field = "notebook" if path[:1] == ["notebook"] else "body"
+            error = nesting_error(path[1:] if field == "notebook" else path)
+            raise _field_error(field, error.message, hint=error.hint) from None
         if not isinstance(body, dict):
             raise _field_error("body", f"expected a JSON object, got {_json_type(body)}")
         return body
@@ -494,6 +506,14 @@ class RunsHandler(NaavreBatchHandler):
             check_parameters(spec, parameters)
         except RunError as exc:
             raise _field_error("parameters", exc.message, hint=exc.hint) from None
+        runs_dir = None
+        runs_root = Path(self.naavre_config.runs_dir) if self.naavre_config.runs_dir else None
+        if context in ("workflow", "both"):  # a runs folder that cannot be made: 400 at once
+            root = runs_root or getattr(self.contents_manager, "root_dir", None)
+            try:
+                runs_dir = await self.in_thread(check_runs_folder, disk, runs_root, root)
+            except RunError as exc:
+                raise _field_error("path", exc.message, hint=exc.hint) from None
         request = RunRequest(
             notebook_path=disk,
             display_path=path,
@@ -501,14 +521,16 @@ class RunsHandler(NaavreBatchHandler):
             parameters=parameters,
             spec=spec,
             nb=nb,
+            runs_dir=runs_dir,
+            runs_root=runs_root,
         )
         try:
             run = self.run_manager.start(request)
         except TooManyRunsError as exc:
-            self.set_header("Retry-After", "10")
             raise ApiError(
                 429,
                 str(exc),
+                headers={"Retry-After": "10"},
                 hint="wait for a run to finish, or cancel one (DELETE runs/<id>)",
                 limit=exc.limit,
             ) from None

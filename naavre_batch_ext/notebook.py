@@ -7,11 +7,13 @@ hint saying what to do, and the CLI and REST handlers print or return exactly th
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
-from nbformat import NotebookNode
+if TYPE_CHECKING:  # nbformat (through jsonschema) takes a second to import: see read_notebook
+    from nbformat import NotebookNode
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 """Refuse larger files: analysing them would be slow and they are almost always full of outputs."""
@@ -19,16 +21,28 @@ MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 MAX_CELLS = 10_000
 """Refuse notebooks with more cells than this (the benchmark's 1,000 code cells take well under 1 s)."""
 
+MAX_DEPTH = 256
+"""Refuse JSON nested deeper than this: no notebook needs it, and Python's recursive readers
+(``json``, nbformat's ``from_dict``, ``copy.deepcopy``) fail on a few hundred levels more."""
+
 __all__ = [
     "MAX_CELLS",
+    "MAX_DEPTH",
     "MAX_NOTEBOOK_BYTES",
     "NotebookError",
+    "kernel_language",
     "kernel_name",
     "load_notebook",
+    "load_notebook_data",
+    "deep_path_in_text",
+    "nesting_error",
+    "parse_notebook",
     "read_notebook",
     "dumps_notebook",
     "write_notebook",
 ]
+
+_HINT = "open the notebook in JupyterLab and save it, or fix that field in a text editor"
 
 
 class NotebookError(Exception):
@@ -44,7 +58,15 @@ class NotebookError(Exception):
 
 
 def load_notebook(path: str | Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNode:
-    """Read a notebook file (nbformat 4) or raise :class:`NotebookError`."""
+    """Read a notebook file (nbformat 4) as nbformat's ``NotebookNode`` or raise
+    :class:`NotebookError`. For the runner and ``tag``, which hand the notebook to nbformat and
+    nbclient; analysis needs only :func:`load_notebook_data`."""
+    return _node(load_notebook_data(path, max_bytes))
+
+
+def load_notebook_data(path: str | Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> dict[str, Any]:
+    """Read a notebook file as checked plain JSON (see :func:`parse_notebook`), or raise
+    :class:`NotebookError`. What ``check``, ``spec`` and ``export`` use: no nbformat import."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -65,13 +87,42 @@ def load_notebook(path: str | Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> Note
         raise NotebookError(f"{p} is not UTF-8 text", "is this really an .ipynb file?") from None
     except OSError as exc:
         raise NotebookError(f"{p}: cannot read ({exc.strerror})", "check the path") from None
-    return read_notebook(text, max_bytes=max_bytes)
+    return parse_notebook(text, max_bytes=max_bytes)
 
 
 def read_notebook(
-    source: str | bytes | dict[str, Any], max_bytes: int = MAX_NOTEBOOK_BYTES
+    source: str | bytes | Mapping[str, Any], max_bytes: int = MAX_NOTEBOOK_BYTES
 ) -> NotebookNode:
-    """Parse notebook JSON text (or an already parsed dict) or raise :class:`NotebookError`."""
+    """Parse notebook JSON text (or an already parsed dict) as a ``NotebookNode`` or raise
+    :class:`NotebookError`."""
+    return _node(parse_notebook(source, max_bytes=max_bytes))
+
+
+def _node(data: dict[str, Any]) -> NotebookNode:
+    """nbformat's attribute-access notebook, imported only here: nbformat imports jsonschema and
+    its format checkers, about a second, which the analysis does not need."""
+    import nbformat
+
+    try:
+        nb = nbformat.from_dict(data)
+        # Source may be stored as a list of lines; join it as nbformat's reader does.
+        for cell in nb.cells:
+            if isinstance(cell.source, list):
+                cell.source = "".join(cell.source)
+    except Exception as exc:  # nbformat raises various types for malformed content
+        raise NotebookError(f"not a notebook: {exc}", "open it in JupyterLab to check it") from None
+    return nb
+
+
+def parse_notebook(
+    source: str | bytes | Mapping[str, Any], max_bytes: int = MAX_NOTEBOOK_BYTES
+) -> dict[str, Any]:
+    """Parse and check notebook JSON, returning it as plain dicts and lists.
+
+    Every field the core reads is checked for its JSON type, and a refusal names the field
+    (``cell 3: 'metadata.tags' is not a list of strings``); fields the core does not read are left
+    as they are, as JupyterLab leaves them. Raises :class:`NotebookError`.
+    """
     if isinstance(source, (str, bytes)):
         if len(source) > max_bytes:
             raise NotebookError(
@@ -90,6 +141,9 @@ def read_notebook(
                 f"not a notebook: the file is not valid JSON{where}",
                 "open it in JupyterLab to check it, or restore it from a copy",
             ) from None
+        except RecursionError:
+            text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+            raise nesting_error(deep_path_in_text(text)) from None
     else:
         data = source
     if not isinstance(data, dict) or "nbformat" not in data:
@@ -97,6 +151,9 @@ def read_notebook(
             "not a notebook: JSON without 'nbformat' and 'cells'",
             "give the path of a Jupyter notebook (.ipynb)",
         )
+    too_deep = _too_deep(data)
+    if too_deep is not None:
+        raise nesting_error(too_deep)
     version = data.get("nbformat")
     if not isinstance(version, int) or isinstance(version, bool):
         raise NotebookError("not a notebook: 'nbformat' is not a number", "give a Jupyter notebook")
@@ -111,62 +168,142 @@ def read_notebook(
             f"notebook format {version} is newer than this tool knows (format 4)",
             "save it as format 4 from JupyterLab",
         )
-    cells = data.get("cells")
-    if not isinstance(cells, list) or not all(
-        isinstance(c, dict) and isinstance(c.get("cell_type"), str) and "source" in c for c in cells
-    ):
-        raise NotebookError(
-            "not a notebook: 'cells' is not a list of cells with 'cell_type' and 'source'",
-            "open it in JupyterLab to check it, or restore it from a copy",
-        )
     _check_shapes(data)
-    if len(cells) > MAX_CELLS:
+    if len(data["cells"]) > MAX_CELLS:
         raise NotebookError(
-            f"notebook has {len(cells)} cells, more than the limit of {MAX_CELLS}",
+            f"notebook has {len(data['cells'])} cells, more than the limit of {MAX_CELLS}",
             "split it into several notebooks",
         )
-    try:
-        nb = nbformat.from_dict(data)
-        # Source may be stored as a list of lines; join it as nbformat's reader does.
-        for cell in nb.cells:
-            if isinstance(cell.source, list):
-                cell.source = "".join(cell.source)
-    except Exception as exc:  # nbformat raises various types for malformed content
-        raise NotebookError(f"not a notebook: {exc}", "open it in JupyterLab to check it") from None
-    language = _language(nb)
+    language = kernel_language(data)
     if language is not None and language.lower() != "python":
         raise NotebookError(
             f"the notebook's kernel is {language}, not Python",
             "only Python notebooks can be turned into a batch workflow",
         )
-    return nb
+    return data
+
+
+def _field(path: list[str | int]) -> str:
+    """A JSON path as the messages name it: ``cell 3: 'metadata.tags'``, ``'metadata.kernelspec'``."""
+    prefix = ""
+    if len(path) >= 2 and path[0] == "cells" and isinstance(path[1], int):
+        prefix, path = f"cell {path[1]}", path[2:]
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    if not text:
+        return prefix or "the notebook"
+    return f"{prefix}: '{text}'" if prefix else f"'{text}'"
+
+
+def _too_deep(data: Any) -> list[str | int] | None:
+    """The path of the first value nested deeper than :data:`MAX_DEPTH`, else ``None``
+    (iterative, so it never overflows the stack itself)."""
+    stack: list[tuple[Any, list[str | int]]] = [(data, [])]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, [*path, k]) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(value))
+    return None
+
+
+def nesting_error(path: list[str | int]) -> NotebookError:
+    """The refusal of JSON nested too deep at ``path`` (from :func:`deep_path_in_text`)."""
+    shown = _field(path[:6]) + (" ..." if len(path) > 6 else "")
+    return NotebookError(
+        f"{shown} is nested more than {MAX_DEPTH} levels deep",
+        "no notebook needs such nesting; restore the file from a copy",
+    )
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+
+
+def deep_path_in_text(text: str) -> list[str | int]:
+    """Where JSON text too deep for ``json.loads`` itself (which raises ``RecursionError`` past
+    about a thousand levels) first goes deeper than :data:`MAX_DEPTH`, found by scanning its
+    brackets, keys and commas: ``["cells", 4, "metadata", "x", 0, ...]``."""
+    stack: list[list[Any]] = []  # per open container: [kind, current key or index]
+    last = ""
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        char = token[0]
+        if char == '"':
+            last = token
+        elif char == ":":
+            if stack:
+                try:
+                    stack[-1][1] = json.loads(last)
+                except ValueError:
+                    stack[-1][1] = last
+        elif char == ",":
+            if stack and stack[-1][0] == "[":
+                stack[-1][1] += 1
+        elif char in "[{":
+            if len(stack) > MAX_DEPTH:
+                return [frame[1] for frame in stack]
+            stack.append(["[", 0] if char == "[" else ["{", ""])
+        elif stack:
+            stack.pop()
+    return []
 
 
 def _check_shapes(data: dict[str, Any]) -> None:
-    """Refuse, with the cell's number, the fields the core reads whose JSON type is wrong.
+    """Refuse, naming the field (and the cell), the fields the core reads whose JSON type is wrong.
 
     nbformat's reader only warns about schema errors, and its validator's messages lose the cell
     number; a hand-edited or generated file with ``"source": 5`` or ``"tags": "x"`` would otherwise
     crash the analysis (a traceback, a 500) or have its tags silently ignored.
     """
-    hint = "open the notebook in JupyterLab and save it, or fix that field in a text editor"
-    if not isinstance(data.get("metadata", {}), dict):
-        raise NotebookError("not a notebook: its 'metadata' is not an object", hint)
-    for index, cell in enumerate(data["cells"]):
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise NotebookError("not a notebook: its 'metadata' is not an object", _HINT)
+    for key, needed in (("kernelspec", ("name", "language")), ("language_info", ("name",))):
+        value = metadata.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise NotebookError(f"not a notebook: 'metadata.{key}' is not an object", _HINT)
+        for name in needed:
+            if name in value and not isinstance(value[name], str):
+                raise NotebookError(f"not a notebook: 'metadata.{key}.{name}' is not text", _HINT)
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        raise NotebookError(
+            "not a notebook: 'cells' is missing or is not a list of cells",
+            "open it in JupyterLab to check it, or restore it from a copy",
+        )
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            raise NotebookError(f"cell {index} is not an object", _HINT)
+        if "cell_type" not in cell:
+            raise NotebookError(f"cell {index}: 'cell_type' is missing", _HINT)
+        if not isinstance(cell["cell_type"], str):
+            raise NotebookError(f"cell {index}: 'cell_type' is not text", _HINT)
+        if "source" not in cell:
+            raise NotebookError(f"cell {index}: 'source' is missing", _HINT)
         source = cell["source"]
         if not isinstance(source, str) and not (
             isinstance(source, list) and all(isinstance(line, str) for line in source)
         ):
-            raise NotebookError(f"cell {index}: 'source' is not text or a list of text lines", hint)
+            raise NotebookError(
+                f"cell {index}: 'source' is not text or a list of text lines", _HINT
+            )
+        if "id" in cell and not isinstance(cell["id"], str):
+            raise NotebookError(f"cell {index}: 'id' is not text", _HINT)
         metadata = cell.get("metadata", {})
         if not isinstance(metadata, dict):
-            raise NotebookError(f"cell {index}: 'metadata' is not an object", hint)
+            raise NotebookError(f"cell {index}: 'metadata' is not an object", _HINT)
         tags = metadata.get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise NotebookError(f"cell {index}: 'metadata.tags' is not a list of strings", hint)
+            raise NotebookError(f"cell {index}: 'metadata.tags' is not a list of strings", _HINT)
 
 
-def _language(nb: NotebookNode) -> str | None:
+def kernel_language(nb: Mapping[str, Any]) -> str | None:
     """The kernel language, from ``kernelspec.language`` or ``language_info.name``."""
     meta = nb.get("metadata") or {}
     spec = meta.get("kernelspec") or {}
@@ -177,7 +314,7 @@ def _language(nb: NotebookNode) -> str | None:
     return lang if isinstance(lang, str) and lang else None
 
 
-def kernel_name(nb: NotebookNode) -> str:
+def kernel_name(nb: Mapping[str, Any]) -> str:
     """The kernelspec name, ``python3`` when the notebook does not say."""
     spec = (nb.get("metadata") or {}).get("kernelspec") or {}
     name = spec.get("name") if isinstance(spec, dict) else None
@@ -190,6 +327,8 @@ def dumps_notebook(nb: NotebookNode, like: str | None = None) -> str:
     ``like`` is the file's original text: its trailing-newline convention is kept, the one detail
     in which files written by other tools differ from nbformat's output.
     """
+    import nbformat
+
     text = nbformat.writes(nb, version=nbformat.NO_CONVERT)
     if like is not None and not like.endswith("\n"):
         text = text.rstrip("\n")

@@ -250,6 +250,60 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
+def _shown(path: Path, root: str | Path | None) -> str:
+    """``path`` as the user knows it: relative to the server root when there is one."""
+    if root is not None and path.is_absolute():
+        try:
+            relative = path.relative_to(os.path.realpath(root)).as_posix()
+        except ValueError:
+            pass
+        else:
+            return relative if relative != "." else str(path)
+    return str(path)
+
+
+def check_runs_folder(
+    notebook_path: str | Path,
+    runs_dir: str | Path | None = None,
+    root: str | Path | None = None,
+) -> Path:
+    """Create the folder runs are kept in (``runs_dir``, default ``.naavre-batch/runs`` beside the
+    notebook) and return its real path, before anything runs; :class:`RunError` naming it
+    (relative to ``root``) when it cannot be: a file in the way, no permission, or, with
+    ``root``, a symbolic link that leads outside the root (nothing is created there then)."""
+    base = Path(runs_dir) if runs_dir else Path(notebook_path).parent / ".naavre-batch" / "runs"
+    shown = _shown(base, root)
+    real = Path(os.path.realpath(base))
+    if root is not None:
+        real_root = os.path.realpath(root)
+        if str(real) != real_root and not str(real).startswith(real_root.rstrip(os.sep) + os.sep):
+            raise RunError(
+                f"the runs folder {shown} leads outside the server root "
+                "(a symbolic link?); nothing was run",
+                "remove the link, or run from a folder whose .naavre-batch is a plain folder",
+            )
+    for part in [*reversed(base.parents), base]:
+        if part.exists() and not part.is_dir():
+            raise RunError(
+                f"cannot create the runs folder {shown}: {_shown(part, root)} is a file; "
+                "nothing was run",
+                "move that file away, or keep runs elsewhere (naavre-batch run --runs-dir DIR)",
+            )
+    try:
+        real.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(
+            f"cannot create the runs folder {shown}: {exc.strerror or exc}; nothing was run",
+            "keep runs in a folder you can write to (naavre-batch run --runs-dir DIR)",
+        ) from None
+    if not os.access(real, os.W_OK | os.X_OK):
+        raise RunError(
+            f"cannot write in the runs folder {shown}: permission denied; nothing was run",
+            "keep runs in a folder you can write to (naavre-batch run --runs-dir DIR)",
+        )
+    return real
+
+
 def _new_run_folder(
     notebook_path: Path, runs_dir: Path | None, run_id: str | None
 ) -> tuple[str, Path]:
@@ -647,25 +701,10 @@ def readable_result(result: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(trace, dict):
         return result
     shown = {
-        step: {name: readable_value(value) for name, value in values.items()}
+        step: {name: preview.for_json(value) for name, value in values.items()}
         for step, values in trace.items()
     }
     return {**result, "trace": shown}
-
-
-def readable_value(value: Any) -> Any:
-    """The value itself when JSON shows it as it is, else ``{"naavre-preview": summary}``."""
-    if transport.is_plain_json(value) and _json_safe(value):
-        return value
-    return {"naavre-preview": preview.summarize(value)}
-
-
-def _json_safe(value: Any) -> bool:
-    try:
-        json.dumps(value, allow_nan=False)
-    except ValueError:
-        return False
-    return True
 
 
 # -- notebook context --------------------------------------------------------------------------
@@ -784,6 +823,20 @@ def run_notebook(
     )
 
 
+def _local_kernel_config(folder: Path) -> Any:
+    """Kernel manager settings for a kernel only this process talks to: over IPC (Unix sockets in
+    ``folder``, a private temporary folder) instead of TCP on localhost. Nothing else on the
+    machine can connect to it, and ipykernel has no reason to print its "Kernel is running over
+    TCP without encryption" warning into the run's output. TCP where there are no Unix sockets."""
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(folder / "kernel")
+    return config
+
+
 async def _run_notebook_async(
     spec: dict[str, Any],
     nb: NotebookNode,
@@ -799,12 +852,14 @@ async def _run_notebook_async(
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     work = copy.deepcopy(nb)
+    tmp = tempfile.TemporaryDirectory(prefix="naavre-trace-")
     client = NotebookClient(
         work,
         kernel_name=kernel_name,
         timeout=None,
         shutdown_kernel="immediate",
         resources={"metadata": {"path": str(notebook_path.parent)}},
+        config=_local_kernel_config(Path(tmp.name)),
     )
     header = {c["index"]: c for c in spec.get("header", {}).get("cells", [])}
     owner: dict[int, dict[str, Any]] = {}
@@ -851,7 +906,6 @@ async def _run_notebook_async(
 
     cancel._add_callback(on_cancel)
     started = time.perf_counter()
-    tmp = tempfile.TemporaryDirectory(prefix="naavre-trace-")
     _emit(
         progress,
         "run-started",
@@ -1080,11 +1134,13 @@ def run(
     run_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelHandle | None = None,
+    root: str | Path | None = None,
 ) -> dict[str, Any]:
     """Analyse, then run in ``notebook``, ``workflow`` or ``both`` contexts (and compare).
 
-    Raises :class:`RunError` before anything executes when the notebook has analysis errors or a
-    parameter override is unknown. The result's ``status`` is ``ok`` only when every run succeeded
+    Raises :class:`RunError` before anything executes when the notebook has analysis errors, a
+    parameter override is unknown or the runs folder cannot be created (see
+    :func:`check_runs_folder`; with ``root``, it must resolve inside it). The result's ``status`` is ``ok`` only when every run succeeded
     and, for ``both``, the comparison found the same values.
     """
     if context not in ("notebook", "workflow", "both"):
@@ -1106,6 +1162,8 @@ def run(
         )
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
+    if context in ("workflow", "both"):  # before the notebook context spends its minutes
+        runs_dir = check_runs_folder(path, runs_dir, root)
     cancel = cancel or CancelHandle()
     result: dict[str, Any] = {"notebook": str(path), "context": context}
     statuses = []
@@ -1135,11 +1193,7 @@ def run(
         status = "cancelled"
     if context == "both" and "workflow_run" in result:
         comparison = compare.compare_traces(spec, result["notebook_run"], result["workflow_run"])
-        for difference in comparison.get("differences", []):
-            for side in ("notebook", "workflow"):
-                if side in difference:
-                    difference[side] = readable_value(difference[side])
-        result["comparison"] = comparison
+        result["comparison"] = compare.comparison_for_json(comparison)
         if status == "ok" and not comparison["same"]:
             status = "different"
     for key in ("notebook_run", "workflow_run"):

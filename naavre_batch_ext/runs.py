@@ -104,6 +104,11 @@ class RunRequest:
     parameters: Mapping[str, Any]
     spec: dict[str, Any]
     nb: NotebookNode
+    runs_dir: Path | None = None
+    """Where run folders go (checked by the caller); ``None``: ``.naavre-batch/runs`` beside it."""
+    runs_root: Path | None = None
+    """The folder run folders must resolve inside: the configured runs folder
+    (``c.NaavreBatch.runs_dir``), or ``None`` for the server root."""
 
 
 def _now() -> str:
@@ -412,6 +417,9 @@ class RunManager:
                 nb=request.nb,
                 parallelism=self.parallelism,
                 run_id=run.id,  # the REST id is also the run folder's name
+                runs_dir=request.runs_dir,
+                # every folder and file the run creates stays inside the root (or runs_dir)
+                root=request.runs_root or self.root,
                 progress=run.on_event,
                 cancel=run.cancel_handle,
             )

@@ -15,9 +15,6 @@ from importlib import resources
 from pathlib import Path, PurePath
 from typing import Any
 
-import jsonschema
-from nbformat import NotebookNode
-
 from . import SPEC_API_VERSION
 from .analysis import Analysis, analyse
 
@@ -118,7 +115,7 @@ def spec_from_analysis(analysis: Analysis, path: str) -> dict[str, Any]:
     }
 
 
-def build_spec(nb: NotebookNode, path: str | PurePath) -> dict[str, Any]:
+def build_spec(nb: Mapping[str, Any], path: str | PurePath) -> dict[str, Any]:
     """Analyse a loaded notebook and return its spec. ``path`` is recorded as given (use a
     path relative to the project so specs do not depend on the machine)."""
     p = str(path)
@@ -127,7 +124,15 @@ def build_spec(nb: NotebookNode, path: str | PurePath) -> dict[str, Any]:
 
 
 def validate_spec(spec: Mapping[str, Any]) -> None:
-    """Raise :class:`SpecError` (with the JSON path) when ``spec`` does not match the schema."""
+    """Raise :class:`SpecError` (with the JSON path) when ``spec`` does not match the schema.
+
+    jsonschema is imported here, not at the top: its import takes about a second (format checkers
+    compile grammars), and the CLI's ``check``/``spec``/``export`` never validate what
+    :func:`build_spec` built. The tests validate the specs of the example notebooks and of
+    generated malformed ones (tests/test_malformed_notebooks.py) against the schema.
+    """
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(load_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(spec))
     if error is not None:
@@ -181,6 +186,7 @@ def resolve_batch_count(
 
 def spec_for_path(path: str | Path, display_path: str | None = None) -> dict[str, Any]:
     """Load a notebook file and build its spec (raises ``NotebookError`` for unusable files)."""
-    from .notebook import load_notebook
+    from .notebook import load_notebook_data
 
-    return build_spec(load_notebook(path), display_path if display_path is not None else str(path))
+    data = load_notebook_data(path)
+    return build_spec(data, display_path if display_path is not None else str(path))

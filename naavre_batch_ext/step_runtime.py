@@ -43,8 +43,12 @@ RESERVED_BATCH_LIST = "naavre-batch-list"
 PARAMETERS_DIR = "naavre-parameters"
 """Folder of the inputs folder with one file per workflow parameter, holding its text."""
 
-DISPLAY_MAGICS = ("matplotlib", "config", "autoreload", "precision")
-"""Line magics that only change how output looks: no-ops in a step (``%load_ext autoreload`` too)."""
+DISPLAY_MAGICS = ("matplotlib", "config", "autoreload", "precision", "load_ext autoreload")
+"""Line magics that only change how the notebook shows things (plots, float precision, IPython
+settings, module reloading), never a value: a workflow step skips them and ``check`` gives a
+``display-magic`` warning instead of ``magic``. An entry is a magic name (any arguments), or a name
+and its exact argument (``load_ext autoreload``: other extensions can define magics and change
+values, so they stay ``magic``)."""
 
 PRINTED_LIMIT = 1_000_000
 """Characters of a cell's printed output kept for the comparison (the rest is cut, and said so)."""
@@ -113,13 +117,18 @@ def resolve_parameters(task: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def is_display_magic(name: str, line: str = "") -> bool:
+    """Whether the line magic ``%name line`` is one of :data:`DISPLAY_MAGICS`."""
+    return name in DISPLAY_MAGICS or f"{name} {line.strip()}" in DISPLAY_MAGICS
+
+
 class _NoIPython:
     """Stands in for IPython's ``get_ipython()``: display-only magics (``%matplotlib inline``,
     ``%config``, ``%load_ext autoreload``, ``%autoreload``, ``%precision``) do nothing, as they change
     no value; other magics and ``!`` commands do not run in a step and fail with a clear message."""
 
     def run_line_magic(self, name: str, line: str = "", *args: Any, **kwargs: Any) -> Any:
-        if name in DISPLAY_MAGICS or (name == "load_ext" and line.strip() == "autoreload"):
+        if is_display_magic(name, line):
             return None
         return self._refuse("run_line_magic", name, line)
 

@@ -269,6 +269,54 @@ def test_line_magic_in_a_step_is_a_warning_at_its_line() -> None:
     assert (d.code, d.cell_index, d.line) == ("magic", 1, 2)
 
 
+@pytest.mark.parametrize(
+    ("magic", "shown"),
+    [
+        ("%matplotlib inline", "%matplotlib inline"),
+        ("%matplotlib", "%matplotlib"),
+        ('%config InlineBackend.figure_format = "retina"', "%config InlineBackend.figure_format"),
+        ("%load_ext autoreload", "%load_ext autoreload"),
+        ("%autoreload 2", "%autoreload 2"),
+        ("%precision 3", "%precision 3"),
+    ],
+)
+def test_display_magic_in_a_step_is_a_display_magic_warning(magic: str, shown: str) -> None:
+    a = run("xs = [1]", f"ys = list(xs)\n{magic}", "print(ys)", tags={0: S, 1: P, 2: M})
+    (d,) = a.warnings
+    assert (d.code, d.cell_index, d.line) == ("display-magic", 1, 2)
+    assert f"IPython magic '{shown}" in d.message
+    assert "ignored in workflow steps" in d.message
+
+
+def test_display_magic_in_the_header_is_a_display_magic_warning() -> None:
+    a = run(
+        "%matplotlib inline\nimport math",
+        "xs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
+    assert [(d.code, d.cell_index, d.line) for d in a.warnings] == [("display-magic", 0, 1)]
+
+
+@pytest.mark.parametrize(
+    "magic",
+    ["%load_ext sql", "%pylab", "%env X=1", "%run other.py", "get_ipython().magic('matplotlib')"],
+)
+def test_other_line_magics_keep_the_magic_warning(magic: str) -> None:
+    a = run("xs = [1]", f"ys = list(xs)\n{magic}", "print(ys)", tags={0: S, 1: P, 2: M})
+    assert [d.code for d in a.warnings] == ["magic"]
+
+
+def test_display_magics_are_named_for_the_step_runtime() -> None:
+    from naavre_batch_ext.analysis import DISPLAY_MAGICS, is_display_magic
+
+    assert {"matplotlib", "config", "autoreload", "precision"} <= set(DISPLAY_MAGICS)
+    assert is_display_magic("load_ext", "autoreload")
+    assert not is_display_magic("load_ext", "sql")
+    assert not is_display_magic("time", "x = 1")
+
+
 def test_shell_escape_in_a_step_is_a_warning() -> None:
     a = run("xs = [1]\n!ls", "ys = list(xs)", "print(ys)", tags={0: S, 1: P, 2: M})
     assert [(d.code, d.line) for d in a.warnings] == [("shell-escape", 2)]
@@ -506,3 +554,29 @@ def test_untagged_notebook_warns_once_not_on_every_header_statement(seed_path) -
 
     a = analyse(load_notebook(seed_path), "splitting-batches")
     assert [d.code for d in a.diagnostics] == ["no-steps"]
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("matplotlib", "inline"),
+        ("config", "InlineBackend.figure_format = 'retina'"),
+        ("load_ext", "autoreload"),
+        ("autoreload", "2"),
+        ("precision", "3"),
+        ("load_ext", "sql"),
+        ("time", "x = 1"),
+    ],
+)
+def test_check_and_the_step_runtime_agree_on_which_magics_are_skipped(name: str, line: str) -> None:
+    # check's display-magic warning says "ignored in workflow steps": the step runtime's
+    # get_ipython() stand-in must skip exactly those, and refuse the others.
+    from naavre_batch_ext.analysis import is_display_magic
+    from naavre_batch_ext.step_runtime import _NoIPython
+
+    skipped = True
+    try:
+        _NoIPython().run_line_magic(name, line)
+    except RuntimeError:
+        skipped = False
+    assert skipped == is_display_magic(name, line)

@@ -285,3 +285,11 @@ async def test_rest_values_option_reaches_the_workflow(jp_fetch: Any, seed: str)
     assert yaml.safe_load(reply["text"])["spec"]["artifactRepositoryRef"] == {"key": "my-minio"}
     status, error = await api_error(jp_fetch, "export", {"path": seed, "options": {"values": "s3"}})
     assert status == 400 and error["field"] == "options.values"
+
+
+def test_cli_values_choices_are_the_exporters() -> None:
+    from naavre_batch_ext.cli import build_parser
+
+    export = build_parser()._subparsers._group_actions[0].choices["export"]  # type: ignore[union-attr]
+    (action,) = [a for a in export._actions if a.dest == "values"]
+    assert tuple(action.choices or ()) == argo.VALUES_MODES

@@ -53,7 +53,7 @@ def test_both_contexts_print_same_result(
         ["run", str(path), "--runs-dir", str(tmp_path / "runs"), "-p", "param_item_count=9"]
     )
     assert code == 0
-    assert "same result (2 values compared)" in capsys.readouterr().out
+    assert "same result (2 values and 1 printed output compared)" in capsys.readouterr().out
 
 
 def test_json_output_is_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

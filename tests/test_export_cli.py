@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -36,6 +37,18 @@ def test_export_writes_argo_yaml_beside_the_notebook(
     assert doc["kind"] == "Workflow" and doc["metadata"]["generateName"] == "splitting-batches-"
     out = capsys.readouterr().out
     assert str(target) in out and "argo submit" in out
+
+
+def test_the_submit_hint_quotes_a_file_name_with_spaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The printed command is pasted into a shell: ``argo submit my file.argo.yaml`` would give
+    argo two file names."""
+    notebook = write_tmp(tagged_seed_notebook(), tmp_path, "my notebook.ipynb")
+    assert main(["export", str(notebook)]) == 0
+    command = capsys.readouterr().out.split("submit it with: ", 1)[1].strip()
+    target = notebook.with_name("my notebook.argo.yaml")
+    assert shlex.split(command) == ["argo", "submit", str(target), "--watch"]
 
 
 def test_export_json_writes_the_spec(seed: Path) -> None:

@@ -196,6 +196,20 @@ async def test_more_runs_than_the_limit_is_429(
     assert (await wait_until_over(jp_fetch, again["id"]))["status"] == "succeeded"
 
 
+async def test_the_429_says_when_to_retry_in_a_retry_after_header(
+    jp_fetch: Any, sleeping: str, seed: str
+) -> None:
+    """docs/rest-api.md promises ``Retry-After: 10`` (RFC 9110 15.5.20 suggests it for 429)."""
+    started = await start_run(
+        jp_fetch, {"path": sleeping, "context": "workflow", "parameters": {"param_pid_dir": "pids"}}
+    )
+    with pytest.raises(HTTPClientError) as error:
+        await jp_fetch("naavre-batch-ext", "runs", method="POST", body=json.dumps({"path": seed}))
+    await jp_fetch("naavre-batch-ext", "runs", started["id"], method="DELETE")
+    assert error.value.code == 429 and error.value.response is not None
+    assert error.value.response.headers.get("Retry-After") == "10"
+
+
 async def test_the_server_stopping_cancels_runs_still_going(
     jp_fetch: Any, jp_serverapp: Any, jp_root_dir: Path, sleeping: str, seed: str
 ) -> None:

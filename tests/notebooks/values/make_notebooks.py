@@ -1,0 +1,190 @@
+"""Write the value-transport test notebooks (``python tests/notebooks/values/make_notebooks.py``).
+
+Each notebook passes between steps the kind of value scientists pass (DataFrames, numpy arrays,
+tuples, dates, dataclasses, exact numbers) and prints it in the merger, so ``run --context both``
+checks both the values and what the merger prints. ``pid-in-merger`` prints something that differs
+between the two contexts on purpose while every value is the same: it must get "not the same".
+The cells are plain text here so a reader sees what each notebook does without opening JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).parent
+
+SPLITTER = "naavre:splitter"
+PROCESSOR = "naavre:processor"
+MERGER = "naavre:merger"
+
+NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
+    # A DataFrame split by rows; each processor instance computes a column for its rows.
+    "dataframe-rows": [
+        ([], "# parameters\nimport pandas as pd\nparam_rows = 12\n"),
+        (
+            [SPLITTER, "naavre:batch-count:4"],
+            (
+                "# plots\n"
+                "plots = pd.DataFrame(\n"
+                "    {\n"
+                "        'plot': [f'p{i}' for i in range(param_rows)],\n"
+                "        'height_cm': [100 + 7.5 * i for i in range(param_rows)],\n"
+                "        'species': pd.Categorical(\n"
+                "            [['oak', 'pine', 'birch'][i % 3] for i in range(param_rows)]\n"
+                "        ),\n"
+                "    },\n"
+                "    index=pd.date_range('2024-05-01', periods=param_rows, name='day'),\n"
+                ")\n"
+            ),
+        ),
+        (
+            [PROCESSOR],
+            "# heights in metres\nmeasured = plots.assign(height_m=plots['height_cm'] / 100)\n",
+        ),
+        ([MERGER], "# show\nprint(measured)\nprint(measured.dtypes)\n"),
+    ],
+    # A 2-D numpy array split on its first axis: per-row norms (1-D) and a scaled grid (2-D).
+    "array-rows": [
+        ([], "# parameters\nimport numpy as np\nparam_rows = 10\n"),
+        (
+            [SPLITTER, "naavre:batch-count:3"],
+            "# grid\ngrid = np.arange(param_rows * 3, dtype=np.float64).reshape(param_rows, 3) / 7\n",
+        ),
+        (
+            [PROCESSOR],
+            "# per row\nnorms = np.sqrt((grid**2).sum(axis=1))\nscaled = grid * 2.5\n",
+        ),
+        (
+            [MERGER],
+            "# show\nprint(norms)\nprint(scaled.shape, scaled.dtype)\nprint(scaled[-1])\n",
+        ),
+    ],
+    # A list of tuples holding dates: they must arrive as tuples and dates, not lists and strings.
+    "tuples-and-dates": [
+        ([], "# parameters\nimport datetime\nparam_days = 7\n"),
+        (
+            [SPLITTER, "naavre:batch-count:3"],
+            (
+                "# visits\n"
+                "start = datetime.date(2024, 2, 26)\n"
+                "visits = [(i, start + datetime.timedelta(days=i)) for i in range(param_days)]\n"
+            ),
+        ),
+        (
+            [PROCESSOR],
+            "# weekdays\nweekdays = [(i, day, day.isoweekday()) for i, day in visits]\n",
+        ),
+        (
+            [MERGER],
+            (
+                "# show\n"
+                "print(weekdays)\n"
+                "print([type(x).__name__ for x in weekdays[0]], type(weekdays[0]).__name__)\n"
+            ),
+        ),
+    ],
+    # A dataclass defined in the header: its instances cross every step boundary.
+    "dataclass": [
+        (
+            [],
+            (
+                "# parameters and types\n"
+                "from dataclasses import dataclass\n"
+                "\n"
+                "param_plots = 6\n"
+                "\n"
+                "\n"
+                "@dataclass\n"
+                "class Plot:\n"
+                "    name: str\n"
+                "    height: float\n"
+            ),
+        ),
+        (
+            [SPLITTER, "naavre:batch-count:4"],
+            "# plots\nplots = [Plot(f'p{i}', i * 0.5) for i in range(param_plots)]\n",
+        ),
+        ([PROCESSOR], "# grow\ntaller = [Plot(p.name, p.height * 2) for p in plots]\n"),
+        ([MERGER], "# show\nprint(taller)\nprint(type(taller[0]).__name__)\n"),
+    ],
+    # Equal values, but the merger prints its process id: different in the two contexts on
+    # purpose, so the comparison must say "not the same" and name the printed difference.
+    "pid-in-merger": [
+        ([SPLITTER, "naavre:batch-count:2"], "# items\nitems = [1, 2, 3, 4]\n"),
+        ([PROCESSOR], "# double\ndoubled = [2 * x for x in items]\n"),
+        (
+            [MERGER],
+            "# show\nimport os\n\nprint('total:', sum(doubled))\nprint('merger process:', os.getpid())\n",
+        ),
+    ],
+    # Values JSON would change, sent by the splitter to the processors (broadcast) and the merger.
+    "exact-values": [
+        ([], "# parameters\nfrom decimal import Decimal\nparam_n = 5\n"),
+        (
+            [SPLITTER, "naavre:batch-count:2", "naavre:split:items"],
+            (
+                "# items and constants\n"
+                "items = list(range(param_n))\n"
+                "names = {1: 'one', 2: 'two', 3: 'three'}\n"
+                "price = Decimal('1.10')\n"
+                "kinds = {'oak', 'pine'}\n"
+                "specials = [float('nan'), float('inf'), -0.0, 0.0]\n"
+                "big = 2**60 + 1\n"
+            ),
+        ),
+        ([PROCESSOR], "# label\nlabels = [names.get(x, '?') for x in items]\n"),
+        (
+            [MERGER],
+            (
+                "# show\n"
+                "print(labels, names)\n"
+                "print(price, price * 3, sorted(kinds), specials, big, float(big))\n"
+                "print([type(v).__name__ for v in (names, price, kinds, big)], list(names))\n"
+            ),
+        ),
+    ],
+    # Display-only magics in the header and a step: no-ops in workflow steps, the same result.
+    # (No %matplotlib here: the test environment has no matplotlib to make it work in the
+    # notebook context either.)
+    "display-magics": [
+        ([], "# setup\n%load_ext autoreload\n%autoreload 2\n%precision 3\nparam_n = 4\n"),
+        ([SPLITTER, "naavre:batch-count:2"], "# items\nitems = [x / 3 for x in range(param_n)]\n"),
+        (
+            [PROCESSOR],
+            "# halve\n%config Completer.use_jedi = False\nhalves = [x / 2 for x in items]\n",
+        ),
+        ([MERGER], "# show\nprint(halves)\n"),
+    ],
+}
+
+
+def build(cells: list[tuple[list[str], str]]) -> nbformat.NotebookNode:
+    """A Python 3 notebook with one markdown title and the given (tags, source) code cells."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    title = nbformat.v4.new_markdown_cell("# value transport test notebook")
+    title.id = "title"
+    nb.cells.append(title)
+    for i, (tags, source) in enumerate(cells):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.id = f"cell-{i}"
+        if tags:
+            cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    return nb
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nbformat.write(build(cells), str(HERE / f"{name}.ipynb"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The runs folder (``.naavre-batch/runs`` beside the notebook, or ``--runs-dir``) is checked before
+anything runs: a symbolic link out of the server root, a file in the way or a folder that cannot be
+created is refused, naming the folder relative to the root, and nothing is written or run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import api_error, tagged_seed_notebook, write_tmp
+
+from naavre_batch_ext import runner
+from naavre_batch_ext.cli import main
+from naavre_batch_ext.handlers import SETTINGS_CONFIG
+
+
+@pytest.fixture
+def no_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if either context starts: the refusal must come first."""
+
+    def ran(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a context ran although the runs folder was refused")
+
+    monkeypatch.setattr(runner, "run_notebook", ran)
+    monkeypatch.setattr(runner, "run_workflow", ran)
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*")]
+
+
+# -- REST ----------------------------------------------------------------------------------------
+
+
+async def test_a_runs_folder_linked_outside_the_root_is_refused_and_nothing_is_written(
+    jp_fetch: Any, jp_root_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``ln -s /elsewhere sub/.naavre-batch``: spec.json, scripts and outputs would land there."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (jp_root_dir / "sub").mkdir()
+    write_tmp(tagged_seed_notebook(), jp_root_dir / "sub", "seed.ipynb")
+    os.symlink(elsewhere, jp_root_dir / "sub" / ".naavre-batch")
+    for context in ("workflow", "both"):
+        code, reply = await api_error(
+            jp_fetch, "runs", {"path": "sub/seed.ipynb", "context": context}
+        )
+        assert code == 400 and reply["field"] == "path"
+        assert "sub/.naavre-batch/runs leads outside the server root" in reply["message"]
+        assert str(jp_root_dir) not in reply["message"]
+    assert files_under(elsewhere) == []
+    listed = await jp_fetch("naavre-batch-ext", "runs")
+    assert json.loads(listed.body)["runs"] == []  # no run was started
+
+
+async def test_a_file_named_naavre_batch_beside_the_notebook_is_a_400_with_a_relative_path(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
+    (jp_root_dir / ".naavre-batch").write_text("not a folder", encoding="utf-8")
+    code, reply = await api_error(jp_fetch, "runs", {"path": "seed.ipynb", "context": "both"})
+    assert code == 400
+    assert reply["message"].startswith(
+        "path: cannot create the runs folder .naavre-batch/runs: .naavre-batch is a file"
+    )
+    assert str(jp_root_dir) not in json.dumps(reply)
+    assert (jp_root_dir / ".naavre-batch").read_text(encoding="utf-8") == "not a folder"
+
+
+async def test_a_configured_runs_dir_keeps_every_run_folder_there(
+    jp_fetch: Any,
+    jp_root_dir: Path,
+    jp_serverapp: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``c.NaavreBatch.runs_dir``: the one place outside the root that runs may write to."""
+    runs = tmp_path_factory.mktemp("server-runs")
+    jp_serverapp.web_app.settings[SETTINGS_CONFIG].runs_dir = str(runs)
+    write_tmp(tagged_seed_notebook(), jp_root_dir, "seed.ipynb")
+    response = await jp_fetch(
+        "naavre-batch-ext",
+        "runs",
+        method="POST",
+        body=json.dumps({"path": "seed.ipynb", "context": "workflow"}),
+    )
+    run_id = json.loads(response.body)["id"]
+    for _ in range(600):
+        run = json.loads((await jp_fetch("naavre-batch-ext", "runs", run_id)).body)
+        if run["status"] not in ("queued", "running"):
+            break
+        await asyncio.sleep(0.1)
+    assert run["status"] == "succeeded"
+    assert (runs / run_id / "spec.json").is_file()
+    assert not (jp_root_dir / ".naavre-batch").exists()
+
+
+def test_the_runner_itself_refuses_a_folder_outside_the_root(tmp_path: Path) -> None:
+    """The REST check is repeated in the run's thread (``root=``): a link made in between is
+    refused too."""
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    notebook = write_tmp(tagged_seed_notebook(), root, "seed.ipynb")
+    os.symlink(elsewhere, root / ".naavre-batch")
+    with pytest.raises(runner.RunError, match="leads outside the server root"):
+        runner.run(notebook, "workflow", root=root)
+    assert files_under(elsewhere) == []
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+
+
+def test_runs_dir_pointing_at_a_file_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_run: None
+) -> None:
+    notebook = write_tmp(tagged_seed_notebook(), tmp_path, "seed.ipynb")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    code = main(["run", str(notebook), "--runs-dir", str(tmp_path / "afile")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert f"cannot create the runs folder {tmp_path / 'afile'}: " in err
+    assert "is a file" in err and "--runs-dir" in err
+
+
+def test_runs_dir_that_cannot_be_created_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_run: None
+) -> None:
+    notebook = write_tmp(tagged_seed_notebook(), tmp_path, "seed.ipynb")
+    code = main(["run", str(notebook), "--runs-dir", "/proc/x"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("naavre-batch: error: cannot create the runs folder /proc/x: ")
+
+
+def test_a_file_named_naavre_batch_beside_the_notebook_is_refused_by_the_cli(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_run: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_tmp(tagged_seed_notebook(), tmp_path, "seed.ipynb")
+    Path(".naavre-batch").write_text("x", encoding="utf-8")
+    assert main(["run", "seed.ipynb"]) == 2
+    assert (
+        "cannot create the runs folder .naavre-batch/runs: .naavre-batch is a file"
+        in capsys.readouterr().err
+    )
+
+
+def test_notebook_context_alone_needs_no_runs_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the workflow context keeps a run folder; a notebook-context run is not refused."""
+    calls: list[str] = []
+    monkeypatch.setattr(
+        runner, "run_notebook", lambda *a, **k: calls.append("notebook") or {"status": "ok"}
+    )
+    notebook = write_tmp(tagged_seed_notebook(), tmp_path, "seed.ipynb")
+    (tmp_path / ".naavre-batch").write_text("x", encoding="utf-8")
+    assert runner.run(notebook, "notebook")["status"] == "ok" and calls == ["notebook"]
