@@ -432,7 +432,99 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
     p.add_argument("--cpu", metavar="REQ", help="CPU request of each pod, e.g. 500m")
     p.add_argument("--memory", metavar="REQ", help="memory request of each pod, e.g. 1Gi")
+    p.add_argument(
+        "--values",
+        choices=["parameters", "artifacts"],
+        help=_ArgoDefault(
+            "how values cross steps: parameters (small values, no artifact repository) or "
+            "artifacts (any size, in the cluster's artifact repository) "
+            "(default: %(argo_default)s)",
+            "values",
+        ),
+    )
+    p.add_argument(
+        "--artifact-repository-ref",
+        metavar="NAME",
+        help="with --values artifacts: the repository NAME of the artifact-repositories config "
+        "map instead of the namespace's default",
+    )
+    p.add_argument(
+        "--pod-gc",
+        metavar="STRATEGY",
+        type=_or_none(str),
+        help=_ArgoDefault(
+            "when Argo deletes pods: OnPodSuccess, OnPodCompletion, OnWorkflowSuccess, "
+            "OnWorkflowCompletion or none (default: %(argo_default)s)",
+            "pod_gc",
+        ),
+    )
+    p.add_argument(
+        "--ttl-after-success",
+        metavar="SECONDS",
+        type=_or_none(int),
+        help=_ArgoDefault(
+            "delete the workflow this long after it succeeded; none keeps it "
+            "(default: %(argo_default)s)",
+            "ttl_after_success",
+        ),
+    )
+    p.add_argument(
+        "--ttl-after-failure",
+        metavar="SECONDS",
+        type=_or_none(int),
+        help=_ArgoDefault(
+            "delete the workflow this long after it failed; none keeps it "
+            "(default: %(argo_default)s)",
+            "ttl_after_failure",
+        ),
+    )
+    p.add_argument(
+        "--active-deadline",
+        metavar="SECONDS",
+        type=_or_none(int),
+        help=_ArgoDefault(
+            "stop the workflow when it runs longer (activeDeadlineSeconds); none: no limit "
+            "(default: %(argo_default)s)",
+            "active_deadline_seconds",
+        ),
+    )
+    p.add_argument(
+        "--retry-backoff",
+        metavar="DURATION",
+        help=_ArgoDefault(
+            "first wait before retrying a processor pod, doubling up to 10 minutes "
+            "(default: %(argo_default)s)",
+            "retry_backoff",
+        ),
+    )
     p.set_defaults(func=_cmd_export)
+
+
+_NONE = object()
+"""An option given as ``none``: set the field to ``None`` (remove the setting from the workflow)."""
+
+EXPORT_FLAGS: dict[str, str] = {
+    "image_splitter": "--image-splitter",
+    "image_processor": "--image-processor",
+    "image_merger": "--image-merger",
+    "active_deadline_seconds": "--active-deadline",
+}
+"""ArgoOptions fields whose flag is not ``--`` + the field name with ``-`` for ``_``."""
+
+
+def _or_none(kind: type) -> Any:
+    """An argparse ``type`` that also takes ``none`` (any case) for "no such setting"."""
+
+    def parse(text: str) -> Any:
+        return _NONE if text.strip().lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
+
+
+def _flag(option: str) -> str:
+    """The ``export`` flag of an ArgoOptions field, for error messages."""
+    return EXPORT_FLAGS.get(option, "--" + option.replace("_", "-"))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -446,6 +538,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         render_export,
         write_exports,
     )
+    from .k8s_options import OptionError
     from .notebook import NotebookError
     from .scripts import PlanError
     from .settings import SettingsError, export_defaults
@@ -461,9 +554,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
             ("service_account", args.service_account),
             ("cpu", args.cpu),
             ("memory", args.memory),
+            ("values", args.values),
+            ("artifact_repository_ref", args.artifact_repository_ref),
+            ("pod_gc", args.pod_gc),
+            ("ttl_after_success", args.ttl_after_success),
+            ("ttl_after_failure", args.ttl_after_failure),
+            ("active_deadline_seconds", args.active_deadline),
+            ("retry_backoff", args.retry_backoff),
         )
         if value is not None
     }
+    given = {key: (None if value is _NONE else value) for key, value in given.items()}
     images = {
         role: image
         for role, image in (
@@ -493,6 +594,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             check_options(options)
     except SettingsError as exc:
         return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
+    except OptionError as exc:
+        return _fail(f"{_flag(exc.option)}: {exc.problem}")
     except ValueError as exc:
         return _fail(str(exc))
     try:

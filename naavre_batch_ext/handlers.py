@@ -40,6 +40,7 @@ from .config import NaavreBatch
 from .cwl import check_options as check_cwl_options
 from .cwl import export_job
 from .export import FORMATS, default_output_path, job_path, render_export
+from .k8s_options import OptionError
 from .notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
 from .runner import RunError, check_parameters, check_runs_folder
 from .runs import ManagerClosedError, RunManager, RunRequest, TooManyRunsError, UnknownRunError
@@ -344,7 +345,18 @@ _OPTION_FIELDS: dict[str, tuple[str, type | tuple[type, ...], str]] = {
     "serviceAccount": ("service_account", str, "a service account name"),
     "cpu": ("cpu", str, 'a CPU request such as "500m"'),
     "memory": ("memory", str, 'a memory request such as "1Gi"'),
+    "values": ("values", str, '"parameters" or "artifacts"'),
+    "artifactRepositoryRef": ("artifact_repository_ref", str, "a repository name"),
+    "podGC": ("pod_gc", str, 'a pod GC strategy such as "OnPodSuccess"'),
+    "ttlAfterSuccess": ("ttl_after_success", int, "seconds (an integer >= 0)"),
+    "ttlAfterFailure": ("ttl_after_failure", int, "seconds (an integer >= 0)"),
+    "activeDeadlineSeconds": ("active_deadline_seconds", int, "seconds (an integer >= 1)"),
+    "retryBackoff": ("retry_backoff", str, 'a duration such as "10s"'),
 }
+_NULLABLE_OPTIONS = frozenset(
+    {"podGC", "ttlAfterSuccess", "ttlAfterFailure", "activeDeadlineSeconds"}
+)
+"""Options where ``null`` means "leave the setting out of the workflow" rather than "default"."""
 
 
 def _argo_options(value: Any) -> ArgoOptions:
@@ -364,6 +376,8 @@ def _argo_options(value: Any) -> ArgoOptions:
         item = _optional(value, name, kind, None, what, prefix="options.")
         if item is not None:
             given[attr] = item
+        elif name in _NULLABLE_OPTIONS and name in value:
+            given[attr] = None
     images = _optional(value, "images", dict, {}, "an object of role: image", prefix="options.")
     for role, image in images.items():
         if not isinstance(image, str):
@@ -373,6 +387,11 @@ def _argo_options(value: Any) -> ArgoOptions:
     options = ArgoOptions(images=dict(images), **given)
     try:
         options.check()
+    except OptionError as exc:
+        rest = {attr: name for name, (attr, _, _) in _OPTION_FIELDS.items()}
+        role = exc.option.removeprefix("image_")
+        where = f"images.{role}" if role in options.images else rest.get(exc.option, exc.option)
+        raise _field_error(f"options.{where}", exc.problem) from None
     except ValueError as exc:
         raise _field_error("options", str(exc)) from None
     return options

@@ -33,7 +33,10 @@ __all__ = [
     "TaskInput",
     "header_chunks",
     "plan_tasks",
+    "runtime_source",
+    "script_prefix",
     "task_payload",
+    "task_payload_text",
     "task_script",
 ]
 
@@ -364,20 +367,44 @@ def _check_braces(text: str, where: str) -> None:
             )
 
 
-def task_script(spec: dict[str, Any], task: Task) -> str:
-    """The standalone Python 3 script of one task (deterministic: same spec, same bytes)."""
-    payload = json.dumps(task_payload(spec, task), ensure_ascii=False, sort_keys=True, indent=1)
-    script = (
+@lru_cache(maxsize=1)
+def script_prefix() -> str:
+    """The part of every step script that does not depend on the task: the shebang, the step
+    runtime and value transport (:func:`runtime_source`) and the split and batch-count rules.
+
+    :func:`task_script` is this text followed by :func:`task_payload_text`; the Argo export keeps
+    it once per workflow and each task only its payload. Printable ASCII (and ``\\n``) only, and
+    no ``{{`` or ``}}``, so that Argo can substitute it into a template unchanged.
+    """
+    text = (
         "#!/usr/bin/env python3\n"
-        f"# naavre-batch step script: task {task.id} ({task.kind}).\n"
-        "# Generated from the notebook's cells by naavre-batch-ext; edit the notebook, not this file.\n"
+        "# naavre-batch step script, generated from the notebook's cells by naavre-batch-ext;\n"
+        "# edit the notebook, not this file.\n"
         "# Inputs and outputs: folders NAAVRE_INPUTS_DIR and NAAVRE_OUTPUTS_DIR (docs/running.md).\n"
         + runtime_source()
         + "\n\n# The split rule and batch-count rule, verbatim from naavre_batch_ext (split.py, spec.py).\n"
         + f"RULES_SOURCE = {python_literal(rules_source())}\n"
-        + "\n# The task: header, cells (escaped string literals) and wiring.\n"
+    )
+    _check_braces(text, "the step runtime")
+    bad = sorted({c for c in text if not (" " <= c <= "~" or c == "\n")})
+    if bad:
+        raise AssertionError(f"the step runtime contains characters outside printable ASCII: {bad}")
+    return text
+
+
+def task_payload_text(spec: dict[str, Any], task: Task) -> str:
+    """The task's own end of its script: its payload (header, cells, wiring) and the call that runs
+    it; what follows :func:`script_prefix` in :func:`task_script`."""
+    payload = json.dumps(task_payload(spec, task), ensure_ascii=False, sort_keys=True, indent=1)
+    text = (
+        f"\n# The task {task.id} ({task.kind}): header, cells (escaped string literals) and wiring.\n"
         + f"TASK = json.loads({python_literal(payload)})\n"
         + '\nif __name__ == "__main__":\n    sys.exit(execute(TASK, RULES_SOURCE))\n'
     )
-    _check_braces(script, f"script of task {task.id}")
-    return script
+    _check_braces(text, f"script of task {task.id}")
+    return text
+
+
+def task_script(spec: dict[str, Any], task: Task) -> str:
+    """The standalone Python 3 script of one task (deterministic: same spec, same bytes)."""
+    return script_prefix() + task_payload_text(spec, task)

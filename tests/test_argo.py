@@ -8,9 +8,14 @@ would pass it and be silently ignored by Argo).
 
 from __future__ import annotations
 
+import base64
 import copy
+import dataclasses
 import json
+import os
 import re
+import subprocess
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,12 +35,20 @@ from helpers import (
 from naavre_batch_ext import argo
 from naavre_batch_ext.argo import ArgoOptions, NothingToExportError, export_argo, export_warnings
 from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.scripts import PlanError, plan_tasks, task_script
+from naavre_batch_ext.scripts import (
+    PlanError,
+    plan_tasks,
+    script_prefix,
+    task_payload_text,
+    task_script,
+)
 from naavre_batch_ext.spec import build_spec
 
 SCHEMA_PATH = Path(__file__).parent / "fixtures" / "argo-workflow-schema-v4.1.2.json"
 WORKFLOW_DEF = "#/definitions/io.argoproj.workflow.v1alpha1.Workflow"
 ALL_OPTIONS = ArgoOptions(
+    values="artifacts",
+    artifact_repository_ref="naavre-minio",
     image="registry.example.org/lab/py:1",
     images={"processor": "registry.example.org/lab/py-gpu:1"},
     parallelism=4,
@@ -44,7 +57,51 @@ ALL_OPTIONS = ArgoOptions(
     service_account="runner",
     cpu="500m",
     memory="1Gi",
+    pod_gc="OnWorkflowCompletion",
+    ttl_after_success=600,
+    ttl_after_failure=0,
+    active_deadline_seconds=3600,
+    retry_backoff="1m30s",
 )
+NO_HYGIENE = ArgoOptions(
+    pod_gc=None, ttl_after_success=None, ttl_after_failure=None, active_deadline_seconds=None
+)
+OPTION_SETS = {
+    "defaults": ArgoOptions(),
+    "artifacts": ArgoOptions(values="artifacts"),
+    "all-options": ALL_OPTIONS,
+    "all-options-parameters": dataclasses.replace(
+        ALL_OPTIONS, values="parameters", artifact_repository_ref=None
+    ),
+    "no-hygiene": NO_HYGIENE,
+}
+
+
+def _argo_validate_binary() -> Path | None:
+    """Argo v3.6.17's own validation (``argo lint`` offline), from $ARGO_VALIDATE or the shared
+    tools folder beside the repository (``../shared/tools/argo-validate``)."""
+    candidates = [os.environ.get("ARGO_VALIDATE", "")]
+    for root in (Path(__file__).resolve().parents[1], Path("/work/main")):
+        candidates.append(str(root.parent / "shared/tools/argo-validate/argo-validate"))
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    return None
+
+
+ARGO_VALIDATE = _argo_validate_binary()
+
+
+def argo_validate(text: str, tmp_path: Path) -> str:
+    """What Argo's validator says about a workflow: ``OK`` or its errors."""
+    if ARGO_VALIDATE is None:
+        pytest.skip("argo-validate is not installed here (set ARGO_VALIDATE=/path/to/it)")
+    path = tmp_path / "workflow.yaml"
+    path.write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [str(ARGO_VALIDATE), str(path)], capture_output=True, text=True, check=False, timeout=60
+    )
+    return (proc.stdout + proc.stderr).strip()
 
 
 @lru_cache(maxsize=2)
@@ -115,17 +172,30 @@ def _env(template: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in template["script"]["env"]}
 
 
-def _bundle(template: dict[str, Any], values: dict[str, Any]) -> Any:
-    """The template's inputs file as the script reads it, with each ``{{inputs.parameters.X}}``
-    replaced by the JSON text of ``values[X]``; also checks how the file reaches the script."""
-    (artifact,) = template["inputs"]["artifacts"]
-    assert artifact["path"] == argo.INPUTS_FILE == _env(template)["NAAVRE_INPUTS_FILE"]
-    text = re.sub(
-        r"\{\{inputs\.parameters\.([-\w]+)\}\}",
-        lambda m: json.dumps(values[m.group(1)]),
-        artifact["raw"]["data"],
-    )
-    return json.loads(text)
+def pod_source(doc: dict[str, Any], template: dict[str, Any]) -> str:
+    """A template's script as the pod runs it: the loader's runtime (from the annotation Argo
+    fills in), then the task's own payload."""
+    runtime = doc["metadata"]["annotations"][argo.ANNOTATION_RUNTIME]
+    source: str = template["script"]["source"]
+    assert source.startswith(argo.RUNTIME_LOADER) and source.count("{{") == 1
+    loaded = zlib.decompress(base64.b64decode(runtime, validate=True)).decode("utf-8")
+    return loaded + source[len(argo.RUNTIME_LOADER) :]
+
+
+def without_prologue(source: str) -> str:
+    """The pod's script without the Argo prologue (which hands parameter files to the runtime)."""
+    assert source.count(argo.ARGO_PROLOGUE) == 1
+    return source.replace(argo.ARGO_PROLOGUE, "")
+
+
+def _input_files(template: dict[str, Any]) -> dict[str, str]:
+    """The template's raw input files, by path relative to ``NAAVRE_INPUTS_DIR``."""
+    folder = _env(template)["NAAVRE_INPUTS_DIR"] + "/"
+    return {
+        a["path"].removeprefix(folder): a["raw"]["data"]
+        for a in template.get("inputs", {}).get("artifacts", [])
+        if "raw" in a
+    }
 
 
 SECTION = section_tags(batch_count="3")
@@ -154,10 +224,26 @@ def test_the_example_notebooks_are_all_exported() -> None:
 
 
 @pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.parametrize("options", [ArgoOptions(), ALL_OPTIONS], ids=["defaults", "all-options"])
+@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
 def test_exported_workflow_matches_argo_schema(name: str, nb: Any, options: ArgoOptions) -> None:
     doc = _doc(_spec(nb), options)
     assert schema_errors(doc) == []
+
+
+@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
+def test_argo_validates_every_export(
+    name: str, nb: Any, options: ArgoOptions, tmp_path: Path
+) -> None:
+    assert argo_validate(export_argo(_spec(nb), options), tmp_path) == "OK"
+
+
+def test_argo_validate_catches_a_dangling_reference(tmp_path: Path) -> None:
+    """The validator does refuse: a reference to an output no task declares."""
+    text = export_argo(_spec(tagged_seed_notebook())).replace(
+        "outputs.parameters.naavre-batch-count}}", "outputs.parameters.naavre-nope}}"
+    )
+    assert "naavre-nope" in argo_validate(text, tmp_path)
 
 
 @pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
@@ -183,22 +269,38 @@ def test_schema_rejects_a_wrongly_typed_field() -> None:
 
 @pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
 def test_script_sources_are_the_runner_scripts_byte_for_byte(name: str, nb: Any) -> None:
+    """Runtime (filled in from the annotation) + task payload = the local runner's script, apart
+    from the Argo prologue between them."""
     spec = _spec(nb)
-    templates = _templates(_doc(spec, ALL_OPTIONS))
+    doc = _doc(spec, ALL_OPTIONS)
+    templates = _templates(doc)
     tasks = plan_tasks(spec)
     assert len(templates) == len(tasks) + 1
     for task in tasks:
-        source = templates[task.id]["script"]["source"]
+        source = without_prologue(pod_source(doc, templates[task.id]))
         assert source.encode("utf-8") == task_script(spec, task).encode("utf-8")
+
+
+def test_the_runtime_is_in_the_workflow_once_and_each_task_carries_only_its_payload() -> None:
+    spec = _spec(tagged_seed_notebook())
+    doc = _doc(spec)
+    annotation = doc["metadata"]["annotations"][argo.ANNOTATION_RUNTIME]
+    loaded = zlib.decompress(base64.b64decode(annotation)).decode("utf-8")
+    assert loaded == script_prefix() + argo.ARGO_PROLOGUE
+    for task in plan_tasks(spec):
+        source = _templates(doc)[task.id]["script"]["source"]
+        assert source == argo.RUNTIME_LOADER + task_payload_text(spec, task)
+        assert "def execute(task" not in source and len(source) < 2500  # cells, wiring
 
 
 def test_script_with_awkward_characters_round_trips_through_yaml() -> None:
     awkward = 'a = "tab\\there"   \nb = "\u2028\u2029\x85 end"  \r\nc = "{\'k\': 1}"\t\n'
     nb = simple_notebook(awkward)
     spec = _spec(nb)
-    templates = _templates(_doc(spec))
+    doc = _doc(spec)
+    templates = _templates(doc)
     for task in plan_tasks(spec):
-        assert templates[task.id]["script"]["source"] == task_script(spec, task)
+        assert without_prologue(pod_source(doc, templates[task.id])) == task_script(spec, task)
 
 
 def test_script_templates_run_python_in_the_default_image() -> None:
@@ -214,10 +316,11 @@ def test_user_code_with_argo_braces_is_not_in_the_yaml_as_written() -> None:
     nb = simple_notebook('label = "{{ workflow.name }} and {{item}}"')
     text = export_argo(_spec(nb))
     assert "{{ workflow.name }}" not in text
-    for template in yaml.safe_load(text)["spec"]["templates"]:
+    doc = yaml.safe_load(text)
+    for template in doc["spec"]["templates"]:
         if "script" in template:
-            assert "{{" not in template["script"]["source"]
-            assert "}}" not in template["script"]["source"]
+            assert "{{" not in pod_source(doc, template)
+            assert "}}" not in pod_source(doc, template)
 
 
 # -- workflow shape -----------------------------------------------------------------------------
@@ -277,12 +380,20 @@ def test_every_parameter_default_is_a_workflow_argument_string() -> None:
 
 
 def test_every_script_reads_every_parameter_from_the_workflow_at_run_time() -> None:
+    """As a file of the inputs folder (a raw input artifact), never in an environment value,
+    where Kubernetes would rewrite ``$(NAME)`` and ``$$``."""
     spec = _spec(tagged_seed_notebook())
     doc = _doc(spec)
     for task in plan_tasks(spec):
-        env = _env(_templates(doc)[task.id])
+        template = _templates(doc)[task.id]
+        files = {a["path"]: a["raw"]["data"] for a in template["inputs"]["artifacts"]}
+        inputs_dir = _env(template)["NAAVRE_INPUTS_DIR"]
         for name in ("param_item_count", "param_max_batch_count"):
-            assert env["NAAVRE_PARAM_" + name] == "{{" + f"workflow.parameters.{name}" + "}}"
+            path = f"{inputs_dir}/naavre-parameters/{name}"
+            assert files[path] == "{{" + f"workflow.parameters.{name}" + "}}"
+        assert all(
+            "{{" not in e["value"] and "$" not in e["value"] for e in template["script"]["env"]
+        )
 
 
 def test_processor_chain_runs_once_per_batch_of_the_splitter() -> None:
@@ -293,9 +404,8 @@ def test_processor_chain_runs_once_per_batch_of_the_splitter() -> None:
     assert proc["withParam"] == "{{tasks.gen-batches.outputs.parameters.naavre-batches}}"
     assert proc["dependencies"] == ["gen-batches"]
     assert {"name": "naavre-batch", "value": "{{item}}"} in proc["arguments"]["parameters"]
-    batch = {"index": 1, "start": 2, "stop": 4, "items": [[2, 3]]}
-    bundle = _bundle(_templates(doc)["process-batches"], {"naavre-batch": batch})
-    assert bundle == {"batch": batch}
+    files = _input_files(_templates(doc)["process-batches"])
+    assert files["naavre-batch"] == "{{inputs.parameters.naavre-batch}}"
 
 
 def test_processor_steps_of_a_section_are_fused_into_one_pod() -> None:
@@ -328,12 +438,9 @@ def test_merger_gets_the_aggregated_results_and_the_batch_count() -> None:
     assert (
         args["naavre-batch-count"] == "{{tasks.gen-batches.outputs.parameters.naavre-batch-count}}"
     )
-    results = [{"index": 0, "outputs": {"processed_batches": [[0.0]]}}]
-    bundle = _bundle(
-        _templates(doc)["retrieve-batches"],
-        {"naavre-batch-results": results, "naavre-batch-count": 1},
-    )
-    assert bundle == {"batch_results": results, "batch_count": 1}
+    files = _input_files(_templates(doc)["retrieve-batches"])
+    assert files["naavre-batch-results"] == "{{inputs.parameters.naavre-batch-results}}"
+    assert files["naavre-batch-count"] == "{{inputs.parameters.naavre-batch-count}}"
     assert set(merger["dependencies"]) == {"process-batches", "gen-batches"}
 
 
@@ -345,15 +452,17 @@ def test_failed_batches_do_not_stop_the_merger_from_naming_them() -> None:
     assert entry["dag"]["failFast"] is False
 
 
-def test_outputs_are_read_from_the_files_the_script_writes() -> None:
-    doc = _doc(_spec(tagged_seed_notebook()))
+@pytest.mark.parametrize("values", argo.VALUES_MODES)
+def test_outputs_are_read_from_the_files_the_script_writes(values: str) -> None:
+    doc = _doc(_spec(tagged_seed_notebook()), ArgoOptions(values=values))
     for template in doc["spec"]["templates"]:
         if "script" not in template:
             continue
         outputs_dir = _env(template)["NAAVRE_OUTPUTS_DIR"]
-        for param in template.get("outputs", {}).get("parameters", []):
-            path = param["valueFrom"]["path"]
-            assert path.startswith(outputs_dir + "/") and path.endswith(".json")
+        outputs = template.get("outputs", {})
+        for output in outputs.get("parameters", []) + outputs.get("artifacts", []):
+            path = output.get("path") or output["valueFrom"]["path"]
+            assert path == f"{outputs_dir}/{output['name']}"
 
 
 def test_every_template_reference_resolves_to_something_declared() -> None:
@@ -415,7 +524,7 @@ def test_every_template_reference_resolves_to_something_declared() -> None:
         seen.add(task["name"])
 
 
-def test_values_from_earlier_steps_reach_later_steps_in_the_inputs_file() -> None:
+def test_values_from_earlier_steps_reach_later_steps_as_input_files() -> None:
     spec = _spec(
         code_notebook(
             "items = list(range(6))\nfactor = 7",
@@ -429,10 +538,73 @@ def test_values_from_earlier_steps_reach_later_steps_in_the_inputs_file() -> Non
     splitter = spec["steps"][0]["id"]
     args = {a["name"]: a["value"] for a in proc["arguments"]["parameters"]}
     assert args["factor"] == "{{" + f"tasks.{splitter}.outputs.parameters.factor" + "}}"
-    bundle = _bundle(_templates(doc)[proc["name"]], {"naavre-batch": {"items": []}, "factor": 7})
-    assert bundle["inputs"] == {"factor": 7}
+    files = _input_files(_templates(doc)[proc["name"]])
+    assert files["factor"] == "{{inputs.parameters.factor}}"
     out = {p["name"]: p for p in _templates(doc)[splitter]["outputs"]["parameters"]}
-    assert out["factor"]["valueFrom"]["path"] == f"{argo.OUTPUTS_DIR}/factor.json"
+    assert out["factor"]["valueFrom"]["path"] == f"{argo.OUTPUTS_DIR}/factor"
+
+
+def test_parameters_mode_writes_text_form_values_with_a_size_limit() -> None:
+    doc = _doc(_spec(tagged_seed_notebook()))
+    for template in doc["spec"]["templates"]:
+        if "script" in template:
+            env = _env(template)
+            assert env["NAAVRE_VALUES"] == "text"
+            assert env["NAAVRE_TEXT_LIMIT"] == str(argo.PARAMETER_VALUE_LIMIT)
+
+
+def test_artifacts_mode_stores_every_value_as_a_key_only_artifact_under_the_workflow_name() -> None:
+    spec = _spec(
+        code_notebook(
+            "items = list(range(6))\nfactor = 7",
+            "out = [x * factor for x in items]",
+            "print(out)",
+            tags=SECTION_ITEMS,
+        )
+    )
+    doc = _doc(spec, ArgoOptions(values="artifacts"))
+    splitter, chain, merger = (s["id"] for s in spec["steps"])
+    templates = _templates(doc)
+    assert "artifactRepositoryRef" not in doc["spec"]  # the namespace's default repository
+    for template in templates.values():
+        if "script" in template:
+            assert _env(template)["NAAVRE_VALUES"] == "binary"
+            assert "NAAVRE_TEXT_LIMIT" not in _env(template)
+            for artifact in template.get("outputs", {}).get("artifacts", []):
+                assert artifact["archive"] == {"none": {}}
+                assert set(artifact["s3"]) == {"key"}
+                assert artifact["s3"]["key"].startswith("{{workflow.name}}/" + template["name"])
+    out = {a["name"]: a for a in templates[splitter]["outputs"]["artifacts"]}
+    assert out["factor"]["s3"]["key"] == f"{{{{workflow.name}}}}/{splitter}/factor"
+    (listing,) = templates[splitter]["outputs"]["parameters"]  # only what withParam needs
+    assert listing["name"] == "naavre-batch-list"
+    dag = {t["name"]: t for t in _dag(doc)}
+    assert dag[chain]["withParam"] == (
+        "{{" + f"tasks.{splitter}.outputs.parameters.naavre-batch-list" + "}}"
+    )
+    batch = {a["name"]: a for a in dag[chain]["arguments"]["artifacts"]}["naavre-batch"]
+    assert (
+        batch["s3"]["key"] == f"{{{{workflow.name}}}}/{splitter}/naavre-batches/{{{{item.index}}}}"
+    )
+    result = templates[chain]["outputs"]["artifacts"][0]
+    assert result["s3"]["key"] == (
+        f"{{{{workflow.name}}}}/{chain}/naavre-result/{{{{inputs.parameters.naavre-batch-index}}}}"
+    )
+    results = {a["name"]: a for a in dag[merger]["arguments"]["artifacts"]}
+    assert results["naavre-batch-results"]["s3"]["key"] == (
+        f"{{{{workflow.name}}}}/{chain}/naavre-result"  # the prefix: every instance's result
+    )
+
+
+def test_artifact_repository_ref_selects_a_repository_of_the_config_map() -> None:
+    options = ArgoOptions(values="artifacts", artifact_repository_ref="my-minio")
+    doc = _doc(_spec(tagged_seed_notebook()), options)
+    assert doc["spec"]["artifactRepositoryRef"] == {"key": "my-minio"}
+
+
+def test_artifact_repository_ref_needs_values_as_artifacts() -> None:
+    with pytest.raises(ValueError, match="needs --values artifacts"):
+        ArgoOptions(artifact_repository_ref="my-minio").check()
 
 
 def test_non_ascii_variable_names_get_valid_argo_names() -> None:
@@ -517,7 +689,8 @@ def test_retries_apply_to_processor_pods_only() -> None:
     retried = {
         t["name"]: t["retryStrategy"] for t in doc["spec"]["templates"] if "retryStrategy" in t
     }
-    assert retried == {"process-batches": {"limit": "3"}}
+    backoff = {"duration": "10s", "factor": "2", "maxDuration": argo.RETRY_MAX_BACKOFF}
+    assert retried == {"process-batches": {"limit": "3", "backoff": backoff}}
 
 
 @pytest.mark.parametrize(
@@ -585,6 +758,61 @@ def test_large_workflow_is_warned_about() -> None:
     assert export_warnings(spec, workflow_text=text) == []
     padded = text + "#" * argo.WORKFLOW_WARN_BYTES
     assert [w.code for w in export_warnings(spec, workflow_text=padded)] == ["large-workflow"]
+
+
+def sections_notebook(count: int, header: str = "param_scale = 2", cell: str = "") -> Any:
+    """A header and ``count`` sections (split, process, merge), each with its own variables."""
+    cells = [header]
+    tags: dict[int, list[str]] = {}
+    for k in range(count):
+        tags[len(cells)] = ["naavre:splitter", "naavre:batch-count:3", f"naavre:split:items_{k}"]
+        tags[len(cells) + 1] = ["naavre:processor"]
+        tags[len(cells) + 2] = ["naavre:merger"]
+        cells += [
+            f"items_{k} = list(range(10))\nlabel_{k} = 'section {k}'",
+            f"{cell}out_{k} = [x * param_scale for x in items_{k}]",
+            f"total_{k} = sum(out_{k})\nprint(label_{k}, total_{k})",
+        ]
+    return code_notebook(*cells, tags=tags)
+
+
+@pytest.mark.parametrize(
+    "sections,limit", [(1, 40_000), (20, 300 * 1024), (100, 1024 * 1024)], ids=["1", "20", "100"]
+)
+def test_export_size_grows_with_the_tasks_own_code_not_with_copies_of_the_runtime(
+    sections: int, limit: int, tmp_path: Path
+) -> None:
+    """Issue 12's goals: one runtime per workflow keeps 100 sections under Kubernetes' ~1 MiB."""
+    spec = _spec(sections_notebook(sections))
+    assert len(spec["sections"]) == sections and not spec["summary"]["errors"]
+    text = export_argo(spec)
+    assert len(text.encode("utf-8")) < limit
+    assert argo_validate(text, tmp_path) == "OK"
+
+
+def test_seed_export_is_under_40_kb() -> None:
+    assert len(export_argo(_spec(tagged_seed_notebook())).encode("utf-8")) < 40_000
+
+
+def test_large_workflow_warning_names_a_large_header_that_every_task_carries() -> None:
+    spec = _spec(sections_notebook(10, header="param_scale = 2\nTABLE = " + repr("x" * 30_000)))
+    (warning,) = [w for w in export_warnings(spec, workflow_text=export_argo(spec))]
+    assert warning.code == "large-workflow"
+    assert "the header cells (29 KiB), which each of the 30 tasks carries" in warning.message
+    assert "header" in warning.hint
+
+
+def test_large_workflow_warning_names_large_cells() -> None:
+    spec = _spec(sections_notebook(2, cell=f"TABLE = {'x' * 600_000!r}\n"))
+    (warning,) = [w for w in export_warnings(spec, workflow_text=export_argo(spec))]
+    assert "mostly the tagged cells' code (1172 KiB)" in warning.message
+
+
+def test_large_workflow_warning_names_the_number_of_tasks() -> None:
+    spec = _spec(sections_notebook(200))
+    (warning,) = [w for w in export_warnings(spec, workflow_text=export_argo(spec))]
+    assert "mostly 600 tasks of about" in warning.message
+    assert "fewer" in warning.hint
 
 
 def test_untagged_notebook_has_nothing_to_export() -> None:

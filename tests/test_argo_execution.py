@@ -1,17 +1,32 @@
 """Run exported workflows the way Argo would, without a cluster, and compare with the notebook.
 
-:class:`ArgoPlayer` reads the exported YAML and plays Argo's part: DAG tasks in dependency order;
-Argo's ``{{...}}`` substitution (one pass, whitespace inside the braces trimmed, an unresolved
-reference is an error) over each task's ``withParam`` and arguments and then over the *whole*
-template (script source included, as Argo does), with ``workflow.parameters.*``, ``workflow.name``,
-``item``, ``inputs.parameters.*`` and ``tasks.*.outputs.parameters.*``; one fresh folder per pod
-standing in for its file system, with ``raw`` input artifacts written into it;
-``script.source`` written to a file and run with ``python`` (environment strings over 128 KiB
-fail to start, as in a container);
-output parameters read back from their ``valueFrom.path`` files; a ``withParam`` task's outputs
-aggregated as a JSON list in item order, of succeeded pods only, in either encoding Argo uses
-(a list of JSON values since v3.6, a list of strings of JSON before); ``continueOn.failed`` lets
-dependants run after failed pods.
+:class:`ArgoPlayer` reads the exported YAML and plays Argo's part, following Argo's source
+(v3.6.17, ``/work/.mirror/argoproj+argo-workflows``; file and function named at each model):
+
+- DAG tasks in dependency order; ``{{...}}`` substitution (``util/template/simple_template.go``
+  ``simpleReplace``: one pass, whitespace inside the braces trimmed, an unresolved reference is an
+  error, the value inserted through ``strconv.Quote`` into the template's JSON, i.e. exactly) over
+  each task's ``withParam`` and arguments and then over the *whole* template (script source
+  included), with ``workflow.parameters.*``, ``workflow.annotations.*`` and ``workflow.labels.*``
+  (``operator.go`` ``setGlobalParameters``), ``workflow.name``, ``item``, ``inputs.parameters.*``
+  and ``tasks.*.outputs.parameters.*``;
+- ``{{item}}`` as ``operator.go`` ``processItem`` renders it: a string item through
+  ``Item.String`` (``pkg/apis/workflow/v1alpha1/item.go``: ``json.Marshal``, outer quotes
+  stripped, escapes left in, then ``util/json/fix.go`` ``Fix``), a map item as Go's
+  ``json.Marshal`` of ``map[string]Item`` (sorted keys, raw numbers, HTML escaping);
+- a fan-out's outputs aggregated as ``operator.go`` ``processAggregateNodeOutputs`` does, of
+  succeeded pods only, in item order, under both behaviours (:data:`AGGREGATIONS`): before v3.5.11
+  ``json.Marshal`` of the list of strings; from v3.5.11 ``aggregatedJSONValueList`` /
+  ``tryJSONUnmarshal`` (when every value is a JSON object or array, each is unmarshalled into
+  ``any``, numbers as float64, and marshalled again: sorted keys, Go's float format, ``<``, ``>``
+  and ``&`` escaped);
+- each pod: one fresh folder standing in for its file system, ``raw`` input artifacts written
+  into it, ``env`` expanded as the kubelet does (``k8s.io/kubernetes``
+  ``third_party/forked/golang/expansion/expand.go`` ``Expand``: ``$$`` becomes ``$``, ``$(NAME)``
+  of a variable defined earlier in the list is replaced), ``script.source`` written to a file and
+  run with ``python`` (environment strings over 128 KiB fail to start, as in a container);
+  output parameters read back from their ``valueFrom.path`` files; ``continueOn.failed`` lets
+  dependants run after failed pods.
 
 What this cannot show without a cluster is listed in docs/argo.md.
 """
@@ -20,11 +35,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +57,19 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext import split
-from naavre_batch_ext.argo import export_argo
+from naavre_batch_ext import argo, split, transport
+from naavre_batch_ext.argo import ArgoOptions, argo_name, export_argo
+from naavre_batch_ext.compare import compare_traces
 from naavre_batch_ext.runner import run_notebook
+from naavre_batch_ext.scripts import plan_tasks
 from naavre_batch_ext.spec import build_spec
 
-ENCODINGS = ("json-values", "json-strings")
+AGGREGATIONS = ("json-strings", "aggregatedJSONValueList")
+"""Argo's fan-in encodings: before v3.5.11 (a JSON list of the output strings) and from v3.5.11
+(``aggregatedJSONValueList``: values that are all JSON objects or arrays are re-encoded by Go)."""
+TRANSPORTS = ("parameters/json-strings", "parameters/aggregatedJSONValueList", "artifacts")
+"""``--values parameters`` under both of Argo's fan-in behaviours, and ``--values artifacts``."""
+ENCODINGS = TRANSPORTS
 WORKFLOW_NAME = "played-wf-x7k2p"
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -76,6 +101,183 @@ def substitute_all(value: Any, scope: dict[str, str]) -> Any:
     return value
 
 
+# -- Go's encoding/json, as Argo's controller uses it (Go 1.24) ---------------------------------
+
+
+class RawNumber(str):
+    """A JSON number kept as its text (Go's ``json.RawMessage`` inside an ``Item``)."""
+
+
+_GO_SHORT = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
+def go_string(text: str) -> str:
+    """``encoding/json`` ``appendString`` with ``escapeHTML``: ``<``, ``>``, ``&``, control
+    characters, U+2028 and U+2029 as ``\\u00XX``; everything else as it is."""
+    out = ['"']
+    for char in text:
+        if char in _GO_SHORT:
+            out.append(_GO_SHORT[char])
+        elif char < " " or char in "<>&\u2028\u2029":
+            out.append(f"\\u{ord(char):04x}")
+        elif "\ud800" <= char <= "\udfff":
+            out.append("\ufffd")  # invalid UTF-8 becomes U+FFFD
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def go_float(value: float) -> str:
+    """``encoding/json`` ``floatEncoder`` for float64: ``strconv.AppendFloat(f, fmt, -1, 64)``,
+    ``'e'`` below 1e-6 or from 1e21 (``e-07`` shortened to ``e-7``), ``'f'`` otherwise."""
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple)).lstrip("0") or "0"
+    exponent += len("".join(map(str, digit_tuple))) - len(digits)  # lstrip keeps the scale
+    while len(digits) > 1 and digits.endswith("0"):
+        digits, exponent = digits[:-1], exponent + 1
+    minus = "-" if sign else ""
+    if abs(value) < 1e-6 or abs(value) >= 1e21:
+        power = exponent + len(digits) - 1
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        tail = (
+            f"e-{-power}" if -10 < power < 0 else f"e{'+' if power >= 0 else '-'}{abs(power):02d}"
+        )
+        return minus + mantissa + tail
+    if exponent >= 0:
+        return minus + digits + "0" * exponent
+    point = len(digits) + exponent
+    if point > 0:
+        return minus + digits[:point] + "." + digits[point:]
+    return minus + "0." + "0" * -point + digits
+
+
+def go_marshal(value: Any) -> str:
+    """``json.Marshal`` of what ``json.Unmarshal`` into ``any`` gives: maps with sorted keys,
+    float64 numbers (or :class:`RawNumber` text, for ``Item`` values), HTML-escaped strings."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, RawNumber):
+        return str(value)
+    if isinstance(value, str):
+        return go_string(value)
+    if isinstance(value, (int, float)):
+        return go_float(float(value))
+    if isinstance(value, list):
+        return "[" + ",".join(go_marshal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "{" + ",".join(go_string(k) + ":" + go_marshal(v) for k, v in items) + "}"
+    raise TypeError(type(value))
+
+
+def go_unmarshal(text: str) -> Any:
+    """``json.Unmarshal`` into ``any``: every number a float64."""
+    return json.loads(text, parse_int=float, parse_float=float)
+
+
+def try_json_unmarshal(values: list[str]) -> tuple[list[Any], bool]:
+    """``operator.go`` ``tryJSONUnmarshal``: all values must unmarshal to maps or lists."""
+    result = []
+    for value in values:
+        try:
+            decoded = go_unmarshal(value)
+        except ValueError:
+            return result, False
+        if not isinstance(decoded, (list, dict)):
+            return result, False
+        result.append(decoded)
+    return result, True
+
+
+def aggregated_json_value_list(values: list[str]) -> str:
+    """``operator.go`` ``aggregatedJSONValueList`` (Argo v3.5.11 and later)."""
+    decoded, success = try_json_unmarshal(values)
+    return go_marshal(decoded if success else values)
+
+
+def aggregate(values: list[str], behaviour: str) -> str:
+    """What ``{{tasks.T.outputs.parameters.P}}`` holds after a fan-out, per Argo version."""
+    if behaviour == "json-strings":
+        return go_marshal(values)  # json.Marshal([]string) before v3.5.11
+    assert behaviour == "aggregatedJSONValueList", behaviour
+    return aggregated_json_value_list(values)
+
+
+def item_text(raw_item: Any) -> str:
+    """``{{item}}`` for one element of a ``withParam`` list, as ``operator.go`` ``processItem``
+    renders it (``raw_item`` parsed with numbers kept as :class:`RawNumber`)."""
+    if isinstance(raw_item, (dict, list)):
+        return go_marshal(raw_item)  # json.Marshal(map[string]Item) / ([]Item)
+    text = go_marshal(raw_item)  # Item.String(): json.Marshal(item) ...
+    if text.startswith('"'):
+        text = text[1:-1]  # ... "this convenience to remove quotes from strings" ...
+    for escaped, char in (("\\u003c", "<"), ("\\u003e", ">"), ("\\u0026", "&")):
+        text = text.replace(escaped, char)  # ... and util/json/fix.go Fix
+    return text
+
+
+def parse_with_param(text: str) -> list[Any]:
+    """``expandTask``: ``json.Unmarshal`` of ``withParam`` into ``[]Item`` (numbers raw)."""
+    items = json.loads(text, parse_int=RawNumber, parse_float=RawNumber)
+    assert isinstance(items, list), "withParam value could not be parsed as a JSON list"
+    return items
+
+
+# -- Kubernetes: env[].value expansion ------------------------------------------------------------
+
+
+def kube_expand(text: str, defined: dict[str, str]) -> str:
+    """``third_party/forked/golang/expansion/expand.go`` ``Expand`` with the kubelet's mapping
+    (``MappingFuncFor`` over the variables defined earlier in the container's ``env``): ``$$`` is
+    ``$``, ``$(NAME)`` of a defined variable its value, anything else left as written."""
+    out: list[str] = []
+    checkpoint = 0
+    cursor = 0
+    while cursor < len(text):
+        if text[cursor] == "$" and cursor + 1 < len(text):
+            out.append(text[checkpoint:cursor])
+            rest = text[cursor + 1 :]
+            if rest[0] == "$":  # escaped operator
+                read, is_var, advance = "$", False, 1
+            elif rest[0] == "(":
+                close = rest.find(")", 1)
+                if close > 0:
+                    read, is_var, advance = rest[1:close], True, close + 1
+                else:  # incomplete reference
+                    read, is_var, advance = "$(", False, 1
+            else:
+                read, is_var, advance = "$" + rest[0], False, 1
+            out.append((defined.get(read, f"$({read})")) if is_var else read)
+            cursor += advance
+            checkpoint = cursor + 1
+        cursor += 1
+    return "".join(out) + text[checkpoint:]
+
+
+def container_env(env: list[dict[str, str]]) -> dict[str, str]:
+    """A container's environment from its ``env`` list, in order, as the kubelet builds it."""
+    result: dict[str, str] = {}
+    for entry in env:
+        result[entry["name"]] = kube_expand(entry.get("value", ""), result)
+    return result
+
+
 @dataclass
 class Pod:
     """One pod's run: exit code, logs, output parameters (as Argo stores them: text)."""
@@ -86,6 +288,9 @@ class Pod:
     stderr: str
     outputs: dict[str, str] = field(default_factory=dict)
     item: Any = None
+    folder: Path | None = None
+    stored: dict[str, Path] = field(default_factory=dict)
+    printed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,14 +308,24 @@ class Play:
 
 
 class ArgoPlayer:
-    """Plays an exported Workflow locally; see the module docstring for what it imitates."""
+    """Plays an exported Workflow locally; see the module docstring for what it imitates.
 
-    def __init__(self, text: str, root: Path, encoding: str = "json-values") -> None:
+    ``root`` holds one folder per pod and ``artifact-repository/``, the cluster's default
+    artifact repository: a key-only artifact (``s3.key`` only) is relocated there
+    (``ArtifactLocation.Relocate``, workflow_types.go), a key naming objects below it (``key/...``)
+    loads as a folder, as the S3, GCS and Azure drivers load a directory.
+    """
+
+    def __init__(self, text: str, root: Path, encoding: str = "aggregatedJSONValueList") -> None:
+        assert encoding in AGGREGATIONS, encoding
         self.doc = yaml.safe_load(text)
         self.root = root
+        self.repository = root / "artifact-repository"
+        self.repository.mkdir(parents=True, exist_ok=True)
         self.encoding = encoding
         self.templates = {t["name"]: t for t in self.doc["spec"]["templates"]}
         self.pod_count = 0
+        self.last_stored: dict[str, Path] = {}
 
     def play(self, parameters: dict[str, str] | None = None) -> Play:
         spec = self.doc["spec"]
@@ -119,6 +334,9 @@ class ArgoPlayer:
             assert name in values, f"argo submit -p {name}: no such workflow parameter"
             values[name] = value
         scope = {f"workflow.parameters.{k}": v for k, v in values.items()}
+        metadata = self.doc["metadata"]
+        for kind in ("annotations", "labels"):  # operator.go setGlobalParameters
+            scope.update({f"workflow.{kind}.{k}": v for k, v in metadata.get(kind, {}).items()})
         scope["workflow.name"] = WORKFLOW_NAME
         dag = self.templates[spec["entrypoint"]]["dag"]["tasks"]
         pods: dict[str, list[Pod]] = {}
@@ -130,8 +348,7 @@ class ArgoPlayer:
                     return Play(pods, "Failed", f"{dep} failed, so {task['name']} did not run")
             try:
                 if "withParam" in task:
-                    items = json.loads(substitute(task["withParam"], scope))
-                    assert isinstance(items, list)
+                    items = parse_with_param(substitute(task["withParam"], scope))
                     if not items:  # Argo skips the task; dependants that need its outputs fail
                         return Play(pods, "Failed", f"{task['name']}: withParam is empty")
                     runs = [self._run_task(task, scope, item) for item in items]
@@ -150,7 +367,8 @@ class ArgoPlayer:
         return Play(pods, "Failed" if failed else "Succeeded")
 
     def _publish(self, task: dict[str, Any], runs: list[Pod], scope: dict[str, str]) -> None:
-        """Make ``tasks.<name>.outputs.parameters.<p>`` available, aggregated for a fan-out."""
+        """Make ``tasks.<name>.outputs.parameters.<p>`` available, aggregated for a fan-out
+        (``operator.go`` ``processAggregateNodeOutputs``: succeeded pods only, in item order)."""
         template = self.templates[task["template"]]
         names = [p["name"] for p in template.get("outputs", {}).get("parameters", [])]
         ok = [p for p in runs if p.returncode == 0]
@@ -162,33 +380,67 @@ class ArgoPlayer:
                 continue
             if not ok:
                 continue  # nothing to aggregate: a reference to it is unresolvable
-            texts = [p.outputs[name] for p in ok]
-            if self.encoding == "json-values":
-                scope[key] = json.dumps([json.loads(t) for t in texts])
-            else:
-                scope[key] = json.dumps(texts)
+            scope[key] = aggregate([p.outputs[name] for p in ok], self.encoding)
 
     def _run_task(self, task: dict[str, Any], scope: dict[str, str], item: Any) -> Pod:
         local = dict(scope)
         if item is not None:
-            local["item"] = (
-                item
-                if isinstance(item, str)
-                else json.dumps(item, separators=(",", ":"), sort_keys=True)
-            )
-        args = {
-            a["name"]: substitute(a["value"], local)
-            for a in task.get("arguments", {}).get("parameters", [])
-        }
+            local["item"] = item_text(item)
+            if isinstance(item, dict):  # processItem: item.<key> is fmt %v of the value
+                local.update({f"item.{k}": item_text(v) for k, v in item.items()})
+        arguments = task.get("arguments", {})
+        args = {a["name"]: substitute(a["value"], local) for a in arguments.get("parameters", [])}
+        given = {a["name"]: substitute_all(a, local) for a in arguments.get("artifacts", [])}
         template = self.templates[task["template"]]
         declared = [p["name"] for p in template.get("inputs", {}).get("parameters", [])]
         assert sorted(declared) == sorted(args), (
             f"{task['name']}: arguments {sorted(args)} != inputs {declared}"
         )
+        template = copy.deepcopy(template)
+        for artifact in template.get("inputs", {}).get("artifacts", []):
+            if artifact["name"] in given:  # the task's argument gives the artifact's location
+                artifact.update(
+                    {k: v for k, v in given.pop(artifact["name"]).items() if k != "name"}
+                )
+        assert not given, f"{task['name']}: arguments for undeclared artifacts {sorted(given)}"
         template_scope = {k: v for k, v in scope.items() if k.startswith("workflow.")}
         template_scope.update({f"inputs.parameters.{k}": v for k, v in args.items()})
-        resolved = substitute_all(copy.deepcopy(template), template_scope)
-        return self._run_pod(task["name"], resolved, item)
+        resolved = substitute_all(template, template_scope)
+        shown = json.loads(go_marshal(item)) if item is not None else None
+        return self._run_pod(task["name"], resolved, shown)
+
+    def _load_artifact(self, artifact: dict[str, Any], target: Path) -> str | None:
+        """Write an input artifact into the pod, as Argo's init container does; an error text."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if "raw" in artifact:
+            target.write_bytes(artifact["raw"]["data"].encode("utf-8"))
+            return None
+        assert set(artifact) <= {"name", "path", "s3", "optional"}, artifact
+        assert set(artifact["s3"]) == {"key"}, "only key-only artifacts are played"
+        key = artifact["s3"]["key"]
+        stored = self.repository / key
+        if stored.is_file():
+            shutil.copyfile(stored, target)
+        elif stored.is_dir() and any(stored.iterdir()):
+            shutil.copytree(stored, target)
+        elif not artifact.get("optional"):
+            return f"failed to load artifact {artifact['name']}: key {key} does not exist"
+        return None
+
+    def _save_artifact(self, artifact: dict[str, Any], source: Path) -> str | None:
+        """Store an output artifact under its key, unarchived (``archive: none``)."""
+        assert artifact.get("archive") == {"none": {}}, "a tarred artifact would not load as is"
+        assert set(artifact["s3"]) == {"key"}, "only key-only artifacts are played"
+        if not source.exists():
+            return None if artifact.get("optional") else f"{artifact['path']}: no such file"
+        stored = self.repository / artifact["s3"]["key"]
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, stored, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(source, stored)
+        self.last_stored[artifact["name"]] = stored
+        return None
 
     def _run_pod(self, name: str, template: dict[str, Any], item: Any) -> Pod:
         self.pod_count += 1
@@ -204,15 +456,17 @@ class ArgoPlayer:
         source_file = pod_root / "argo" / "staging" / "script"
         source_file.write_text(script["source"], encoding="utf-8")
         for artifact in template.get("inputs", {}).get("artifacts", []):
-            assert set(artifact) == {"name", "path", "raw"}, "only raw input artifacts are played"
-            target = in_pod(artifact["path"])  # Argo's init container writes it before main
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(artifact["raw"]["data"], encoding="utf-8")
-        env = {e["name"]: e["value"] for e in script.get("env", [])}
-        for name in ("NAAVRE_OUTPUTS_DIR", "NAAVRE_INPUTS_FILE"):  # paths inside the pod
-            if name in env:
-                env[name] = str(in_pod(env[name]))
+            error = self._load_artifact(artifact, in_pod(artifact["path"]))
+            if error:  # the init container fails: the main container never starts
+                return Pod(name, 1, "", error, item=item)
+        env = container_env(script.get("env", []))
+        for key, value in env.items():  # paths inside the pod
+            if key.endswith(("_DIR", "_FILE")) and value.startswith("/"):
+                env[key] = str(in_pod(value))
         env["PATH"] = os.environ.get("PATH", "")
+        # Instrumentation, not Argo: what each cell printed, as the pod's log shows it but cut by
+        # cell, for the comparison with the notebook (compare.compare_traces).
+        env["NAAVRE_PRINTED_FILE"] = str(pod_root / "printed-by-cell.json")
         proc = subprocess.run(
             [sys.executable, str(source_file)],
             check=False,
@@ -220,17 +474,31 @@ class ArgoPlayer:
             cwd=pod_root,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
         )
         pod = Pod(name, proc.returncode, proc.stdout, proc.stderr, item=item)
-        if proc.returncode == 0:
-            for param in template.get("outputs", {}).get("parameters", []):
-                path = in_pod(param["valueFrom"]["path"])
-                if not path.exists():  # Argo fails the node when an output file is missing
-                    pod.returncode = 1
-                    pod.stderr += f"\noutput parameter file {param['valueFrom']['path']} missing"
-                    break
-                pod.outputs[param["name"]] = path.read_text(encoding="utf-8")
+        pod.folder = pod_root
+        printed = pod_root / "printed-by-cell.json"
+        if printed.exists():
+            pod.printed = json.loads(printed.read_text(encoding="utf-8"))
+        if proc.returncode != 0:
+            return pod
+        outputs = template.get("outputs", {})
+        for param in outputs.get("parameters", []):
+            path = in_pod(param["valueFrom"]["path"])
+            if not path.exists():  # Argo fails the node when an output file is missing
+                pod.returncode = 1
+                pod.stderr += f"\noutput parameter file {param['valueFrom']['path']} missing"
+                return pod
+            # executor.go SaveParameters: "Trims off a single newline for user convenience"
+            pod.outputs[param["name"]] = path.read_text(encoding="utf-8").removesuffix("\n")
+        self.last_stored = pod.stored
+        for artifact in outputs.get("artifacts", []):
+            error = self._save_artifact(artifact, in_pod(artifact["path"]))
+            if error:
+                pod.returncode = 1
+                pod.stderr += "\n" + error
+                return pod
         return pod
 
 
@@ -238,14 +506,22 @@ class ArgoPlayer:
 
 
 def export_and_play(
-    nb: Any, tmp_path: Path, encoding: str, parameters: dict[str, str] | None = None
+    nb: Any,
+    tmp_path: Path,
+    transport_mode: str,
+    parameters: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], Play]:
+    """Export ``nb`` with ``--values parameters|artifacts`` and play it (``transport_mode`` is
+    one of :data:`TRANSPORTS`, or an aggregation behaviour alone for parameters)."""
+    values, _, encoding = transport_mode.partition("/")
+    if values in AGGREGATIONS:
+        values, encoding = "parameters", values
     path = write_tmp(nb, tmp_path, "notebook.ipynb")
     spec = build_spec(nb, path.name)
     assert not spec["summary"]["errors"], spec["diagnostics"]
-    text = export_argo(spec)
+    text = export_argo(spec, ArgoOptions(values=values))
     (tmp_path / "pods").mkdir()
-    return spec, ArgoPlayer(text, tmp_path / "pods", encoding).play(parameters)
+    return spec, ArgoPlayer(text, tmp_path / "pods", encoding or AGGREGATIONS[1]).play(parameters)
 
 
 def notebook_context(
@@ -271,37 +547,77 @@ def _step_cells(spec: dict[str, Any], step_ids: list[str]) -> list[int]:
     return [c["index"] for s in spec["steps"] if s["id"] in step_ids for c in s["cells"]]
 
 
-def assert_same_as_notebook(spec: dict[str, Any], play: Play, nb_run: dict[str, Any]) -> None:
-    """Every split, merged and whole value, and what the merger printed, equal the notebook's."""
-    assert play.phase == "Succeeded", play.message
-    trace = nb_run["trace"]
-    for section in spec["sections"]:
-        splitter, merger = section["splitter"], section["merger"]
-        batches = json.loads(play.only(splitter).outputs["naavre-batches"])
-        items = split.merge_batches(b["items"] for b in batches)
-        assert items == trace[splitter][section["split_variable"]]
-        chain = play.pods[section["processors"][0]]
-        assert len(chain) == len(batches)
-        results = sorted(
-            (json.loads(p.outputs["naavre-result"]) for p in chain), key=lambda r: r["index"]
-        )
-        for name in section["merged"]:
-            owner = next(
-                s["id"]
-                for s in spec["steps"]
-                if s["id"] in section["processors"] and name in s["outputs"]
-            )
-            merged = split.merge_batches(r["outputs"][name] for r in results)
-            assert merged == trace[owner][name], name
-        printed = play.only(merger).stdout
-        assert printed == cell_stdout(nb_run, _step_cells(spec, [merger]))
-    for step in spec["steps"]:
-        if step["role"] == "processor":
+def handed_on(pod: Pod, name: str) -> Any:
+    """Output ``name`` of a pod as the next pod gets it: the output parameter's text, or the file
+    or folder stored in the artifact repository (a folder: its values in name order)."""
+    name = argo_name(name)
+    if name in pod.outputs:
+        return transport.loads(pod.outputs[name].encode("utf-8"), stub_missing=True)
+    stored = pod.stored[name]
+    if stored.is_dir():
+        return [transport.load(str(p), stub_missing=True) for p in sorted(stored.iterdir())]
+    return transport.load(str(stored), stub_missing=True)
+
+
+def batches_of(pod: Pod) -> list[Any]:
+    """The splitter's batches: a JSON list of text-form values, or a folder of value files."""
+    if "naavre-batches" in pod.outputs:
+        texts = json.loads(pod.outputs["naavre-batches"])
+        return [transport.loads(t.encode("ascii"), stub_missing=True) for t in texts]
+    batches = handed_on(pod, "naavre-batches")
+    assert isinstance(batches, list)
+    return sorted(batches, key=lambda b: b["index"])
+
+
+def played_trace(spec: dict[str, Any], play: Play) -> dict[str, dict[str, Any]]:
+    """What each step handed on in the played run, built as the local runner builds its trace
+    (``runner._record_trace``): merged values for processor outputs, the whole split variable."""
+    trace: dict[str, dict[str, Any]] = {}
+    steps = {s["id"]: s for s in spec["steps"]}
+    for task in plan_tasks(spec):
+        if task.kind == "processors":
+            results = [handed_on(p, "naavre-result") for p in play.pods[task.id]]
+            results.sort(key=lambda r: r["index"])
+            for name in task.merged:
+                step = task.merged_steps.get(name, task.steps[-1])
+                parts = [r["outputs"][name] for r in results]
+                trace.setdefault(step, {})[name] = split.merge_batches(parts)
             continue
-        pod = play.only(step["id"])
-        for name, value in trace.get(step["id"], {}).items():
-            if name in pod.outputs:
-                assert json.loads(pod.outputs[name]) == value, name
+        pod = play.only(task.id)
+        for step_id in task.steps:
+            entry = trace.setdefault(step_id, {})
+            for name in steps[step_id].get("outputs", []):
+                if task.kind == "splitter" and name == task.split_variable:
+                    entry[name] = split.merge_batches([b["items"] for b in batches_of(pod)])
+                elif argo_name(name) in pod.outputs or argo_name(name) in pod.stored:
+                    entry[name] = handed_on(pod, name)
+    return trace
+
+
+def played_comparison(spec: dict[str, Any], play: Play, nb_run: dict[str, Any]) -> dict[str, Any]:
+    """``compare.compare_traces`` of the played run against the notebook, as ``run`` makes it."""
+    printed = {
+        k: v for pods in play.pods.values() if len(pods) == 1 for k, v in pods[0].printed.items()
+    }
+    played = {"status": "ok", "trace": played_trace(spec, play), "printed": printed}
+    return compare_traces(spec, nb_run, played)
+
+
+def differing(comparison: dict[str, Any]) -> set[tuple[str, str]]:
+    """(step, variable) of every difference a comparison found."""
+    return {(d["step"], d["variable"]) for d in comparison["differences"]}
+
+
+def assert_same_as_notebook(spec: dict[str, Any], play: Play, nb_run: dict[str, Any]) -> None:
+    """The comparison the local runner makes (``compare.compare_traces``) says "same", and every
+    merger printed what the notebook printed in its cells."""
+    assert play.phase == "Succeeded", play.message
+    comparison = played_comparison(spec, play, nb_run)
+    assert comparison["same"], (comparison["differences"], comparison["not_compared"])
+    assert comparison["compared"] > 0
+    for section in spec["sections"]:
+        merger = section["merger"]
+        assert play.only(merger).stdout == cell_stdout(nb_run, _step_cells(spec, [merger]))
 
 
 # -- tests --------------------------------------------------------------------------------------
@@ -341,7 +657,7 @@ def test_batch_count_parameter_is_read_at_run_time(encoding: str, tmp_path: Path
 
 def test_item_count_parameter_override_reaches_the_header(tmp_path: Path) -> None:
     nb = tagged_tutorial("splitting-classic")
-    spec, play = export_and_play(nb, tmp_path, "json-values", {"param_item_count": "9"})
+    spec, play = export_and_play(nb, tmp_path, "aggregatedJSONValueList", {"param_item_count": "9"})
     assert len(play.pods["process-item-list"]) == 9
     assert_same_as_notebook(
         spec, play, notebook_context(spec, nb, tmp_path, {"param_item_count": 9})
@@ -434,7 +750,7 @@ def test_values_larger_than_an_environment_string_reach_the_pods(
     encoding: str, tmp_path: Path
 ) -> None:
     """Batches, broadcast values and aggregates over 128 KiB (Linux's limit for one environment
-    string, which the player's subprocess enforces) travel in the inputs file."""
+    string, which the player's subprocess enforces) travel as files of the inputs folder."""
     nb = code_notebook(
         "import os",
         "items = ['i' * 1000 for _ in range(200)]\npad = 'p' * 150_000",
@@ -443,7 +759,11 @@ def test_values_larger_than_an_environment_string_reach_the_pods(
         tags=SECTION,
     )
     spec, play = export_and_play(nb, tmp_path, encoding)
-    batch_sizes = [len(json.dumps(p.item)) for p in play.pods["processor-1"]]
+    batch_sizes = [
+        (p.folder / "tmp/naavre/inputs/naavre-batch").stat().st_size
+        for p in play.pods["processor-1"]
+        if p.folder is not None
+    ]
     assert min(batch_sizes) > 60_000 and max(batch_sizes) < 128 * 1024
     assert len(play.pods["processor-1"]) == 3
     assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path))
@@ -497,31 +817,218 @@ def _file_cases() -> list[Path]:
 FILE_CASES = _file_cases()
 
 
+def batch_index(pod: Pod) -> int | None:
+    """The batch a processor pod ran: its item is the batch (a text-form value) or its listing."""
+    if isinstance(pod.item, str):
+        return int(transport.loads(pod.item.encode("ascii"))["index"])
+    return pod.item["index"] if isinstance(pod.item, dict) else None
+
+
 def _failed_batches(play: Play) -> set[tuple[str, int | None]]:
     """(task, batch index) of every failed pod, except mergers (they fail for missing batches)."""
     failed = set()
     for task, pods in play.pods.items():
         for pod in pods:
             if pod.returncode != 0 and "are missing" not in pod.stderr:
-                failed.add((task, pod.item["index"] if isinstance(pod.item, dict) else None))
+                failed.add((task, batch_index(pod)))
     return failed
 
 
+@pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("path", FILE_CASES, ids=[p.name for p in FILE_CASES])
 def test_every_tagged_test_notebook_plays_like_the_local_workflow(
-    path: Path, tmp_path: Path
+    path: Path, encoding: str, tmp_path: Path
 ) -> None:
-    """Success: same values as the notebook. Failure: the same pods fail as in the local run."""
+    """Success: the comparison with the notebook gives the local run's verdict, with the same
+    differences (none, or e.g. a merger that prints its process id). Failure: the same pods fail
+    as in the local run."""
     from naavre_batch_ext.notebook import load_notebook
     from naavre_batch_ext.runner import run_workflow
 
     nb = load_notebook(path)
-    spec, play = export_and_play(nb, tmp_path, "json-strings")
+    spec, play = export_and_play(nb, tmp_path, encoding)
     local = run_workflow(spec, tmp_path / "notebook.ipynb", runs_dir=tmp_path / "runs")
     if local["status"] == "ok":
-        assert_same_as_notebook(spec, play, notebook_context(spec, nb, tmp_path))
+        nb_run = notebook_context(spec, nb, tmp_path)
+        expected = compare_traces(spec, nb_run, local)
+        if expected["same"]:
+            assert_same_as_notebook(spec, play, nb_run)
+            return
+        assert play.phase == "Succeeded", play.message
+        played = played_comparison(spec, play, nb_run)
+        assert not played["same"]
+        assert differing(played) == differing(expected) != set()
         return
     # "Error" when every pod of a fan-out failed: Argo cannot resolve the empty aggregate.
     assert play.phase in ("Failed", "Error")
     expected = {(e["task"], e.get("batch", {}).get("index")) for e in local["errors"]}
     assert _failed_batches(play) == expected
+
+
+# -- the models of Argo's and Kubernetes' code, checked on their own ------------------------------
+
+
+def test_aggregated_json_value_list_re_encodes_objects_through_float64_sorted_and_html_escaped() -> (
+    None
+):
+    """operator.go aggregatedJSONValueList / tryJSONUnmarshal, Go encoding/json."""
+    values = ['{"z": [0.0, 2.0, 1e21], "a": "<b> & c", "n": 1152921504606846977}', "[1.50]"]
+    assert aggregated_json_value_list(values) == (
+        '[{"a":"\\u003cb\\u003e \\u0026 c","n":1152921504606847000,"z":[0,2,1e+21]},[1.5]]'
+    )
+
+
+def test_aggregated_json_value_list_keeps_strings_when_one_value_is_not_an_object() -> None:
+    """tryJSONUnmarshal fails as soon as one value is a string, number or not JSON."""
+    values = ['{"b": 0.0}', '"text"']
+    assert json.loads(aggregated_json_value_list(values)) == values
+    assert json.loads(aggregate(values, "json-strings")) == values
+
+
+def test_item_of_a_string_list_keeps_its_json_escapes() -> None:
+    """processItem -> Item.String(): quotes stripped, escapes left (only <, >, & fixed)."""
+    (item,) = parse_with_param(json.dumps(['line 1\nsays "<hi>"']))
+    assert item_text(item) == 'line 1\\nsays \\"<hi>\\"'
+
+
+def test_item_of_an_object_list_is_go_json_with_raw_numbers() -> None:
+    """processItem for a map: json.Marshal(map[string]Item): sorted keys, numbers as written."""
+    (item,) = parse_with_param('[{"stop": 2, "items": [0.0, "<"], "index": 0}]')
+    assert item_text(item) == '{"index":0,"items":[0.0,"\\u003c"],"stop":2}'
+
+
+@pytest.mark.parametrize(
+    "value,expanded",
+    [
+        ("cost$$", "cost$"),
+        ("$(A)/data", "a-value/data"),
+        ("$(UNDEFINED)/data", "$(UNDEFINED)/data"),
+        ("$$(A)", "$(A)"),
+        ("$x $", "$x $"),
+        ("$(A", "$(A"),
+    ],
+)
+def test_kubelet_expands_env_values(value: str, expanded: str) -> None:
+    """expansion/expand.go Expand with the variables defined before in the env list."""
+    env = container_env([{"name": "A", "value": "a-value"}, {"name": "B", "value": value}])
+    assert env["B"] == expanded
+
+
+# -- what the models show ------------------------------------------------------------------------
+
+
+def test_results_reach_the_merger_byte_for_byte_where_json_objects_would_not(
+    tmp_path: Path,
+) -> None:
+    """Issue 11 item 4. Under Argo v3.5.11+ (aggregatedJSONValueList) the processors' results,
+    text-form values, come back exactly as the pods wrote them; the same results sent as JSON
+    objects (the export before) come back re-encoded by Go: 0.0 as 0."""
+    spec, play = export_and_play(tagged_seed_notebook(), tmp_path, "aggregatedJSONValueList")
+    texts = [p.outputs["naavre-result"] for p in play.pods["process-batches"]]
+    assert json.loads(aggregate(texts, "aggregatedJSONValueList")) == texts
+    objects = [json.dumps(transport.loads(t.encode("ascii"))) for t in texts]
+    back = json.loads(aggregate(objects, "aggregatedJSONValueList"))
+    items = [x for r in back for batch in r["outputs"]["processed_batches"] for x in batch]
+    assert repr(items).startswith("[0, 0.023809523809523808,")
+    before = json.loads(aggregate(objects, "json-strings"))  # before v3.5.11: unchanged
+    assert before == objects
+    merged = play.only("retrieve-batches").stdout
+    assert "Processed items: [0.0, 0.023809523809523808," in merged
+
+
+PARAMETER_NB = code_notebook(
+    'param_price = "cost"\nparam_path = "data"',
+    "items = [param_price, param_path]",
+    "out = [x + '!' for x in items]",
+    "print(out)",
+    tags=SECTION,
+)
+WRITTEN = {"param_price": "cost$$", "param_path": "$(NAAVRE_PARAM_param_price)/data"}
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_parameters_with_dollar_signs_arrive_as_written(encoding: str, tmp_path: Path) -> None:
+    spec, play = export_and_play(PARAMETER_NB, tmp_path, encoding, WRITTEN)
+    assert play.only("merger-1").stdout == ("['cost$$!', '$(NAAVRE_PARAM_param_price)/data!']\n")
+    assert_same_as_notebook(spec, play, notebook_context(spec, PARAMETER_NB, tmp_path, WRITTEN))
+
+
+def test_parameters_in_env_values_would_be_rewritten_by_kubernetes(tmp_path: Path) -> None:
+    """Why parameters are files: the same values through env[].value (the old export) change."""
+    path = write_tmp(PARAMETER_NB, tmp_path, "notebook.ipynb")
+    doc = yaml.safe_load(export_argo(build_spec(PARAMETER_NB, path.name)))
+    for template in doc["spec"]["templates"]:
+        if "script" in template:
+            template["inputs"]["artifacts"] = [
+                a for a in template["inputs"]["artifacts"] if "naavre-parameters" not in a["path"]
+            ]
+            template["script"]["env"] += [
+                {"name": f"NAAVRE_PARAM_{n}", "value": "{{workflow.parameters." + n + "}}"}
+                for n in ("param_price", "param_path")
+            ]
+    (tmp_path / "pods").mkdir()
+    play = ArgoPlayer(yaml.safe_dump(doc), tmp_path / "pods").play(WRITTEN)
+    assert play.only("merger-1").stdout == "['cost$!', 'cost$/data!']\n"
+
+
+# -- data of real size: artifacts, and the parameters' limit -------------------------------------
+
+TABLE_NB = code_notebook(
+    "import numpy as np\nimport pandas as pd",
+    "n = 1_250_000\n"
+    "table = pd.DataFrame({'x': np.random.default_rng(7).random(n), 'y': np.linspace(0, 1, n)})\n"
+    "items = list(range(6))",
+    "picked = [float(table.y.iloc[i * 1000]) for i in items]",
+    "print(len(table), table.x.dtype, float(table.y.sum()), picked)",
+    tags={**section_tags(1, "3"), 1: [*section_tags(1, "3")[1], "naavre:split:items"]},
+)
+"""A 20 MB DataFrame (two float64 columns of 1.25 million rows) handed to every processor and to
+the merger."""
+
+
+def test_a_20_mb_dataframe_passes_between_steps_as_artifacts(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    spec, play = export_and_play(TABLE_NB, tmp_path, "artifacts")
+    assert play.phase == "Succeeded", play.message
+    stored = tmp_path / "pods" / "artifact-repository" / WORKFLOW_NAME / "splitter-1" / "table"
+    assert stored.stat().st_size > 20_000_000  # through the repository, as a file
+    n = 1_250_000
+    x = np.random.default_rng(7).random(n)
+    expected = pd.DataFrame({"x": x, "y": np.linspace(0, 1, n)})
+    pd.testing.assert_frame_equal(transport.load(str(stored)), expected, check_exact=True)
+    nb_run = notebook_context(spec, TABLE_NB, tmp_path)
+    assert play.only("merger-1").stdout == cell_stdout(nb_run, _step_cells(spec, ["merger-1"]))
+    assert len(play.pods["processor-1"]) == 3
+
+
+def test_a_value_over_the_parameter_limit_fails_naming_it_and_the_artifacts_option(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("pandas")
+    _, play = export_and_play(TABLE_NB, tmp_path, "parameters/aggregatedJSONValueList")
+    splitter = play.only("splitter-1")
+    assert splitter.returncode != 0 and play.phase == "Failed"
+    assert "variable table is 2" in splitter.stderr  # 20,000,000-odd bytes
+    assert f"over the limit of {argo.PARAMETER_VALUE_LIMIT:,} bytes" in splitter.stderr
+    assert "--values artifacts" in splitter.stderr
+
+
+AWKWARD_NB = code_notebook(
+    "items = ['<b> & \"q\"', 'back\\\\u003cslash \\\\u0026 \\\\\\\\u003e', 'line\\nbreak\\ttab', 'é ✓', "
+    "'\\\\', 0.0, 2**60 + 1, -0.0]",
+    "out = [repr(x) for x in items]",
+    "print(out)",
+    tags={**section_tags(0, "3"), 0: [*section_tags(0, "3")[0], "naavre:split:items"]},
+)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_batches_with_escapes_html_characters_and_floats_arrive_exactly(
+    encoding: str, tmp_path: Path
+) -> None:
+    """The batch reaches a processor through withParam's item (processItem -> Item.String, which
+    keeps JSON escapes and util/json/fix.go, which unescapes <, > and &): the Argo prologue undoes
+    both, even for a text that holds a backslash followed by u003c."""
+    spec, play = export_and_play(AWKWARD_NB, tmp_path, encoding)
+    assert_same_as_notebook(spec, play, notebook_context(spec, AWKWARD_NB, tmp_path))

@@ -121,7 +121,7 @@ def test_export_passes_options_through(seed: Path) -> None:
     templates = {t["name"]: t for t in doc["spec"]["templates"]}
     assert templates["process-batches"]["script"]["image"] == "gpu:2"
     assert templates["gen-batches"]["script"]["image"] == "base:1"
-    assert templates["process-batches"]["retryStrategy"] == {"limit": "2"}
+    assert templates["process-batches"]["retryStrategy"]["limit"] == "2"
     assert templates["gen-batches"]["script"]["resources"] == {
         "requests": {"cpu": "250m", "memory": "512Mi"}
     }

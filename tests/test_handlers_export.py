@@ -157,9 +157,9 @@ async def test_a_notebook_without_steps_is_400(jp_fetch: Any) -> None:
         ({"options": {"retries": True}}, "options.retries"),
         ({"options": {"colour": "red"}}, "options.colour"),
         ({"options": {"images": {"processor": 3}}}, "options.images.processor"),
-        ({"options": {"images": {"sidecar": "x"}}}, "options"),
-        ({"options": {"parallelism": 0}}, "options"),
-        ({"options": {"image": "has space"}}, "options"),
+        ({"options": {"images": {"sidecar": "x"}}}, "options.images"),
+        ({"options": {"parallelism": 0}}, "options.parallelism"),
+        ({"options": {"image": "has space"}}, "options.image"),
     ],
 )
 async def test_bad_export_fields_are_400_naming_the_field(

@@ -22,6 +22,8 @@ export interface IExportOptions {
   image: string;
   parallelism: string;
   retries: string;
+  /** How values cross steps: `parameters` (the server's default) or `artifacts`. */
+  values: string;
 }
 
 /** The `POST export` answer (`job` for `cwl`: the job file with the parameter defaults). */
@@ -122,7 +124,8 @@ export class PanelModel {
       this._exportOptions = {
         image: typeof image === 'string' ? image : '',
         parallelism: typeof parallelism === 'number' ? String(parallelism) : '',
-        retries: typeof retries === 'number' ? String(retries) : '0'
+        retries: typeof retries === 'number' ? String(retries) : '0',
+        values: this._exportOptions.values
       };
       this._changed.emit();
     };
@@ -405,6 +408,9 @@ export class PanelModel {
       }
       options.retries = n;
     }
+    if (o.values === 'artifacts') {
+      options.values = 'artifacts';
+    }
     return options;
   }
 
@@ -461,7 +467,8 @@ export class PanelModel {
   private _exportOptions: IExportOptions = {
     image: '',
     parallelism: '',
-    retries: '0'
+    retries: '0',
+    values: 'parameters'
   };
   private _exportResult: { path: string | null; warnings: string[] } | null =
     null;

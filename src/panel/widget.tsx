@@ -346,6 +346,27 @@ function Export(props: {
           value={options.retries}
           onChange={v => model.setExportOption('retries', v)}
         />
+        <div className="jp-NaavreBatch-field">
+          <label htmlFor="jp-NaavreBatch-exportValues">
+            {trans.__('Values between steps')}
+          </label>
+          <select
+            id="jp-NaavreBatch-exportValues"
+            className="jp-mod-styled"
+            name="values"
+            value={options.values}
+            onChange={event =>
+              model.setExportOption('values', event.target.value)
+            }
+          >
+            <option value="parameters">
+              {trans.__('Parameters (small values)')}
+            </option>
+            <option value="artifacts">
+              {trans.__('Artifacts (any size; needs an artifact repository)')}
+            </option>
+          </select>
+        </div>
       </div>
       <div className="jp-NaavreBatch-buttons">
         <button
