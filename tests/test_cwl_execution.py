@@ -202,8 +202,8 @@ def test_code_with_cwl_expressions_and_non_ascii_names_runs_as_written(tmp_path:
     nb = code_notebook(
         "param_préfixe = '>'",
         'données = ["$(inputs.x)", "${ return 1; }", "back\\\\slash \\\\$(y)", "é"]\n'
-        "suffixe = param_préfixe + '$(runtime.outdir)'",
-        "marquées = [d + suffixe for d in données]",
+        "suffixé = param_préfixe + '$(runtime.outdir)'",
+        "marquées = [d + suffixé for d in données]",
         "print(marquées)",
         tags={
             1: ["naavre:splitter", "naavre:batch-count:2", "naavre:split:données"],
