@@ -35,6 +35,12 @@ def _fail(message: str, hint: str = "") -> int:
     return 2
 
 
+_STOP_SIGNALS: tuple[int, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""Signals that stop a run like Ctrl-C (Windows has no SIGHUP)."""
+
+
 class _Stopped(Exception):
     """Raised in the main thread by SIGTERM or SIGHUP during ``run`` (see :func:`_cmd_run`)."""
 
@@ -323,7 +329,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # does. Left to their default they would end this process at once, and the step processes,
     # each in its own process group so that a terminal's Ctrl-C reaches only the CLI, would
     # run on forever.
-    restore = _raise_on_signals(signal.SIGTERM, signal.SIGHUP)
+    restore = _raise_on_signals(*_STOP_SIGNALS)
     try:
         worker.start()
         while not done.wait(0.2):
@@ -334,7 +340,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "interrupted" if signum == signal.SIGINT else f"{signal.Signals(signum).name} received"
         )
         print(f"\nnaavre-batch: {what}; stopping every step process", file=sys.stderr)
-        _ignore_signals(signal.SIGTERM, signal.SIGHUP)  # a second one must not cut the clean-up
+        _ignore_signals(*_STOP_SIGNALS)  # a second one must not cut the clean-up
         cancel.cancel()
         if worker.ident is not None:  # started: it sets done once the run has cleaned up
             done.wait()
