@@ -2,6 +2,12 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import main
+except (
+    KeyboardInterrupt
+):  # Ctrl-C while Python still imports the CLI (a loaded machine): no traceback
+    print("\nnaavre-batch: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -38,6 +38,7 @@ from .argo import (
     parameter_value,
     third_party_imports,
 )
+from .k8s_options import parse_quantity
 from .scripts import (
     RESERVED_BATCH_COUNT,
     RESERVED_BATCHES,
@@ -125,42 +126,21 @@ def escape_literal(text: str) -> str:
 
 
 def cpu_cores(quantity: str) -> float | int:
-    """A Kubernetes CPU quantity (``500m``, ``2``, ``1.5``) as CWL ``coresMin`` (cores)."""
-    text = quantity.strip()
-    try:
-        value = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    except ValueError:
-        raise ValueError(
-            f"cpu must be a number of cores such as 2, 0.5 or 500m, got {quantity!r}"
-        ) from None
-    if value <= 0:
-        raise ValueError(f"cpu must be more than 0, got {quantity!r}")
+    """A Kubernetes CPU quantity (``500m``, ``2``, ``1.5``) as CWL ``coresMin`` (cores); the
+    grammar is the Argo export's (:func:`naavre_batch_ext.k8s_options.parse_quantity`)."""
+    amount = parse_quantity(quantity.strip())
+    if amount is None or amount <= 0:
+        raise ValueError(f"cpu must be a number of cores such as 2, 0.5 or 500m, got {quantity!r}")
+    value = float(amount)
     return int(value) if value == int(value) else value
-
-
-_MEMORY_UNITS = {
-    "": 1,
-    "k": 1000,
-    "M": 1000**2,
-    "G": 1000**3,
-    "T": 1000**4,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "Ti": 1024**4,
-}
-_MEMORY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kMGT]i?)?\s*$")
 
 
 def memory_mebibytes(quantity: str) -> int:
     """A Kubernetes memory quantity (``1Gi``, ``512Mi``, ``2G``) as CWL ``ramMin`` (MiB, up)."""
-    match = _MEMORY.match(quantity)
-    if not match:
+    amount = parse_quantity(quantity.strip())
+    if amount is None or amount <= 0:
         raise ValueError(f"memory must be a quantity such as 512Mi, 1Gi or 2G, got {quantity!r}")
-    size = float(match.group(1)) * _MEMORY_UNITS[match.group(2) or ""]
-    if size <= 0:
-        raise ValueError(f"memory must be more than 0, got {quantity!r}")
-    mib = size / 1024**2
+    mib = float(amount) / 1024**2
     return max(1, int(mib) if mib == int(mib) else int(mib) + 1)
 
 

@@ -447,7 +447,7 @@ def test_cli_refuses_a_bad_memory_quantity(
     seed_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["export", str(seed_file), "--format", "cwl", "--memory", "lots"]) == 2
-    assert "memory must be a quantity" in capsys.readouterr().err
+    assert "--memory: 'lots' is not a Kubernetes quantity" in capsys.readouterr().err
 
 
 # -- REST: POST export format cwl ---------------------------------------------------------------
@@ -481,11 +481,11 @@ async def test_rest_cwl_save_refuses_an_existing_job_file_and_writes_nothing(
     assert not (jp_root_dir / "seed.cwl").exists()
 
 
-async def test_rest_cwl_bad_cpu_is_a_400_on_options(jp_fetch: Any, seed: str) -> None:
+async def test_rest_cwl_bad_cpu_is_a_400_naming_options_cpu(jp_fetch: Any, seed: str) -> None:
     code, reply = await api_error(
         jp_fetch, "export", {"path": seed, "format": "cwl", "options": {"cpu": "many"}}
     )
-    assert code == 400 and reply["field"] == "options" and "cpu" in reply["message"]
+    assert code == 400 and reply["field"] == "options.cpu" and "many" in reply["message"]
 
 
 def test_run_parameters_become_the_job_in_each_inputs_form() -> None:
