@@ -13,6 +13,7 @@ import {
   textInset
 } from './graph';
 import { roleLabel } from '../roles';
+import { IStepState } from '../tokens';
 
 /**
  * The smallest scale fit-to-view uses: below it the 12px labels are no longer readable, so a graph
@@ -32,6 +33,8 @@ export interface IGraphViewProps {
   activeCell: number | null;
   /** Called with a node when the user clicks it or presses Enter/Space on it. */
   onActivate: (node: IGraphNode) => void;
+  /** Live state of each step (a followed cluster run), by step id. */
+  states?: Record<string, IStepState>;
 }
 
 /**
@@ -39,7 +42,7 @@ export interface IGraphViewProps {
  * zoom and fit-to-view. Nodes are buttons (Tab, Enter/Space) with a spoken label.
  */
 export function GraphView(props: IGraphViewProps): JSX.Element {
-  const { graph, trans, activeCell, onActivate } = props;
+  const { graph, trans, activeCell, onActivate, states } = props;
   const [zoom, setZoom] = React.useState<number | null>(null);
   const [selected, setSelected] = React.useState<string | null>(null);
   const marker = React.useMemo(
@@ -134,6 +137,7 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
               key={n.id}
               node={n}
               trans={trans}
+              state={states?.[n.id]}
               active={n.id === active}
               selected={n.id === selected}
               onActivate={() => {
@@ -222,18 +226,21 @@ function roleText(kind: IGraphNode['kind'], trans: TranslationBundle): string {
 function Node(props: {
   node: IGraphNode;
   trans: TranslationBundle;
+  state?: IStepState;
   active: boolean;
   selected: boolean;
   onActivate: () => void;
 }): JSX.Element {
-  const { node, trans, active, selected, onActivate } = props;
+  const { node, trans, state, active, selected, onActivate } = props;
   const stack = node.instances ? STACK_OFFSET : 0;
   const w = node.width - 2 * stack;
   const h = node.height - 2 * stack;
   const inset = textInset(node.kind);
-  const role = node.instances
-    ? instancesText(node.instances)
-    : roleText(node.kind, trans);
+  const role = state
+    ? state.text
+    : node.instances
+      ? instancesText(node.instances)
+      : roleText(node.kind, trans);
   let spoken = `${roleText(node.kind, trans)}: ${node.title}`;
   if (node.instances) {
     spoken +=
@@ -249,8 +256,12 @@ function Node(props: {
       node.cells.join(', ')
     );
   }
+  if (state) {
+    spoken += `, ${state.text}`;
+  }
   const classes = [
     'jp-NaavreBatch-node',
+    state ? `jp-NaavreBatch-state-${state.state}` : '',
     `jp-NaavreBatch-node-${node.kind}`,
     active ? 'jp-mod-active' : '',
     selected ? 'jp-mod-selected' : ''
@@ -262,6 +273,7 @@ function Node(props: {
       data-node-id={node.id}
       data-role={node.kind}
       data-instances={node.instances?.count ?? undefined}
+      data-state={state?.state}
       role="button"
       tabIndex={0}
       aria-label={spoken}
@@ -300,9 +312,11 @@ function Node(props: {
         y={16}
         textAnchor="end"
         className={
-          node.instances
-            ? 'jp-NaavreBatch-nodeCount'
-            : 'jp-NaavreBatch-nodeRole'
+          state
+            ? 'jp-NaavreBatch-nodeState'
+            : node.instances
+              ? 'jp-NaavreBatch-nodeCount'
+              : 'jp-NaavreBatch-nodeRole'
         }
       >
         {role}

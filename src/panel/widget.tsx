@@ -10,6 +10,8 @@ import {
   layoutGraph,
   panelDiagnostics
 } from './graph';
+import { clusterInstances, stepStatesOf } from './cluster';
+import { ClusterRuns } from './clusterview';
 import { GraphView } from './graphview';
 import { PanelModel } from './model';
 import {
@@ -90,6 +92,14 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
           <Section title={trans.__('Run')} name="run">
             <Run model={model} spec={spec} trans={trans} />
           </Section>
+          <Section title={trans.__('Run on cluster')} name="cluster">
+            <ClusterRuns
+              cluster={model.cluster}
+              spec={spec}
+              disabledReason={blocker(spec, trans)}
+              trans={trans}
+            />
+          </Section>
         </>
       ) : !error ? (
         <p className="jp-NaavreBatch-loading">
@@ -158,7 +168,10 @@ function Graph(props: {
 }): JSX.Element {
   const { model, spec, trans } = props;
   const values = model.parameterValues;
-  const instances = model.run?.instances;
+  const followed = model.cluster.run;
+  const instances =
+    model.run?.instances ?? (followed ? clusterInstances(followed) : undefined);
+  const states = followed ? stepStatesOf(followed) : undefined;
   const key = JSON.stringify([values, instances]);
   const graph = React.useMemo(
     () =>
@@ -203,6 +216,7 @@ function Graph(props: {
       trans={trans}
       activeCell={model.activeCell}
       onActivate={activate}
+      states={states}
       key={spec.notebook.path}
     />
   );
