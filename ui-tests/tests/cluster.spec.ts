@@ -111,7 +111,7 @@ test.describe('Run on cluster', () => {
     );
     // The notebook's runs are listed from the cluster.
     await expect(panel.locator('.jp-NaavreBatch-clusterList')).toContainText(
-      'runs of this notebook on the cluster'
+      '1 run of this notebook on the cluster'
     );
   });
 
