@@ -418,18 +418,34 @@ class FakeArgo:
             if generate_pod_name(name, n["name"], n.get("templateName", ""), n["id"]) != pod:
                 continue
             if n["phase"] == "Failed" and "(" in n["displayName"]:
+                batch = json.loads(n["inputs"]["parameters"][0]["value"])
+                item = batch["start"]
                 return [
                     "Traceback (most recent call last):",
                     f'  File "<{stem} cell 6>", line 4, in <module>',
                     "    processed_batches.append(process(batch))",
-                    "ValueError: cannot process item-18",
+                    f"ValueError: cannot process item {item}",
                     "naavre-batch: step process-batches failed in cell 6, line 4: "
-                    "ValueError: cannot process item-18",
+                    f"ValueError: cannot process item {item}",
                 ]
             if n["phase"] == "Failed":
                 return [f"naavre-batch: step {n['displayName']} failed: a batch is missing"]
+            if n["phase"] == "Succeeded" and n["displayName"] == _merger_name(run.workflow):
+                # what the seed's merger cell prints (cell 8: the processed items)
+                params = {
+                    p["name"]: p["value"] for p in run.workflow["spec"]["arguments"]["parameters"]
+                }
+                count = int(params.get("param_item_count", "28"))
+                return [f"Processed items: {[i / 42 for i in range(count)]}"]
             return [f"{n['displayName']}: done"]
         return []
+
+
+def _merger_name(workflow: dict[str, Any]) -> str:
+    spec = workflow["spec"]
+    tasks = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])["dag"]["tasks"]
+    fan = next(t for t in tasks if "withParam" in t)
+    return str(next(t for t in tasks if fan["name"] in t.get("dependencies", []))["name"])
 
 
 class _Handler(tornado.web.RequestHandler):

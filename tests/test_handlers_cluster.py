@@ -65,6 +65,7 @@ async def call(
 
 def no_token(token: str, answers: list[str], caplog: pytest.LogCaptureFixture) -> None:
     logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/naavre-batch-ext/cluster" in logs  # the server's request log was captured
     assert answers and all(token not in a for a in answers)
     assert token not in logs
 
@@ -98,7 +99,7 @@ async def test_a_cluster_run_from_submit_to_failed_batch_log_retry_and_success(
     assert code == 200
     assert (log["cell_index"], log["line"], log["step"]) == (6, 4, "process-batches")
     assert (log["index"], log["start"], log["stop"]) == (batch["index"], *batch_ranges(28, 4)[3])
-    assert "ValueError" in log["text"]
+    assert f"cannot process item {batch['start']}" in log["text"]
     code, run = await call(jp_fetch, answers, "cluster-runs", name, "retry", method="PUT")
     assert code == 200 and run["phase"] == "Running"
     while not run.get("finished"):
@@ -107,7 +108,7 @@ async def test_a_cluster_run_from_submit_to_failed_batch_log_retry_and_success(
     assert run["steps"][1]["instances"]["done"] == 4
     merger = run["steps"][2]
     code, log = await call(jp_fetch, answers, "cluster-runs", name, "log", pod=merger["podName"])
-    assert "retrieve-batches: done" in log["text"]
+    assert log["text"].startswith("Processed items: [0.0, ")
     assert argo_env.fake.problems == []
     # the token went to the Argo server on every request, and nowhere else
     assert {r["authorization"] for r in argo_env.fake.requests} == {f"Bearer {argo_env.fake.token}"}

@@ -51,6 +51,16 @@ export class ClusterModel {
     return this._busy;
   }
 
+  /** Why cluster runs are off (no Argo server configured: message and hint), or null. */
+  get notConfigured(): string | null {
+    return this._notConfigured;
+  }
+
+  /** The merger's printed output once the followed run succeeded (its pod's log), or null. */
+  get output(): { task: string; text: string } | null {
+    return this._output;
+  }
+
   /** The path of the notebook whose runs are listed. */
   get path(): string | null {
     return this._path;
@@ -69,11 +79,20 @@ export class ClusterModel {
       if (path === this._path) {
         this._runs = answer.runs.map(parseClusterRun);
         this._error = null;
+        this._notConfigured = null;
       }
     } catch (error) {
       if (path === this._path) {
         this._runs = [];
-        this._error = (error as Error).message;
+        if (
+          error instanceof APIError &&
+          error.body?.kind === 'not-configured'
+        ) {
+          this._notConfigured = errorText(error);
+          this._error = null;
+        } else {
+          this._error = errorText(error);
+        }
       }
     }
     this._changed.emit();
@@ -308,6 +327,9 @@ export class ClusterModel {
   }
 
   private _follow(run: IClusterRun): void {
+    if (run.name !== this._run?.name) {
+      this._output = null;
+    }
     this._run = run;
     this._publishStates();
     this._changed.emit();
@@ -340,6 +362,9 @@ export class ClusterModel {
         if (this._run.finished && !wasFinished) {
           void this.refreshList();
         }
+        if (this._run.phase === 'Succeeded' && !this._output) {
+          void this._fetchOutput(this._run);
+        }
       }
     } catch (error) {
       if (this._run?.name === name) {
@@ -347,6 +372,27 @@ export class ClusterModel {
       }
     }
     this._changed.emit();
+  }
+
+  /** The printed output of the last step that runs after the batches (the merger). */
+  private async _fetchOutput(run: IClusterRun): Promise<void> {
+    const merger = [...run.steps]
+      .reverse()
+      .find(s => s.kind === 'merger' && s.podName);
+    if (!merger) {
+      return;
+    }
+    try {
+      const log = await this._api<IClusterLog>(
+        `cluster-runs/${encodeURIComponent(run.name)}/log?pod=${encodeURIComponent(merger.podName!)}`
+      );
+      if (this._run?.name === run.name) {
+        this._output = { task: merger.task, text: log.text };
+        this._changed.emit();
+      }
+    } catch {
+      // the output is a convenience; the step's status still opens its log
+    }
   }
 
   private _publishStates(): void {
@@ -368,6 +414,7 @@ export class ClusterModel {
     this._runs = null;
     this._run = null;
     this._error = null;
+    this._output = null;
     this.panel.specModel.setStepStates(null);
     this._changed.emit();
     if (path) {
@@ -400,6 +447,8 @@ export class ClusterModel {
   private _run: IClusterRun | null = null;
   private _error: string | null = null;
   private _busy: string | null = null;
+  private _notConfigured: string | null = null;
+  private _output: { task: string; text: string } | null = null;
   private _path: string | null = null;
   private _timer = 0;
 }

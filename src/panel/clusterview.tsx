@@ -42,7 +42,10 @@ export function ClusterRuns(props: {
   const run = cluster.run;
   const busy = cluster.busy;
   const disabled =
-    disabledReason !== null || busy !== null || spec.steps.length === 0;
+    disabledReason !== null ||
+    busy !== null ||
+    spec.steps.length === 0 ||
+    cluster.notConfigured !== null;
   return (
     <div className="jp-NaavreBatch-cluster">
       <div className="jp-NaavreBatch-buttons">
@@ -66,6 +69,11 @@ export function ClusterRuns(props: {
         </button>
       </div>
       {busy ? <p className="jp-NaavreBatch-note">{busy}</p> : null}
+      {cluster.notConfigured ? (
+        <p className="jp-NaavreBatch-reason" data-reason="not-configured">
+          {cluster.notConfigured}
+        </p>
+      ) : null}
       {cluster.error ? (
         <p className="jp-NaavreBatch-reason jp-mod-error" role="status">
           {cluster.error}
@@ -161,6 +169,12 @@ function ClusterRunStatus(props: {
           ))}
         </tbody>
       </table>
+      {cluster.output ? (
+        <details className="jp-NaavreBatch-clusterOutput" open>
+          <summary>{trans.__('Output of %1', cluster.output.task)}</summary>
+          <pre>{cluster.output.text || trans.__('(nothing printed)')}</pre>
+        </details>
+      ) : null}
       {run.failures.map(f => (
         <div
           key={f.podName}

@@ -78,7 +78,9 @@ test.describe('Run on cluster', () => {
     await expect(dialog).toContainText('Log of batch 3 of process-batches');
     await expect(dialog).toContainText('items 18–22');
     await expect(dialog).toContainText('failed in cell 6, line 4');
-    await expect(dialog.locator('pre')).toContainText('ValueError');
+    await expect(dialog.locator('pre')).toContainText(
+      'ValueError: cannot process item 18'
+    );
     await expect.poll(() => activeCellIndex(page)).toBe(6);
     await dialog.getByRole('button', { name: 'Close' }).click();
 
@@ -89,6 +91,10 @@ test.describe('Run on cluster', () => {
       timeout: 30000
     });
     await expect(processor).toContainText('5/5 done');
+    // The merger's printed output is shown once the run succeeded.
+    await expect(run.locator('.jp-NaavreBatch-clusterOutput')).toContainText(
+      'Processed items: [0.0, 0.0238'
+    );
     await expect(
       page.locator('.jp-NaavreBatch-badge-state[data-state="succeeded"]')
     ).toHaveCount(3);
