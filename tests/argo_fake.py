@@ -297,9 +297,42 @@ class FakeArgo:
                     ],
                     "exitCode": "0",
                 }
-            inst = node(inst_name, "Pod", fan["template"], state, start, end, **extra)
-            if state in ("Succeeded", "Failed"):
-                inst["children"] = [merger_id]
+            template = next(t for t in spec["templates"] if t["name"] == fan["template"])
+            if "retryStrategy" in template:
+                # operator.go executeTemplate: a Retry node named as the instance, its attempts
+                # "<name>(0)", "<name>(1)", ... (the pods), same boundary, nodeFlag.retried
+                attempts = []
+                failed_tries = int(template["retryStrategy"]["limit"]) if state == "Failed" else 0
+                for a in range(failed_tries + 1):
+                    last = a == failed_tries
+                    attempts.append(
+                        node(
+                            f"{inst_name}({a})",
+                            "Pod",
+                            fan["template"],
+                            state if last else "Failed",
+                            start,
+                            end if last else start + 5,
+                            nodeFlag={"retried": True},
+                            **({**extra, "message": "Error (exit code 1)"} if not last else extra),
+                        )
+                    )
+                inst = node(
+                    inst_name,
+                    "Retry",
+                    fan["template"],
+                    state,
+                    start,
+                    end,
+                    children=[a["id"] for a in attempts],
+                    **({"message": extra["message"]} if "message" in extra else {}),
+                )
+                if state in ("Succeeded", "Failed"):
+                    attempts[-1]["children"] = [merger_id]
+            else:
+                inst = node(inst_name, "Pod", fan["template"], state, start, end, **extra)
+                if state in ("Succeeded", "Failed"):
+                    inst["children"] = [merger_id]
             instances.append(inst)
         group_phase = {4: "Failed", 6: "Succeeded"}.get(stage, "Running")
         group = node(

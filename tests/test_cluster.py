@@ -148,9 +148,13 @@ def test_submitted_workflow_is_the_export_with_labels_naming_the_notebook() -> N
 # -- mapping status.nodes onto the steps ------------------------------------------------------
 
 
-def scripted(stage: int, **params: Any) -> tuple[FakeArgo, dict[str, Any]]:
+def scripted(
+    stage: int, options: ArgoOptions | None = None, **params: Any
+) -> tuple[FakeArgo, dict[str, Any]]:
     fake = FakeArgo()
-    wf = fake.create(NS, seed_workflow(params))
+    spec = spec_for_path(str(TAGGED))
+    workflow = workflow_for(spec, "seed.ipynb", options or ArgoOptions(), params, NS)
+    wf = fake.create(NS, workflow)
     run = fake.runs[wf["metadata"]["name"]]
     run.stage = stage
     fake.fill(run)
@@ -198,6 +202,27 @@ def test_pod_names_follow_argo_generate_pod_name() -> None:
     assert node["id"] == node_id(name, node["name"])
     assert item["podName"] == f"{name}-process-batches-{node['id'].rsplit('-', 1)[1]}"
     assert generate_pod_name(name, name, "main", name) == name
+
+
+def test_a_retried_batch_reports_its_last_attempt_pod() -> None:
+    """With --retries the controller puts a Retry node per batch, its pods as children
+    (operator.go, executeTemplate): the batch is counted once, its log is its last attempt's."""
+    _, wf = scripted(4, ArgoOptions(retries=1))
+    status = run_status(wf)
+    inst = status["steps"][1]["instances"]
+    assert (inst["total"], inst["done"], inst["failed"]) == (5, 4, 1)
+    failed = next(i for i in inst["items"] if i["state"] == "failed")
+    attempt = next(
+        n
+        for n in wf["status"]["nodes"].values()
+        if n["type"] == "Pod"
+        and n["displayName"].startswith(f"process-batches({failed['index']}:")
+        and n["name"].endswith("(1)")
+    )
+    name = wf["metadata"]["name"]
+    assert failed["podName"] == generate_pod_name(
+        name, attempt["name"], "process-batches", attempt["id"]
+    )
 
 
 def test_the_batch_count_parameter_of_the_run_gives_its_instance_count() -> None:
