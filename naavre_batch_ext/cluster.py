@@ -268,14 +268,23 @@ def list_request(namespace: str, selector: str) -> ApiRequest:
     )
 
 
+LOG_TAIL_LINES = 5000
+"""Lines of a pod's log that are fetched: the end, where a failed step prints its traceback."""
+
+
 def log_request(namespace: str, name: str, pod_name: str) -> ApiRequest:
     """``GET /api/v1/workflows/{namespace}/{name}/log?podName=...`` of the ``main`` container
-    (where the step script runs); the answer is one ``{"result": LogEntry}`` JSON per line."""
+    (where the step script runs), its last :data:`LOG_TAIL_LINES` lines; the answer is one
+    ``{"result": LogEntry}`` JSON per line."""
     return ApiRequest(
         "GET",
         f"/api/v1/workflows/{_seg(namespace)}/{_seg(name)}/log",
         "read the log",
-        query=(("podName", pod_name), ("logOptions.container", "main")),
+        query=(
+            ("podName", pod_name),
+            ("logOptions.container", "main"),
+            ("logOptions.tailLines", str(LOG_TAIL_LINES)),
+        ),
         stream=True,
     )
 
