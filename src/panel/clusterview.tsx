@@ -102,54 +102,48 @@ function ClusterRunStatus(props: {
       data-run-name={run.name}
       aria-live="polite"
     >
-      <div className="jp-NaavreBatch-runHeader">
-        <span>
-          {trans.__(
-            '%1 (%2): %3',
-            run.name,
-            run.namespace,
-            stateText(run.state, trans)
-          )}{' '}
-          {durationText(run.seconds)}
-        </span>
-        <span className="jp-NaavreBatch-buttons">
-          {!run.finished ? (
-            <button
-              className="jp-Button jp-mod-styled jp-mod-warn"
-              data-action="stop-cluster-run"
-              disabled={busy}
-              onClick={() => void cluster.stop()}
-            >
-              {trans.__('Stop')}
-            </button>
-          ) : null}
-          {run.finished && run.phase !== 'Succeeded' ? (
-            <button
-              className="jp-Button jp-mod-styled jp-mod-accept"
-              data-action="retry-cluster-run"
-              disabled={busy}
-              onClick={() => void cluster.retry()}
-            >
-              {trans.__('Retry')}
-            </button>
-          ) : null}
-          {run.finished ? (
-            <button
-              className="jp-Button jp-mod-styled jp-mod-reject"
-              data-action="resubmit-cluster-run"
-              disabled={busy}
-              onClick={() => void cluster.resubmit()}
-            >
-              {trans.__('Resubmit')}
-            </button>
-          ) : null}
+      <p className="jp-NaavreBatch-clusterRunTitle">
+        <strong>{run.name}</strong>{' '}
+        {trans.__('(%1): %2', run.namespace, stateText(run.state, trans))}{' '}
+        {durationText(run.seconds)}
+      </p>
+      <div className="jp-NaavreBatch-buttons">
+        {!run.finished ? (
+          <button
+            className="jp-Button jp-mod-styled jp-mod-warn"
+            data-action="stop-cluster-run"
+            disabled={busy}
+            onClick={() => void cluster.stop()}
+          >
+            {trans.__('Stop')}
+          </button>
+        ) : null}
+        {run.finished && run.phase !== 'Succeeded' ? (
+          <button
+            className="jp-Button jp-mod-styled jp-mod-accept"
+            data-action="retry-cluster-run"
+            disabled={busy}
+            onClick={() => void cluster.retry()}
+          >
+            {trans.__('Retry')}
+          </button>
+        ) : null}
+        {run.finished ? (
           <button
             className="jp-Button jp-mod-styled jp-mod-reject"
-            onClick={() => cluster.unfollow()}
+            data-action="resubmit-cluster-run"
+            disabled={busy}
+            onClick={() => void cluster.resubmit()}
           >
-            {trans.__('Close')}
+            {trans.__('Resubmit')}
           </button>
-        </span>
+        ) : null}
+        <button
+          className="jp-Button jp-mod-styled jp-mod-reject"
+          onClick={() => cluster.unfollow()}
+        >
+          {trans.__('Close')}
+        </button>
       </div>
       {run.message ? (
         <p className="jp-NaavreBatch-note">{run.message}</p>

@@ -13,7 +13,6 @@ import {
   textInset
 } from './graph';
 import { roleLabel } from '../roles';
-import { IStepState } from '../tokens';
 
 /**
  * The smallest scale fit-to-view uses: below it the 12px labels are no longer readable, so a graph
@@ -33,8 +32,6 @@ export interface IGraphViewProps {
   activeCell: number | null;
   /** Called with a node when the user clicks it or presses Enter/Space on it. */
   onActivate: (node: IGraphNode) => void;
-  /** Live state of each step (a followed cluster run), by step id. */
-  states?: Record<string, IStepState>;
 }
 
 /**
@@ -42,7 +39,7 @@ export interface IGraphViewProps {
  * zoom and fit-to-view. Nodes are buttons (Tab, Enter/Space) with a spoken label.
  */
 export function GraphView(props: IGraphViewProps): JSX.Element {
-  const { graph, trans, activeCell, onActivate, states } = props;
+  const { graph, trans, activeCell, onActivate } = props;
   const [zoom, setZoom] = React.useState<number | null>(null);
   const [selected, setSelected] = React.useState<string | null>(null);
   const marker = React.useMemo(
@@ -137,7 +134,6 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
               key={n.id}
               node={n}
               trans={trans}
-              state={states?.[n.id]}
               active={n.id === active}
               selected={n.id === selected}
               onActivate={() => {
@@ -226,27 +222,27 @@ function roleText(kind: IGraphNode['kind'], trans: TranslationBundle): string {
 function Node(props: {
   node: IGraphNode;
   trans: TranslationBundle;
-  state?: IStepState;
   active: boolean;
   selected: boolean;
   onActivate: () => void;
 }): JSX.Element {
-  const { node, trans, state, active, selected, onActivate } = props;
+  const { node, trans, active, selected, onActivate } = props;
   const stack = node.instances ? STACK_OFFSET : 0;
   const w = node.width - 2 * stack;
   const h = node.height - 2 * stack;
   const inset = textInset(node.kind);
-  const role = state
-    ? state.text
-    : node.instances
-      ? instancesText(node.instances)
-      : roleText(node.kind, trans);
+  const role = node.instances
+    ? instancesText(node.instances)
+    : roleText(node.kind, trans);
   let spoken = `${roleText(node.kind, trans)}: ${node.title}`;
   if (node.instances) {
     spoken +=
       node.instances.count === null
         ? trans.__(', batch count unknown')
         : trans._n(', %1 instance', ', %1 instances', node.instances.count);
+  }
+  if (node.state) {
+    spoken += `, ${node.state.text}`;
   }
   if (node.cells.length) {
     spoken += trans._n(
@@ -256,13 +252,10 @@ function Node(props: {
       node.cells.join(', ')
     );
   }
-  if (state) {
-    spoken += `, ${state.text}`;
-  }
   const classes = [
     'jp-NaavreBatch-node',
-    state ? `jp-NaavreBatch-state-${state.state}` : '',
     `jp-NaavreBatch-node-${node.kind}`,
+    node.state ? `jp-NaavreBatch-state-${node.state.state}` : '',
     active ? 'jp-mod-active' : '',
     selected ? 'jp-mod-selected' : ''
   ].join(' ');
@@ -273,7 +266,7 @@ function Node(props: {
       data-node-id={node.id}
       data-role={node.kind}
       data-instances={node.instances?.count ?? undefined}
-      data-state={state?.state}
+      data-state={node.state?.state}
       role="button"
       tabIndex={0}
       aria-label={spoken}
@@ -312,11 +305,9 @@ function Node(props: {
         y={16}
         textAnchor="end"
         className={
-          state
-            ? 'jp-NaavreBatch-nodeState'
-            : node.instances
-              ? 'jp-NaavreBatch-nodeCount'
-              : 'jp-NaavreBatch-nodeRole'
+          node.instances
+            ? 'jp-NaavreBatch-nodeCount'
+            : 'jp-NaavreBatch-nodeRole'
         }
       >
         {role}
@@ -326,7 +317,11 @@ function Node(props: {
           key={i}
           x={10 + inset}
           y={36 + i * 16}
-          className="jp-NaavreBatch-nodeLine"
+          className={
+            node.state && i === node.lines.length - 1
+              ? 'jp-NaavreBatch-nodeState'
+              : 'jp-NaavreBatch-nodeLine'
+          }
         >
           {line}
         </text>

@@ -172,13 +172,14 @@ function Graph(props: {
   const instances =
     model.run?.instances ?? (followed ? clusterInstances(followed) : undefined);
   const states = followed ? stepStatesOf(followed) : undefined;
-  const key = JSON.stringify([values, instances]);
+  const key = JSON.stringify([values, instances, states]);
   const graph = React.useMemo(
     () =>
       layoutGraph(
         buildGraph(spec, {
           values,
           runInstances: instances,
+          runStates: states,
           parametersTitle: trans.__('Parameters'),
           headerTitle: trans.__('Header'),
           headerEdgeLabel: trans.__('runs in every step')
@@ -216,7 +217,6 @@ function Graph(props: {
       trans={trans}
       activeCell={model.activeCell}
       onActivate={activate}
-      states={states}
       key={spec.notebook.path}
     />
   );

@@ -10,6 +10,10 @@ import * as path from 'path';
 const SEED = 'splitting-batches.ipynb';
 const EXAMPLES = path.resolve(__dirname, '../../examples');
 const PANEL = '#jp-NaavreBatch-workflowPanel';
+/** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
+const IMAGES = process.env.UPDATE_DOCS_IMAGES
+  ? path.resolve(__dirname, '../../docs/images')
+  : path.resolve(__dirname, '../test-results/screenshots');
 
 test.use({ autoGoto: true });
 test.setTimeout(120000);
@@ -71,6 +75,11 @@ test.describe('Run on cluster', () => {
       '.jp-NaavreBatch-failure[data-task="process-batches"]'
     );
     await expect(failure).toContainText('batch 3 (items 18–22)');
+    await page.setViewportSize({ width: 1400, height: 1100 });
+    await panel.screenshot({ path: path.join(IMAGES, 'panel-cluster.png') });
+    await page.locator('.jp-Notebook').screenshot({
+      path: path.join(IMAGES, 'cells-cluster.png')
+    });
 
     // Its log opens at the failing cell with the batch's item range.
     await failure.locator('[data-action="cluster-log"]').click();
