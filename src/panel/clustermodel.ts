@@ -80,6 +80,11 @@ export class ClusterModel {
         this._runs = answer.runs.map(parseClusterRun);
         this._error = null;
         this._notConfigured = null;
+        // after a page reload or a server restart: follow the run that still goes on
+        const going = this._runs.find(r => !r.finished);
+        if (!this._run && going) {
+          void this.follow(going.name);
+        }
       }
     } catch (error) {
       if (path === this._path) {

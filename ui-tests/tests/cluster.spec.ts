@@ -61,6 +61,15 @@ test.describe('Run on cluster', () => {
       timeout: 30000
     });
     await expect(processor).toContainText(/running · \d\/5 done/);
+    // A page reload keeps following the run (it lives in the cluster).
+    // JupyterLab restores the notebook tab (no launcher, so do not wait for one)
+    await page.reload({ waitForIsReady: false });
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
+    );
+    await expect(
+      page.locator(PANEL).locator('.jp-NaavreBatch-clusterRun')
+    ).toBeVisible({ timeout: 30000 });
     // The scripted run fails batch 3: the graph, the table and the cell badge say so.
     await expect(run).toHaveAttribute('data-phase', 'Failed', {
       timeout: 30000
