@@ -16,7 +16,6 @@ The token goes into the ``Authorization`` header and nowhere else: exceptions ra
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 from typing import Any
 
@@ -52,6 +51,8 @@ class ArgoClient:
         client = AsyncHTTPClient()
         where = s.base_url
         try:
+            # raise_error=False: an HTTP error status is an answer (Argo's message is read);
+            # no answer at all (refused, TLS, timeout) still raises.
             response = await client.fetch(http, raise_error=False)
         except ssl.SSLError as exc:
             reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or "TLS"
@@ -62,7 +63,9 @@ class ArgoClient:
                 "(trusted networks only); if it speaks plain HTTP, set ARGO_SECURE=false or use an "
                 "http:// address",
             ) from None
-        except (ConnectionError, socket.gaierror, OSError) as exc:
+        except HTTPClientError as exc:  # 599: tornado's timeout (HTTPTimeoutError) and the like
+            raise self._no_answer(str(exc)) from None
+        except OSError as exc:  # refused, unknown host, network unreachable
             raise ClusterError(
                 "unreachable",
                 f"cannot reach the Argo server at {where} "
@@ -70,21 +73,8 @@ class ArgoClient:
                 "check ARGO_SERVER (host:port of the argo-server service) and that this "
                 "machine can reach it",
             ) from None
-        except HTTPClientError as exc:  # pragma: no cover - raise_error=False keeps these away
-            response = exc.response  # type: ignore[assignment]
-            if response is None:
-                raise self._no_answer(exc.code, str(exc)) from None
-        error = response.error
-        if response.code == 599 or (response.code >= 600 and error is not None):
-            if isinstance(error, ssl.SSLError):
-                raise ClusterError(
-                    "tls",
-                    f"TLS handshake with {where} failed "
-                    f"({getattr(error, 'verify_message', None) or getattr(error, 'reason', 'TLS')})",
-                    "if the server uses a self-signed certificate, set "
-                    "ARGO_INSECURE_SKIP_VERIFY=true (trusted networks only)",
-                ) from None
-            raise self._no_answer(response.code, str(error or ""))
+        if response.code == 599:
+            raise self._no_answer(str(response.error or ""))
         if response.code >= 300:
             raise error_for_status(response.code, response.body, s, request)
         raw = response.body or b""
@@ -101,7 +91,7 @@ class ArgoClient:
                 response.code,
             ) from None
 
-    def _no_answer(self, code: int, text: str) -> ClusterError:
+    def _no_answer(self, text: str) -> ClusterError:
         where = self.settings.base_url
         if "timeout" in text.lower() or "timed out" in text.lower():
             return ClusterError(

@@ -39,6 +39,28 @@ from nbformat import NotebookNode
 
 from . import SPEC_API_VERSION, __version__
 from .argo import ArgoOptions, NothingToExportError, export_warnings
+from .cluster import (
+    ApiRequest,
+    ClusterConfigError,
+    ClusterError,
+    ClusterSettings,
+    create_request,
+    failure_location,
+    get_request,
+    label_selector,
+    list_request,
+    log_request,
+    log_text,
+    resubmit_request,
+    retry_request,
+    run_status,
+    run_summary,
+    settings_from,
+    stop_request,
+    version_request,
+    workflow_for,
+)
+from .cluster_client import ArgoClient
 from .config import NaavreBatch
 from .export import FORMATS, default_output_path, render_export
 from .notebook import NotebookError, read_notebook
@@ -568,19 +590,14 @@ class ClusterHandler(NaavreBatchHandler):
     """Shared parts of the cluster handlers: the connection (environment + ``c.NaavreBatch.argo_*``)
     and errors as JSON ``{message, hint, kind, connection}``, never with the token."""
 
-    def cluster_settings(self) -> Any:
-        from .cluster import ClusterConfigError, settings_from
-
+    def cluster_settings(self) -> ClusterSettings:
         try:
             return settings_from(os.environ, self.naavre_config.argo_overrides())
         except ClusterConfigError as exc:
             raise ApiError(503, exc.message, hint=exc.hint, kind="not-configured") from None
 
-    async def argo(self, request: Any) -> Any:
+    async def argo(self, request: ApiRequest) -> Any:
         """Send one Argo API request; a :class:`ClusterError` becomes an :class:`ApiError`."""
-        from .cluster import ClusterError
-        from .cluster_client import ArgoClient
-
         settings = self.cluster_settings()
         try:
             return await ArgoClient(settings).send(request)
@@ -602,8 +619,6 @@ class ClusterConnectionHandler(ClusterHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        from .cluster import version_request
-
         settings = self.cluster_settings()
         version = await self.argo(version_request())
         self.finish(
@@ -625,8 +640,6 @@ class ClusterRunsHandler(ClusterHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        from .cluster import label_selector, list_request, run_summary
-
         path = _check_path(self.get_query_argument("path", None))
         settings = self.cluster_settings()
         answer = await self.argo(list_request(settings.namespace, label_selector(path)))
@@ -636,8 +649,6 @@ class ClusterRunsHandler(ClusterHandler):
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        from .cluster import create_request, run_status, workflow_for
-
         body = self.json_body()
         path = _check_path(body.get("path"))
         parameters = _optional(body, "parameters", dict, {}, "an object of parameter name: value")
@@ -675,8 +686,6 @@ class ClusterRunHandler(ClusterHandler):
 
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
-        from .cluster import get_request, run_status
-
         settings = self.cluster_settings()
         workflow = await self.argo(get_request(settings.namespace, name))
         self.finish(json.dumps(run_status(workflow)))
@@ -688,8 +697,6 @@ class ClusterRunLogHandler(ClusterHandler):
 
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
-        from .cluster import failure_location, get_request, log_request, log_text, run_status
-
         pod = self.get_query_argument("pod", "")
         if not pod:
             raise _field_error("pod", "missing; give the podName of a step or batch")
@@ -721,8 +728,6 @@ class ClusterRunActionHandler(ClusterHandler):
     (for resubmit, the new run's)."""
 
     async def _act(self, name: str, action: str) -> None:
-        from .cluster import resubmit_request, retry_request, run_status, stop_request
-
         settings = self.cluster_settings()
         build = {"stop": stop_request, "retry": retry_request, "resubmit": resubmit_request}
         workflow = await self.argo(build[action](settings.namespace, name))
