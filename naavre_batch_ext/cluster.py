@@ -44,6 +44,7 @@ __all__ = [
     "create_request",
     "error_for_status",
     "failure_location",
+    "format_status_table",
     "generate_pod_name",
     "get_request",
     "label_selector",
@@ -59,6 +60,7 @@ __all__ = [
     "settings_from",
     "stop_request",
     "version_request",
+    "workflow_for",
 ]
 
 LABEL_SUBMITTED_BY = "naavre-batch/submitted-by"
@@ -103,15 +105,6 @@ class ClusterError(RuntimeError):
         self.message = message
         self.hint = hint
         self.status = status
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for REST answers."""
-        return {
-            "kind": self.kind,
-            "message": self.message,
-            "hint": self.hint,
-            "status": self.status,
-        }
 
 
 @dataclass(frozen=True)

@@ -433,3 +433,12 @@ def test_the_log_of_a_real_failed_batch_pod_points_at_its_cell_and_line(tmp_path
     log = failed[0].stdout + failed[0].stderr
     processor = next(s for s in spec["steps"] if s["role"] == "processor")
     assert failure_location(log) == {"step": processor["id"], "cell_index": 3, "line": 5}
+
+
+def test_submit_without_a_configured_server_says_which_variable_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ARGO_SERVER", raising=False)
+    assert main(["submit", str(TAGGED)]) == 2
+    err = capsys.readouterr().err
+    assert "no Argo server configured" in err and "ARGO_SERVER" in err
