@@ -509,6 +509,20 @@ def _output(node: Mapping[str, Any], name: str) -> Any:
     return None
 
 
+def _item_range(node: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """The item range the instance's withParam item names (``{"start", "stop", ...}``), when the
+    splitter's outputs did not give the counts (an export that passes batches otherwise)."""
+    for p in (node.get("inputs") or {}).get("parameters") or []:
+        try:
+            value = json.loads(p.get("value", ""))
+        except (TypeError, ValueError):
+            continue
+        if isinstance(value, dict) and isinstance(value.get("start"), int):
+            stop = value.get("stop")
+            return value["start"], stop if isinstance(stop, int) else None
+    return None, None
+
+
 def _leaf(nodes: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
     """The pod of an instance: the node itself, or the last attempt under a ``Retry`` node."""
     while node.get("type") == "Retry" and node.get("children"):
@@ -614,7 +628,7 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
                 match = _INDEX.search(child.get("name") or "")
                 index = int(match.group(1)) if match else len(items)
                 pod = _leaf(nodes, child)
-                start, stop = task_ranges[index] if index < len(task_ranges) else (None, None)
+                start, stop = task_ranges[index] if index < len(task_ranges) else _item_range(child)
                 items.append(
                     {
                         "index": index,

@@ -442,3 +442,11 @@ def test_submit_without_a_configured_server_says_which_variable_to_set(
     assert main(["submit", str(TAGGED)]) == 2
     err = capsys.readouterr().err
     assert "no Argo server configured" in err and "ARGO_SERVER" in err
+
+
+def test_without_the_splitter_s_counts_the_batch_range_comes_from_its_item() -> None:
+    _, wf = scripted(4)
+    for node in wf["status"]["nodes"].values():
+        node.pop("outputs", None)  # e.g. outputs not (yet) recorded in the status
+    batch = next(f for f in run_status(wf)["failures"] if f["index"] is not None)
+    assert (batch["start"], batch["stop"]) == batch_ranges(28, 5)[3]
