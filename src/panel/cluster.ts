@@ -177,14 +177,46 @@ export function parseClusterRun(data: any): IClusterRun {
   };
 }
 
-/** `3/5 done · 2 running · 1 failed` (English; the view translates its own words). */
-export function countsText(inst: IInstanceCounts): string {
-  const parts = [`${inst.done}/${inst.total} done`];
+/** The translation function the texts below use (a JupyterLab `TranslationBundle` fits). */
+export interface IWords {
+  __(msgid: string, ...args: any[]): string;
+}
+
+/** English, for tests and callers without a translator: `%1`... replaced by the arguments. */
+export const ENGLISH: IWords = {
+  __: (msgid: string, ...args: any[]) =>
+    msgid.replace(/%(\d+)/g, (_, i) => String(args[Number(i) - 1]))
+};
+
+/** A state as the panel words it (the local runs' words: `waiting`, `done`...). */
+export function stateWord(state: string, words: IWords = ENGLISH): string {
+  switch (state) {
+    case 'pending':
+      return words.__('waiting');
+    case 'running':
+      return words.__('running');
+    case 'succeeded':
+      return words.__('done');
+    case 'failed':
+      return words.__('failed');
+    case 'skipped':
+      return words.__('skipped');
+    default:
+      return state;
+  }
+}
+
+/** `3/5 done · 2 running · 1 failed`. */
+export function countsText(
+  inst: IInstanceCounts,
+  words: IWords = ENGLISH
+): string {
+  const parts = [words.__('%1/%2 done', inst.done, inst.total)];
   if (inst.running) {
-    parts.push(`${inst.running} running`);
+    parts.push(words.__('%1 running', inst.running));
   }
   if (inst.failed) {
-    parts.push(`${inst.failed} failed`);
+    parts.push(words.__('%1 failed', inst.failed));
   }
   return parts.join(' · ');
 }
@@ -207,12 +239,16 @@ export function itemRangeText(
  * The state of every step of the notebook in a cluster run, by step id: every step of a task
  * gets the task's state; a processor chain's text counts its batches.
  */
-export function stepStatesOf(run: IClusterRun): Record<string, IStepState> {
+export function stepStatesOf(
+  run: IClusterRun,
+  words: IWords = ENGLISH
+): Record<string, IStepState> {
   const states: Record<string, IStepState> = {};
   for (const step of run.steps) {
+    const word = stateWord(step.state, words);
     const text = step.instances
-      ? `${step.state} · ${countsText(step.instances)}`
-      : step.state;
+      ? `${word} · ${countsText(step.instances, words)}`
+      : word;
     for (const id of step.steps) {
       states[id] = { state: step.state, text };
     }

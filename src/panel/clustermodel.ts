@@ -404,7 +404,7 @@ export class ClusterModel {
     const run = this._run;
     this.panel.specModel.setStepStates(
       run && this._path && run.steps.length
-        ? { path: this._path, states: stepStatesOf(run) }
+        ? { path: this._path, states: stepStatesOf(run, this.panel.trans) }
         : null
     );
   }

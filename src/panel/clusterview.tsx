@@ -6,25 +6,13 @@ import {
   IClusterRun,
   IClusterStep,
   durationText,
-  itemRangeText
+  itemRangeText,
+  stateWord
 } from './cluster';
 import { ClusterModel } from './clustermodel';
 
 function stateText(state: string, trans: TranslationBundle): string {
-  switch (state) {
-    case 'pending':
-      return trans.__('waiting');
-    case 'running':
-      return trans.__('running');
-    case 'succeeded':
-      return trans.__('done');
-    case 'failed':
-      return trans.__('failed');
-    case 'skipped':
-      return trans.__('skipped');
-    default:
-      return state;
-  }
+  return stateWord(state, trans);
 }
 
 /**

@@ -171,7 +171,7 @@ function Graph(props: {
   const followed = model.cluster.run;
   const instances =
     model.run?.instances ?? (followed ? clusterInstances(followed) : undefined);
-  const states = followed ? stepStatesOf(followed) : undefined;
+  const states = followed ? stepStatesOf(followed, trans) : undefined;
   const key = JSON.stringify([values, instances, states]);
   const graph = React.useMemo(
     () =>

@@ -51,7 +51,7 @@ describe('stepStatesOf', () => {
     const states = stepStatesOf(parseClusterRun(statuses.failed));
     expect(states['gen-batches']).toEqual({
       state: 'succeeded',
-      text: 'succeeded'
+      text: 'done'
     });
     expect(states['process-batches']).toEqual({
       state: 'failed',
