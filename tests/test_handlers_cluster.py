@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from argo_fake import FakeArgo, FakeThread
+from argo_fake import FakeArgo, FakeThread, self_signed
 from tornado.httpclient import HTTPClientError
 
 from naavre_batch_ext.split import batch_ranges
@@ -227,3 +227,26 @@ async def test_submit_refuses_bad_parameters_before_creating_anything(
     )
     assert code == 400 and err["field"] == "parameters"
     assert argo_env.fake.requests == []
+
+
+async def test_a_self_signed_certificate_is_a_tls_error_until_verification_is_skipped(
+    jp_fetch: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    answers: list[str],
+    tmp_path: Any,
+) -> None:
+    fake = FakeArgo()
+    server = FakeThread(fake, self_signed(tmp_path))
+    try:
+        monkeypatch.setenv("ARGO_SERVER", server.url)
+        monkeypatch.setenv("ARGO_TOKEN", fake.token)
+        monkeypatch.delenv("ARGO_INSECURE_SKIP_VERIFY", raising=False)
+        code, err = await call(jp_fetch, answers, "cluster", "connection")
+        assert (code, err["kind"]) == (502, "tls")
+        assert "ARGO_INSECURE_SKIP_VERIFY" in err["hint"]
+        monkeypatch.setenv("ARGO_INSECURE_SKIP_VERIFY", "true")
+        code, reply = await call(jp_fetch, answers, "cluster", "connection")
+        assert code == 200 and reply["connection"]["insecureSkipVerify"] is True
+        assert all(fake.token not in a for a in answers)
+    finally:
+        server.close()
