@@ -52,6 +52,13 @@ test.describe('Run on cluster', () => {
     page,
     tmpPath
   }) => {
+    // Every answer of the extension's API that reaches the browser, for the token check.
+    const answers: Promise<string>[] = [];
+    page.on('response', response => {
+      if (response.url().includes('/naavre-batch-ext/cluster')) {
+        answers.push(response.text().catch(() => ''));
+      }
+    });
     const panel = await openSeed(page, tmpPath);
     await panel.locator('[data-action="run-on-cluster"]').click();
     const run = panel.locator('.jp-NaavreBatch-clusterRun');
@@ -116,6 +123,11 @@ test.describe('Run on cluster', () => {
     await expect(
       page.locator('.jp-NaavreBatch-badge-state[data-state="succeeded"]')
     ).toHaveCount(3);
+    // The token stays on the server: no answer the browser got contains it.
+    const texts = await Promise.all(answers);
+    expect(texts.length).toBeGreaterThan(5);
+    expect(texts.join('\n')).toContain('"tokenSet": true');
+    expect(texts.join('\n')).not.toContain('galata-fake-argo-token');
   });
 
   test('stop, confirmed in a dialog, stops the run', async ({
