@@ -472,8 +472,11 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         ClusterConfigError,
         ClusterError,
         create_request,
+        failure_location,
         format_status_table,
         get_request,
+        log_request,
+        log_text,
         run_status,
         settings_from,
         workflow_for,
@@ -550,8 +553,31 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 print(f"[{time.strftime('%H:%M:%S')}] " + format_status_table(status), flush=True)
                 shown = table
             if status["finished"]:
+                await show_logs(name, status)
                 return 0 if status["phase"] == "Succeeded" else 1
             await asyncio.sleep(max(0.05, args.interval))
+
+    async def show_logs(name: str, status: dict[str, Any]) -> None:
+        """The merger's printed output after success; each failure's cell and log tail."""
+        if status["phase"] == "Succeeded":
+            for step in status["steps"]:
+                if step["kind"] == "merger" and step["podName"]:
+                    text = log_text(
+                        await client.send(log_request(namespace, name, step["podName"]))
+                    )
+                    print(f"--- output of {step['task']} ---\n{text.rstrip()}")
+            return
+        for failure in status["failures"]:
+            text = log_text(await client.send(log_request(namespace, name, failure["podName"])))
+            where = failure_location(text, failure["cells"])
+            what = failure["task"] + (
+                f" batch {failure['index']}" if failure["index"] is not None else ""
+            )
+            at = f"cell {where['cell_index']}" if where["cell_index"] is not None else "its cell"
+            if where["line"]:
+                at += f", line {where['line']}"
+            tail = "\n".join(text.rstrip().splitlines()[-15:])
+            print(f"--- {what} failed in {at}; the end of its log ---\n{tail}")
 
     try:
         return asyncio.run(follow())

@@ -298,6 +298,9 @@ def test_submit_watch_prints_the_progress_table_until_the_failed_batch(
     assert "Pending" in out.out and "3/5 done, 2 running" in out.out
     lo, hi = batch_ranges(28, 5)[3]
     assert f"failed: process-batches batch 3 (items {lo}..{hi - 1})" in out.out
+    # ... and where it failed, from the batch's own log
+    assert "--- process-batches batch 3 failed in cell 6, line 4;" in out.out
+    assert f"ValueError: cannot process item {lo}" in out.out
     assert argo_env.fake.token not in out.out + out.err
     assert argo_env.fake.problems == []
 
@@ -319,7 +322,8 @@ def test_submit_watch_follows_a_retried_run_to_success(
     )
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "Succeeded" in out.splitlines()[-5] and "3/3 done" in out
+    assert "3/3 done" in out
+    assert "--- output of retrieve-batches ---\nProcessed items: [0.0, " in out
 
 
 def test_submit_without_watch_names_the_run(
