@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .scripts import RESERVED_BATCH_COUNT, RESERVED_BATCHES
 from .split import batch_ranges
 
 __all__ = [
@@ -588,8 +589,8 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
     for row in tasks:
         node = by_display.get(row["task"])
         if row.get("kind") == "splitter" and node is not None:
-            batches = _output(node, "naavre-batches")
-            count = _output(node, "naavre-batch-count")
+            batches = _output(node, RESERVED_BATCHES)
+            count = _output(node, RESERVED_BATCH_COUNT)
             if isinstance(batches, list) and isinstance(count, int) and count >= 1:
                 n = max((b.get("stop", 0) for b in batches if isinstance(b, dict)), default=0)
                 ranges[row["task"]] = batch_ranges(int(n), count)
