@@ -454,3 +454,27 @@ def test_without_the_splitter_s_counts_the_batch_range_comes_from_its_item() -> 
         node.pop("outputs", None)  # e.g. outputs not (yet) recorded in the status
     batch = next(f for f in run_status(wf)["failures"] if f["index"] is not None)
     assert (batch["start"], batch["stop"]) == batch_ranges(28, 5)[3]
+
+
+def _tagged_test_notebooks() -> list[Path]:
+    found = []
+    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
+        spec = spec_for_path(str(path))
+        if spec["steps"] and not spec["summary"]["errors"]:
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("path", _tagged_test_notebooks(), ids=lambda p: p.name)
+def test_every_planned_task_is_a_dag_task_of_the_export(path: Path) -> None:
+    """run_status finds each task of the naavre-batch/tasks annotation by its DAG task name, so
+    the export must name its DAG tasks (and their templates) after the planned tasks."""
+    spec = spec_for_path(str(path))
+    wf = workflow_for(spec, path.name, ArgoOptions(retries=1), {}, NS)
+    tasks = json.loads(wf["metadata"]["annotations"]["naavre-batch/tasks"])
+    entry = next(t for t in wf["spec"]["templates"] if t["name"] == wf["spec"]["entrypoint"])
+    dag = {t["name"]: t["template"] for t in entry["dag"]["tasks"]}
+    assert [t["task"] for t in tasks] == list(dag)
+    fanned = {t["name"] for t in entry["dag"]["tasks"] if "withParam" in t}
+    assert fanned == {t["task"] for t in tasks if t["kind"] == "processors"}
+    assert sorted(s for t in tasks for s in t["steps"]) == sorted(s["id"] for s in spec["steps"])
