@@ -659,6 +659,170 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_submit(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "submit",
+        help="run a tagged notebook on an Argo server (export and create the workflow)",
+        description="Export NOTEBOOK as 'naavre-batch export' does (same options) and create the "
+        "Workflow on the Argo server named by ARGO_SERVER (ARGO_NAMESPACE, ARGO_TOKEN, "
+        "ARGO_INSECURE_SKIP_VERIFY, ARGO_BASE_HREF as for the argo CLI; see docs/cluster.md). "
+        "With --watch, follow it and print a progress table until it ends. Exit 0 when created "
+        "(with --watch: when it succeeded), 1 when it failed or the notebook has errors, 2 for "
+        "bad input or a connection problem, 130 when interrupted (the run goes on).",
+    )
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a workflow parameter's value for this run (a JSON literal, else text); repeatable",
+    )
+    p.add_argument("--watch", action="store_true", help="follow the run until it ends")
+    p.add_argument(
+        "--interval", type=float, default=2.0, metavar="S", help="seconds between polls (2)"
+    )
+    p.add_argument("--image", metavar="IMG", help="container image of every step")
+    for role in ("splitter", "processor", "merger"):
+        p.add_argument(f"--image-{role}", metavar="IMG", help=f"image of the {role}")
+    p.add_argument("--parallelism", type=int, metavar="N", help="at most N pods at a time")
+    p.add_argument("--retries", type=int, metavar="N", help="retries of a failed processor pod")
+    p.add_argument(
+        "--namespace", metavar="NS", help="namespace of the workflow (default: ARGO_NAMESPACE)"
+    )
+    p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
+    p.add_argument("--cpu", metavar="REQ", help="CPU request of each pod, e.g. 500m")
+    p.add_argument("--memory", metavar="REQ", help="memory request of each pod, e.g. 1Gi")
+    p.set_defaults(func=_cmd_submit)
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+    import time
+
+    from .argo import ArgoOptions, NothingToExportError
+    from .cluster import (
+        ClusterConfigError,
+        ClusterError,
+        create_request,
+        failure_location,
+        format_status_table,
+        get_request,
+        log_request,
+        log_text,
+        run_status,
+        settings_from,
+        workflow_for,
+    )
+    from .cluster_client import ArgoClient
+    from .diagnostics import format_diagnostic
+    from .notebook import NotebookError
+    from .runner import RunError, parse_parameter_options
+    from .scripts import PlanError
+    from .settings import SettingsError, export_defaults
+    from .spec import spec_for_path
+
+    given = {
+        key: value
+        for key, value in (
+            ("image", args.image),
+            ("parallelism", args.parallelism),
+            ("retries", args.retries),
+            ("service_account", args.service_account),
+            ("cpu", args.cpu),
+            ("memory", args.memory),
+        )
+        if value is not None
+    }
+    images = {
+        role: getattr(args, f"image_{role}")
+        for role in ("splitter", "processor", "merger")
+        if getattr(args, f"image_{role}") is not None
+    }
+    try:
+        settings = settings_from(os.environ)
+        namespace = args.namespace or settings.namespace
+        options = ArgoOptions(images=images, namespace=namespace, **{**export_defaults(), **given})
+        options.check()
+    except ClusterConfigError as exc:
+        return _fail(exc.message, exc.hint)
+    except SettingsError as exc:
+        return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        spec = spec_for_path(args.notebook)
+    except NotebookError as exc:
+        return _fail_notebook(args.notebook, exc)
+    for d in spec["diagnostics"]:
+        print(format_diagnostic(d, args.notebook), file=sys.stderr)
+    if spec["summary"]["errors"]:
+        print(
+            f"naavre-batch: {spec['summary']['errors']} errors; nothing was submitted",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        parameters = parse_parameter_options(args.parameter, spec)
+        workflow = workflow_for(spec, args.notebook, options, parameters, namespace)
+    except RunError as exc:
+        return _fail(exc.message, exc.hint)
+    except (NothingToExportError, PlanError, ValueError) as exc:
+        return _fail(str(exc))
+    client = ArgoClient(settings)
+
+    async def follow() -> int:
+        created = await client.send(create_request(namespace, workflow))
+        name = created["metadata"]["name"]
+        print(f"submitted {name} to {settings.base_url} (namespace {namespace})")
+        if not args.watch:
+            print(f"follow it with: argo watch -n {namespace} {name}")
+            return 0
+        shown = ""
+        while True:
+            status = run_status(await client.send(get_request(namespace, name)))
+            table = format_status_table({**status, "seconds": None})
+            if table != shown:
+                print(f"[{time.strftime('%H:%M:%S')}] " + format_status_table(status), flush=True)
+                shown = table
+            if status["finished"]:
+                await show_logs(name, status)
+                return 0 if status["phase"] == "Succeeded" else 1
+            await asyncio.sleep(max(0.05, args.interval))
+
+    async def show_logs(name: str, status: dict[str, Any]) -> None:
+        """The merger's printed output after success; each failure's cell and log tail."""
+        if status["phase"] == "Succeeded":
+            for step in status["steps"]:
+                if step["kind"] == "merger" and step["podName"]:
+                    text = log_text(
+                        await client.send(log_request(namespace, name, step["podName"]))
+                    )
+                    print(f"--- output of {step['task']} ---\n{text.rstrip()}")
+            return
+        for failure in status["failures"]:
+            text = log_text(await client.send(log_request(namespace, name, failure["podName"])))
+            where = failure_location(text, failure["cells"])
+            what = failure["task"] + (
+                f" batch {failure['index']}" if failure["index"] is not None else ""
+            )
+            at = f"cell {where['cell_index']}" if where["cell_index"] is not None else "its cell"
+            if where["line"]:
+                at += f", line {where['line']}"
+            tail = "\n".join(text.rstrip().splitlines()[-15:])
+            print(f"--- {what} failed in {at}; the end of its log ---\n{tail}")
+
+    try:
+        return asyncio.run(follow())
+    except ClusterError as exc:
+        return _fail(exc.message, exc.hint)
+    except KeyboardInterrupt:
+        print("\nnaavre-batch: stopped watching; the run goes on on the cluster", file=sys.stderr)
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, so ``--help`` lists every subcommand."""
     parser = argparse.ArgumentParser(
@@ -680,6 +844,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tag(subparsers)
     _add_run(subparsers)
     _add_export(subparsers)
+    _add_submit(subparsers)
     del subparsers  # subcommands register here
     return parser
 

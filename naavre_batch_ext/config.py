@@ -8,7 +8,7 @@ manager and tests use these values without a server.
 
 from __future__ import annotations
 
-from traitlets import Int, Unicode
+from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Configurable
 
 __all__ = ["NaavreBatch"]
@@ -52,3 +52,45 @@ class NaavreBatch(Configurable):
         "Runs then write only there (it is created when missing). Empty (the default): beside "
         "the notebook, and every folder a run creates must resolve inside the server root.",
     ).tag(config=True)
+
+    argo_server = Unicode(
+        "",
+        help="Argo server for 'Run on cluster' (host:port or https://host:port); empty: the "
+        "ARGO_SERVER environment variable, as for the argo CLI. See docs/cluster.md.",
+    ).tag(config=True)
+
+    argo_namespace = Unicode(
+        "", help="Namespace of the cluster runs; empty: ARGO_NAMESPACE, else 'argo'."
+    ).tag(config=True)
+
+    argo_token = Unicode(
+        "",
+        help="Token sent to the Argo server (stays on the server, never sent to the browser); "
+        "empty: ARGO_TOKEN.",
+    ).tag(config=True)
+
+    argo_insecure_skip_verify = Bool(
+        None,
+        allow_none=True,
+        help="Skip TLS certificate verification of the Argo server; None: "
+        "ARGO_INSECURE_SKIP_VERIFY.",
+    ).tag(config=True)
+
+    argo_base_href = Unicode(
+        "", help="Path of the Argo server behind a proxy (e.g. /argo/); empty: ARGO_BASE_HREF."
+    ).tag(config=True)
+
+    argo_timeout = Float(
+        20.0, min=0.1, help="Seconds a request to the Argo server may take. Default 20."
+    ).tag(config=True)
+
+    def argo_overrides(self) -> dict[str, object]:
+        """The ``argo_*`` settings as overrides of the environment (cluster.settings_from)."""
+        return {
+            "server": self.argo_server,
+            "namespace": self.argo_namespace,
+            "token": self.argo_token,
+            "insecure_skip_verify": self.argo_insecure_skip_verify,
+            "base_href": self.argo_base_href,
+            "timeout": self.argo_timeout,
+        }

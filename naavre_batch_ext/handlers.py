@@ -7,6 +7,9 @@ Endpoints (under ``<base_url>/naavre-batch-ext/``, documented in docs/rest-api.m
 - ``POST export``: Argo Workflow YAML, a CWL document (with its job file) or the spec JSON,
   optionally saved beside the notebook.
 - ``POST runs``, ``GET runs``, ``GET runs/<id>``, ``DELETE runs/<id>``: background runs.
+- ``GET cluster/connection``, ``POST cluster-runs``, ``GET cluster-runs?path=``,
+  ``GET cluster-runs/<name>``, ``GET cluster-runs/<name>/log?pod=``,
+  ``PUT cluster-runs/<name>/(stop|retry|resubmit)``: runs on an Argo server (docs/cluster.md).
 
 Every method is ``@tornado.web.authenticated`` on jupyter-server's ``APIHandler`` (token, XSRF for
 browser POSTs, like jupyter-server's own APIs). Files are read and written only through the
@@ -20,6 +23,7 @@ once in ``naavre_batch_ext._load_jupyter_server_extension`` and read from ``web_
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -36,6 +40,28 @@ from nbformat import NotebookNode
 
 from . import SPEC_API_VERSION, __version__
 from .argo import ArgoOptions, NothingToExportError, export_warnings
+from .cluster import (
+    ApiRequest,
+    ClusterConfigError,
+    ClusterError,
+    ClusterSettings,
+    create_request,
+    failure_location,
+    get_request,
+    label_selector,
+    list_request,
+    log_request,
+    log_text,
+    resubmit_request,
+    retry_request,
+    run_status,
+    run_summary,
+    settings_from,
+    stop_request,
+    version_request,
+    workflow_for,
+)
+from .cluster_client import ArgoClient
 from .config import NaavreBatch
 from .cwl import check_options as check_cwl_options
 from .cwl import export_job
@@ -622,5 +648,173 @@ def setup_handlers(server_app: Any) -> None:
             (route("export"), ExportHandler),
             (route("runs"), RunsHandler),
             (route("runs/([^/]+)"), RunHandler),
+            (route("cluster/connection"), ClusterConnectionHandler),
+            (route("cluster-runs"), ClusterRunsHandler),
+            (route("cluster-runs/([^/]+)"), ClusterRunHandler),
+            (route("cluster-runs/([^/]+)/log"), ClusterRunLogHandler),
+            (route("cluster-runs/([^/]+)/(stop|retry|resubmit)"), ClusterRunActionHandler),
         ],
     )
+
+
+# -- runs on an Argo server (docs/cluster.md) ----------------------------------------------------
+
+_CLUSTER_STATUS = {"not-found": 404, "timeout": 504}
+"""HTTP status of a :class:`ClusterError` by kind; the others are 502 (the Argo server, not this
+one, failed or refused), except Argo's own 4xx refusals, passed on as 400/409."""
+
+
+class ClusterHandler(NaavreBatchHandler):
+    """Shared parts of the cluster handlers: the connection (environment + ``c.NaavreBatch.argo_*``)
+    and errors as JSON ``{message, hint, kind, connection}``, never with the token."""
+
+    def cluster_settings(self) -> ClusterSettings:
+        try:
+            return settings_from(os.environ, self.naavre_config.argo_overrides())
+        except ClusterConfigError as exc:
+            raise ApiError(503, exc.message, hint=exc.hint, kind="not-configured") from None
+
+    async def argo(self, request: ApiRequest) -> Any:
+        """Send one Argo API request; a :class:`ClusterError` becomes an :class:`ApiError`."""
+        settings = self.cluster_settings()
+        try:
+            return await ArgoClient(settings).send(request)
+        except ClusterError as exc:
+            status = _CLUSTER_STATUS.get(exc.kind, 502)
+            if exc.kind == "rejected" and exc.status in (400, 409, 422):
+                status = 409 if exc.status == 409 else 400
+            raise ApiError(
+                status,
+                exc.message,
+                hint=exc.hint or None,
+                kind=exc.kind,
+                connection=settings.describe(),
+            ) from None
+
+
+class ClusterConnectionHandler(ClusterHandler):
+    """``GET cluster/connection``: the server's version, or why it cannot be reached."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        settings = self.cluster_settings()
+        version = await self.argo(version_request())
+        self.finish(
+            json.dumps(
+                {
+                    "ok": True,
+                    "version": version.get("version"),
+                    "platform": version.get("platform"),
+                    "connection": settings.describe(),
+                }
+            )
+        )
+
+
+class ClusterRunsHandler(ClusterHandler):
+    """``POST cluster-runs`` ``{path, notebook?, parameters?, options?}`` exports the notebook
+    and creates the Workflow (201 with its status); ``GET cluster-runs?path=`` lists the
+    notebook's runs from the cluster (label ``naavre-batch/notebook-key``), newest first."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        path = _check_path(self.get_query_argument("path", None))
+        settings = self.cluster_settings()
+        answer = await self.argo(list_request(settings.namespace, label_selector(path)))
+        runs = [run_summary(item) for item in answer.get("items") or []]
+        runs.sort(key=lambda r: r.get("created") or "", reverse=True)
+        self.finish(json.dumps({"runs": runs, "connection": settings.describe()}))
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        path = _check_path(body.get("path"))
+        parameters = _optional(body, "parameters", dict, {}, "an object of parameter name: value")
+        options = _argo_options(body.get("options"))
+        settings = self.cluster_settings()
+        if options.namespace and options.namespace != settings.namespace:
+            raise _field_error(
+                "options.namespace",
+                f"cluster runs go to namespace {settings.namespace!r} (ARGO_NAMESPACE); "
+                f"not {options.namespace!r}",
+            )
+        options = dataclasses.replace(options, namespace=settings.namespace)
+        nb = await self.notebook_from(body, path)
+        spec = await self.analyse(nb, path)
+        _refuse_analysis_errors(spec, "submitted")
+        try:
+            check_parameters(spec, parameters)
+        except RunError as exc:
+            raise _field_error("parameters", exc.message, hint=exc.hint) from None
+        try:
+            workflow = await self.in_thread(
+                workflow_for, spec, path, options, parameters, settings.namespace
+            )
+        except (NothingToExportError, PlanError) as exc:
+            raise ApiError(400, str(exc), field="notebook") from None
+        created = await self.argo(create_request(settings.namespace, workflow))
+        self.set_status(201)
+        name = (created.get("metadata") or {}).get("name", "")
+        self.set_header("Location", url_path_join(self.base_url, NAMESPACE, "cluster-runs", name))
+        self.finish(json.dumps(run_status(created)))
+
+
+class ClusterRunHandler(ClusterHandler):
+    """``GET cluster-runs/<name>``: the run's status mapped onto the steps and batches."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        settings = self.cluster_settings()
+        workflow = await self.argo(get_request(settings.namespace, name))
+        self.finish(json.dumps(run_status(workflow)))
+
+
+class ClusterRunLogHandler(ClusterHandler):
+    """``GET cluster-runs/<name>/log?pod=<pod name>``: a step's or batch's log, with the cell it
+    failed in and, for a batch, its index and item range."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        pod = self.get_query_argument("pod", "")
+        if not pod:
+            raise _field_error("pod", "missing; give the podName of a step or batch")
+        settings = self.cluster_settings()
+        status = run_status(await self.argo(get_request(settings.namespace, name)))
+        found: dict[str, Any] | None = None
+        for step in status["steps"]:
+            if step["podName"] == pod:
+                found = {"task": step["task"], "steps": step["steps"], "cells": step["cells"]}
+                found.update(index=None, start=None, stop=None, state=step["state"])
+            for item in (step["instances"] or {}).get("items", []):
+                if item["podName"] == pod:
+                    found = {"task": step["task"], "steps": step["steps"], "cells": step["cells"]}
+                    found.update(
+                        index=item["index"],
+                        start=item["start"],
+                        stop=item["stop"],
+                        state=item["state"],
+                    )
+        if found is None:
+            raise ApiError(404, f"run {name!r} has no pod {pod!r}", field="pod")
+        text = log_text(await self.argo(log_request(settings.namespace, name, pod)))
+        location = failure_location(text, found["cells"])
+        self.finish(json.dumps({"name": name, "podName": pod, "text": text, **found, **location}))
+
+
+class ClusterRunActionHandler(ClusterHandler):
+    """``PUT`` (or ``POST``) ``cluster-runs/<name>/stop|retry|resubmit``: the run's new status
+    (for resubmit, the new run's)."""
+
+    async def _act(self, name: str, action: str) -> None:
+        settings = self.cluster_settings()
+        build = {"stop": stop_request, "retry": retry_request, "resubmit": resubmit_request}
+        workflow = await self.argo(build[action](settings.namespace, name))
+        self.finish(json.dumps(run_status(workflow)))
+
+    @tornado.web.authenticated
+    async def put(self, name: str, action: str) -> None:
+        await self._act(name, action)
+
+    @tornado.web.authenticated
+    async def post(self, name: str, action: str) -> None:
+        await self._act(name, action)

@@ -58,6 +58,33 @@ export namespace CommandIDs {
   export const runCompare = 'naavre-batch:run-compare';
   /** Cancel the panel's current run. */
   export const cancelRun = 'naavre-batch:cancel-run';
+
+  // Cluster runs (src/panel/cluster*.ts, docs/cluster.md)
+  /** Export the active notebook and create the workflow on the Argo server. */
+  export const runOnCluster = 'naavre-batch:run-on-cluster';
+  /** Ask the Argo server for its version (or say why it cannot be reached). */
+  export const testClusterConnection = 'naavre-batch:test-cluster-connection';
+  /** Stop the followed cluster run (confirmed in a dialog). */
+  export const stopClusterRun = 'naavre-batch:stop-cluster-run';
+  /** Retry the failed batches of the followed cluster run (confirmed). */
+  export const retryClusterRun = 'naavre-batch:retry-cluster-run';
+  /** Resubmit the followed cluster run as a new run (confirmed). */
+  export const resubmitClusterRun = 'naavre-batch:resubmit-cluster-run';
+}
+
+/** The live state of one step in a run the panel follows (badges and graph show it). */
+export interface IStepState {
+  /** `pending`, `running`, `succeeded`, `failed` or `skipped`. */
+  state: string;
+  /** Short text, e.g. `running · 3/5 batches done`. */
+  text: string;
+}
+
+/** Step states of a followed run, for the notebook at `path`. */
+export interface IStepStates {
+  path: string;
+  /** By step id. */
+  states: Record<string, IStepState>;
 }
 
 /** The `GET /naavre-batch-ext/info` answer. */
@@ -84,6 +111,10 @@ export interface IBatchSpecModel {
   readonly changed: ISignal<IBatchSpecModel, void>;
   /** Ask the server again now (e.g. after a tag command), skipping the debounce. */
   refresh(): Promise<void>;
+  /** The live step states of the run the panel follows (a cluster run), or null. */
+  readonly stepStates: IStepStates | null;
+  /** Set (or clear with null) the step states; emits `changed` when they differ. */
+  setStepStates(value: IStepStates | null): void;
 }
 
 /** The token of the spec model, provided by the tagging plugin. */

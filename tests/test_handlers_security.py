@@ -31,6 +31,14 @@ ENDPOINTS = [
     ("GET", ("runs",), None),
     ("GET", ("runs", "20000101-000000-abcdef"), None),
     ("DELETE", ("runs", "20000101-000000-abcdef"), None),
+    ("GET", ("cluster", "connection"), None),
+    ("POST", ("cluster-runs",), {"path": "seed.ipynb"}),
+    ("GET", ("cluster-runs",), None),
+    ("GET", ("cluster-runs", "seed-abcde"), None),
+    ("GET", ("cluster-runs", "seed-abcde", "log"), None),
+    ("PUT", ("cluster-runs", "seed-abcde", "stop"), {}),
+    ("PUT", ("cluster-runs", "seed-abcde", "retry"), {}),
+    ("PUT", ("cluster-runs", "seed-abcde", "resubmit"), {}),
 ]
 
 

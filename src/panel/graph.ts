@@ -16,6 +16,7 @@ import {
   ISpec,
   Role
 } from '../spec';
+import type { IStepState } from '../tokens';
 
 /** What a node stands for: the parameters, the header, or a step of a role. */
 export type NodeKind = 'parameters' | 'header' | Role;
@@ -47,6 +48,8 @@ export interface IGraphNode {
   instances: IInstanceCount | null;
   /** The section index, for steps inside one. */
   section: number | null;
+  /** The step's live state in a followed cluster run (its text is the node's last line). */
+  state?: IStepState;
   width: number;
   height: number;
   /** Centre, after layout. */
@@ -179,12 +182,16 @@ function clip(text: string): string {
 function sized(
   node: Omit<IGraphNode, 'width' | 'height' | 'x' | 'y'>
 ): IGraphNode {
-  let lines = node.lines.map(clip);
+  // a run state is the last line, kept when the cell lines are cut
+  let lines = (node.state ? node.lines.slice(0, -1) : node.lines).map(clip);
   if (lines.length > MAX_LINES) {
     lines = [
       ...lines.slice(0, MAX_LINES - 1),
       `+ ${lines.length - MAX_LINES + 1} …`
     ];
+  }
+  if (node.state) {
+    lines.push(clip(node.state.text));
   }
   const title = clip(node.title);
   // Room for the role word or the "× m" drawn right of the title.
@@ -209,6 +216,8 @@ export interface IBuildOptions {
   values?: Record<string, unknown>;
   /** Instances a finished or running workflow run counted, by processor step id. */
   runInstances?: RunInstances;
+  /** Live step states of a followed cluster run, by step id. */
+  runStates?: Record<string, IStepState>;
   /** Titles of the two fixed nodes, translated by the caller. */
   parametersTitle?: string;
   headerTitle?: string;
@@ -310,6 +319,7 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
               options.values
             );
     }
+    const state = options.runStates?.[step.id];
     nodes.push(
       sized({
         id: step.id,
@@ -317,11 +327,13 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
         title: step.title || step.id,
         lines: [
           ...step.cells.map(c => `cell ${c.index}: ${c.title}`),
-          ...(parameterLine(step) ? [parameterLine(step)!] : [])
+          ...(parameterLine(step) ? [parameterLine(step)!] : []),
+          ...(state ? [state.text] : [])
         ],
         cells: step.cells.map(c => c.index),
         instances,
-        section: step.section
+        section: step.section,
+        ...(state ? { state } : {})
       })
     );
   }

@@ -241,6 +241,9 @@ function Node(props: {
         ? trans.__(', batch count unknown')
         : trans._n(', %1 instance', ', %1 instances', node.instances.count);
   }
+  if (node.state) {
+    spoken += `, ${node.state.text}`;
+  }
   if (node.cells.length) {
     spoken += trans._n(
       ', cell %2',
@@ -252,6 +255,7 @@ function Node(props: {
   const classes = [
     'jp-NaavreBatch-node',
     `jp-NaavreBatch-node-${node.kind}`,
+    node.state ? `jp-NaavreBatch-state-${node.state.state}` : '',
     active ? 'jp-mod-active' : '',
     selected ? 'jp-mod-selected' : ''
   ].join(' ');
@@ -262,6 +266,7 @@ function Node(props: {
       data-node-id={node.id}
       data-role={node.kind}
       data-instances={node.instances?.count ?? undefined}
+      data-state={node.state?.state}
       role="button"
       tabIndex={0}
       aria-label={spoken}
@@ -312,7 +317,11 @@ function Node(props: {
           key={i}
           x={10 + inset}
           y={36 + i * 16}
-          className="jp-NaavreBatch-nodeLine"
+          className={
+            node.state && i === node.lines.length - 1
+              ? 'jp-NaavreBatch-nodeState'
+              : 'jp-NaavreBatch-nodeLine'
+          }
         >
           {line}
         </text>

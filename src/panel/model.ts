@@ -7,6 +7,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { APIError, requestAPI } from '../request';
 import { ISpec } from '../spec';
+import { ClusterModel } from './clustermodel';
 import { IBatchSpecModel } from '../tokens';
 import { ExportFormat, exportOptionsFor } from './export';
 import {
@@ -50,6 +51,16 @@ export class PanelModel {
   ) {
     specModel.changed.connect(this._onSpecChanged, this);
     this._onSpecChanged();
+    this.cluster = new ClusterModel(this);
+    this.cluster.changed.connect(() => this._changed.emit());
+  }
+
+  /** Runs on the Argo server (src/panel/clustermodel.ts). */
+  readonly cluster: ClusterModel;
+
+  /** The export options as `POST export` / `POST cluster-runs` take them, or what is wrong. */
+  exportRequestOptions(): Record<string, unknown> | string {
+    return this._exportRequestOptions();
   }
 
   get changed(): ISignal<PanelModel, void> {
@@ -345,6 +356,7 @@ export class PanelModel {
 
   dispose(): void {
     window.clearTimeout(this._pollTimer);
+    this.cluster.dispose();
     this._watchNotebook(null);
     Signal.clearData(this);
   }

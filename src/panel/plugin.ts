@@ -15,6 +15,7 @@ import {
   PLUGIN_ID,
   TRANSLATION_DOMAIN
 } from '../tokens';
+import { addClusterCommands } from './clustercommands';
 import { PanelModel } from './model';
 import { BatchWorkflowPanel } from './widget';
 
@@ -157,6 +158,7 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => !!model.run && !model.run.finished,
       execute: () => model.cancelRun()
     });
+    addClusterCommands(app, model, trans, palette, category);
     model.changed.connect(() => app.commands.notifyCommandChanged());
 
     if (palette) {

@@ -10,6 +10,8 @@ import {
   layoutGraph,
   panelDiagnostics
 } from './graph';
+import { clusterInstances, stepStatesOf } from './cluster';
+import { ClusterRuns } from './clusterview';
 import { GraphView } from './graphview';
 import { PanelModel } from './model';
 import {
@@ -91,6 +93,14 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
           <Section title={trans.__('Run')} name="run">
             <Run model={model} spec={spec} trans={trans} />
           </Section>
+          <Section title={trans.__('Run on cluster')} name="cluster">
+            <ClusterRuns
+              cluster={model.cluster}
+              spec={spec}
+              disabledReason={blocker(spec, trans)}
+              trans={trans}
+            />
+          </Section>
         </>
       ) : !error ? (
         <p className="jp-NaavreBatch-loading">
@@ -159,14 +169,18 @@ function Graph(props: {
 }): JSX.Element {
   const { model, spec, trans } = props;
   const values = model.parameterValues;
-  const instances = model.run?.instances;
-  const key = JSON.stringify([values, instances]);
+  const followed = model.cluster.run;
+  const instances =
+    model.run?.instances ?? (followed ? clusterInstances(followed) : undefined);
+  const states = followed ? stepStatesOf(followed, trans) : undefined;
+  const key = JSON.stringify([values, instances, states]);
   const graph = React.useMemo(
     () =>
       layoutGraph(
         buildGraph(spec, {
           values,
           runInstances: instances,
+          runStates: states,
           parametersTitle: trans.__('Parameters'),
           headerTitle: trans.__('Header'),
           headerEdgeLabel: trans.__('runs in every step')

@@ -6,7 +6,7 @@ import { PanelLayout } from '@lumino/widgets';
 
 import type { IDiagnostic, ISpec, Role } from '../spec';
 import { roleLabel } from '../roles';
-import { IBatchSpecModel } from '../tokens';
+import { IBatchSpecModel, IStepState } from '../tokens';
 import { BatchSpecModel } from './model';
 import { cellLayout, IBatchLabel, ICellInfo, ICellLayout } from './layout';
 
@@ -184,7 +184,16 @@ export class CellDecorator implements IDisposable {
         ? this._specModel.isCurrent
         : false;
     const layouts = cellLayout(infos, spec, isCurrent);
-    widgets.forEach((cell, i) => this._decorate(cell, layouts[i]));
+    const followed = this._specModel.stepStates;
+    const states =
+      followed && followed.path === panel.context.path ? followed.states : {};
+    widgets.forEach((cell, i) =>
+      this._decorate(
+        cell,
+        layouts[i],
+        layouts[i].stepId ? states[layouts[i].stepId!] : undefined
+      )
+    );
   }
 
   private _clear(cell: Cell): void {
@@ -198,9 +207,9 @@ export class CellDecorator implements IDisposable {
     this._drawn.delete(cell);
   }
 
-  private _decorate(cell: Cell, layout: ICellLayout): void {
+  private _decorate(cell: Cell, layout: ICellLayout, state?: IStepState): void {
     const showRole = this._showBadges && layout.place !== 'none';
-    const key = JSON.stringify([showRole, layout]);
+    const key = JSON.stringify([showRole, layout, state ?? null]);
     if (this._drawn.get(cell) === key) {
       return;
     }
@@ -233,7 +242,7 @@ export class CellDecorator implements IDisposable {
     header.addClass(HEADER_CLASS);
     const info = element('div', INFO_CLASS);
     if (showRole) {
-      info.appendChild(this._badge(layout));
+      info.appendChild(this._badge(layout, state));
     }
     for (const diagnostic of layout.diagnostics) {
       info.appendChild(this._diagnostic(diagnostic));
@@ -250,7 +259,7 @@ export class CellDecorator implements IDisposable {
       : `× ${batch.parameter} (${batch.value})`;
   }
 
-  private _badge(layout: ICellLayout): HTMLElement {
+  private _badge(layout: ICellLayout, state?: IStepState): HTMLElement {
     const trans = this._trans;
     const badge = element('span', 'jp-NaavreBatch-badge');
     badge.dataset.place = layout.place;
@@ -286,6 +295,14 @@ export class CellDecorator implements IDisposable {
           element('span', 'jp-NaavreBatch-badge-step', layout.stepId)
         );
         label += ` (${layout.stepId})`;
+      }
+      if (state) {
+        // the live state of the step in the run the panel follows (a cluster run)
+        const chip = element('span', 'jp-NaavreBatch-badge-state', state.text);
+        chip.dataset.state = state.state;
+        badge.appendChild(chip);
+        badge.dataset.state = state.state;
+        label += `: ${state.text}`;
       }
       badge.setAttribute('aria-label', label);
       badge.setAttribute('role', 'note');

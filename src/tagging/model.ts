@@ -5,7 +5,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from '../request';
 import { ISpec } from '../spec';
-import { IBatchSpecModel } from '../tokens';
+import { IBatchSpecModel, IStepStates } from '../tokens';
 
 /** Default wait after the last edit before asking the server, in milliseconds. */
 export const DEFAULT_DEBOUNCE = 500;
@@ -48,6 +48,17 @@ export class BatchSpecModel implements IBatchSpecModel {
 
   get changed(): ISignal<IBatchSpecModel, void> {
     return this._changed;
+  }
+
+  get stepStates(): IStepStates | null {
+    return this._stepStates;
+  }
+
+  setStepStates(value: IStepStates | null): void {
+    if (JSON.stringify(value) !== JSON.stringify(this._stepStates)) {
+      this._stepStates = value;
+      this._changed.emit();
+    }
   }
 
   /** Milliseconds to wait after the last edit before asking the server. */
@@ -227,6 +238,7 @@ export class BatchSpecModel implements IBatchSpecModel {
 
   private _cells = new Set<ICellModel>();
   private _changed = new Signal<IBatchSpecModel, void>(this);
+  private _stepStates: IStepStates | null = null;
   private _debounce = DEFAULT_DEBOUNCE;
   private _error: string | null = null;
   private _isDisposed = false;

@@ -22,6 +22,8 @@ import {
   textInset
 } from '../graph';
 import { ISpec } from '../../spec';
+import { clusterInstances, parseClusterRun, stepStatesOf } from '../cluster';
+import clusterStatuses from './cluster-status.json';
 
 import python from './batch-instances.json';
 import serverSpecs from '../../tagging/__tests__/seed-specs.json';
@@ -455,5 +457,26 @@ describe('panelDiagnostics', () => {
   it('keeps every other diagnostic', () => {
     const broken = serverSpecs.processorOnly.spec as unknown as ISpec;
     expect(panelDiagnostics(broken)).toEqual(broken.diagnostics);
+  });
+});
+
+describe('buildGraph with a followed cluster run', () => {
+  it('writes each step state as the node’s last line and marks the node', () => {
+    const failed = parseClusterRun(clusterStatuses.failed);
+    const graph = buildGraph(seedSpec(), {
+      runStates: stepStatesOf(failed),
+      runInstances: clusterInstances(failed)
+    });
+    const processor = graph.nodes.find(n => n.id === 'process-batches')!;
+    expect(processor.state?.state).toBe('failed');
+    expect(processor.lines[processor.lines.length - 1]).toBe(
+      'failed · 4/5 done · 1 failed'
+    );
+    expect(processor.instances).toEqual({ count: 5, source: 'run' });
+    const plain = buildGraph(seedSpec()).nodes.find(
+      n => n.id === 'process-batches'
+    )!;
+    expect(processor.height).toBeGreaterThan(plain.height);
+    expect(plain.state).toBeUndefined();
   });
 });

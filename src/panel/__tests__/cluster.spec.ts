@@ -1,0 +1,76 @@
+/**
+ * The cluster section's pure logic: the view of `GET cluster-runs/<name>` and the step states
+ * the graph and the cell badges show.
+ *
+ * cluster-status.json holds real `naavre_batch_ext.cluster.run_status` answers for the tagged
+ * seed on the fake Argo server's scripted run (tests/argo_fake.py; make_cluster_status.py
+ * regenerates it): `running` (3 of 5 batches done), `failed` (batch 3 failed, the merger too),
+ * `succeeded`.
+ */
+import {
+  clusterInstances,
+  countsText,
+  itemRangeText,
+  parseClusterRun,
+  stepStatesOf
+} from '../cluster';
+import statuses from './cluster-status.json';
+
+describe('parseClusterRun', () => {
+  it('reads the batches of the processor step', () => {
+    const run = parseClusterRun(statuses.running);
+    const process = run.steps[1];
+    expect(process.steps).toEqual(['process-batches']);
+    expect(process.instances).toMatchObject({
+      total: 5,
+      done: 3,
+      running: 2,
+      failed: 0
+    });
+    expect(run.finished).toBe(false);
+  });
+
+  it('names the failed batch with its item range and cell', () => {
+    const run = parseClusterRun(statuses.failed);
+    expect(run.finished).toBe(true);
+    const batch = run.failures.find(f => f.index !== null)!;
+    expect([batch.index, batch.start, batch.stop]).toEqual([3, 18, 23]);
+    expect(batch.cells).toEqual([6]);
+    expect(itemRangeText(batch.start, batch.stop)).toBe('items 18–22');
+  });
+
+  it('tolerates a run summary without steps', () => {
+    const run = parseClusterRun({ name: 'x', phase: 'Running' });
+    expect(run.steps).toEqual([]);
+    expect(stepStatesOf(run)).toEqual({});
+  });
+});
+
+describe('stepStatesOf', () => {
+  it('gives every step its task state and counts the batches', () => {
+    const states = stepStatesOf(parseClusterRun(statuses.failed));
+    expect(states['gen-batches']).toEqual({
+      state: 'succeeded',
+      text: 'done'
+    });
+    expect(states['process-batches']).toEqual({
+      state: 'failed',
+      text: 'failed · 4/5 done · 1 failed'
+    });
+    expect(states['retrieve-batches'].state).toBe('failed');
+  });
+
+  it('shows all batches done once the run succeeded', () => {
+    const run = parseClusterRun(statuses.succeeded);
+    expect(countsText(run.steps[1].instances!)).toBe('5/5 done');
+    expect(clusterInstances(run)).toEqual({ 'process-batches': 5 });
+  });
+});
+
+describe('itemRangeText', () => {
+  it('says one item, none, or unknown', () => {
+    expect(itemRangeText(4, 5)).toBe('item 4');
+    expect(itemRangeText(0, 0)).toBe('no items');
+    expect(itemRangeText(null, null)).toBe('');
+  });
+});

@@ -1,0 +1,166 @@
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import * as path from 'path';
+
+/**
+ * Run on cluster: the panel submits the tagged seed to the fake Argo server that
+ * ui-tests/jupyter_server_test_config.py starts (tests/argo_fake.py, a scripted run: pending,
+ * running batches, batch 3 fails, then retried, succeeded), follows it on the graph and the cell
+ * badges, shows the failed batch's log at its cell, retries, and stops another run.
+ */
+const SEED = 'splitting-batches.ipynb';
+const EXAMPLES = path.resolve(__dirname, '../../examples');
+const PANEL = '#jp-NaavreBatch-workflowPanel';
+/** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
+const IMAGES = process.env.UPDATE_DOCS_IMAGES
+  ? path.resolve(__dirname, '../../docs/images')
+  : path.resolve(__dirname, '../test-results/screenshots');
+
+test.use({ autoGoto: true });
+test.setTimeout(120000);
+
+async function openSeed(page: IJupyterLabPageFixture, tmpPath: string) {
+  await page.contents.uploadFile(
+    path.join(EXAMPLES, 'splitting-batches-tagged.ipynb'),
+    `${tmpPath}/${SEED}`
+  );
+  await page.notebook.openByPath(`${tmpPath}/${SEED}`);
+  await page.notebook.activate(SEED);
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
+  );
+  const panel = page.locator(PANEL);
+  await expect(panel.locator('[data-node-id="process-batches"]')).toBeVisible();
+  return panel;
+}
+
+async function activeCellIndex(page: IJupyterLabPageFixture): Promise<number> {
+  return page.evaluate(() => {
+    const nb = (window as any).jupyterapp.shell.currentWidget;
+    return nb?.content?.activeCellIndex ?? -1;
+  });
+}
+
+async function confirm(page: IJupyterLabPageFixture, label: string) {
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole('button', { name: label }).click();
+  await expect(dialog).toHaveCount(0);
+}
+
+test.describe('Run on cluster', () => {
+  test('follows the run on the graph and badges, opens the failed batch log at its cell, retries', async ({
+    page,
+    tmpPath
+  }) => {
+    // Every answer of the extension's API that reaches the browser, for the token check.
+    const answers: Promise<string>[] = [];
+    page.on('response', response => {
+      if (response.url().includes('/naavre-batch-ext/cluster')) {
+        answers.push(response.text().catch(() => ''));
+      }
+    });
+    const panel = await openSeed(page, tmpPath);
+    await panel.locator('[data-action="run-on-cluster"]').click();
+    const run = panel.locator('.jp-NaavreBatch-clusterRun');
+    await expect(run).toBeVisible();
+    const processor = panel.locator('[data-node-id="process-batches"]');
+    await expect(processor).toHaveAttribute('data-state', 'running', {
+      timeout: 30000
+    });
+    await expect(processor).toContainText(/running · \d\/5 done/);
+    // A page reload keeps following the run (it lives in the cluster).
+    // JupyterLab restores the notebook tab (no launcher, so do not wait for one)
+    await page.reload({ waitForIsReady: false });
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
+    );
+    await expect(
+      page.locator(PANEL).locator('.jp-NaavreBatch-clusterRun')
+    ).toBeVisible({ timeout: 30000 });
+    // The scripted run fails batch 3: the graph, the table and the cell badge say so.
+    await expect(run).toHaveAttribute('data-phase', 'Failed', {
+      timeout: 30000
+    });
+    await expect(processor).toHaveAttribute('data-state', 'failed');
+    await expect(processor).toContainText('4/5 done · 1 failed');
+    const badge = page.locator(
+      '.jp-NaavreBatch-badge-state[data-state="failed"]'
+    );
+    await expect(badge.first()).toContainText('1 failed');
+    const failure = run.locator(
+      '.jp-NaavreBatch-failure[data-task="process-batches"]'
+    );
+    await expect(failure).toContainText('batch 3 (items 18–22)');
+    await page.setViewportSize({ width: 1400, height: 1100 });
+    await panel.screenshot({ path: path.join(IMAGES, 'panel-cluster.png') });
+    await page.locator('.jp-Notebook').screenshot({
+      path: path.join(IMAGES, 'cells-cluster.png')
+    });
+
+    // Its log opens at the failing cell with the batch's item range.
+    await failure.locator('[data-action="cluster-log"]').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('Log of batch 3 of process-batches');
+    await expect(dialog).toContainText('items 18–22');
+    await expect(dialog).toContainText('failed in cell 6, line 4');
+    await expect(dialog.locator('pre')).toContainText(
+      'ValueError: cannot process item 18'
+    );
+    await expect.poll(() => activeCellIndex(page)).toBe(6);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    // Retry, confirmed in a dialog: the run goes on and succeeds.
+    await run.locator('[data-action="retry-cluster-run"]').click();
+    await confirm(page, 'Retry');
+    await expect(run).toHaveAttribute('data-phase', 'Succeeded', {
+      timeout: 30000
+    });
+    await expect(processor).toContainText('5/5 done');
+    // The merger's printed output is shown once the run succeeded.
+    await expect(run.locator('.jp-NaavreBatch-clusterOutput')).toContainText(
+      'Processed items: [0.0, 0.0238'
+    );
+    await expect(
+      page.locator('.jp-NaavreBatch-badge-state[data-state="succeeded"]')
+    ).toHaveCount(3);
+    // The token stays on the server: no answer the browser got contains it.
+    const texts = await Promise.all(answers);
+    expect(texts.length).toBeGreaterThan(5);
+    expect(texts.join('\n')).toContain('"tokenSet": true');
+    expect(texts.join('\n')).not.toContain('galata-fake-argo-token');
+  });
+
+  test('stop, confirmed in a dialog, stops the run', async ({
+    page,
+    tmpPath
+  }) => {
+    const panel = await openSeed(page, tmpPath);
+    await panel.locator('[data-action="run-on-cluster"]').click();
+    const run = panel.locator('.jp-NaavreBatch-clusterRun');
+    await expect(run).toBeVisible();
+    await run.locator('[data-action="stop-cluster-run"]').click();
+    await confirm(page, 'Stop');
+    await expect(run).toHaveAttribute('data-phase', 'Failed');
+    await expect(run).toContainText("Stopped with strategy 'Stop'");
+    await expect(run.locator('[data-action="stop-cluster-run"]')).toHaveCount(
+      0
+    );
+    // The notebook's runs are listed from the cluster.
+    await expect(panel.locator('.jp-NaavreBatch-clusterList')).toContainText(
+      '1 run of this notebook on the cluster'
+    );
+  });
+
+  test('test connection shows the Argo server version', async ({
+    page,
+    tmpPath
+  }) => {
+    const panel = await openSeed(page, tmpPath);
+    await panel.locator('[data-action="test-cluster-connection"]').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('Argo Workflows v4.1.2');
+    await expect(dialog).toContainText('namespace naavre');
+    await expect(dialog).not.toContainText('galata-fake-argo-token');
+    await dialog.getByRole('button', { name: /^ok$/i }).click();
+  });
+});
