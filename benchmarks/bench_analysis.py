@@ -17,7 +17,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from naavre_batch_ext.spec import build_spec, dumps_spec, validate_spec  # noqa: E402
+from naavre_batch_ext.core.spec import build_spec, dumps_spec, validate_spec  # noqa: E402
 
 GOAL_S = 0.5
 

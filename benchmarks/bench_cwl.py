@@ -1,9 +1,9 @@
 """CWL benchmark; prints figures (``python benchmarks/bench_cwl.py [--repeat R]``).
 
 The seed notebook (28 items) with batch count 5 and 50: wall time of ``cwltool --no-container
---parallel`` running the CWL export (:func:`naavre_batch_ext.cwl_runner.run_cwl`, which also
+--parallel`` running the CWL export (:func:`naavre_batch_ext.engines.cwl_runner.run_cwl`, which also
 exports and reads the outputs back) against the local workflow context
-(:func:`naavre_batch_ext.runner.run_workflow`, parallelism = CPU count) running the same step
+(:func:`naavre_batch_ext.engines.runner.run_workflow`, parallelism = CPU count) running the same step
 scripts. The seed's cells do almost nothing, so the difference is what the engine costs per job:
 what a user pays for running the same file through cwltool (or Toil) instead of locally.
 
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from helpers import tagged_seed_notebook  # noqa: E402
 
-from naavre_batch_ext import cwl_runner, runner  # noqa: E402
-from naavre_batch_ext.spec import build_spec  # noqa: E402
+from naavre_batch_ext.core.spec import build_spec  # noqa: E402
+from naavre_batch_ext.engines import cwl_runner, runner  # noqa: E402
 
 
 def _time(function: object, repeat: int) -> list[float]:

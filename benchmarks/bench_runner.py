@@ -23,8 +23,8 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from naavre_batch_ext import runner
-from naavre_batch_ext.spec import build_spec
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.engines import runner
 
 
 def _notebook(cells: list[tuple[list[str], str]]) -> nbformat.NotebookNode:

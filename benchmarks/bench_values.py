@@ -1,6 +1,6 @@
 """Value transport benchmarks; prints figures (``python benchmarks/bench_values.py``).
 
-What a step boundary costs with :mod:`naavre_batch_ext.transport`, against the plain library calls a
+What a step boundary costs with :mod:`naavre_batch_ext.steps.transport`, against the plain library calls a
 user would write by hand, on the same disk, best of ``--repeat`` runs, the two measured in turns:
 
 1. A 200 MB float64 array passed from splitter to processor: the splitter writes the batch value
@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from naavre_batch_ext import transport  # noqa: E402
+from naavre_batch_ext.steps import transport  # noqa: E402
 
 
 def _best(function: Callable[[], None], repeat: int) -> float:

@@ -2,7 +2,7 @@
 
 The package is both a JupyterLab prebuilt extension (front-end in ``labextension/``) and a
 jupyter-server extension (REST API in :mod:`naavre_batch_ext.handlers`). The analysis core
-(:mod:`~naavre_batch_ext.tags`, :mod:`~naavre_batch_ext.analysis`, :mod:`~naavre_batch_ext.spec`, ...)
+(:mod:`~naavre_batch_ext.core.tags`, :mod:`~naavre_batch_ext.core.analysis`, :mod:`~naavre_batch_ext.core.spec`, ...)
 imports neither tornado nor JupyterLab, so the CLI and CI pipelines use it headless.
 """
 

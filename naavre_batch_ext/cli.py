@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import SPEC_API_VERSION, __version__
 
 if TYPE_CHECKING:  # the subcommands import the core lazily, so --help stays fast
-    from .notebook import NotebookError
+    from .core.notebook import NotebookError
 
 
 def _fail_notebook(path: str, exc: NotebookError) -> int:
@@ -85,9 +85,9 @@ def _add_check(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .diagnostics import format_diagnostic
-    from .notebook import NotebookError
-    from .spec import spec_for_path
+    from .core.diagnostics import format_diagnostic
+    from .core.notebook import NotebookError
+    from .core.spec import spec_for_path
 
     try:
         spec = spec_for_path(args.notebook)
@@ -119,9 +119,9 @@ def _add_spec(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _cmd_spec(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .export import ExportExistsError, ExportTargetError, write_export
-    from .notebook import NotebookError
-    from .spec import dumps_spec, spec_for_path
+    from .core.notebook import NotebookError
+    from .core.spec import dumps_spec, spec_for_path
+    from .exporters.export import ExportExistsError, ExportTargetError, write_export
 
     if args.output and Path(args.output).exists() and not args.force:
         return _fail(
@@ -170,8 +170,8 @@ def _add_tag(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _cmd_tag(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .notebook import NotebookError, load_notebook, write_notebook
-    from .tags import cell_annotation, set_cell_role
+    from .core.notebook import NotebookError, load_notebook, write_notebook
+    from .core.tags import cell_annotation, set_cell_role
 
     try:
         nb = load_notebook(args.notebook)
@@ -253,11 +253,11 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _cmd_run(args: argparse.Namespace) -> int:
     import json
 
-    from .diagnostics import format_diagnostic
-    from .notebook import NotebookError, load_notebook
+    from .core.diagnostics import format_diagnostic
+    from .core.notebook import NotebookError, load_notebook
+    from .core.spec import build_spec
+    from .engines.runner import CancelHandle, RunError, parse_parameter_options, run
     from .progress import ProgressPrinter, format_comparison, format_errors, format_summary
-    from .runner import CancelHandle, RunError, parse_parameter_options, run
-    from .spec import build_spec
 
     if args.parallelism is not None and args.parallelism < 1:
         return _fail("--parallelism must be at least 1")
@@ -293,7 +293,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         nonlocal result, error, crash
         try:
             if args.context == "cwl":
-                from . import cwl_runner
+                from .engines import cwl_runner
 
                 result = cwl_runner.run(
                     args.notebook,
@@ -368,7 +368,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 class _ArgoDefault(str):
-    """Help text that names a default of :class:`~naavre_batch_ext.argo.ArgoOptions`, looked up
+    """Help text that names a default of :class:`~naavre_batch_ext.exporters.argo.ArgoOptions`, looked up
     only when argparse formats the help: importing the Argo exporter (PyYAML, the step scripts)
     would otherwise slow every command, ``--version`` included, by tens of milliseconds."""
 
@@ -380,7 +380,7 @@ class _ArgoDefault(str):
         return text
 
     def __mod__(self, params: Any) -> str:
-        from .argo import ArgoOptions
+        from .exporters.argo import ArgoOptions
 
         return str.__mod__(str(self), {**params, "argo_default": getattr(ArgoOptions(), self.attr)})
 
@@ -528,9 +528,11 @@ def _flag(option: str) -> str:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .argo import ArgoOptions, NothingToExportError, export_warnings
-    from .diagnostics import format_diagnostic
-    from .export import (
+    from .core.diagnostics import format_diagnostic
+    from .core.notebook import NotebookError
+    from .core.spec import spec_for_path
+    from .exporters.argo import ArgoOptions, NothingToExportError, export_warnings
+    from .exporters.export import (
         ExportExistsError,
         ExportTargetError,
         default_output_path,
@@ -538,11 +540,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         render_export,
         write_exports,
     )
-    from .k8s_options import OptionError
-    from .notebook import NotebookError
-    from .scripts import PlanError
+    from .exporters.k8s_options import OptionError
     from .settings import SettingsError, export_defaults
-    from .spec import spec_for_path
+    from .steps.scripts import PlanError
 
     given = {
         key: value
@@ -589,7 +589,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         options = ArgoOptions(images=images, **{**export_defaults(), **given})
         options.check()
         if args.format == "cwl":
-            from .cwl import check_options
+            from .exporters.cwl import check_options
 
             check_options(options)
     except SettingsError as exc:
@@ -702,8 +702,10 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from .argo import ArgoOptions, NothingToExportError
-    from .cluster import (
+    from .core.diagnostics import format_diagnostic
+    from .core.notebook import NotebookError
+    from .core.spec import spec_for_path
+    from .engines.cluster import (
         ClusterConfigError,
         ClusterError,
         create_request,
@@ -716,13 +718,11 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         settings_from,
         workflow_for,
     )
-    from .cluster_client import ArgoClient
-    from .diagnostics import format_diagnostic
-    from .notebook import NotebookError
-    from .runner import RunError, parse_parameter_options
-    from .scripts import PlanError
+    from .engines.cluster_client import ArgoClient
+    from .engines.runner import RunError, parse_parameter_options
+    from .exporters.argo import ArgoOptions, NothingToExportError
     from .settings import SettingsError, export_defaults
-    from .spec import spec_for_path
+    from .steps.scripts import PlanError
 
     given = {
         key: value

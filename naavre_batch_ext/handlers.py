@@ -39,8 +39,10 @@ from jupyter_server.utils import url_path_join
 from nbformat import NotebookNode
 
 from . import SPEC_API_VERSION, __version__
-from .argo import ArgoOptions, NothingToExportError, export_warnings
-from .cluster import (
+from .config import NaavreBatch
+from .core.notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
+from .core.spec import build_spec
+from .engines.cluster import (
     ApiRequest,
     ClusterConfigError,
     ClusterError,
@@ -61,17 +63,15 @@ from .cluster import (
     version_request,
     workflow_for,
 )
-from .cluster_client import ArgoClient
-from .config import NaavreBatch
-from .cwl import check_options as check_cwl_options
-from .cwl import export_job
-from .export import FORMATS, default_output_path, job_path, render_export
-from .k8s_options import OptionError
-from .notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
-from .runner import RunError, check_parameters, check_runs_folder
+from .engines.cluster_client import ArgoClient
+from .engines.runner import RunError, check_parameters, check_runs_folder
+from .exporters.argo import ArgoOptions, NothingToExportError, export_warnings
+from .exporters.cwl import check_options as check_cwl_options
+from .exporters.cwl import export_job
+from .exporters.export import FORMATS, default_output_path, job_path, render_export
+from .exporters.k8s_options import OptionError
 from .runs import ManagerClosedError, RunManager, RunRequest, TooManyRunsError, UnknownRunError
-from .scripts import PlanError
-from .spec import build_spec
+from .steps.scripts import PlanError
 
 NAMESPACE = "naavre-batch-ext"
 

@@ -1,9 +1,9 @@
 """Background runs for the REST API: ids, a concurrency limit, live progress, cancellation, cleanup.
 
-The runner (:func:`naavre_batch_ext.runner.run`) blocks until a run ends, so each run gets its own
+The runner (:func:`naavre_batch_ext.engines.runner.run`) blocks until a run ends, so each run gets its own
 daemon thread here and the server's event loop only ever reads snapshots. Progress events from the
 runner are folded into a per-context, per-task, per-instance view that ``GET runs/<id>`` returns
-while the run goes on. Cancelling goes through the runner's :class:`~naavre_batch_ext.runner.CancelHandle`,
+while the run goes on. Cancelling goes through the runner's :class:`~naavre_batch_ext.engines.runner.CancelHandle`,
 which kills every step process group and shuts the kernel down.
 
 Runs live in memory only (the run folders ``.naavre-batch/runs/<id>/`` stay on disk); a run
@@ -27,7 +27,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from . import runner
+from .engines import runner
 
 __all__ = [
     "ACTIVE",
@@ -338,7 +338,7 @@ def _find_task(context: dict[str, Any], name: str) -> dict[str, Any]:
 class RunManager:
     """Starts runs in background threads and keeps the recent ones for the REST API.
 
-    ``run_function`` is :func:`naavre_batch_ext.runner.run` (a stand-in in tests); it is called
+    ``run_function`` is :func:`naavre_batch_ext.engines.runner.run` (a stand-in in tests); it is called
     with the notebook path, the context, the parameters and the keyword arguments ``spec``,
     ``nb``, ``parallelism``, ``progress`` and ``cancel``.
     """

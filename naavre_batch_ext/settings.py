@@ -24,7 +24,7 @@ EXPORT_SETTINGS: dict[str, str] = {
     "exportParallelism": "parallelism",
     "exportRetries": "retries",
 }
-"""Settings key -> :class:`naavre_batch_ext.argo.ArgoOptions` field."""
+"""Settings key -> :class:`naavre_batch_ext.exporters.argo.ArgoOptions` field."""
 
 
 class SettingsError(Exception):

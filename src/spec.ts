@@ -1,6 +1,6 @@
 /**
  * TypeScript view of the workflow spec (`apiVersion: naavre-batch/v1`) that the server's
- * `POST /naavre-batch-ext/spec` returns. The schema is `naavre_batch_ext/schemas/spec.schema.json`
+ * `POST /naavre-batch-ext/spec` returns. The schema is `naavre_batch_ext/core/schemas/spec.schema.json`
  * and `docs/spec.md`; the front-end never analyses Python itself.
  */
 

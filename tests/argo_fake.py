@@ -49,7 +49,7 @@ import jsonschema
 import tornado.httpserver
 import tornado.web
 
-from naavre_batch_ext.split import batch_ranges
+from naavre_batch_ext.core.split import batch_ranges
 
 SWAGGER_PATH = Path("/work/shared/argo/argo-server-swagger-v4.1.2.json")
 _LOCAL_SWAGGER = Path(__file__).parent / "fixtures" / "argo-server-swagger-v4.1.2.json"
@@ -438,7 +438,7 @@ class FakeArgo:
     def log(self, run: Run, pod: str) -> list[str]:
         """What the step script printed (step_runtime.report_failure for the failed batch)."""
         status = run.workflow.get("status", {})
-        from naavre_batch_ext.cluster import generate_pod_name
+        from naavre_batch_ext.engines.cluster import generate_pod_name
 
         name = run.workflow["metadata"]["name"]
         notebook = run.workflow["metadata"]["annotations"].get(

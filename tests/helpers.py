@@ -2,7 +2,7 @@
 
 Import with ``from helpers import ...`` (pytest puts ``tests/`` on ``sys.path``). The notebooks in
 ``tests/notebooks/`` are read-only copies of ``/work/shared/examples``; these helpers tag them in
-memory with the real tag API (:func:`naavre_batch_ext.tags.set_role`), so a change in the grammar
+memory with the real tag API (:func:`naavre_batch_ext.core.tags.set_role`), so a change in the grammar
 shows up in every test that uses them.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from nbformat import NotebookNode
 from tornado.httpclient import HTTPClientError
 
-from naavre_batch_ext.notebook import load_notebook
+from naavre_batch_ext.core.notebook import load_notebook
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 SEED = NOTEBOOKS / "splitting-batches.ipynb"

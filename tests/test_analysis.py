@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import TUTORIALS, code_notebook, tagged_seed_notebook, tagged_tutorial
 
-from naavre_batch_ext.analysis import Analysis, analyse, step_id_from_title
+from naavre_batch_ext.core.analysis import Analysis, analyse, step_id_from_title
 
 S = ["naavre:splitter", "naavre:batch-count:2"]
 P = ["naavre:processor"]
@@ -309,7 +309,7 @@ def test_other_line_magics_keep_the_magic_warning(magic: str) -> None:
 
 
 def test_display_magics_are_named_for_the_step_runtime() -> None:
-    from naavre_batch_ext.analysis import DISPLAY_MAGICS, is_display_magic
+    from naavre_batch_ext.core.analysis import DISPLAY_MAGICS, is_display_magic
 
     assert {"matplotlib", "config", "autoreload", "precision"} <= set(DISPLAY_MAGICS)
     assert is_display_magic("load_ext", "autoreload")
@@ -550,7 +550,7 @@ def test_plain_python_fast_path_gives_what_ipython_gives(name: str) -> None:
 
 def test_untagged_notebook_warns_once_not_on_every_header_statement(seed_path) -> None:
     """Before any tag, the whole notebook is header: only "no cell is tagged" is worth saying."""
-    from naavre_batch_ext.notebook import load_notebook
+    from naavre_batch_ext.core.notebook import load_notebook
 
     a = analyse(load_notebook(seed_path), "splitting-batches")
     assert [d.code for d in a.diagnostics] == ["no-steps"]
@@ -571,8 +571,8 @@ def test_untagged_notebook_warns_once_not_on_every_header_statement(seed_path) -
 def test_check_and_the_step_runtime_agree_on_which_magics_are_skipped(name: str, line: str) -> None:
     # check's display-magic warning says "ignored in workflow steps": the step runtime's
     # get_ipython() stand-in must skip exactly those, and refuse the others.
-    from naavre_batch_ext.analysis import is_display_magic
-    from naavre_batch_ext.step_runtime import _NoIPython
+    from naavre_batch_ext.core.analysis import is_display_magic
+    from naavre_batch_ext.steps.step_runtime import _NoIPython
 
     skipped = True
     try:

@@ -32,17 +32,22 @@ from helpers import (
     tagged_tutorial,
 )
 
-from naavre_batch_ext import argo
-from naavre_batch_ext.argo import ArgoOptions, NothingToExportError, export_argo, export_warnings
-from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.scripts import (
+from naavre_batch_ext.core.notebook import load_notebook
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.exporters import argo
+from naavre_batch_ext.exporters.argo import (
+    ArgoOptions,
+    NothingToExportError,
+    export_argo,
+    export_warnings,
+)
+from naavre_batch_ext.steps.scripts import (
     PlanError,
     plan_tasks,
     script_prefix,
     task_payload_text,
     task_script,
 )
-from naavre_batch_ext.spec import build_spec
 
 SCHEMA_PATH = Path(__file__).parent / "fixtures" / "argo-workflow-schema-v4.1.2.json"
 WORKFLOW_DEF = "#/definitions/io.argoproj.workflow.v1alpha1.Workflow"

@@ -57,12 +57,14 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext import argo, split, transport
-from naavre_batch_ext.argo import ArgoOptions, argo_name, export_argo
-from naavre_batch_ext.compare import compare_traces
-from naavre_batch_ext.runner import run_notebook
-from naavre_batch_ext.scripts import plan_tasks
-from naavre_batch_ext.spec import build_spec
+from naavre_batch_ext.core import split
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.engines.compare import compare_traces
+from naavre_batch_ext.engines.runner import run_notebook
+from naavre_batch_ext.exporters import argo
+from naavre_batch_ext.exporters.argo import ArgoOptions, argo_name, export_argo
+from naavre_batch_ext.steps import transport
+from naavre_batch_ext.steps.scripts import plan_tasks
 
 AGGREGATIONS = ("json-strings", "aggregatedJSONValueList")
 """Argo's fan-in encodings: before v3.5.11 (a JSON list of the output strings) and from v3.5.11
@@ -801,7 +803,7 @@ LONG_RUNNING = {"runner/sleeping.ipynb"}
 def _file_cases() -> list[Path]:
     from helpers import NOTEBOOKS
 
-    from naavre_batch_ext.notebook import load_notebook
+    from naavre_batch_ext.core.notebook import load_notebook
 
     found = []
     for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
@@ -842,8 +844,8 @@ def test_every_tagged_test_notebook_plays_like_the_local_workflow(
     """Success: the comparison with the notebook gives the local run's verdict, with the same
     differences (none, or e.g. a merger that prints its process id). Failure: the same pods fail
     as in the local run."""
-    from naavre_batch_ext.notebook import load_notebook
-    from naavre_batch_ext.runner import run_workflow
+    from naavre_batch_ext.core.notebook import load_notebook
+    from naavre_batch_ext.engines.runner import run_workflow
 
     nb = load_notebook(path)
     spec, play = export_and_play(nb, tmp_path, encoding)

@@ -1,4 +1,4 @@
-"""Export options: one validator (naavre_batch_ext.k8s_options, used by ArgoOptions.check) for the
+"""Export options: one validator (naavre_batch_ext.exporters.k8s_options, used by ArgoOptions.check) for the
 CLI (exit 2), the REST API (HTTP 400) and the panel, and the cluster-hygiene options it guards.
 
 The rules are Kubernetes' own (k8s.io/apimachinery: pkg/util/validation/validation.go
@@ -16,11 +16,11 @@ import pytest
 import yaml
 from helpers import api_error, api_post, tagged_seed_notebook, write_tmp
 
-from naavre_batch_ext import argo
-from naavre_batch_ext.argo import ArgoOptions, export_argo
 from naavre_batch_ext.cli import main
-from naavre_batch_ext.k8s_options import INT32_MAX, OptionError, parse_quantity
-from naavre_batch_ext.spec import build_spec
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.exporters import argo
+from naavre_batch_ext.exporters.argo import ArgoOptions, export_argo
+from naavre_batch_ext.exporters.k8s_options import INT32_MAX, OptionError, parse_quantity
 
 # -- the validator -------------------------------------------------------------------------------
 

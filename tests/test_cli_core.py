@@ -19,8 +19,8 @@ from helpers import (
 )
 
 from naavre_batch_ext.cli import main
-from naavre_batch_ext.notebook import MAX_CELLS
-from naavre_batch_ext.spec import validate_spec
+from naavre_batch_ext.core.notebook import MAX_CELLS
+from naavre_batch_ext.core.spec import validate_spec
 
 
 def copy_seed(tmp_path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Running on an Argo server (naavre_batch_ext/cluster.py, cluster_client.py, ``naavre-batch
+"""Running on an Argo server (naavre_batch_ext/engines/cluster.py, cluster_client.py, ``naavre-batch
 submit``), against the fake Argo server of tests/argo_fake.py: every request checked against
 Argo's OpenAPI description, every answer valid for it, ``status.nodes`` as the controller fills
 them (see argo_fake.py for the source files and functions it follows)."""
@@ -18,9 +18,10 @@ import yaml
 from argo_fake import FakeArgo, FakeThread, node_id, self_signed
 from helpers import NOTEBOOKS
 
-from naavre_batch_ext.argo import ArgoOptions, export_argo
 from naavre_batch_ext.cli import main
-from naavre_batch_ext.cluster import (
+from naavre_batch_ext.core.spec import spec_for_path
+from naavre_batch_ext.core.split import batch_ranges
+from naavre_batch_ext.engines.cluster import (
     ApiRequest,
     ClusterConfigError,
     ClusterError,
@@ -39,9 +40,8 @@ from naavre_batch_ext.cluster import (
     version_request,
     workflow_for,
 )
-from naavre_batch_ext.cluster_client import ArgoClient
-from naavre_batch_ext.spec import spec_for_path
-from naavre_batch_ext.split import batch_ranges
+from naavre_batch_ext.engines.cluster_client import ArgoClient
+from naavre_batch_ext.exporters.argo import ArgoOptions, export_argo
 
 TAGGED = NOTEBOOKS / "splitting-batches-tagged.ipynb"
 NS = "naavre"

@@ -16,17 +16,17 @@ from typing import Any
 import pytest
 from helpers import SEED, tagged_seed_notebook
 
-from naavre_batch_ext.compare import (
+from naavre_batch_ext.core.analysis import json_kind
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.engines.compare import (
     MISSING,
     PathStep,
     compare_traces,
     comparison_for_json,
     first_difference,
     format_path,
-    json_kind,
     printed_cells,
 )
-from naavre_batch_ext.spec import build_spec
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_failed_workflow_is_not_the_same(spec: dict[str, Any]) -> None:
     [("int", "an int"), ("dict", "a dict"), ("pandas.DataFrame", "a pandas.DataFrame")],
 )
 def test_type_names_in_messages_take_the_right_article(name: str, phrase: str) -> None:
-    from naavre_batch_ext.step_runtime import with_article
+    from naavre_batch_ext.steps.step_runtime import with_article
 
     assert with_article(name) == phrase
 
@@ -410,7 +410,7 @@ def test_nullable_series_compare_missing_values_by_position() -> None:
 def test_comparing_plain_values_imports_neither_numpy_nor_pandas() -> None:
     code = (
         "import sys\n"
-        "from naavre_batch_ext.compare import first_difference\n"
+        "from naavre_batch_ext.engines.compare import first_difference\n"
         "first_difference([(1, 2.0), {'a': {1}}], [(1, 2.0), {'a': {1}}])\n"
         "print(sorted(m for m in ('numpy', 'pandas') if m in sys.modules))\n"
     )

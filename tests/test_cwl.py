@@ -28,13 +28,13 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext import cwl
-from naavre_batch_ext.argo import ArgoOptions, NothingToExportError
 from naavre_batch_ext.cli import main
-from naavre_batch_ext.export import export_files, job_path, write_exports
-from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.scripts import plan_tasks, task_script
-from naavre_batch_ext.spec import build_spec
+from naavre_batch_ext.core.notebook import load_notebook
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.exporters import cwl
+from naavre_batch_ext.exporters.argo import ArgoOptions, NothingToExportError
+from naavre_batch_ext.exporters.export import export_files, job_path, write_exports
+from naavre_batch_ext.steps.scripts import plan_tasks, task_script
 
 cwltool_main = pytest.importorskip("cwltool.main")
 
@@ -491,7 +491,7 @@ async def test_rest_cwl_bad_cpu_is_a_400_naming_options_cpu(jp_fetch: Any, seed:
 def test_run_parameters_become_the_job_in_each_inputs_form() -> None:
     """``naavre-batch run --context cwl -p``: typed values as they are, lists and dicts as the
     JSON text their ``string`` input takes, other parameters at their defaults."""
-    from naavre_batch_ext.cwl_runner import job_values
+    from naavre_batch_ext.engines.cwl_runner import job_values
 
     nb = code_notebook(
         "param_n = 3\nparam_xs = [3, 1]\nparam_label = 'x'\nparam_none = None",

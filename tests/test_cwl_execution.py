@@ -1,8 +1,8 @@
 """Exports run by the real CWL engine: ``cwltool --no-container --parallel``, the reference
-implementation, on this machine, through :func:`naavre_batch_ext.cwl_runner.run_cwl` (the code
+implementation, on this machine, through :func:`naavre_batch_ext.engines.cwl_runner.run_cwl` (the code
 behind ``naavre-batch run --context cwl``).
 
-Each run is compared with the notebook context by :func:`naavre_batch_ext.compare.compare_traces`,
+Each run is compared with the notebook context by :func:`naavre_batch_ext.engines.compare.compare_traces`,
 the comparison ``--context both`` makes, from the value files cwltool hands back as the workflow's
 outputs. What cwltool does that these results rest on: a scatter gathers its outputs in the order
 of the scattered input (cwltool/workflow_job.py, ``ReceiveScatterOutput.receive_scatter_output``
@@ -29,13 +29,13 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext import cwl_runner
-from naavre_batch_ext.argo import third_party_imports
 from naavre_batch_ext.cli import main
-from naavre_batch_ext.compare import compare_traces
-from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.runner import run_notebook, run_workflow
-from naavre_batch_ext.spec import build_spec
+from naavre_batch_ext.core.notebook import load_notebook
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.engines import cwl_runner
+from naavre_batch_ext.engines.compare import compare_traces
+from naavre_batch_ext.engines.runner import run_notebook, run_workflow
+from naavre_batch_ext.exporters.argo import third_party_imports
 
 pytest.importorskip("cwltool")
 

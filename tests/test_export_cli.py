@@ -11,15 +11,15 @@ import pytest
 import yaml
 from helpers import NOTEBOOKS, code_notebook, section_tags, tagged_seed_notebook, write_tmp
 
-from naavre_batch_ext.argo import DEFAULT_IMAGE
 from naavre_batch_ext.cli import main
-from naavre_batch_ext.export import (
+from naavre_batch_ext.core.spec import build_spec, dumps_spec, spec_for_path
+from naavre_batch_ext.exporters.argo import DEFAULT_IMAGE
+from naavre_batch_ext.exporters.export import (
     ExportExistsError,
     default_output_path,
     render_export,
     write_export,
 )
-from naavre_batch_ext.spec import build_spec, dumps_spec, spec_for_path
 
 
 @pytest.fixture

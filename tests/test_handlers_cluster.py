@@ -15,7 +15,7 @@ import pytest
 from argo_fake import FakeArgo, FakeThread, self_signed
 from tornado.httpclient import HTTPClientError
 
-from naavre_batch_ext.split import batch_ranges
+from naavre_batch_ext.core.split import batch_ranges
 
 NS = "naavre"
 

@@ -20,8 +20,8 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext.argo import ArgoOptions, export_argo
-from naavre_batch_ext.spec import build_spec, dumps_spec
+from naavre_batch_ext.core.spec import build_spec, dumps_spec
+from naavre_batch_ext.exporters.argo import ArgoOptions, export_argo
 
 
 async def export(jp_fetch: Any, body: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from naavre_batch_ext import runner
+from naavre_batch_ext.engines import runner
 from naavre_batch_ext.runs import (
     ManagerClosedError,
     RunManager,

@@ -12,7 +12,7 @@ import pytest
 from helpers import SEED, api_error, api_post, code_notebook, tagged_seed_notebook, write_tmp
 
 from naavre_batch_ext import SPEC_API_VERSION
-from naavre_batch_ext.spec import build_spec
+from naavre_batch_ext.core.spec import build_spec
 
 
 async def post_spec(jp_fetch: Any, body: Any, raw: bool = False) -> dict[str, Any]:

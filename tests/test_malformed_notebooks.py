@@ -22,8 +22,8 @@ from helpers import NOTEBOOKS, TUTORIAL_TAGS, api_error, tag_notebook
 from tornado.httpclient import HTTPClientError
 
 from naavre_batch_ext.cli import main
-from naavre_batch_ext.notebook import MAX_DEPTH
-from naavre_batch_ext.spec import validate_spec
+from naavre_batch_ext.core.notebook import MAX_DEPTH
+from naavre_batch_ext.core.spec import validate_spec
 
 Path_ = list[str | int]
 

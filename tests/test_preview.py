@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from naavre_batch_ext.preview import PREVIEW_LIMIT, describe, summarize, type_name
+from naavre_batch_ext.engines.preview import PREVIEW_LIMIT, describe, summarize, type_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,7 +130,7 @@ def test_describe_is_a_short_repr_and_the_type() -> None:
 def test_summarising_imports_neither_numpy_nor_pandas() -> None:
     code = (
         "import sys\n"
-        "from naavre_batch_ext.preview import summarize\n"
+        "from naavre_batch_ext.engines.preview import summarize\n"
         "summarize([(1, 2.0), {'a': {1}}])\n"
         "print(sorted(m for m in ('numpy', 'pandas') if m in sys.modules))\n"
     )

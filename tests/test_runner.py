@@ -27,9 +27,10 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext import runner, transport
-from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.spec import build_spec
+from naavre_batch_ext.core.notebook import load_notebook
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.engines import runner
+from naavre_batch_ext.steps import transport
 
 RUNNER_NOTEBOOKS = NOTEBOOKS / "runner"
 

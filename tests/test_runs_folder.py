@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from helpers import api_error, tagged_seed_notebook, write_tmp
 
-from naavre_batch_ext import runner
 from naavre_batch_ext.cli import main
+from naavre_batch_ext.engines import runner
 from naavre_batch_ext.handlers import SETTINGS_CONFIG
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from helpers import NOTEBOOKS, SEED, code_notebook, tagged_seed_notebook, tagged_tutorial
 
-from naavre_batch_ext import scripts, transport
-from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.spec import build_spec
+from naavre_batch_ext.core.notebook import load_notebook
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.steps import scripts, transport
 
 RUNNER_NOTEBOOKS = NOTEBOOKS / "runner"
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from helpers import tagged_seed_notebook, write_tmp
 
-from naavre_batch_ext.argo import ArgoOptions
 from naavre_batch_ext.cli import main
+from naavre_batch_ext.exporters.argo import ArgoOptions
 from naavre_batch_ext.settings import EXPORT_SETTINGS, settings_path
 
 SCHEMA = Path(__file__).parent.parent / "schema" / "plugin.json"

@@ -17,8 +17,8 @@ from helpers import (
 )
 
 from naavre_batch_ext import SPEC_API_VERSION
-from naavre_batch_ext.notebook import load_notebook
-from naavre_batch_ext.spec import (
+from naavre_batch_ext.core.notebook import load_notebook
+from naavre_batch_ext.core.spec import (
     SpecError,
     build_spec,
     dumps_spec,

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from naavre_batch_ext.scripts import rules_source
-from naavre_batch_ext.split import (
+from naavre_batch_ext.core.split import (
     SPLITTABLE_KINDS,
     batch_instances,
     batch_ranges,
@@ -21,6 +20,7 @@ from naavre_batch_ext.split import (
     split_batches,
     splittable_kind,
 )
+from naavre_batch_ext.steps.scripts import rules_source
 
 CASES = list(itertools.product(range(61), range(1, 13)))
 
@@ -413,7 +413,7 @@ def test_pasted_rule_splits_and_merges_every_kind_on_its_own(maker: str) -> None
 
 
 def test_split_module_never_holds_a_double_brace_and_imports_no_library_at_module_level() -> None:
-    from naavre_batch_ext import split
+    from naavre_batch_ext.core import split
 
     text = inspect.getsource(split)
     assert "{{" not in text and "}}" not in text

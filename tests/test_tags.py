@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from naavre_batch_ext.tags import parse_tags, set_cell_role, set_role
+from naavre_batch_ext.core.tags import parse_tags, set_cell_role, set_role
 
 CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "fixtures" / "tags.json").read_text(encoding="utf-8")

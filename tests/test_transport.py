@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from naavre_batch_ext import transport
+from naavre_batch_ext.steps import transport
 
 np = pytest.importorskip("numpy")
 pd = pytest.importorskip("pandas")
@@ -179,7 +179,7 @@ def test_header_classes_load_as_stand_ins_outside_the_steps(tmp_path: Path) -> N
     script = (
         "import dataclasses, sys\n"
         "sys.path.insert(0, sys.argv[2])\n"
-        "from naavre_batch_ext import transport\n"
+        "from naavre_batch_ext.steps import transport\n"
         "@dataclasses.dataclass\n"
         "class Site:\n    name: str\n    depth: float\n"
         "transport.dump([Site('a', 1.5)], sys.argv[1])\n"

@@ -13,11 +13,11 @@ import pytest
 from helpers import NOTEBOOKS
 
 pytest.importorskip(
-    "naavre_batch_ext.transport",
-    reason="needs the value transport (naavre_batch_ext/transport.py, RUNTIME-V2)",
+    "naavre_batch_ext.steps.transport",
+    reason="needs the value transport (naavre_batch_ext/steps/transport.py, RUNTIME-V2)",
 )
 
-from naavre_batch_ext import runner  # noqa: E402
+from naavre_batch_ext.engines import runner  # noqa: E402
 
 VALUES = NOTEBOOKS / "values"
 

@@ -1,6 +1,6 @@
 /**
  * Pure logic of the panel's cluster runs: the view of `GET /naavre-batch-ext/cluster-runs/<name>`
- * (naavre_batch_ext/cluster.py, `run_status`) and the step states the graph and the cell badges
+ * (naavre_batch_ext/engines/cluster.py, `run_status`) and the step states the graph and the cell badges
  * show. No JupyterLab import, so Jest checks it.
  */
 import { IStepState } from '../tokens';

@@ -107,7 +107,7 @@ export function textInset(kind: IGraphNode['kind']): number {
 
 /**
  * How many processor instances a list of `n` items gives with `batchCount` batches: the same rule
- * as Python's `naavre_batch_ext.split.batch_instances(n, m)`: min(n, m) batches, and one (empty)
+ * as Python's `naavre_batch_ext.core.split.batch_instances(n, m)`: min(n, m) batches, and one (empty)
  * batch for an empty list. With `n` unknown (before a run) it is `m`.
  */
 export function batchInstances(n: number | null, batchCount: number): number {

@@ -1,5 +1,5 @@
 /**
- * The `naavre:` cell-tag grammar, mirrored from `naavre_batch_ext/tags.py` (docs/tags.md).
+ * The `naavre:` cell-tag grammar, mirrored from `naavre_batch_ext/core/tags.py` (docs/tags.md).
  *
  * The server's spec is the analyser; this copy exists so that a tag change shows on the cell at
  * once (before the server answers) and so that the toolbar and commands write exactly the tags the

@@ -2,7 +2,7 @@
  * The cluster section's pure logic: the view of `GET cluster-runs/<name>` and the step states
  * the graph and the cell badges show.
  *
- * cluster-status.json holds real `naavre_batch_ext.cluster.run_status` answers for the tagged
+ * cluster-status.json holds real `naavre_batch_ext.engines.cluster.run_status` answers for the tagged
  * seed on the fake Argo server's scripted run (tests/argo_fake.py; make_cluster_status.py
  * regenerates it): `running` (3 of 5 batches done), `failed` (batch 3 failed, the merger too),
  * `succeeded`.

@@ -3,7 +3,7 @@
  * Python's split.batch_instances) and dagre's layout.
  *
  * batch-instances.json was written by Python's own rule:
- *   python -c "from naavre_batch_ext.split import batch_instances; ..." (n in 0..100, m in 1..50)
+ *   python -c "from naavre_batch_ext.core.split import batch_instances; ..." (n in 0..100, m in 1..50)
  * so a change of either side breaks this test.
  */
 import {

@@ -1,4 +1,4 @@
-"""Regenerate cluster-status.json: real ``naavre_batch_ext.cluster.run_status`` answers for the
+"""Regenerate cluster-status.json: real ``naavre_batch_ext.engines.cluster.run_status`` answers for the
 tagged seed on the fake Argo server's scripted run (tests/argo_fake.py), at three stages.
 
 Run from the repository root: ``PYTHONPATH=.:tests python src/panel/__tests__/make_cluster_status.py``
@@ -9,9 +9,9 @@ from pathlib import Path
 
 from argo_fake import FakeArgo
 
-from naavre_batch_ext.argo import ArgoOptions
-from naavre_batch_ext.cluster import run_status, workflow_for
-from naavre_batch_ext.spec import spec_for_path
+from naavre_batch_ext.exporters.argo import ArgoOptions
+from naavre_batch_ext.engines.cluster import run_status, workflow_for
+from naavre_batch_ext.core.spec import spec_for_path
 
 spec = spec_for_path("tests/notebooks/splitting-batches-tagged.ipynb")
 out = {}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import nbformat
 
-from naavre_batch_ext.spec import build_spec
-from naavre_batch_ext.tags import set_cell_role
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.core.tags import set_cell_role
 
 ROOT = Path(__file__).resolve().parents[3]
 OUT = Path(__file__).with_name("seed-specs.json")

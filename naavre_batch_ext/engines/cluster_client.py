@@ -1,4 +1,4 @@
-"""Sends :class:`naavre_batch_ext.cluster.ApiRequest` objects to an Argo server.
+"""Sends :class:`naavre_batch_ext.engines.cluster.ApiRequest` objects to an Argo server.
 
 Plain HTTP with tornado's ``AsyncHTTPClient`` rather than the ``argo-workflows`` PyPI client:
 tornado is already here (jupyter-server runs on it), it is asynchronous (a slow cluster never
@@ -7,10 +7,10 @@ controls this needs: connect and request timeouts, TLS verification on or off, t
 an error (Argo's message is quoted to the user). The generated client would add a dependency
 pinned to one Argo version, whose models parse (and reject) the whole Workflow object, while this
 module needs seven calls and reads a handful of fields. The requests and the parsing stay pure in
-:mod:`naavre_batch_ext.cluster`; the tests check every request against Argo's OpenAPI description.
+:mod:`naavre_batch_ext.engines.cluster`; the tests check every request against Argo's OpenAPI description.
 
 The token goes into the ``Authorization`` header and nowhere else: exceptions raised here carry
-:class:`~naavre_batch_ext.cluster.ClusterError` messages built without it.
+:class:`~naavre_batch_ext.engines.cluster.ClusterError` messages built without it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The workflow spec: the one JSON document every consumer (runner, Argo export, REST, UI) reads.
 
-``build_spec`` serialises an :class:`~naavre_batch_ext.analysis.Analysis` in a fixed key order and
+``build_spec`` serialises an :class:`~naavre_batch_ext.core.analysis.Analysis` in a fixed key order and
 ``dumps_spec`` prints it the same way every time, so the same notebook gives the same spec text byte
 for byte (specs can be diffed and committed). The shape is checked by the JSON Schema shipped in
-``naavre_batch_ext/schemas/spec.schema.json`` (draft 2020-12), documented in docs/spec.md.
+``naavre_batch_ext/core/schemas/spec.schema.json`` (draft 2020-12), documented in docs/spec.md.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path, PurePath
 from typing import Any
 
-from . import SPEC_API_VERSION
+from .. import SPEC_API_VERSION
 from .analysis import Analysis, analyse
 
 __all__ = [
@@ -42,7 +42,9 @@ class SpecError(ValueError):
 def load_schema() -> dict[str, Any]:
     """The spec's JSON Schema, read once from package data."""
     text = (
-        resources.files("naavre_batch_ext").joinpath("schemas/spec.schema.json").read_text("utf-8")
+        resources.files("naavre_batch_ext.core")
+        .joinpath("schemas/spec.schema.json")
+        .read_text("utf-8")
     )
     schema: dict[str, Any] = json.loads(text)
     return schema

@@ -1,7 +1,7 @@
 """The code every generated step script carries: read inputs, run cells, write outputs.
 
-This module is not imported by step scripts: :mod:`naavre_batch_ext.scripts` pastes its source, and
-the value transport's (:mod:`naavre_batch_ext.transport`), into each script (after the shebang) so a
+This module is not imported by step scripts: :mod:`naavre_batch_ext.steps.scripts` pastes its source, and
+the value transport's (:mod:`naavre_batch_ext.steps.transport`), into each script (after the shebang) so a
 script is one standalone file that needs nothing but Python 3's standard library, in a local process
 exactly as in an Argo pod or a CWL job. Hence the rules for this file:
 
@@ -9,7 +9,7 @@ exactly as in an Argo pod or a CWL job. Hence the rules for this file:
   pays Python's start-up plus these imports, thousands of times in a classic split. ``traceback``
   and ``linecache`` are imported only when something failed.
 - never two opening or two closing curly braces in a row: Argo would treat them as its own
-  template markers (:func:`naavre_batch_ext.scripts.task_script` checks this).
+  template markers (:func:`naavre_batch_ext.steps.scripts.task_script` checks this).
 
 Every value crosses the process boundary as a value file of the transport, in a folder the engine
 fills (``NAAVRE_INPUTS_DIR``) and one the script fills (``NAAVRE_OUTPUTS_DIR``); see
@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - typing only, never imported at run time (start-up cost)
     from typing import Any
 
-if __package__:  # imported as naavre_batch_ext.step_runtime; in a step script the transport's
+if __package__:  # imported as naavre_batch_ext.steps.step_runtime; in a step script the transport's
     from . import transport as _t  # source follows this one and the script binds _t itself
 
 EXIT_FAILED = 1
@@ -605,7 +605,7 @@ def execute(task: dict[str, Any], rules_source: str) -> int:
     """Run one task instance end to end; returns the process exit status.
 
     ``rules_source`` is the split rule and the batch-count rule, pasted from the package
-    (:func:`naavre_batch_ext.scripts.rules_source`), so scripts and runner share one implementation.
+    (:func:`naavre_batch_ext.steps.scripts.rules_source`), so scripts and runner share one implementation.
     """
     rule: dict[str, Any] = {}
     exec(compile(rules_source, "naavre_batch_ext rules", "exec"), rule)  # noqa: S102

@@ -25,7 +25,7 @@ one of its own. Parts of different kinds are refused, naming both.
 
 Constraint: :func:`_check_batch_count`, :func:`batch_ranges`, :func:`split_batches` and
 :func:`merge_batches` are pasted verbatim into the standalone step scripts
-(:func:`naavre_batch_ext.scripts.rules_source`), which run on any Python 3 image, with or without
+(:func:`naavre_batch_ext.steps.scripts.rules_source`), which run on any Python 3 image, with or without
 numpy and pandas. So they call nothing else from this module, recognise numpy and pandas objects by
 their classes' module and name (no import needed to *detect* them), import the library only to
 concatenate parts that are already of its types, and never contain a double curly brace (Argo would

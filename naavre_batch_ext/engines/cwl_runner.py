@@ -1,13 +1,13 @@
 """Run the CWL export with cwltool and read its result back: ``naavre-batch run --context cwl``.
 
-The notebook is exported (:mod:`naavre_batch_ext.cwl`) into a temporary folder with a job file
+The notebook is exported (:mod:`naavre_batch_ext.exporters.cwl`) into a temporary folder with a job file
 holding the run's parameters, and ``cwltool --no-container --parallel`` runs it: the reference CWL
 engine, on this machine, with the step scripts' ``python3`` taken from the Python running this
 (its folder is put first on ``PATH``), so the same packages are there as in workflow context.
 
-The result dict has the shape of :func:`naavre_batch_ext.runner.run_workflow`'s (``context`` is
+The result dict has the shape of :func:`naavre_batch_ext.engines.runner.run_workflow`'s (``context`` is
 ``cwl``), with a ``trace`` built from cwltool's output ``File``s read with
-:mod:`naavre_batch_ext.transport`, so :func:`naavre_batch_ext.compare.compare_traces` compares it
+:mod:`naavre_batch_ext.steps.transport`, so :func:`naavre_batch_ext.engines.compare.compare_traces` compares it
 with the notebook context exactly as ``--context both`` compares the workflow context.
 
 cwltool is optional (the ``naavre-batch-ext[cwl]`` extra): :func:`cwltool_command` finds it, and
@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from . import compare, scripts, split, transport
-from .argo import parameter_value
-from .cwl import (
+from ..core import split
+from ..exporters.argo import parameter_value
+from ..exporters.cwl import (
     ERROR_FILE,
     INPUTS_DIR,
     PRINTED_FILE,
@@ -41,6 +41,8 @@ from .cwl import (
     export_cwl,
     workflow_outputs,
 )
+from ..steps import scripts, transport
+from . import compare
 from .runner import (
     CancelHandle,
     Progress,
@@ -352,7 +354,7 @@ def run_cwl(
 ) -> dict[str, Any]:
     """Export the spec to a temporary folder and run it with ``cwltool --no-container --parallel``.
 
-    Returns a result dict like :func:`~naavre_batch_ext.runner.run_workflow`'s (``context``:
+    Returns a result dict like :func:`~naavre_batch_ext.engines.runner.run_workflow`'s (``context``:
     ``cwl``; ``folder``: the temporary folder, kept when the run failed, ``keep`` decides
     otherwise; ``command``: cwltool's command line). Failed instances are reported from the
     failure records their scripts left, with the task and batch, as the workflow context does.

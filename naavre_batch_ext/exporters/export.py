@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..core.spec import dumps_spec
 from .argo import ArgoOptions, export_argo
 from .cwl import export_cwl, export_job
-from .spec import dumps_spec
 
 __all__ = [
     "FORMATS",

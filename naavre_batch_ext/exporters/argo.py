@@ -1,7 +1,7 @@
 """Export a workflow spec as one Argo ``Workflow`` that ``argo submit`` runs as is.
 
 Pure: a spec and options in, YAML text out (PyYAML); no cluster, no file system. The step bodies are
-:func:`naavre_batch_ext.scripts.task_script` byte for byte, so what ``naavre-batch run`` checked
+:func:`naavre_batch_ext.steps.scripts.task_script` byte for byte, so what ``naavre-batch run`` checked
 locally is what the cluster runs. Everything that varies between runs reaches a script through
 what Argo fills in: parameters as environment variables, the batch and the values from earlier
 steps in one inputs file written before the script starts. No value is ever pasted into a script's
@@ -13,7 +13,7 @@ Shape of the workflow (docs/argo.md):
 - ``spec.arguments.parameters``: every ``param_*`` default as a string (JSON text for non-strings);
   each script reads them as ``NAAVRE_PARAM_<name>`` = ``{{workflow.parameters.<name>}}``, so a
   batch count that names a parameter is read at run time.
-- one ``script`` template per task of :func:`~naavre_batch_ext.scripts.plan_tasks`, and a DAG entry
+- one ``script`` template per task of :func:`~naavre_batch_ext.steps.scripts.plan_tasks`, and a DAG entry
   template with one task each, in notebook order;
 - a section's processor chain is one task (one pod per batch) with ``withParam`` over the
   splitter's batches; the merger gets the chain's results aggregated by Argo plus the batch count,
@@ -33,7 +33,17 @@ from typing import Any
 
 import yaml
 
-from . import SPEC_API_VERSION
+from .. import SPEC_API_VERSION
+from ..steps.scripts import (
+    RESERVED_BATCH_COUNT,
+    RESERVED_BATCHES,
+    RESERVED_RESULT,
+    Task,
+    plan_tasks,
+    script_prefix,
+    task_payload_text,
+)
+from ..steps.step_runtime import RESERVED_BATCH, RESERVED_BATCH_LIST, RESERVED_BATCH_RESULTS
 from .k8s_options import (
     OptionError,
     check_dns_label,
@@ -43,16 +53,6 @@ from .k8s_options import (
     check_int32,
     check_quantity,
 )
-from .scripts import (
-    RESERVED_BATCH_COUNT,
-    RESERVED_BATCHES,
-    RESERVED_RESULT,
-    Task,
-    plan_tasks,
-    script_prefix,
-    task_payload_text,
-)
-from .step_runtime import RESERVED_BATCH, RESERVED_BATCH_LIST, RESERVED_BATCH_RESULTS
 
 __all__ = [
     "ANNOTATION_IMPORTS",
@@ -266,7 +266,7 @@ class ArgoOptions:
         return self.images.get(role) or self.image
 
     def check(self) -> None:
-        """Raise :class:`~naavre_batch_ext.k8s_options.OptionError` (a ``ValueError``) for the
+        """Raise :class:`~naavre_batch_ext.exporters.k8s_options.OptionError` (a ``ValueError``) for the
         first option the cluster would refuse or misread, naming the option."""
         unknown = sorted(set(self.images) - set(ROLES))
         if unknown:
@@ -532,9 +532,9 @@ def script_source(spec: Mapping[str, Any], task: Task) -> str:
 
     Argo substitutes ``{{workflow.annotations.naavre-batch/runtime}}`` (the runtime, stored once in
     the Workflow's annotations, compressed) when it creates the pod; the loader runs it in the
-    script's namespace, so the pod runs :func:`~naavre_batch_ext.scripts.script_prefix`, the Argo
+    script's namespace, so the pod runs :func:`~naavre_batch_ext.steps.scripts.script_prefix`, the Argo
     prologue (:data:`ARGO_PROLOGUE`) and the task's payload: the runner's
-    :func:`~naavre_batch_ext.scripts.task_script` with the prologue between runtime and payload.
+    :func:`~naavre_batch_ext.steps.scripts.task_script` with the prologue between runtime and payload.
     """
     return RUNTIME_LOADER + task_payload_text(dict(spec), task)
 
@@ -733,7 +733,7 @@ def _source_notebook(notebook: Mapping[str, Any]) -> str:
 def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) -> dict[str, Any]:
     """The Workflow as a plain dict (what :func:`export_argo` dumps as YAML).
 
-    Raises :class:`naavre_batch_ext.scripts.PlanError` when the spec has analysis errors,
+    Raises :class:`naavre_batch_ext.steps.scripts.PlanError` when the spec has analysis errors,
     :class:`NothingToExportError` when it has no steps, and ``ValueError`` for bad options.
     """
     options = options or ArgoOptions()

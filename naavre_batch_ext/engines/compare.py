@@ -30,8 +30,8 @@ import struct
 import types
 from typing import Any
 
+from ..steps.step_runtime import with_article
 from .preview import describe, for_json, summarize
-from .step_runtime import with_article
 
 __all__ = [
     "MISSING",
@@ -40,7 +40,6 @@ __all__ = [
     "comparison_for_json",
     "first_difference",
     "format_path",
-    "json_kind",
     "printed_cells",
     "same_value",
 ]
@@ -72,30 +71,6 @@ def format_path(root: str, keys: list[Any]) -> str:
         else:
             out.append(f"[{key!r}]")
     return "".join(out)
-
-
-def json_kind(value: Any) -> str | None:
-    """The JSON type of a Python value (``null``, ``bool``, ``int``, ``float``, ``str``, ``list``,
-    ``dict``), or None for anything JSON cannot hold.
-
-    One vocabulary for the spec's parameter ``type``: ``bool`` is checked before ``int`` because
-    ``True`` is an ``int`` to Python, not to JSON.
-    """
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "dict"
-    return None
 
 
 # -- values ---------------------------------------------------------------------------------------
@@ -500,7 +475,7 @@ def compare_traces(
     handed on and every printed output was compared, and all were equal. A value difference is
     ``{"kind": "value", "step", "variable", "path", "notebook", "workflow", "notebook_summary",
     "workflow_summary"}`` (the two values at the path as Python values, and their
-    :func:`~naavre_batch_ext.preview.summarize` for JSON views); a printed difference is
+    :func:`~naavre_batch_ext.engines.preview.summarize` for JSON views); a printed difference is
     ``{"kind": "printed", "step", "cell_index", "path", "notebook", "workflow"}`` with both texts.
     Values a processor chain keeps to itself (one processor step to the next, per batch) are
     listed in ``not_compared``: they never cross a process boundary and are per batch, not whole.
@@ -633,7 +608,7 @@ def _verdict(
 
 def comparison_for_json(comparison: dict[str, Any]) -> dict[str, Any]:
     """A copy of :func:`compare_traces`' result that ``json.dumps`` can write (run folders, REST,
-    ``--json``): each compared value through :func:`naavre_batch_ext.preview.for_json` (itself when
+    ``--json``): each compared value through :func:`naavre_batch_ext.engines.preview.for_json` (itself when
     JSON carries it exactly, else its summary); printed differences are text already."""
     out = dict(comparison)
     differences = []

@@ -2,14 +2,14 @@
 
 A *task* is what runs in one OS process (locally) or one pod (Argo): a step outside a section, a
 section's splitter, a section's processor chain (all its processor steps fused, run once per batch)
-or its merger. The local runner (:mod:`naavre_batch_ext.runner`) and the Argo exporter embed the text
+or its merger. The local runner (:mod:`naavre_batch_ext.engines.runner`) and the Argo exporter embed the text
 of :func:`task_script` byte for byte, so what a user checks locally is what the cluster runs.
 
 Scripts need only Python 3's standard library. They carry the runtime from
-:mod:`naavre_batch_ext.step_runtime` and the split rule from :mod:`naavre_batch_ext.split` as source
+:mod:`naavre_batch_ext.steps.step_runtime` and the split rule from :mod:`naavre_batch_ext.core.split` as source
 (one implementation, pasted, not re-written), and the user's cells as escaped string literals, so a
 script never contains two curly braces in a row, which Argo's templating would rewrite. Inputs and
-outputs are value files of :mod:`naavre_batch_ext.transport` in two folders (docs/running.md).
+outputs are value files of :mod:`naavre_batch_ext.steps.transport` in two folders (docs/running.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from . import split, step_runtime, transport
+from ..core import split
+from . import step_runtime, transport
 
 __all__ = [
     "RESERVED_BATCHES",
@@ -321,19 +322,19 @@ _FUTURE = "from __future__ import annotations\n"
 
 @lru_cache(maxsize=1)
 def runtime_source() -> str:
-    """What every script carries before its own task: :mod:`~naavre_batch_ext.step_runtime`, then
-    the value transport (:mod:`~naavre_batch_ext.transport`), verbatim (the transport's
+    """What every script carries before its own task: :mod:`~naavre_batch_ext.steps.step_runtime`, then
+    the value transport (:mod:`~naavre_batch_ext.steps.transport`), verbatim (the transport's
     ``from __future__`` line dropped, as it may only open a file), and ``_t`` bound to them."""
     runtime = inspect.getsource(step_runtime)
-    _check_braces(runtime, "naavre_batch_ext/step_runtime.py")
+    _check_braces(runtime, "naavre_batch_ext/steps/step_runtime.py")
     codec = inspect.getsource(transport)
-    _check_braces(codec, "naavre_batch_ext/transport.py")
+    _check_braces(codec, "naavre_batch_ext/steps/transport.py")
     if _FUTURE not in codec:
-        raise AssertionError("naavre_batch_ext/transport.py must use postponed annotations")
+        raise AssertionError("naavre_batch_ext/steps/transport.py must use postponed annotations")
     codec = codec.replace(_FUTURE, "", 1)
     return (
         runtime
-        + "\n\n# The value transport, verbatim from naavre_batch_ext/transport.py.\n"
+        + "\n\n# The value transport, verbatim from naavre_batch_ext/steps/transport.py.\n"
         + codec
         + "\n\n_t = sys.modules[__name__]\n"
     )
@@ -341,9 +342,9 @@ def runtime_source() -> str:
 
 @lru_cache(maxsize=1)
 def rules_source() -> str:
-    """The split rule (:mod:`~naavre_batch_ext.split`) and the batch-count rule
-    (:func:`naavre_batch_ext.spec.resolve_batch_count`), verbatim, for pasting into scripts."""
-    from . import spec as spec_module
+    """The split rule (:mod:`~naavre_batch_ext.core.split`) and the batch-count rule
+    (:func:`naavre_batch_ext.core.spec.resolve_batch_count`), verbatim, for pasting into scripts."""
+    from ..core import spec as spec_module
 
     parts = ["from __future__ import annotations\n"]
     for func in (

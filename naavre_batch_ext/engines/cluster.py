@@ -1,7 +1,7 @@
 """Running an exported workflow on an Argo server: connection settings, the API requests, and
 the mapping of a Workflow's ``status.nodes`` back onto the notebook's steps.
 
-Pure: no network, no tornado. :mod:`naavre_batch_ext.cluster_client` sends the
+Pure: no network, no tornado. :mod:`naavre_batch_ext.engines.cluster_client` sends the
 :class:`ApiRequest` objects built here (tornado's ``AsyncHTTPClient``) and hands the answers back to
 :func:`error_for_status` and :func:`run_status`; the REST handlers and ``naavre-batch submit`` use
 both. Documented in docs/cluster.md.
@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .scripts import RESERVED_BATCH_COUNT, RESERVED_BATCHES
-from .split import batch_ranges
+from ..core.split import batch_ranges
+from ..steps.scripts import RESERVED_BATCH_COUNT, RESERVED_BATCHES
 
 __all__ = [
     "ANNOTATION_NOTEBOOK_PATH",
@@ -412,7 +412,7 @@ def prepare_workflow(
     """The exported Workflow ready to create: labels naming the notebook, the tasks annotation,
     the namespace, and the run's parameter values (as text, the way ``argo submit -p`` sets them)
     in ``spec.arguments.parameters``. Unknown parameter names raise ``ValueError``."""
-    from .scripts import plan_tasks
+    from ..steps.scripts import plan_tasks
 
     wf = json.loads(json.dumps(workflow))
     meta = wf.setdefault("metadata", {})
@@ -567,7 +567,7 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
     ``displayName`` being ``<task>``). A processor chain fans out: its ``TaskGroup`` node has one
     child per batch, named ``<task>(<i>:<item>)`` (operator.go, ``generateNodeName``), so the
     instances done / running / failed of m are its children's phases; each instance's item range
-    comes from the one split rule (:func:`naavre_batch_ext.split.batch_ranges`) over the item count
+    comes from the one split rule (:func:`naavre_batch_ext.core.split.batch_ranges`) over the item count
     and batch count the splitter wrote. Every step of a task gets the task's state.
     """
     now = now or datetime.now(timezone.utc)
@@ -763,13 +763,13 @@ def workflow_for(
     parameters: Mapping[str, Any],
     namespace: str,
 ) -> dict[str, Any]:
-    """The Workflow to create: :func:`naavre_batch_ext.argo.export_argo` of the spec with these
+    """The Workflow to create: :func:`naavre_batch_ext.exporters.argo.export_argo` of the spec with these
     options (the same YAML ``naavre-batch export`` writes, parsed), then
     :func:`prepare_workflow` with the run's parameter values as Argo text
-    (:func:`naavre_batch_ext.argo.parameter_value`, what ``argo submit -p`` takes)."""
+    (:func:`naavre_batch_ext.exporters.argo.parameter_value`, what ``argo submit -p`` takes)."""
     import yaml
 
-    from .argo import export_argo, parameter_value
+    from ..exporters.argo import export_argo, parameter_value
 
     workflow = yaml.safe_load(export_argo(spec, options))
     types = {p["name"]: p.get("type") for p in spec.get("parameters", [])}

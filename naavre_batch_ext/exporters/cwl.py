@@ -1,8 +1,8 @@
 """Export a workflow spec as one packed CWL v1.2 document that ``cwltool`` and Toil run as is.
 
 Pure: a spec and options in, YAML text out (PyYAML); no engine, no file system. Each task of
-:func:`naavre_batch_ext.scripts.plan_tasks` becomes one ``CommandLineTool`` that runs the task's
-step script (:func:`naavre_batch_ext.scripts.task_script`, byte for byte what the local runner and
+:func:`naavre_batch_ext.steps.scripts.plan_tasks` becomes one ``CommandLineTool`` that runs the task's
+step script (:func:`naavre_batch_ext.steps.scripts.task_script`, byte for byte what the local runner and
 the Argo export run) with ``python3``; the script travels inside the tool, in its
 ``InitialWorkDirRequirement``, so the document is one self-contained file.
 
@@ -19,7 +19,7 @@ and parameters reach the scripts as files ``naavre-parameters/<name>`` (the raw 
   order, and the merger stages them as the folder ``naavre-batch-results`` (the only place that
   needs ``InlineJavascriptRequirement``: plain CWL cannot rename files that all have one name);
 - workflow outputs: every value that crosses a step boundary, so a run can be compared with the
-  notebook context (:mod:`naavre_batch_ext.cwl_runner`).
+  notebook context (:mod:`naavre_batch_ext.engines.cwl_runner`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import SPEC_API_VERSION
+from .. import SPEC_API_VERSION
+from ..steps.scripts import (
+    RESERVED_BATCH_COUNT,
+    RESERVED_BATCHES,
+    RESERVED_RESULT,
+    Task,
+    plan_tasks,
+    task_script,
+)
 from .argo import (
     ArgoOptions,
     NothingToExportError,
@@ -39,14 +47,6 @@ from .argo import (
     third_party_imports,
 )
 from .k8s_options import parse_quantity
-from .scripts import (
-    RESERVED_BATCH_COUNT,
-    RESERVED_BATCHES,
-    RESERVED_RESULT,
-    Task,
-    plan_tasks,
-    task_script,
-)
 
 __all__ = [
     "CWL_VERSION",
@@ -127,7 +127,7 @@ def escape_literal(text: str) -> str:
 
 def cpu_cores(quantity: str) -> float | int:
     """A Kubernetes CPU quantity (``500m``, ``2``, ``1.5``) as CWL ``coresMin`` (cores); the
-    grammar is the Argo export's (:func:`naavre_batch_ext.k8s_options.parse_quantity`)."""
+    grammar is the Argo export's (:func:`naavre_batch_ext.exporters.k8s_options.parse_quantity`)."""
     amount = parse_quantity(quantity.strip())
     if amount is None or amount <= 0:
         raise ValueError(f"cpu must be a number of cores such as 2, 0.5 or 500m, got {quantity!r}")
@@ -199,7 +199,7 @@ def workflow_outputs(spec: Mapping[str, Any]) -> dict[str, OutputRef]:
     """The workflow's outputs by id: every value that crosses a step boundary.
 
     Ids are ``<task>.<name>`` (a CWL id may hold dots, and task ids never do), the same for the
-    exporter and for :mod:`naavre_batch_ext.cwl_runner`, which reads them back.
+    exporter and for :mod:`naavre_batch_ext.engines.cwl_runner`, which reads them back.
     """
     refs: dict[str, OutputRef] = {}
     for task in plan_tasks(dict(spec)):
@@ -351,9 +351,9 @@ def _step(spec: Mapping[str, Any], task: Task) -> dict[str, Any]:
 def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) -> dict[str, Any]:
     """The packed CWL document as a plain dict (what :func:`export_cwl` dumps as YAML).
 
-    Raises :class:`naavre_batch_ext.scripts.PlanError` when the spec has analysis errors,
+    Raises :class:`naavre_batch_ext.steps.scripts.PlanError` when the spec has analysis errors,
     :class:`NothingToExportError` when it has no steps, and ``ValueError`` for bad options.
-    Only the image options and ``cpu``/``memory`` of :class:`~naavre_batch_ext.argo.ArgoOptions`
+    Only the image options and ``cpu``/``memory`` of :class:`~naavre_batch_ext.exporters.argo.ArgoOptions`
     apply; the Kubernetes ones (namespace, service account) and Argo's parallelism and retries
     belong to the engine's command line (docs/cwl.md).
     """

@@ -4,7 +4,7 @@ The promise of the extension is that the workflow computes what the notebook com
 handed from one step to the next must come back *equal and of the same type*: a tuple stays a tuple,
 ``1.0`` stays a float, ``{1: x}`` keeps its int key, a DataFrame keeps its index and dtypes. Every
 engine uses this module and nothing else: the local runner, the generated step scripts (this file's
-source is pasted into each script, like :mod:`naavre_batch_ext.step_runtime`), the Argo export and
+source is pasted into each script, like :mod:`naavre_batch_ext.steps.step_runtime`), the Argo export and
 the CWL export.
 
 A *value file* is one header line and a payload::

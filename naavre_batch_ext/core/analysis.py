@@ -22,8 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import step_runtime
-from .compare import json_kind
+from ..steps import step_runtime
 from .diagnostics import Diagnostic, sort_key
 from .notebook import kernel_language, kernel_name
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 from .tags import Annotation, cell_annotation, naavre_tags
 
 __all__ = [
+    "json_kind",
     "DISPLAY_MAGICS",
     "Analysis",
     "CellInfo",
@@ -183,7 +183,7 @@ class Edge:
 
 @dataclass
 class Analysis:
-    """Everything :mod:`naavre_batch_ext.spec` serialises."""
+    """Everything :mod:`naavre_batch_ext.core.spec` serialises."""
 
     name: str
     kernel: str
@@ -217,6 +217,30 @@ class _Event:
     line: int
     col: int
     via: str = ""  # for stores: "import" or "def" when the value cannot travel as JSON
+
+
+def json_kind(value: Any) -> str | None:
+    """The JSON type of a Python value (``null``, ``bool``, ``int``, ``float``, ``str``, ``list``,
+    ``dict``), or None for anything JSON cannot hold.
+
+    One vocabulary for the spec's parameter ``type``: ``bool`` is checked before ``int`` because
+    ``True`` is an ``int`` to Python, not to JSON.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "dict"
+    return None
 
 
 def _bound_in_scope(body: Iterable[ast.AST], params: ast.arguments | None) -> set[str]:
@@ -1382,6 +1406,6 @@ class _Analyser:
 
 
 def analyse(nb: Mapping[str, Any], name: str) -> Analysis:
-    """Analyse a notebook, as plain JSON (:func:`naavre_batch_ext.notebook.parse_notebook`) or
-    as nbformat's ``NotebookNode`` (:func:`~naavre_batch_ext.notebook.read_notebook`)."""
+    """Analyse a notebook, as plain JSON (:func:`naavre_batch_ext.core.notebook.parse_notebook`) or
+    as nbformat's ``NotebookNode`` (:func:`~naavre_batch_ext.core.notebook.read_notebook`)."""
     return _Analyser(nb, name).run()

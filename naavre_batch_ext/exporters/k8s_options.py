@@ -64,7 +64,7 @@ _DURATION = re.compile(r"^(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$")
 class OptionError(ValueError):
     """An option value the cluster would refuse or misread.
 
-    ``option`` is the :class:`~naavre_batch_ext.argo.ArgoOptions` field (``service_account``); the
+    ``option`` is the :class:`~naavre_batch_ext.exporters.argo.ArgoOptions` field (``service_account``); the
     CLI names it as its flag (``--service-account``), the REST API as ``options.serviceAccount``.
     ``problem`` says what is wrong and what is expected, without the option's name.
     """

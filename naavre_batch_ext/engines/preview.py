@@ -184,7 +184,7 @@ def for_json(value: Any) -> Any:
     """A value as every JSON view shows it (run folders' result.json, ``--json``, the REST API,
     the panel): the value itself when JSON gives it back with the same types, else
     ``{"naavre-preview": summarize(value)}``, which the panel and the CLI show as its summary."""
-    from .transport import is_plain_json
+    from ..steps.transport import is_plain_json
 
     if is_plain_json(value):
         try:

@@ -6,7 +6,7 @@ CLI calls them directly and the REST handlers call them in a worker thread. Prog
 a callback (``progress(event: dict)``) and a :class:`CancelHandle` stops a run from any thread: it
 kills the step processes (each in its own process group) and shuts the kernel down.
 
-Workflow context runs exactly the scripts of :func:`naavre_batch_ext.scripts.task_script`, as Argo
+Workflow context runs exactly the scripts of :func:`naavre_batch_ext.steps.scripts.task_script`, as Argo
 would: nothing shared between instances but the JSON files in the run folder
 (``.naavre-batch/runs/<id>/``). See docs/running.md.
 """
@@ -38,9 +38,12 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from . import compare, preview, scripts, split, step_runtime, transport
-from .spec import resolve_batch_count
-from .step_runtime import format_parameter, parse_parameter, with_article
+from ..core import split
+from ..core.analysis import json_kind
+from ..core.spec import resolve_batch_count
+from ..steps import scripts, step_runtime, transport
+from ..steps.step_runtime import format_parameter, parse_parameter, with_article
+from . import compare, preview
 
 __all__ = [
     "CancelHandle",
@@ -183,7 +186,7 @@ def check_parameters(spec: dict[str, Any], values: Mapping[str, Any]) -> None:
         )
     for name, value in values.items():
         want = declared[name].get("type")
-        got = compare.json_kind(value)
+        got = json_kind(value)
         if want in (None, "null") or got == want or (want, got) == ("float", "int"):
             continue
         default = json.dumps(declared[name].get("default"))
@@ -737,7 +740,7 @@ def _kernel_setup_source(values: dict[str, Any]) -> str:
     return (
         "import types as __naavre_types__\n"
         "__naavre_transport__ = __naavre_types__.ModuleType('naavre_transport')\n"
-        f"exec(compile({source!r}, 'naavre_batch_ext/transport.py', 'exec'), "
+        f"exec(compile({source!r}, 'naavre_batch_ext/steps/transport.py', 'exec'), "
         "__naavre_transport__.__dict__)\n" + _TRACE_HELPER + "\nimport json as __naavre_json__\n"
         f"__naavre_params__ = __naavre_json__.loads({json.dumps(json.dumps(values))})\n"
     )
@@ -1147,11 +1150,11 @@ def run(
         raise RunError(f"unknown context {context!r}", "use notebook, workflow or both")
     path = Path(notebook_path)
     if nb is None:
-        from .notebook import load_notebook
+        from ..core.notebook import load_notebook
 
         nb = load_notebook(path)
     if spec is None:
-        from .spec import build_spec
+        from ..core.spec import build_spec
 
         spec = build_spec(nb, str(path))
     if spec.get("summary", {}).get("errors"):
