@@ -356,3 +356,23 @@ def test_display_magics_do_nothing_in_a_step_and_other_magics_still_fail(tmp_pat
     )
     assert code == 1
     assert "IPython magic or shell command (run_line_magic env X=1) cannot run" in err
+
+
+def test_a_parameter_text_keeps_its_carriage_returns(tmp_path: Path) -> None:
+    """Parameter files are read as written: no newline translation of ``\\r\\n``."""
+    nb = code_notebook(
+        "param_text = 'a'",
+        "# make\nitems = [param_text]",
+        "# show\nshown = [repr(x) for x in items]",
+        "# end\nprint(shown)",
+        tags={
+            1: ["naavre:splitter", "naavre:batch-count:1"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
+    )
+    paths = _write_scripts(build_spec(nb, "crlf.ipynb"), tmp_path)
+    code, out, err = _run(paths["make"], tmp_path, {}, parameters={"param_text": "x\r\ny"})
+    assert code == 0, err
+    [batch] = [transport.load(str(p)) for p in out["naavre-batches"].iterdir()]
+    assert batch["items"] == ["x\r\ny"]

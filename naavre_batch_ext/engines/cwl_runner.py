@@ -70,7 +70,8 @@ LOG_TAIL_CHARS = 4000
 _STEP_LINE = re.compile(r"\[step ([^\]]+)\] (start|completed (\w+))")
 _JOB_LINE = re.compile(r"\[job ([^\]]+)\] (?:(/\S+)\$ |completed (\w+))")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_SCRIPT_HEAD = re.compile(r"^# naavre-batch step script: task (\S+) \((\w+)\)\.$", re.MULTILINE)
+_SCRIPT_HEAD = re.compile(r"^# The task (\S+) \((\w+)\): header", re.MULTILINE)
+"""The line :func:`naavre_batch_ext.steps.scripts.task_payload_text` opens a task's own part with."""
 
 
 class CwlUnavailableError(RunError):
@@ -218,9 +219,10 @@ def _failures(jobs: Path, tasks: list[scripts.Task], log: str) -> list[dict[str,
 
 
 def _job_task(folder: Path, by_id: Mapping[str, scripts.Task]) -> scripts.Task | None:
-    """The task a job folder ran, from its script's header line."""
+    """The task a job folder ran, from the line that opens its script's own part (after the
+    runtime, which every script shares)."""
     try:
-        head = (folder / SCRIPT_NAME).read_text(encoding="utf-8")[:500]
+        head = (folder / SCRIPT_NAME).read_text(encoding="utf-8")
     except OSError:
         return None
     match = _SCRIPT_HEAD.search(head)

@@ -109,7 +109,8 @@ def resolve_parameters(task: dict[str, Any]) -> dict[str, Any]:
     for name, info in declared.items():
         path = _input_path(os.path.join(PARAMETERS_DIR, name))
         if path is not None:
-            with open(path, encoding="utf-8") as handle:
+            # newline="": a parameter's text arrives as written, "\r\n" included.
+            with open(path, encoding="utf-8", newline="") as handle:
                 values[name] = parse_parameter(handle.read(), info.get("type"))
         raw = os.environ.get("NAAVRE_PARAM_" + name)
         if raw is not None:
