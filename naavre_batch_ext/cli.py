@@ -385,29 +385,8 @@ class _ArgoDefault(str):
         return str.__mod__(str(self), {**params, "argo_default": getattr(ArgoOptions(), self.attr)})
 
 
-def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser(
-        "export",
-        help="write an Argo Workflow, a CWL workflow (or the spec JSON) for a tagged notebook",
-        description="Write NOTEBOOK as one Argo Workflow that 'argo submit' runs as is "
-        "(--format argo, default FILE <stem>.argo.yaml beside the notebook), as one CWL v1.2 "
-        "document that cwltool or toil-cwl-runner runs as is (--format cwl, <stem>.cwl and the "
-        "job file <stem>.job.yml with the parameter defaults) or as its spec "
-        "(--format json, <stem>.workflow.json). An existing FILE is never overwritten without "
-        "--force. Exit 1 on analysis errors (nothing is written) or an existing FILE, 2 for an "
-        "unusable notebook or bad options. Warnings go to stderr. --image, --parallelism and "
-        "--retries default to the extension's JupyterLab settings (Settings Editor > Batch "
-        "Workflow) when the user set them there, else to the values shown.",
-    )
-    p.add_argument("notebook", metavar="NOTEBOOK")
-    p.add_argument(
-        "--format",
-        choices=["argo", "cwl", "json"],
-        default="argo",
-        help="default: argo; cwl writes <stem>.cwl and its job file <stem>.job.yml",
-    )
-    p.add_argument("-o", "--output", metavar="FILE", help="output file ('-' for stdout)")
-    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+def _add_argo_options(p: argparse.ArgumentParser, namespace_help: str) -> None:
+    """The Argo export's options, the same for ``export`` and ``submit``."""
     p.add_argument(
         "--image",
         metavar="IMG",
@@ -428,7 +407,7 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
             "retries of a failed processor pod (default: %(argo_default)s)", "retries"
         ),
     )
-    p.add_argument("--namespace", metavar="NS", help="Kubernetes namespace of the workflow")
+    p.add_argument("--namespace", metavar="NS", help=namespace_help)
     p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
     p.add_argument("--cpu", metavar="REQ", help="CPU request of each pod, e.g. 500m")
     p.add_argument("--memory", metavar="REQ", help="memory request of each pod, e.g. 1Gi")
@@ -497,6 +476,32 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
             "retry_backoff",
         ),
     )
+
+
+def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="write an Argo Workflow, a CWL workflow (or the spec JSON) for a tagged notebook",
+        description="Write NOTEBOOK as one Argo Workflow that 'argo submit' runs as is "
+        "(--format argo, default FILE <stem>.argo.yaml beside the notebook), as one CWL v1.2 "
+        "document that cwltool or toil-cwl-runner runs as is (--format cwl, <stem>.cwl and the "
+        "job file <stem>.job.yml with the parameter defaults) or as its spec "
+        "(--format json, <stem>.workflow.json). An existing FILE is never overwritten without "
+        "--force. Exit 1 on analysis errors (nothing is written) or an existing FILE, 2 for an "
+        "unusable notebook or bad options. Warnings go to stderr. --image, --parallelism and "
+        "--retries default to the extension's JupyterLab settings (Settings Editor > Batch "
+        "Workflow) when the user set them there, else to the values shown.",
+    )
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.add_argument(
+        "--format",
+        choices=["argo", "cwl", "json"],
+        default="argo",
+        help="default: argo; cwl writes <stem>.cwl and its job file <stem>.job.yml",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="output file ('-' for stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    _add_argo_options(p, "Kubernetes namespace of the workflow")
     p.set_defaults(func=_cmd_export)
 
 
@@ -527,22 +532,12 @@ def _flag(option: str) -> str:
     return EXPORT_FLAGS.get(option, "--" + option.replace("_", "-"))
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    from .core.diagnostics import format_diagnostic
-    from .core.notebook import NotebookError
-    from .core.spec import spec_for_path
-    from .exporters.argo import ArgoOptions, NothingToExportError, export_warnings
-    from .exporters.export import (
-        ExportExistsError,
-        ExportTargetError,
-        default_output_path,
-        export_files,
-        render_export,
-        write_exports,
-    )
-    from .exporters.k8s_options import OptionError
-    from .settings import SettingsError, export_defaults
-    from .steps.scripts import PlanError
+def _argo_options(args: argparse.Namespace, namespace: str | None) -> Any:
+    """The export's ``ArgoOptions`` from the flags of :func:`_add_argo_options`, checked:
+    ArgoOptions' defaults, then the user's JupyterLab settings (as the panel), then the flags.
+    Raises ``SettingsError``, ``OptionError`` (naming the option) or ``ValueError``."""
+    from .exporters.argo import ArgoOptions
+    from .settings import export_defaults
 
     given = {
         key: value
@@ -550,7 +545,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             ("image", args.image),
             ("parallelism", args.parallelism),
             ("retries", args.retries),
-            ("namespace", args.namespace),
+            ("namespace", namespace),
             ("service_account", args.service_account),
             ("cpu", args.cpu),
             ("memory", args.memory),
@@ -566,14 +561,32 @@ def _cmd_export(args: argparse.Namespace) -> int:
     }
     given = {key: (None if value is _NONE else value) for key, value in given.items()}
     images = {
-        role: image
-        for role, image in (
-            ("splitter", args.image_splitter),
-            ("processor", args.image_processor),
-            ("merger", args.image_merger),
-        )
-        if image is not None
+        role: getattr(args, f"image_{role}")
+        for role in ("splitter", "processor", "merger")
+        if getattr(args, f"image_{role}") is not None
     }
+    options = ArgoOptions(images=images, **{**export_defaults(), **given})
+    options.check()
+    return options
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .core.diagnostics import format_diagnostic
+    from .core.notebook import NotebookError
+    from .core.spec import spec_for_path
+    from .exporters.argo import NothingToExportError, export_warnings
+    from .exporters.export import (
+        ExportExistsError,
+        ExportTargetError,
+        default_output_path,
+        export_files,
+        render_export,
+        write_exports,
+    )
+    from .exporters.k8s_options import OptionError
+    from .settings import SettingsError
+    from .steps.scripts import PlanError
+
     if args.format == "cwl":
         # Cluster settings of Argo's; a CWL engine takes them on its own command line.
         for flag, value, hint in (
@@ -585,9 +598,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             if value is not None:
                 return _fail(f"{flag} does not apply to --format cwl", f"give the engine {hint}")
     try:
-        # ArgoOptions' defaults, then the user's JupyterLab settings (as the panel), then the flags
-        options = ArgoOptions(images=images, **{**export_defaults(), **given})
-        options.check()
+        options = _argo_options(args, args.namespace)
         if args.format == "cwl":
             from .exporters.cwl import check_options
 
@@ -683,17 +694,7 @@ def _add_submit(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument(
         "--interval", type=float, default=2.0, metavar="S", help="seconds between polls (2)"
     )
-    p.add_argument("--image", metavar="IMG", help="container image of every step")
-    for role in ("splitter", "processor", "merger"):
-        p.add_argument(f"--image-{role}", metavar="IMG", help=f"image of the {role}")
-    p.add_argument("--parallelism", type=int, metavar="N", help="at most N pods at a time")
-    p.add_argument("--retries", type=int, metavar="N", help="retries of a failed processor pod")
-    p.add_argument(
-        "--namespace", metavar="NS", help="namespace of the workflow (default: ARGO_NAMESPACE)"
-    )
-    p.add_argument("--service-account", metavar="SA", help="service account the pods run as")
-    p.add_argument("--cpu", metavar="REQ", help="CPU request of each pod, e.g. 500m")
-    p.add_argument("--memory", metavar="REQ", help="memory request of each pod, e.g. 1Gi")
+    _add_argo_options(p, "namespace of the workflow (default: ARGO_NAMESPACE)")
     p.set_defaults(func=_cmd_submit)
 
 
@@ -720,36 +721,21 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     )
     from .engines.cluster_client import ArgoClient
     from .engines.runner import RunError, parse_parameter_options
-    from .exporters.argo import ArgoOptions, NothingToExportError
-    from .settings import SettingsError, export_defaults
+    from .exporters.argo import NothingToExportError
+    from .exporters.k8s_options import OptionError
+    from .settings import SettingsError
     from .steps.scripts import PlanError
 
-    given = {
-        key: value
-        for key, value in (
-            ("image", args.image),
-            ("parallelism", args.parallelism),
-            ("retries", args.retries),
-            ("service_account", args.service_account),
-            ("cpu", args.cpu),
-            ("memory", args.memory),
-        )
-        if value is not None
-    }
-    images = {
-        role: getattr(args, f"image_{role}")
-        for role in ("splitter", "processor", "merger")
-        if getattr(args, f"image_{role}") is not None
-    }
     try:
         settings = settings_from(os.environ)
         namespace = args.namespace or settings.namespace
-        options = ArgoOptions(images=images, namespace=namespace, **{**export_defaults(), **given})
-        options.check()
+        options = _argo_options(args, namespace)
     except ClusterConfigError as exc:
         return _fail(exc.message, exc.hint)
     except SettingsError as exc:
         return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
+    except OptionError as exc:
+        return _fail(f"{_flag(exc.option)}: {exc.problem}")
     except ValueError as exc:
         return _fail(str(exc))
     try:
