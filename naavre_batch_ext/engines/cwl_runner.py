@@ -42,13 +42,12 @@ from ..exporters.cwl import (
     workflow_outputs,
 )
 from ..steps import scripts, transport
-from . import compare
 from .runner import (
     CancelHandle,
     Progress,
     RunError,
     check_parameters,
-    readable_result,
+    conclude,
     run_notebook,
 )
 
@@ -509,21 +508,4 @@ def run(
     )
     if not cancel.cancelled:
         result["workflow_run"] = run_cwl(spec, path, overrides, progress=progress, cancel=cancel)
-    statuses = [result[k]["status"] for k in ("notebook_run", "workflow_run") if k in result]
-    status = "ok"
-    for s in ("cancelled", "failed"):
-        if s in statuses:
-            status = s
-            break
-    if cancel.cancelled:
-        status = "cancelled"
-    if "workflow_run" in result:
-        comparison = compare.compare_traces(spec, result["notebook_run"], result["workflow_run"])
-        result["comparison"] = compare.comparison_for_json(comparison)
-        if status == "ok" and not comparison["same"]:
-            status = "different"
-    for key in ("notebook_run", "workflow_run"):
-        if key in result:
-            result[key] = readable_result(result[key])
-    result["status"] = status
-    return result
+    return conclude(spec, result, cancel, compare_runs=True)

@@ -1169,12 +1169,10 @@ def run(
         runs_dir = check_runs_folder(path, runs_dir, root)
     cancel = cancel or CancelHandle()
     result: dict[str, Any] = {"notebook": str(path), "context": context}
-    statuses = []
     if context in ("notebook", "both"):
         result["notebook_run"] = run_notebook(
             spec, nb, path, overrides, kernel=kernel, progress=progress, cancel=cancel
         )
-        statuses.append(result["notebook_run"]["status"])
     if context in ("workflow", "both") and not cancel.cancelled:
         result["workflow_run"] = run_workflow(
             spec,
@@ -1186,7 +1184,16 @@ def run(
             progress=progress,
             cancel=cancel,
         )
-        statuses.append(result["workflow_run"]["status"])
+    return conclude(spec, result, cancel, compare_runs=context == "both")
+
+
+def conclude(
+    spec: dict[str, Any], result: dict[str, Any], cancel: CancelHandle, compare_runs: bool
+) -> dict[str, Any]:
+    """A run's ``status`` from its contexts' (``cancelled`` over ``failed`` over ``ok``), the
+    comparison of both contexts when asked (``different`` when they differ), and every value in its
+    JSON view. One ending for the local workflow context and the CWL engine."""
+    statuses = [result[k]["status"] for k in ("notebook_run", "workflow_run") if k in result]
     status = "ok"
     for s in ("cancelled", "failed"):
         if s in statuses:
@@ -1194,7 +1201,7 @@ def run(
             break
     if cancel.cancelled:
         status = "cancelled"
-    if context == "both" and "workflow_run" in result:
+    if compare_runs and "notebook_run" in result and "workflow_run" in result:
         comparison = compare.compare_traces(spec, result["notebook_run"], result["workflow_run"])
         result["comparison"] = compare.comparison_for_json(comparison)
         if status == "ok" and not comparison["same"]:
