@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -174,3 +176,29 @@ async def api_error(
         )
     assert error.value.response is not None
     return error.value.code, json.loads(error.value.response.body)
+
+
+def start_cli_run(notebook: Path, context: str, pids: Path) -> subprocess.Popen[bytes]:
+    """``python -m naavre_batch_ext run`` on a notebook whose step processes (and kernel) write
+    their pids into ``pids`` (``param_pid_dir``), parallelism 2, output captured: for the tests
+    that signal the CLI and then look for processes left behind."""
+    root = Path(__file__).parent.parent
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "naavre_batch_ext",
+            "run",
+            str(notebook),
+            "--context",
+            context,
+            "-p",
+            f"param_pid_dir={pids}",
+            "--parallelism",
+            "2",
+        ],  # fmt: skip
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )

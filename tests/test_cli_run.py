@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from helpers import (
     NOTEBOOKS,
     SEED,
     pid_exists,
+    start_cli_run,
     tagged_seed_notebook,
     wait_for_pid_files,
     write_tmp,
@@ -137,24 +137,7 @@ def _start_sleeping_run(tmp_path: Path, context: str) -> tuple[subprocess.Popen[
     shutil.copy(RUNNER_NOTEBOOKS / "sleeping.ipynb", notebook)
     pids = tmp_path / "pids"
     pids.mkdir()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "naavre_batch_ext",
-            "run",
-            str(notebook),
-            "--context",
-            context,
-            "-p",
-            f"param_pid_dir={pids}",
-            "--parallelism",
-            "2",
-        ],
-        cwd=Path(__file__).parent.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_cli_run(notebook, context, pids)
     return proc, pids
 
 

@@ -9,12 +9,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import NOTEBOOKS, pid_exists, wait_for_pid_files
+from helpers import NOTEBOOKS, pid_exists, start_cli_run, wait_for_pid_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,25 +36,7 @@ def start_run(folder: Path, context: str) -> tuple[subprocess.Popen[bytes], Path
     notebook = looping_notebook(folder)
     pids = folder / "pids"
     pids.mkdir()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "naavre_batch_ext",
-            "run",
-            str(notebook),
-            "--context",
-            context,
-            "-p",
-            f"param_pid_dir={pids}",
-            "--parallelism",
-            "2",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_cli_run(notebook, context, pids)
     return proc, pids
 
 
