@@ -74,9 +74,12 @@ def test_the_server_listens_on_that_port_without_retrying_elsewhere(
 ) -> None:
     """jupyter_server_test_config.py takes the port from the env; Galata's own 8888 otherwise."""
     monkeypatch.setenv("NAAVRE_UI_TESTS_PORT", "45678")
+    monkeypatch.setenv("NAAVRE_UI_TESTS_FAKE_ARGO", "0")  # no fake Argo server, no ARGO_* set here
     c = Config()
-    code = (UI_TESTS / "jupyter_server_test_config.py").read_text(encoding="utf-8")
-    exec(compile(code, "jupyter_server_test_config.py", "exec"), {"c": c})  # as jupyter does
+    path = UI_TESTS / "jupyter_server_test_config.py"
+    code = path.read_text(encoding="utf-8")
+    # as traitlets' PyFileConfigLoader does: the config object and the file's own name
+    exec(compile(code, str(path), "exec"), {"c": c, "__file__": str(path)})
     assert c.ServerApp.port == 45678 and c.ServerApp.port_retries == 0
 
 

@@ -16,25 +16,26 @@ c.FileContentsManager.delete_to_trash = False  # noqa: F821
 
 # A fake Argo server (tests/argo_fake.py) for ui-tests/tests/cluster.spec.ts: the panel's "Run on
 # cluster" talks to it through the server extension, as it would to a real one (docs/cluster.md).
+# NAAVRE_UI_TESTS_FAKE_ARGO=0 leaves it out (tests/test_ui_tests_config.py reads this file).
 import atexit  # noqa: E402
-import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-_repo = Path(__file__).resolve().parent.parent
-with socket.socket() as _s:
-    _s.bind(("127.0.0.1", 0))
-    _port = _s.getsockname()[1]
-_token = "galata-fake-argo-token"
-_fake = subprocess.Popen(
-    [sys.executable, str(_repo / "tests" / "argo_fake.py"), str(_port), _token],
-    env={**os.environ, "PYTHONPATH": os.pathsep.join([str(_repo), str(_repo / "tests")])},
-)
-atexit.register(_fake.terminate)
-os.environ.update(
-    ARGO_SERVER=f"http://127.0.0.1:{_port}", ARGO_NAMESPACE="naavre", ARGO_TOKEN=_token
-)
+if os.environ.get("NAAVRE_UI_TESTS_FAKE_ARGO", "1") != "0":
+    _repo = Path(__file__).resolve().parent.parent
+    with socket.socket() as _s:
+        _s.bind(("127.0.0.1", 0))
+        _port = _s.getsockname()[1]
+    _token = "galata-fake-argo-token"
+    _fake = subprocess.Popen(
+        [sys.executable, str(_repo / "tests" / "argo_fake.py"), str(_port), _token],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(_repo), str(_repo / "tests")])},
+    )
+    atexit.register(_fake.terminate)
+    os.environ.update(
+        ARGO_SERVER=f"http://127.0.0.1:{_port}", ARGO_NAMESPACE="naavre", ARGO_TOKEN=_token
+    )
 # the server extension, also when the package is on PYTHONPATH rather than pip-installed
 c.ServerApp.jpserver_extensions = {"naavre_batch_ext": True}  # noqa: F821
