@@ -329,3 +329,24 @@ def test_failed_instance_error_carries_its_log_tails(failing_run: dict[str, Any]
     assert error["stderr"] == (folder / "stderr.txt").read_text()
     assert "cannot double item 7" in error["stderr"]
     assert error["stdout"] == (folder / "stdout.txt").read_text()
+
+
+def test_steps_named_like_modules_do_not_shadow_them(tmp_path: Path) -> None:
+    """Step ids come from the cells' comments: a step called ``json`` or ``math`` is fine."""
+    nb = code_notebook(
+        "import math",
+        "# json\nitems = [1.0, 4.0, 9.0]",
+        "# math\nroots = [math.sqrt(x) for x in items]",
+        "# random\nprint(roots)",
+        tags={
+            1: ["naavre:splitter", "naavre:batch-count:2"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
+    )
+    path = write_tmp(nb, tmp_path, "named.ipynb")
+    result = runner.run(path, "workflow", runs_dir=tmp_path / "runs")
+    run = result["workflow_run"]
+    assert [s["task"] for s in run["steps"]] == ["json", "math", "random"]
+    assert run["status"] == "ok", run["errors"]
+    assert run["trace"]["math"]["roots"] == [1.0, 2.0, 3.0]

@@ -339,13 +339,17 @@ def _link(source: Path, target: Path) -> None:
 
 
 _LAUNCH = (
-    "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
-    "m = importlib.import_module(sys.argv[2]); sys.exit(m.execute(m.TASK, m.RULES_SOURCE))"
+    "import importlib.util as u, sys; "
+    "s = u.spec_from_file_location('naavre_step', sys.argv[1]); m = u.module_from_spec(s); "
+    "sys.modules['naavre_step'] = m; s.loader.exec_module(m); "
+    "sys.exit(m.execute(m.TASK, m.RULES_SOURCE))"
 )
 """How the local runner starts a step script: imported as a module, so Python reuses the
 bytecode :func:`_precompile` cached instead of compiling the script's 50 KB again in each of
 thousands of instances (about 60 ms each on a loaded 2-core machine). The script is the same text
-Argo runs as ``python script.py``; the user's code runs in its own ``__main__`` module either way."""
+Argo runs as ``python script.py``; the user's code runs in its own ``__main__`` module either way.
+Loaded from its path under one fixed name, never through ``sys.path``: a step named ``json`` or
+``math`` must not shadow the module of that name for the runtime or the user's code."""
 
 
 def _precompile(script: Path) -> None:
@@ -394,7 +398,7 @@ def _run_instance(
         open(inst.folder / "stderr.txt", "wb") as err,
     ):
         proc = subprocess.Popen(
-            [python, "-c", _LAUNCH, str(script.parent), script.stem],
+            [python, "-c", _LAUNCH, str(script)],
             cwd=str(cwd),
             env=env,
             stdin=subprocess.DEVNULL,
