@@ -159,22 +159,7 @@ def merge_batches(parts: Iterable[Any]) -> Any:
     No parts give an empty list. Raises ``ValueError`` naming the batch and its type when a part is
     not splittable, when parts are of different kinds, or when a part is a 0-d array.
     """
-    # Kept self-contained (no call to splittable_kind): this function is pasted into step scripts.
-
-    def kind_of(value: Any) -> str | None:
-        if isinstance(value, list):
-            return "list"
-        if isinstance(value, tuple):
-            return "tuple"
-        if isinstance(value, range):
-            return "range"
-        for cls in type(value).__mro__:
-            root = cls.__module__.split(".")[0]
-            if root == "numpy" and cls.__name__ == "ndarray":
-                return "numpy.ndarray"
-            if root == "pandas" and cls.__name__ in ("DataFrame", "Series"):
-                return "pandas." + cls.__name__
-        return None
+    # splittable_kind is pasted into the step scripts beside this function (scripts.rules_source).
 
     def type_name(value: Any) -> str:
         kind = type(value)
@@ -187,7 +172,7 @@ def merge_batches(parts: Iterable[Any]) -> Any:
         return []
     kinds: list[str] = []
     for index, part in enumerate(parts):
-        kind = kind_of(part)
+        kind = splittable_kind(part)
         if kind is None:
             raise ValueError(
                 f"batch {index} gave a value of type {type_name(part)}, which cannot be joined "
