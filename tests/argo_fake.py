@@ -203,7 +203,26 @@ class FakeArgo:
         wf["status"] = {}
         assert self.root is not None
         self.runs[name] = Run(wf, self.root / name)
+        self.problems += self.validate(self.runs[name])
         return wf
+
+    def validate(self, run: Run) -> list[str]:
+        """Argo's own validation of a created workflow (../shared/tools/argo-validate, what
+        ``argo lint`` checks; the server runs the same ``validate.ValidateWorkflow`` on create):
+        its errors as problems, none when the tool is not installed here."""
+        from test_argo import ARGO_VALIDATE
+
+        if ARGO_VALIDATE is None:
+            return []
+        run.folder.mkdir(parents=True, exist_ok=True)
+        path = run.folder / "workflow.yaml"
+        submitted = {k: v for k, v in run.workflow.items() if k != "status"}
+        path.write_text(yaml.safe_dump(submitted), encoding="utf-8")
+        proc = subprocess.run(
+            [str(ARGO_VALIDATE), str(path)], capture_output=True, text=True, check=False
+        )
+        said = (proc.stdout + proc.stderr).strip()
+        return [] if said == "OK" else [f"argo-validate: {said}"]
 
     def execute(self, run: Run, keep: dict[tuple[str, int | None], Pod] | None = None) -> None:
         """Run the workflow's pods for real: the exported scripts, in the tests' Argo player
