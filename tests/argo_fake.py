@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import re
 import shutil
 import socket
@@ -179,6 +180,8 @@ class FakeArgo:
     root: Path | None = None
     encoding: str = "aggregatedJSONValueList"
     """The fan-in encoding of the server's version (v4.1.2: ``aggregatedJSONValueList``)."""
+    heal_on_retry: bool = False
+    """Clear ``pod_env`` when a run is retried (the UI tests' broken service comes back)."""
     _counter: int = 0
 
     def __post_init__(self) -> None:
@@ -505,6 +508,8 @@ class FakeArgo:
         ones and every node that depends on them are removed (their pods deleted) and run again;
         the workflow is Running again."""
         assert run.play is not None
+        if self.heal_on_retry:
+            self.pod_env.clear()
         keep: dict[tuple[str, int | None], Pod] = {}
         for s in run.shown:
             if s.pod.returncode == 0 and not _depends_on_failure(run, s):
@@ -811,7 +816,14 @@ def main() -> None:  # pragma: no cover - for the Galata configuration and tryin
     import sys
 
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 2746
-    fake = FakeArgo(token=sys.argv[2] if len(sys.argv) > 2 else "fake-argo-token-s3cr3t")
+    # ARGO_FAKE_POD_ENV: JSON of the pods' environment until the first retry (the UI tests break
+    # item 13 of ui-tests/notebooks/splitting-batches-broken.ipynb with it)
+    pod_env = json.loads(os.environ.get("ARGO_FAKE_POD_ENV") or "{}")
+    fake = FakeArgo(
+        token=sys.argv[2] if len(sys.argv) > 2 else "fake-argo-token-s3cr3t",
+        pod_env=pod_env,
+        heal_on_retry=bool(pod_env),
+    )
 
     async def serve() -> None:
         server = tornado.httpserver.HTTPServer(make_app(fake))

@@ -594,3 +594,16 @@ def test_every_planned_task_is_a_dag_task_of_the_export(path: Path) -> None:
     fanned = {t["name"] for t in entry["dag"]["tasks"] if "withParam" in t}
     assert fanned == {t["task"] for t in tasks if t["kind"] == "processors"}
     assert sorted(s for t in tasks for s in t["steps"]) == sorted(s["id"] for s in spec["steps"])
+
+
+def test_the_ui_tests_broken_seed_is_the_helpers_one() -> None:
+    """ui-tests/notebooks/splitting-batches-broken.ipynb (what ui-tests/tests/cluster.spec.ts
+    submits) is helpers.seed_with_a_broken_item, so the UI tests' failing batch is this one."""
+    import nbformat
+
+    path = Path(__file__).parents[1] / "ui-tests" / "notebooks" / "splitting-batches-broken.ipynb"
+    saved = nbformat.read(path, as_version=4)
+    made = seed_with_a_broken_item()
+    assert [(c.source, c.metadata.get("tags")) for c in saved.cells] == [
+        (c.source, c.metadata.get("tags")) for c in made.cells
+    ]

@@ -540,9 +540,9 @@ def _range_of(value: Any) -> tuple[int, int, int] | None:
     """``(index, start, stop)`` of a batch or a row of the batch table, when it has all three."""
     if not isinstance(value, Mapping):
         return None
-    numbers = [value.get(k) for k in ("index", "start", "stop")]
-    if all(type(n) is int for n in numbers):
-        return numbers[0], numbers[1], numbers[2]
+    index, start, stop = (value.get(k) for k in ("index", "start", "stop"))
+    if type(index) is int and type(start) is int and type(stop) is int:
+        return index, start, stop
     return None
 
 

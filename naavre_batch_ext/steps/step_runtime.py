@@ -639,7 +639,7 @@ def write_stored_results(printed: dict[str, str], summary: list[dict[str, Any]] 
     if not folder:
         return
     os.makedirs(folder, exist_ok=True)
-    items = [(RESERVED_PRINTED, stored_printed(printed))]
+    items: list[tuple[str, Any]] = [(RESERVED_PRINTED, stored_printed(printed))]
     if summary is not None:
         items.append((RESERVED_SUMMARY, summary))
     for name, value in items:
