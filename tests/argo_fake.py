@@ -2,9 +2,15 @@
 
 It models the Argo Server API as its OpenAPI description says (argo-server-swagger-v4.1.2.json,
 the file server/workflow/workflow_server.go implements) and plays the controller's part on a
-scripted run of the submitted workflow:
-
-    pending -> running batches -> one failed batch (workflow Failed) -> retried -> succeeded
+**real run** of the submitted workflow, so its answers cannot drift from what the exported
+scripts do: on the first poll the workflow's pods run for real with the tests' Argo player
+(tests/test_argo_execution.py ``ArgoPlayer``: the scripts, Argo's substitution, ``withParam``
+fan-out, fan-in aggregation, artifacts, ``retryStrategy``), with the workflow's own name and
+parameters and the environment ``FakeArgo.pod_env``; each later poll is one reconciliation that
+shows more of that run (the splitter, then two batches running, then the first three done, the
+rest, the merger) until the workflow ends with the phase the pods gave it. Nothing in
+``status.nodes`` or a log is written by hand: inputs, output parameters, exit codes and log lines
+are what the pods read and wrote.
 
 Every request it receives is checked against the swagger (the path and method exist, every query
 parameter is declared for it, the body is a valid instance of the body parameter's schema, with
@@ -23,10 +29,23 @@ mirror):
 - a ``withParam`` task is a ``TaskGroup`` node (dag.go, ``executeDAGTask``) whose children are
   named ``<task>(<i>:<k:v,...>)`` (operator.go, ``processItem`` and ``generateNodeName``, map
   items as sorted ``key:value`` pairs); a dependency's node lists its dependents as ``children``;
+- with ``retryStrategy``, each instance is a ``Retry`` node whose children are its attempts
+  ``<name>(0)``, ``<name>(1)``, ... (operator.go ``executeTemplate``, ``processNodeRetries``), the
+  last attempt's outputs copied onto it;
+- pod names: workflow/util/pod_name.go ``GeneratePodName`` (v2), ``<workflow>-<template>-<fnv32a>``;
+- output parameters are saved after the main container ended, failed or not (executor
+  postmain.go ``PostMain``, executor.go ``SaveParameters``: one trailing newline trimmed,
+  ``valueFrom.default`` for a missing file);
+- logs: ``GET .../log`` streams one ``{"result": LogEntry}`` JSON per line (NDJSON) of what the pod
+  printed; pod GC (workflow/controller/pod/cleanup.go ``determinePodCleanupAction``) deletes
+  completed pods as ``spec.podGC.strategy`` says, and a deleted pod's log is empty, as
+  util/logs/workflow-logger.go ``WorkflowLogs`` streams nothing when it finds no pod;
+- every created workflow is checked by Argo's own validation (../shared/tools/argo-validate);
 - stop: operator.go sets ``Stopped with strategy 'Stop'`` on the workflow and exec_control.go
   ``workflow shutdown with strategy:  Stop`` on the nodes it stops;
 - retry: workflow/util/util.go, ``FormulateRetryWorkflow``: failed pod nodes and what depends on
-  them are removed, their ancestors set back to Running, the workflow Running again;
+  them are removed (their pods deleted) and run again, succeeded ones kept, the workflow Running
+  again;
 - resubmit: a new workflow from the old one's spec (util.go, ``FormulateResubmitWorkflow``).
 """
 
