@@ -748,16 +748,17 @@ def run_workflow(
             raise
         # the instances already started end on their own; nothing queued starts
         status = "failed"
-        errors.append(
-            _no_space_error(run_folder)
-            if exc.errno in NO_SPACE
-            else {
-                "kind": "runs-folder",
-                "where": "run folder",
-                "message": f"{exc.shown} {exc.why} while the run was going; the run stopped",
-                "hint": "keep .naavre-batch a plain folder while runs go on",
-            }
-        )
+        if isinstance(exc, FolderMovedError):
+            errors.append(
+                {
+                    "kind": "runs-folder",
+                    "where": "run folder",
+                    "message": f"{exc.shown} {exc.why} while the run was going; the run stopped",
+                    "hint": "keep .naavre-batch a plain folder while runs go on",
+                }
+            )
+        else:
+            errors.append(_no_space_error(run_folder))
     except BaseException:
         cancel.cancel()
         opened.close()
