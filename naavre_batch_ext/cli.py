@@ -656,18 +656,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {target}: {exc.strerror}")
     if args.format == "argo":
-        import shlex  # the command is pasted into a shell: a name with spaces must stay one word
-
-        print(f"wrote {written}; submit it with: argo submit {shlex.quote(str(written))} --watch")
+        print(f"wrote {written}; submit it with: argo submit {_shell_word(written)} --watch")
     elif args.format == "cwl":
-        import shlex
-
         job = others[0]
-        document, job_file = shlex.quote(str(written)), shlex.quote(str(job))
+        document, job_file = _shell_word(written), _shell_word(job)
         print(f"wrote {written} and {job}; run them with: cwltool {document} {job_file}")
     else:
         print(f"wrote {written}")
     return 0
+
+
+def _shell_word(path: object) -> str:
+    """A file name as one word of a command to paste into a shell: quoted (spaces, quotes), and
+    ``./`` before a name starting with ``-``, which a command would take for an option."""
+    import shlex
+
+    text = str(path)
+    return shlex.quote("./" + text if text.startswith("-") else text)
 
 
 def _add_submit(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

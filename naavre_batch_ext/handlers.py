@@ -194,7 +194,8 @@ def _long_integer_field(raw: bytes) -> str:
         body = json.loads(raw, parse_int=parse_int)
     except (ValueError, RecursionError):
         return "body"
-    stack: list[tuple[str, Any]] = [("", body)]
+    # fields of the body object are named as the error bodies name them ("parameters.n")
+    stack: list[tuple[str, Any]] = [("" if isinstance(body, dict) else "body", body)]
     while stack:
         where, value = stack.pop()
         if isinstance(value, _LongInt):

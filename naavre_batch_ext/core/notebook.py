@@ -65,6 +65,10 @@ MAX_NOTEBOOK_BYTES_ENV = "NAAVRE_BATCH_MAX_NOTEBOOK_BYTES"
 """The environment variable that changes :data:`MAX_NOTEBOOK_BYTES` for the command line."""
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**20:.0f} MiB" if count >= 2**20 else f"{count} bytes"
+
+
 def max_notebook_bytes() -> int:
     """The size limit of a notebook file: ``NAAVRE_BATCH_MAX_NOTEBOOK_BYTES`` when it is a whole
     number >= 1, else :data:`MAX_NOTEBOOK_BYTES`."""
@@ -89,7 +93,7 @@ def load_notebook_data(path: str | Path, max_bytes: int | None = None) -> dict[s
     p = Path(path)
     limit = max_bytes if max_bytes is not None else max_notebook_bytes()
     too_large = NotebookError(
-        f"{p} is too large (over the limit of {limit / 1e6:.0f} MB)",
+        f"{p} is too large (over the limit of {_size(limit)})",
         "clear the outputs (Edit > Clear Outputs of All Cells) and save, then try again; "
         f"or raise the limit with {MAX_NOTEBOOK_BYTES_ENV}=<bytes>",
     )
