@@ -118,10 +118,18 @@ NOT_REGULAR_COMMANDS = [
 ]
 
 
+def _limited_memory() -> None:
+    """2 GiB of address space for the child: reading /dev/zero into memory, as before, ends in a
+    MemoryError instead of taking the shared machine's memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+
 @pytest.mark.parametrize("command", NOT_REGULAR_COMMANDS, ids=lambda c: c[0])
 def test_a_device_file_is_refused_at_once_not_read_forever(command: list[str]) -> None:
-    """``naavre-batch check /dev/zero`` never ended (issue 22, item 11): a child process, so a
-    hang fails the test by its timeout instead of hanging the suite."""
+    """``naavre-batch check /dev/zero`` never ended (issue 22, item 11). A child process, so that
+    a hang fails the test by its timeout instead of hanging the suite."""
     import subprocess
     import sys
 
@@ -130,9 +138,14 @@ def test_a_device_file_is_refused_at_once_not_read_forever(command: list[str]) -
     args = [sys.executable, "-m", "naavre_batch_ext", command[0], "/dev/zero", *command[1:]]
     root = str(Path(naavre_batch_ext.__file__).parent.parent)
     done = subprocess.run(
-        args, capture_output=True, text=True, timeout=20, env={**os.environ, "PYTHONPATH": root}
+        args,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": root},
+        preexec_fn=_limited_memory,
     )
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stderr[-2000:]
     assert "/dev/zero is not a regular file" in done.stderr
     assert "Traceback" not in done.stderr
 
