@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 import tornado.httpserver
 import tornado.web
-from helpers import NOTEBOOKS
-from tornado.httpclient import HTTPClientError
+from helpers import NOTEBOOKS, api_call
 
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.engines import cluster_client
@@ -103,17 +102,6 @@ def wrong(monkeypatch: pytest.MonkeyPatch) -> Iterator[WrongArgo]:
     server.close()
 
 
-async def call(jp_fetch: Any, *path: str, method: str = "GET", **kwargs: Any) -> tuple[int, Any]:
-    if method in ("POST", "PUT") and "body" not in kwargs:
-        kwargs["body"] = "{}"
-    try:
-        response = await jp_fetch("naavre-batch-ext", *path, method=method, **kwargs)
-    except HTTPClientError as exc:
-        assert exc.response is not None
-        return exc.code, json.loads(exc.response.body)
-    return response.code, json.loads(response.body)
-
-
 # -- item 9: answers of another shape -------------------------------------------------------------
 
 
@@ -127,7 +115,7 @@ async def test_a_version_answer_of_another_shape_is_a_502_naming_the_field(
 ) -> None:
     """Before: 500 AttributeError for the list; ``{"version": {"a": [1]}}`` passed as ok."""
     wrong.answers["version"] = answer
-    code, reply = await call(jp_fetch, "cluster", "connection")
+    code, reply = await api_call(jp_fetch, "cluster", "connection")
     assert (code, reply["kind"], reply["answerField"]) == (502, "bad-answer", field)
     assert "read the server version" in reply["message"]
 
@@ -136,7 +124,7 @@ async def test_a_list_with_items_that_are_no_workflows_is_a_502_naming_the_item(
     jp_fetch: Any, wrong: WrongArgo
 ) -> None:
     wrong.answers["list"] = {"items": [1, "x", None]}
-    code, reply = await call(jp_fetch, "cluster-runs", params={"path": "seed.ipynb"})
+    code, reply = await api_call(jp_fetch, "cluster-runs", params={"path": "seed.ipynb"})
     assert (code, reply["answerField"]) == (502, "items[0]")
     assert "items[0] is 1, not an object" in reply["message"]
 
@@ -156,7 +144,7 @@ async def test_a_workflow_whose_name_is_a_number_is_a_502_naming_metadata_name(
 ) -> None:
     wrong.answers[kind] = {"metadata": {"name": 7}}
     extra = {"params": {"pod": "seed-x0001-1"}} if parts[-1] == "log" else {}
-    code, reply = await call(jp_fetch, "cluster-runs", *parts, method=method, **extra)
+    code, reply = await api_call(jp_fetch, "cluster-runs", *parts, method=method, **extra)
     assert (code, reply["answerField"]) == (502, "metadata.name")
     assert "metadata.name is 7, not a string" in reply["message"]
 
@@ -168,7 +156,7 @@ async def test_a_created_workflow_whose_answer_has_another_shape_is_named_as_cre
     it twice thinking it failed."""
     shutil.copy(TAGGED, jp_root_dir / "seed.ipynb")
     wrong.answers["create"] = {"metadata": {"name": "seed-abc12"}, "status": {"nodes": [1]}}
-    code, reply = await call(
+    code, reply = await api_call(
         jp_fetch, "cluster-runs", method="POST", body=json.dumps({"path": "seed.ipynb"})
     )
     assert (code, reply["created"], reply["answerField"]) == (502, "seed-abc12", "status.nodes")
@@ -228,7 +216,7 @@ async def test_a_200_mb_answer_is_reported_as_too_large_not_as_unreachable(
 ) -> None:
     """Before: "cannot reach the Argo server" (tornado hangs up past its 100 MB limit)."""
     monkeypatch.setenv("ARGO_SERVER", f"http://127.0.0.1:{huge_answer}")
-    code, reply = await call(jp_fetch, "cluster", "connection")
+    code, reply = await api_call(jp_fetch, "cluster", "connection")
     assert (code, reply["kind"]) == (502, "too-large")
     assert (
         "answered with more than 64 MiB when asked to read the server version" in reply["message"]
@@ -241,5 +229,5 @@ async def test_an_answer_over_the_limit_stops_being_read_as_it_arrives(
     """Counted as it arrives, whatever its length says (the limit lowered to 1 KiB here)."""
     monkeypatch.setattr(cluster_client, "MAX_ANSWER_BYTES", 1024, raising=False)
     wrong.answers["version"] = {"version": "v" + "9" * 5000}
-    code, reply = await call(jp_fetch, "cluster", "connection")
+    code, reply = await api_call(jp_fetch, "cluster", "connection")
     assert (code, reply["kind"]) == (502, "too-large")

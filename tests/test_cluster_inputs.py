@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argo_fake import FakeArgo, FakeThread
-from helpers import NOTEBOOKS
-from tornado.httpclient import HTTPClientError
+from argo_fake import FakeThread
+from helpers import NOTEBOOKS, api_call
 
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.handlers import SETTINGS_CONFIG
@@ -24,34 +23,6 @@ from naavre_batch_ext.handlers import SETTINGS_CONFIG
 NS = "naavre"
 TAGGED = NOTEBOOKS / "splitting-batches-tagged.ipynb"
 TOKEN_WITH_NEWLINE = "SECRET-part\nsecond-line"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeThread]:
-    server = FakeThread(FakeArgo())
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def argo_env(monkeypatch: pytest.MonkeyPatch, fake: FakeThread) -> FakeThread:
-    monkeypatch.setenv("ARGO_SERVER", fake.url)
-    monkeypatch.setenv("ARGO_NAMESPACE", NS)
-    monkeypatch.setenv("ARGO_TOKEN", fake.fake.token)
-    monkeypatch.delenv("ARGO_INSECURE_SKIP_VERIFY", raising=False)
-    monkeypatch.delenv("ARGO_BASE_HREF", raising=False)
-    return fake
-
-
-async def call(jp_fetch: Any, *path: str, method: str = "GET", **kwargs: Any) -> tuple[int, Any]:
-    if method in ("POST", "PUT") and "body" not in kwargs:
-        kwargs["body"] = "{}"
-    try:
-        response = await jp_fetch("naavre-batch-ext", *path, method=method, **kwargs)
-    except HTTPClientError as exc:
-        assert exc.response is not None
-        return exc.code, json.loads(exc.response.body)
-    return response.code, json.loads(response.body)
 
 
 # -- item 2: a token with a line break -------------------------------------------------------------
@@ -70,8 +41,8 @@ async def test_a_token_with_a_line_break_is_refused_naming_argo_token_and_never_
     monkeypatch.setenv("ARGO_TOKEN", TOKEN_WITH_NEWLINE)
     shutil.copy(TAGGED, jp_root_dir / "seed.ipynb")
     answers = [
-        await call(jp_fetch, "cluster", "connection"),
-        await call(
+        await api_call(jp_fetch, "cluster", "connection"),
+        await api_call(
             jp_fetch, "cluster-runs", method="POST", body=json.dumps({"path": "seed.ipynb"})
         ),
     ]
@@ -95,7 +66,7 @@ def carriage_return_traitlet(jp_serverapp: Any) -> Iterator[None]:
 async def test_a_configured_token_with_a_control_character_names_the_setting(
     jp_fetch: Any, argo_env: FakeThread, carriage_return_traitlet: None
 ) -> None:
-    code, reply = await call(jp_fetch, "cluster", "connection")
+    code, reply = await api_call(jp_fetch, "cluster", "connection")
     assert code == 503 and reply["message"].startswith("c.NaavreBatch.argo_token holds")
     assert "SECRET" not in json.dumps(reply)
 
@@ -130,7 +101,7 @@ async def test_a_cluster_run_name_that_is_no_kubernetes_name_is_a_400_before_any
         ("PUT", ("cluster-runs", quoted, "stop"), {}),
         ("GET", ("cluster-runs", quoted, "log"), {"params": {"pod": "p"}}),
     ]:
-        code, reply = await call(jp_fetch, *parts, method=method, **query)
+        code, reply = await api_call(jp_fetch, *parts, method=method, **query)
         assert code == 400, (method, parts, reply)
         assert reply["field"] == "name" and "is not a Kubernetes object name" in reply["message"]
     assert argo_env.fake.requests == []
@@ -139,7 +110,9 @@ async def test_a_cluster_run_name_that_is_no_kubernetes_name_is_a_400_before_any
 async def test_a_pod_name_that_is_no_kubernetes_name_is_a_400_before_any_request(
     jp_fetch: Any, argo_env: FakeThread
 ) -> None:
-    code, reply = await call(jp_fetch, "cluster-runs", "seed-x0001", "log", params={"pod": "../x"})
+    code, reply = await api_call(
+        jp_fetch, "cluster-runs", "seed-x0001", "log", params={"pod": "../x"}
+    )
     assert (code, reply["field"]) == (400, "pod")
     assert argo_env.fake.requests == []
 
@@ -154,12 +127,12 @@ async def test_a_path_with_a_dot_segment_is_the_same_notebook_for_its_cluster_ru
     ``sub/seed.ipynb`` did not find it."""
     (jp_root_dir / "sub").mkdir()
     shutil.copy(TAGGED, jp_root_dir / "sub" / "seed.ipynb")
-    code, created = await call(
+    code, created = await api_call(
         jp_fetch, "cluster-runs", method="POST", body=json.dumps({"path": "sub/./seed.ipynb"})
     )
     assert code == 201
-    code, listed = await call(jp_fetch, "cluster-runs", params={"path": "sub/seed.ipynb"})
+    code, listed = await api_call(jp_fetch, "cluster-runs", params={"path": "sub/seed.ipynb"})
     assert [r["name"] for r in listed["runs"]] == [created["name"]]
     assert listed["runs"][0]["notebook"] == "sub/seed.ipynb"
-    code, again = await call(jp_fetch, "cluster-runs", params={"path": "sub//./seed.ipynb"})
+    code, again = await api_call(jp_fetch, "cluster-runs", params={"path": "sub//./seed.ipynb"})
     assert [r["name"] for r in again["runs"]] == [created["name"]]

@@ -250,3 +250,21 @@ async def test_a_runs_folder_swapped_for_a_link_while_steps_run_keeps_every_file
     assert run["status"] == "succeeded", run["errors"]
     kept = jp_root_dir / "sub" / ".nb-old" / "runs" / run["id"]
     assert json.loads((kept / "result.json").read_text(encoding="utf-8"))["status"] == "ok"
+
+
+def test_an_open_folder_refuses_a_link_in_place_of_a_sub_folder(tmp_path: Path) -> None:
+    """``SafeFolder.mkdir`` opens with ``O_NOFOLLOW``: a link named like the sub-folder (made by
+    someone else first) is an error, never followed."""
+    from naavre_batch_ext.engines.safe_folder import SafeFolder
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with SafeFolder.open(tmp_path / "runs") as runs:
+        os.symlink(outside, tmp_path / "runs" / "20260101-000000-abcdef")
+        with pytest.raises(OSError):
+            runs.mkdir("20260101-000000-abcdef", exist_ok=True)
+        with runs.mkdir("20260101-000000-000000") as run:
+            (run.path / "spec.json").write_text("{}", encoding="utf-8")
+            assert run.shown(run.path / "spec.json") == str(run.real / "spec.json")
+    assert (tmp_path / "runs" / "20260101-000000-000000" / "spec.json").is_file()
+    assert files_under(outside) == []
