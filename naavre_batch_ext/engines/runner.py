@@ -294,8 +294,8 @@ def check_runs_folder(
                 "nothing was run",
                 "move that file away, or keep runs elsewhere (naavre-batch run --runs-dir DIR)",
             )
-    try:
-        real.mkdir(parents=True, exist_ok=True)
+    try:  # created through open folders: a link swapped in meanwhile is not followed
+        SafeFolder.open(real, root=os.path.realpath(root) if root is not None else None).close()
     except OSError as exc:
         raise RunError(
             f"cannot create the runs folder {shown}: {exc.strerror or exc}; nothing was run",
