@@ -178,6 +178,20 @@ async def api_error(
     return error.value.code, json.loads(error.value.response.body)
 
 
+async def api_call(
+    jp_fetch: Any, *path: str, method: str = "GET", **kwargs: Any
+) -> tuple[int, Any]:
+    """Any extension request: its HTTP status and JSON body, an error status as well."""
+    if method in ("POST", "PUT") and "body" not in kwargs:
+        kwargs["body"] = "{}"
+    try:
+        response = await jp_fetch("naavre-batch-ext", *path, method=method, **kwargs)
+    except HTTPClientError as exc:
+        assert exc.response is not None
+        return exc.code, json.loads(exc.response.body)
+    return response.code, json.loads(response.body)
+
+
 def start_cli_run(notebook: Path, context: str, pids: Path) -> subprocess.Popen[bytes]:
     """``python -m naavre_batch_ext run`` on a notebook whose step processes (and kernel) write
     their pids into ``pids`` (``param_pid_dir``), parallelism 2, output captured: for the tests
