@@ -1,4 +1,4 @@
-"""Checks of option values that end up in a Kubernetes or Argo object, before anything is written.
+r"""Checks of option values that end up in a Kubernetes or Argo object, before anything is written.
 
 One implementation for the CLI (``naavre-batch export``: exit 2), the REST API (HTTP 400) and the
 panel (which shows the REST error): a value the cluster would refuse at ``argo submit`` time, or
