@@ -28,6 +28,7 @@ from helpers import (
     TUTORIALS,
     code_notebook,
     section_tags,
+    sections_notebook,
     tagged_seed_notebook,
     tagged_tutorial,
 )
@@ -763,22 +764,6 @@ def test_large_workflow_is_warned_about() -> None:
     assert export_warnings(spec, workflow_text=text) == []
     padded = text + "#" * argo.WORKFLOW_WARN_BYTES
     assert [w.code for w in export_warnings(spec, workflow_text=padded)] == ["large-workflow"]
-
-
-def sections_notebook(count: int, header: str = "param_scale = 2", cell: str = "") -> Any:
-    """A header and ``count`` sections (split, process, merge), each with its own variables."""
-    cells = [header]
-    tags: dict[int, list[str]] = {}
-    for k in range(count):
-        tags[len(cells)] = ["naavre:splitter", "naavre:batch-count:3", f"naavre:split:items_{k}"]
-        tags[len(cells) + 1] = ["naavre:processor"]
-        tags[len(cells) + 2] = ["naavre:merger"]
-        cells += [
-            f"items_{k} = list(range(10))\nlabel_{k} = 'section {k}'",
-            f"{cell}out_{k} = [x * param_scale for x in items_{k}]",
-            f"total_{k} = sum(out_{k})\nprint(label_{k}, total_{k})",
-        ]
-    return code_notebook(*cells, tags=tags)
 
 
 @pytest.mark.parametrize(
