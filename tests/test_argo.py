@@ -805,6 +805,29 @@ def test_large_workflow_warning_names_the_number_of_tasks() -> None:
     assert "fewer" in warning.hint
 
 
+def test_large_workflow_warning_for_thousands_of_cells_names_the_cells_not_sections() -> None:
+    """Issue 22 item 13: one section of 10,000 one-line cells is large because of the cells;
+    "merge small sections" does not apply to one section."""
+    cells = ["items = list(range(4))", "out = list(items)"]
+    cells += [f"x{i} = {i}" for i in range(9_997)] + ["print(out)"]
+    spec = _spec(
+        code_notebook(
+            *cells,
+            tags={
+                0: ["naavre:splitter", "naavre:batch-count:2"],
+                1: ["naavre:processor"],
+                9_999: ["naavre:merger"],
+            },
+        )
+    )
+    assert len(spec["sections"]) == 1
+    (warning,) = export_warnings(spec, workflow_text=export_argo(spec))
+    assert warning.code == "large-workflow"
+    assert "mostly the 10,000 tagged cells' code" in warning.message
+    assert "join the 10,000 small cells into fewer, larger ones" in warning.hint
+    assert "sections" not in warning.hint
+
+
 def test_untagged_notebook_has_nothing_to_export() -> None:
     spec = _spec(load_notebook(NOTEBOOKS / "splitting-batches.ipynb"))
     with pytest.raises(NothingToExportError, match="tag cells"):

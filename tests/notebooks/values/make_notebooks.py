@@ -311,6 +311,54 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
         ([PROCESSOR], "# double\ndoubled = [2 * x for x in items]\n"),
         ([MERGER], "# show\nprint(sum(doubled), len(deep))\n"),
     ],
+    # A splitter hands on a dict holding a function: the notebook context warns once, naming
+    # where inside the variable the function is; the workflow's splitter fails the same way.
+    "function-in-dict": [
+        (
+            [SPLITTER, "naavre:batch-count:2", "naavre:split:items"],
+            "# items\nitems = [1, 2]\nbox = {'k': [1, lambda y: y]}\n",
+        ),
+        ([PROCESSOR], "# use\nout = [x + len(box) for x in items]\n"),
+        ([MERGER], "# show\nprint(out)\n"),
+    ],
+    # A class defined in the splitter, whose instances the processors receive.
+    "class-in-splitter": [
+        (
+            [SPLITTER, "naavre:batch-count:2"],
+            (
+                "# items\n"
+                "class P:\n"
+                "    def __init__(self, v):\n"
+                "        self.v = v\n"
+                "\n"
+                "\n"
+                "items = [P(1), P(2)]\n"
+            ),
+        ),
+        ([PROCESSOR], "# values\nout = [p.v for p in items]\n"),
+        ([MERGER], "# show\nprint(out)\n"),
+    ],
+    # The merger fails: endless recursion in a function of the same cell, then sys.exit(1).
+    "recursion-in-merger": [
+        ([SPLITTER, "naavre:batch-count:2"], "# items\nitems = [1, 2]\n"),
+        ([PROCESSOR], "# copy\nout = list(items)\n"),
+        ([MERGER], "# show\ndef f(n):\n    return f(n + 1)\n\n\nf(0)\n"),
+    ],
+    "exit-in-merger": [
+        ([SPLITTER, "naavre:batch-count:2"], "# items\nitems = [1, 2]\n"),
+        ([PROCESSOR], "# copy\nout = list(items)\n"),
+        ([MERGER], "# show\nimport sys\n\nprint(out)\nsys.exit(1)\n"),
+    ],
+    # A merger printing a set of strings: its order depends on the strings' hashes, the same in
+    # both contexts only when every process has the same PYTHONHASHSEED.
+    "set-of-strings": [
+        (
+            [SPLITTER, "naavre:batch-count:3"],
+            "# items\nitems = ['oak', 'pine', 'birch', 'ash', 'elm', 'yew', 'fir', 'lime']\n",
+        ),
+        ([PROCESSOR], "# upper\nnames = [x.upper() for x in items]\n"),
+        ([MERGER], "# show\nprint(set(names))\nprint(set(items) | {'larch'})\n"),
+    ],
     # Display-only magics in the header and a step: no-ops in workflow steps, the same result.
     # (No %matplotlib here: the test environment has no matplotlib to make it work in the
     # notebook context either.)
