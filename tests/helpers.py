@@ -216,3 +216,19 @@ def start_cli_run(notebook: Path, context: str, pids: Path) -> subprocess.Popen[
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def sections_notebook(count: int, header: str = "param_scale = 2", cell: str = "") -> Any:
+    """A header and ``count`` sections (split, process, merge), each with its own variables."""
+    cells = [header]
+    tags: dict[int, list[str]] = {}
+    for k in range(count):
+        tags[len(cells)] = ["naavre:splitter", "naavre:batch-count:3", f"naavre:split:items_{k}"]
+        tags[len(cells) + 1] = ["naavre:processor"]
+        tags[len(cells) + 2] = ["naavre:merger"]
+        cells += [
+            f"items_{k} = list(range(10))\nlabel_{k} = 'section {k}'",
+            f"{cell}out_{k} = [x * param_scale for x in items_{k}]",
+            f"total_{k} = sum(out_{k})\nprint(label_{k}, total_{k})",
+        ]
+    return code_notebook(*cells, tags=tags)

@@ -43,7 +43,7 @@ from ..core import split
 from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
 from ..steps import scripts, step_runtime, transport
-from ..steps.step_runtime import format_parameter, parse_parameter, with_article
+from ..steps.step_runtime import format_parameter, parse_parameter
 from . import compare, preview
 from .safe_folder import FolderMovedError, SafeFolder
 
@@ -379,9 +379,22 @@ def _read_json(path: Path) -> Any:
         return None
 
 
+HASH_SEED = "0"
+"""``PYTHONHASHSEED`` of the notebook context's kernel and of every step process (unless the
+environment sets one): str and bytes hashes, and with them the order in which a set of strings
+iterates and prints, are then the same in every process of a run, so ``print(set_of_strings)`` in
+a merger prints the same line in both contexts instead of differing by hash randomisation."""
+
+
+def _hash_seed() -> str:
+    seed = os.environ.get("PYTHONHASHSEED", "")
+    return seed if seed.isdigit() else HASH_SEED
+
+
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAAVRE_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONHASHSEED"] = _hash_seed()
     return env
 
 
@@ -872,6 +885,17 @@ def readable_result(result: dict[str, Any]) -> dict[str, Any]:
 # -- notebook context --------------------------------------------------------------------------
 
 _TRACE_HELPER = """
+def __naavre_error_line__():
+    import sys as _sys
+    _tb, _frames = getattr(_sys, "last_traceback", None), []
+    while _tb is not None:
+        _frames.append((_tb.tb_frame.f_code.co_filename, _tb.tb_frame.f_code.co_name, _tb.tb_lineno))
+        _tb = _tb.tb_next
+    _cell = next((_f for _f, _n, _l in _frames if _n == "<module>"), None)
+    _lines = [_l for _f, _n, _l in _frames if _f == _cell]
+    print(_lines[-1] if _lines else "")
+
+
 def __naavre_trace__(names, folder):
     import json as _json, os as _os
     _ns = globals()
@@ -884,7 +908,8 @@ def __naavre_trace__(names, folder):
             _codec = __naavre_transport__.dump(_ns[_name], _os.path.join(folder, _name))
             _out[_name] = {"defined": True, "codec": _codec}
         except __naavre_transport__.NotPassableError as _exc:
-            _out[_name] = {"defined": True, "error": str(_exc), "type": _exc.type_name}
+            _out[_name] = {"defined": True, "error": str(_exc), "type": _exc.type_name,
+                           "path": _exc.path, "reason": _exc.reason}
     with open(_os.path.join(folder, "index.json"), "w", encoding="utf-8") as _f:
         _json.dump(_out, _f)
 """
@@ -1092,6 +1117,17 @@ async def _run_notebook_async(
         check_cancel()
         return await scratch(nbformat.v4.new_code_cell(source), 0, store_history=False)
 
+    async def error_line() -> int | None:
+        """The failed cell's line as the step scripts name it (its innermost frame in that
+        cell, from ``sys.last_traceback``): the same line in both contexts for the same error,
+        and a line for ``sys.exit(1)``, whose notebook traceback shows no frame."""
+        try:
+            out = await hidden("__naavre_error_line__()")
+        except Exception:  # noqa: BLE001 - the kernel may be gone: keep the traceback's line
+            return None
+        text = _printed(out).strip()
+        return int(text) if text.isdigit() else None
+
     current: str | None = None
     step_start = 0.0
 
@@ -1145,7 +1181,7 @@ async def _run_notebook_async(
         current = None
 
     try:
-        async with client.async_setup_kernel():
+        async with client.async_setup_kernel(env={**os.environ, "PYTHONHASHSEED": _hash_seed()}):
             await hidden(_kernel_setup_source(values))
             for index, cell in enumerate(originals):
                 if cell.cell_type != "code":
@@ -1181,6 +1217,7 @@ async def _run_notebook_async(
                         await client.async_execute_cell(cell, index)
                 except CellExecutionError:
                     summary_text, tb, line = _cell_error(cell)
+                    line = await error_line() or line
                     errors.append(
                         {
                             "kind": "cell-error",
@@ -1221,6 +1258,7 @@ async def _run_notebook_async(
                                     "variable": var,
                                     "type": info["type"],
                                     "error": info["error"],
+                                    **{k: info[k] for k in ("path", "reason") if k in info},
                                 }
                             )
             close_step("ok")
@@ -1247,11 +1285,7 @@ async def _run_notebook_async(
         tmp.cleanup()
     wall = time.perf_counter() - started
     for item in not_json:
-        warnings.append(
-            f"step {item['step']}: {item['variable']} is {with_article(item['type'])}, which cannot "
-            f"be passed between steps ({item['error']}); compute it in the step that uses it, or "
-            "pass a path"
-        )
+        warnings.append(_not_passable_warning(item))
     _emit(progress, "run-finished", context="notebook", status=status, seconds=round(wall, 4))
     return {
         "context": "notebook",
@@ -1268,6 +1302,20 @@ async def _run_notebook_async(
         "errors": errors,
         "warnings": warnings,
     }
+
+
+def _not_passable_warning(item: dict[str, Any]) -> str:
+    """The notebook context's warning for a value that cannot cross a step boundary: the same
+    one sentence (variable, type, where inside it, why) and hint the workflow step fails with."""
+    if "reason" in item:
+        exc = transport.NotPassableError(item.get("path", ""), item["type"], item["reason"])
+        record = step_runtime._not_passable(exc, item["variable"], item["step"]).record
+        return f"{record['message']}; {record['hint']}"
+    # A value file the kernel wrote that cannot be read back here (ValueFileError).
+    return (
+        f"step {item['step']}: variable {item['variable']} ({item['type']}) could not be read "
+        f"back: {item['error']}"
+    )
 
 
 def _cell_record(index: int, step: str, cell: NotebookNode, start: float) -> dict[str, Any]:
