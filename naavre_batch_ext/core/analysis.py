@@ -735,6 +735,9 @@ def _leading_blank_lines(text: str) -> int:
     return n
 
 
+_R_MAGICS = frozenset({"R", "Rpush", "Rpull", "Rget", "Rdevice"})
+"""rpy2's magics (``%%R``, ``%R``, ``%Rpush``...): R code or R values inside a Python notebook."""
+
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 """Cell magics whose body is Python that runs in the user namespace."""
 
@@ -1032,7 +1035,23 @@ class _Analyser:
             line = getattr(node, "lineno", 1)
             col = getattr(node, "col_offset", 0) + 1
             display = _display_magic(node)
-            if display is not None:
+            if kind == "magic" and what in _R_MAGICS:
+                cell_magic = (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "attr", "") == "run_cell_magic"
+                )
+                self.diag(
+                    "error",
+                    "r-magic",
+                    f"'{'%%' if cell_magic else '%'}{what}' (rpy2) runs R inside this Python notebook in the {where}; a workflow "
+                    "step runs one language, the notebook's kernel's",
+                    "rewrite it in Python, or move the R code into an R notebook (IRkernel, "
+                    "kernel 'ir'), which is analysed and run as R",
+                    cell,
+                    line,
+                    col,
+                )
+            elif display is not None:
                 self.diag(
                     "warning",
                     "display-magic",
