@@ -1035,15 +1035,17 @@ class _Analyser:
             line = getattr(node, "lineno", 1)
             col = getattr(node, "col_offset", 0) + 1
             display = _display_magic(node)
-            if kind == "magic" and what in _R_MAGICS:
-                cell_magic = (
+            if kind == "magic" and what.lstrip("%") in _R_MAGICS:
+                # %%R below the first line reaches IPython as the line magic '%R'
+                cell_magic = what.startswith("%") or (
                     isinstance(node, ast.Call)
                     and getattr(node.func, "attr", "") == "run_cell_magic"
                 )
+                shown = f"{'%%' if cell_magic else '%'}{what.lstrip('%')}"
                 self.diag(
                     "error",
                     "r-magic",
-                    f"'{'%%' if cell_magic else '%'}{what}' (rpy2) runs R inside this Python notebook in the {where}; a workflow "
+                    f"'{shown}' (rpy2) runs R inside this Python notebook in the {where}; a workflow "
                     "step runs one language, the notebook's kernel's",
                     "rewrite it in Python, or move the R code into an R notebook (IRkernel, "
                     "kernel 'ir'), which is analysed and run as R",
