@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import NOTEBOOKS, code_notebook, r_notebook, write_tmp
+from helpers import NOTEBOOKS, api_error, api_post, code_notebook, r_notebook, write_tmp
 
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.core import r_analysis
@@ -476,6 +476,34 @@ def test_without_r_check_exits_2_with_one_line_and_no_traceback(
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert "needs R" in err and "r-base-core" in err and "Traceback" not in err
+
+
+def test_without_r_cli_run_exits_2_with_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_tmp(r_notebook("x <- 1"), tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "r-base-core" in err and "Traceback" not in err
+
+
+@needs_r
+async def test_rest_spec_of_the_r_seed_is_the_core_spec(jp_fetch: Any, jp_root_dir: Path) -> None:
+    shutil.copy(EXAMPLES / "splitting-batches-r-tagged.ipynb", jp_root_dir / "seed-r.ipynb")
+    spec = await api_post(jp_fetch, "spec", {"path": "seed-r.ipynb"})
+    assert spec == spec_for_path(jp_root_dir / "seed-r.ipynb", "seed-r.ipynb")
+    assert spec["notebook"]["language"] == "R"
+
+
+async def test_rest_spec_of_an_r_notebook_without_r_is_400_with_what_to_install(
+    jp_fetch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    body = {"path": "r.ipynb", "notebook": json.loads(json.dumps(r_notebook("x <- 1")))}
+    code, reply = await api_error(jp_fetch, "spec", body)
+    assert code == 400 and "Rscript was not found" in reply["message"]
+    assert "r-base-core" in reply["hint"]
 
 
 @pytest.mark.parametrize(
