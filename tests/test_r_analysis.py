@@ -280,6 +280,12 @@ def test_name_only_a_later_cell_binds_is_a_located_undefined_name() -> None:
     assert "cell 2" in d.hint
 
 
+@needs_r
+def test_a_bare_name_or_constant_statement_is_read() -> None:
+    a = section("items <- 1:4", "items\n42\n'text'\nout <- items", "out")
+    assert by_id(a, "processor-1").inputs == ["items"] and by_id(a, "merger-1").inputs == ["out"]
+
+
 # -- bad input: the Python path's located errors -------------------------------------------------
 
 

@@ -188,6 +188,16 @@ class RAnalyser(_Analyser):
             error = result.get("error")
             if error is not None:
                 self.syntax_error(info, error["message"], error["line"], error["column"])
+            elif "failure" in result:
+                self.diag(
+                    "error",
+                    "r-analysis-failed",
+                    f"the R analysis could not read this cell ({result['failure']})",
+                    "please report this with the cell; the rest of the notebook was still analysed",
+                    info,
+                    1,
+                    1,
+                )
             else:
                 info.facts = _r_cell(result)
             self.tag_problems(info)

@@ -388,8 +388,8 @@ does_work <- function(e) {
 
 statement_facts <- function(e, start) {
   facts <- list(work = does_work(e))
-  name <- call_name(e[[1]])
-  if (is.call(e) && !is.na(name) && name %in% c("<-", "=") && length(e) == 3 &&
+  name <- if (is.call(e)) call_name(e[[1]]) else NA_character_
+  if (!is.na(name) && name %in% c("<-", "=") && length(e) == 3 &&
       is.symbol(e[[2]]) && startsWith(as.character(e[[2]]), "param_")) {
     type <- literal_type(e[[3]])
     facts$param <- list(name = as.character(e[[2]]), type = if (is.na(type)) NULL else type,
@@ -507,7 +507,12 @@ main <- function() {
   names <- bound_names(sources)
   S$bound <- name_set(names$bound)
   S$functions <- name_set(names$functions)
-  cells <- vapply(sources, analyse_cell, "", USE.NAMES = FALSE)
+  cells <- vapply(sources, function(source) {
+    tryCatch(analyse_cell(source), error = function(err) {
+      # A construct this script does not know: that cell is reported, the others still analysed.
+      to_json(list(failure = sub("\n.*", "", conditionMessage(err))))
+    })
+  }, "", USE.NAMES = FALSE)
   out <- paste0("{\"cells\":[", paste(cells, collapse = ","), "]}")
   writeLines(out, stdout(), useBytes = TRUE)
 }
