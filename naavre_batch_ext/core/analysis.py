@@ -937,29 +937,38 @@ class _Analyser:
                     continue
                 param = self._parameter(cell, stmt)
                 if param is not None:
-                    if param.name in params:
-                        self.diag(
-                            "warning",
-                            "duplicate-parameter",
-                            f"parameter {param.name} is assigned again; the last value ({param.default!r}) is its default",
-                            "assign each param_ name once in the header",
-                            cell,
-                            param.line,
-                            1,
-                        )
-                    params[param.name] = param
+                    self.add_parameter(params, param, repr(param.default), cell)
                     continue
                 if warn_work and _does_work(stmt):
-                    self.diag(
-                        "warning",
-                        "header-work",
-                        "header statement does real work (a call or a loop); the header runs at the start of every step instance",
-                        "move it into the step that needs it, or keep it if it is cheap",
-                        cell,
-                        stmt.lineno,
-                        stmt.col_offset + 1,
-                    )
+                    self.warn_header_work(cell, stmt.lineno, stmt.col_offset + 1)
         return list(params.values())
+
+    def add_parameter(
+        self, params: dict[str, Parameter], param: Parameter, shown: str, cell: CellInfo
+    ) -> None:
+        """Record a header parameter; one assigned again is warned about, the last value wins."""
+        if param.name in params:
+            self.diag(
+                "warning",
+                "duplicate-parameter",
+                f"parameter {param.name} is assigned again; the last value ({shown}) is its default",
+                "assign each param_ name once in the header",
+                cell,
+                param.line,
+                1,
+            )
+        params[param.name] = param
+
+    def warn_header_work(self, cell: CellInfo, line: int, column: int) -> None:
+        self.diag(
+            "warning",
+            "header-work",
+            "header statement does real work (a call or a loop); the header runs at the start of every step instance",
+            "move it into the step that needs it, or keep it if it is cheap",
+            cell,
+            line,
+            column,
+        )
 
     def _parameter(self, cell: CellInfo, stmt: ast.stmt) -> Parameter | None:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:

@@ -237,28 +237,10 @@ class RAnalyser(_Analyser):
                         cell.id,
                         stmt["line"],
                     )
-                    if name in params:
-                        self.diag(
-                            "warning",
-                            "duplicate-parameter",
-                            f"parameter {name} is assigned again; the last value ({param['text']}) is its default",
-                            "assign each param_ name once in the header",
-                            cell,
-                            found.line,
-                            1,
-                        )
-                    params[name] = found
+                    self.add_parameter(params, found, param["text"], cell)
                     continue
                 if warn_work and stmt.get("work"):
-                    self.diag(
-                        "warning",
-                        "header-work",
-                        "header statement does real work (a call or a loop); the header runs at the start of every step instance",
-                        "move it into the step that needs it, or keep it if it is cheap",
-                        cell,
-                        stmt["line"],
-                        stmt["column"],
-                    )
+                    self.warn_header_work(cell, stmt["line"], stmt["column"])
         return list(params.values())
 
     def parameter_assignments(self, cell: CellInfo) -> Iterator[tuple[str, int, int]]:
