@@ -311,6 +311,21 @@ def test_names_a_broken_cell_would_define_are_not_reported_missing() -> None:
 
 
 @needs_r
+def test_columns_count_characters_where_r_counts_a_tab_as_up_to_8() -> None:
+    a = section("a <- 1", "\tb <- a + late", "late <- 2")
+    assert located(a, "undefined-name") == (1, 1, 11)
+    broken = run("x <- 1\n\ty <- (2 +\n\tz z)")
+    assert located(broken, "syntax-error") == (0, 3, 4)
+
+
+@needs_r
+def test_windows_line_ends_are_read_as_r_reads_lines() -> None:
+    a = section("items <- 1:4\r\nscale <- 2\r\n", "out <- items * scale", "print(out)")
+    assert codes(a) == ["ambiguous-split-variable"]  # both read: the cell parsed, line by line
+    assert by_id(a, "processor-1").inputs == ["items", "scale"]
+
+
+@needs_r
 def test_missing_merger_is_the_located_error_of_the_python_path() -> None:
     a = run("items <- 1:4", "out <- items", tags={0: S, 1: P})
     assert located(a, "splitter-without-merger") == (0, 1, 1)
