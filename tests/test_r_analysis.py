@@ -240,6 +240,17 @@ def test_dplyr_verbs_in_a_pipe_read_columns_not_variables() -> None:
 
 
 @needs_r
+def test_magrittr_assignment_pipe_uses_and_changes_its_variable() -> None:
+    a = section(
+        "library(magrittr)\nlibrary(dplyr)\nobs <- data.frame(v = 1:4)",
+        "obs %<>% filter(v > 1)",
+        "print(obs)",
+    )
+    assert by_id(a, "processor-1").inputs == ["obs"]
+    assert by_id(a, "processor-1").outputs == ["obs"]
+
+
+@needs_r
 def test_a_name_in_a_data_argument_is_an_input_when_an_earlier_step_binds_it() -> None:
     # `threshold` may be a column or a variable: R decides at run time, so a variable an earlier
     # step provides is passed (a column of that name costs a needless value, never a wrong result).
@@ -349,6 +360,38 @@ def test_split_tag_resolves_the_ambiguity_as_in_python() -> None:
     )
     assert a.errors == [] and a.sections[0].split_variable == "a"
     assert a.sections[0].broadcast == ["b"]
+
+
+@needs_r
+@pytest.mark.parametrize(
+    ("code", "cells", "tags", "where"),
+    [
+        ("processor-outside-section", ["x = 1"], {0: P}, (0, 1, 1)),
+        ("merger-without-section", ["x = 1"], {0: M}, (0, 1, 1)),
+        ("merger-without-processors", ["x = 1", "print(x)"], {0: S, 1: M}, (1, 1, 1)),
+        ("splitter-inside-section", ["x = 1", "y = 2"], {0: S, 1: S}, (1, 1, 1)),
+        ("no-split-variable", ["x = 1", "y = 3", "print(y)"], {0: S, 1: P, 2: M}, (1, 1, 1)),
+        (
+            "split-variable-not-flowing",
+            ["x = 1", "y = x", "print(y)"],
+            {0: [*S, "naavre:split:z"], 1: P, 2: M},
+            (0, 1, 1),
+        ),
+        (
+            "unknown-batch-count-parameter",
+            ["x = 1", "y = x", "print(y)"],
+            {0: ["naavre:splitter", "naavre:batch-count:param_nope"], 1: P, 2: M},
+            (0, 1, 1),
+        ),
+        ("unknown-tag", ["x = 1"], {0: ["naavre:splittr"]}, (0, 1, 1)),
+    ],
+)
+def test_section_and_tag_errors_are_located_in_r_cells_as_in_python(
+    code: str, cells: list[str], tags: dict[int, list[str]], where: tuple[int, int, int]
+) -> None:
+    r = run(*cells, tags=tags)
+    python = analyse(code_notebook(*cells, tags=tags), "t")  # the cells are Python too
+    assert located(r, code) == where == located(python, code)
 
 
 @needs_r

@@ -217,9 +217,15 @@ walk <- function(e, scope = NULL, deferred = FALSE, soft = FALSE) {
       rhs <- args[[2]]
       if (is.call(rhs) && identical(ROLE[[call_name(rhs[[1]]) %||% ""]], "nse")) {
         callee(rhs[[1]], scope, deferred, soft)
-        return(walk_args(as.list(rhs)[-1], scope, deferred, soft = TRUE))
+        walk_args(as.list(rhs)[-1], scope, deferred, soft = TRUE)
+      } else {
+        walk(rhs, scope, deferred, soft)
       }
-      return(walk(rhs, scope, deferred, soft))
+      # magrittr's x %<>% f() assigns the result back to x: a change of x
+      if (name == "%<>%" && is.symbol(args[[1]]) && is.null(scope)) {
+        event("mutate", as.character(args[[1]]), S$start)
+      }
+      return(invisible())
     },
     assign_call = return(assign_call(e, scope, deferred, soft)),
     get = if (length(args) >= 1 && is_string(args[[1]])) {
