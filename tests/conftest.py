@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SEED, tagged_seed_notebook, write_tmp
+from argo_fake import FakeArgo, FakeThread
+from helpers import BROKEN_ITEM_VARIABLE, SEED, tagged_seed_notebook, write_tmp
 
 
 @pytest.fixture
@@ -44,3 +46,24 @@ def _own_jupyter_config_dir(
     config = tmp_path_factory.mktemp("jupyter-config")
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config))
     return config
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeThread]:
+    """The fake Argo server of tests/argo_fake.py, on its own thread; its pods run in
+    ``tmp_path/argo``, and the item ``13`` of helpers.seed_with_a_broken_item fails in them
+    (``FakeArgo.pod_env``; other notebooks do not read it)."""
+    server = FakeThread(FakeArgo(pod_env={BROKEN_ITEM_VARIABLE: "13"}, root=tmp_path / "argo"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def argo_env(monkeypatch: pytest.MonkeyPatch, fake: FakeThread) -> FakeThread:
+    """The argo CLI's variables pointing at the fake server (namespace ``naavre``)."""
+    monkeypatch.setenv("ARGO_SERVER", fake.url)
+    monkeypatch.setenv("ARGO_NAMESPACE", "naavre")
+    monkeypatch.setenv("ARGO_TOKEN", fake.fake.token)
+    monkeypatch.delenv("ARGO_INSECURE_SKIP_VERIFY", raising=False)
+    monkeypatch.delenv("ARGO_BASE_HREF", raising=False)
+    return fake

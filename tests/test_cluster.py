@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,27 +62,9 @@ is in batch 2 (item 2) for m = 5 and in batch 1 (item 1) for m = 3."""
 
 
 @pytest.fixture
-def fake(tmp_path: Path) -> Iterator[FakeThread]:
-    server = FakeThread(FakeArgo(pod_env={BROKEN_ITEM_VARIABLE: BROKEN}, root=tmp_path / "argo"))
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def broken_seed(tmp_path: Path) -> Path:
     """The tagged seed whose processor fails on item 13 in the fake's pods."""
     return write_tmp(seed_with_a_broken_item(), tmp_path, "splitting-batches-tagged.ipynb")
-
-
-@pytest.fixture
-def argo_env(monkeypatch: pytest.MonkeyPatch, fake: FakeThread) -> FakeThread:
-    """The argo CLI's variables pointing at the fake server."""
-    monkeypatch.setenv("ARGO_SERVER", fake.url)
-    monkeypatch.setenv("ARGO_NAMESPACE", NS)
-    monkeypatch.setenv("ARGO_TOKEN", fake.fake.token)
-    monkeypatch.delenv("ARGO_INSECURE_SKIP_VERIFY", raising=False)
-    monkeypatch.delenv("ARGO_BASE_HREF", raising=False)
-    return fake
 
 
 def seed_workflow(parameters: dict[str, Any] | None = None, path: Path = TAGGED) -> dict[str, Any]:

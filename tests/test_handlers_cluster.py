@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argo_fake import FakeArgo, FakeThread, self_signed
-from helpers import BROKEN_ITEM_LINE, BROKEN_ITEM_VARIABLE, seed_with_a_broken_item, write_tmp
+from helpers import BROKEN_ITEM_LINE, seed_with_a_broken_item, write_tmp
 from tornado.httpclient import HTTPClientError
 
 from naavre_batch_ext.core.split import batch_ranges
@@ -25,27 +24,10 @@ NS = "naavre"
 
 
 @pytest.fixture
-def fake(tmp_path: Path) -> Iterator[FakeThread]:
-    server = FakeThread(FakeArgo(pod_env={BROKEN_ITEM_VARIABLE: "13"}, root=tmp_path / "argo"))
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def broken_seed(jp_root_dir: Path) -> str:
     """The tagged seed whose processor raises for item 13 in the fake's pods, at the root."""
     write_tmp(seed_with_a_broken_item(), jp_root_dir, "broken-seed.ipynb")
     return "broken-seed.ipynb"
-
-
-@pytest.fixture
-def argo_env(monkeypatch: pytest.MonkeyPatch, fake: FakeThread) -> FakeThread:
-    monkeypatch.setenv("ARGO_SERVER", fake.url)
-    monkeypatch.setenv("ARGO_NAMESPACE", NS)
-    monkeypatch.setenv("ARGO_TOKEN", fake.fake.token)
-    monkeypatch.delenv("ARGO_INSECURE_SKIP_VERIFY", raising=False)
-    monkeypatch.delenv("ARGO_BASE_HREF", raising=False)
-    return fake
 
 
 @pytest.fixture
