@@ -44,7 +44,7 @@ to_json <- function(x) {
 ASSIGN <- c("<-", "=", "<<-")
 PACKAGE_LOADERS <- c("library", "require", "requireNamespace", "loadNamespace", "attachNamespace")
 QUOTING <- c("quote", "bquote", "expression", "substitute", "alist", "rm", "remove", "exists",
-             "missing", "on.exit", "Negate")
+             "missing", "on.exit")
 # Functions whose arguments after the first are evaluated inside the data (non-standard
 # evaluation): a name there is usually a column. Their names become "soft" uses: inputs only when
 # an earlier step provides a variable of that name.
