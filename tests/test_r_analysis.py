@@ -337,6 +337,18 @@ def test_windows_line_ends_are_read_as_r_reads_lines() -> None:
 
 
 @needs_r
+def test_a_backquoted_name_crossing_steps_is_a_located_unsupported_name() -> None:
+    a = section("`my items` <- 1:4\nn <- 1", "x <- n\nout <- `my items` * 2", "print(out)")
+    assert located(a, "unsupported-name") == (1, 2, 8)
+
+
+@needs_r
+def test_specs_of_the_r_test_notebooks_validate() -> None:
+    for path in sorted(R_NOTEBOOKS.glob("*.ipynb")):
+        validate_spec(spec_for_path(path))
+
+
+@needs_r
 def test_missing_merger_is_the_located_error_of_the_python_path() -> None:
     a = run("items <- 1:4", "out <- items", tags={0: S, 1: P})
     assert located(a, "splitter-without-merger") == (0, 1, 1)
