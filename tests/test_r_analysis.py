@@ -517,6 +517,25 @@ def test_pipelines_notebook_reads_columns_in_pipes_and_formulas_not_as_inputs() 
     assert spec["sections"][0]["broadcast"] == ["obs"]
 
 
+@needs_r
+def test_the_bodies_of_rs_own_stats_functions_are_all_read() -> None:
+    # R's own code as cells (each body's statements at the top level of a cell): every construct
+    # base R uses; none may stop the analyser (a bare name as a statement once did).
+    program = (
+        "ns <- asNamespace('stats'); fs <- Filter(function(f) is.function(ns[[f]]) && "
+        "!is.primitive(ns[[f]]), sort(ls(ns)))[1:200]; "
+        "cat(vapply(fs, function(f) paste(deparse(body(ns[[f]])), collapse = '\\n'), ''), "
+        "sep = '\\036')"
+    )
+    text = subprocess.run(
+        ["Rscript", "--vanilla", "-e", program], capture_output=True, text=True, check=True
+    ).stdout
+    sources = text.split("\x1e")
+    results = r_analysis.analyse_r_sources(sources)
+    assert len(results) == len(sources) == 200
+    assert [i for i, r in enumerate(results) if "events" not in r] == []
+
+
 # -- the seam ------------------------------------------------------------------------------------
 
 
