@@ -43,7 +43,7 @@ from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
 from ..steps import scripts, step_runtime, transport
 from ..steps.step_runtime import format_parameter, parse_parameter, with_article
-from . import compare, preview
+from . import compare, preview, reuse
 
 __all__ = [
     "CancelHandle",
@@ -246,6 +246,7 @@ class _Instance:
     printed: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     pid: int | None = None
+    reused: bool = False
 
 
 def new_run_id() -> str:
@@ -364,10 +365,17 @@ def _precompile(script: Path) -> None:
 
 
 def _run_instance(
-    inst: _Instance, script: Path, cwd: Path, python: str, cancel: CancelHandle
+    inst: _Instance,
+    script: Path,
+    cwd: Path,
+    python: str,
+    cancel: CancelHandle,
+    reuser: reuse.Reuser | None = None,
+    may_reuse: bool = True,
 ) -> _Instance:
     """One process for one task instance; its files stay in ``inst.folder`` (``in/``, ``out/``,
-    ``stdout.txt``, ``stderr.txt``, ``printed.json``, ``error.json``)."""
+    ``stdout.txt``, ``stderr.txt``, ``printed.json``, ``error.json``, and ``reuse.json`` once it
+    succeeded). With ``reuser``, an instance whose key is stored is taken, not run."""
     if cancel.cancelled:
         inst.status = "cancelled"
         return inst
@@ -382,6 +390,10 @@ def _run_instance(
         params.mkdir(exist_ok=True)
         for name, text in inst.parameters.items():
             (params / name).write_text(text, encoding="utf-8")
+    key = reuser.key(script, inst.folder) if reuser is not None else None
+    if reuser is not None and may_reuse and (taken := reuser.take(key, inst.folder)) is not None:
+        inst.printed, inst.outputs, inst.status, inst.reused = taken, outputs, "ok", True
+        return inst
     error = inst.folder / "error.json"
     printed = inst.folder / "printed.json"
     env = _child_env()
@@ -418,6 +430,8 @@ def _run_instance(
     if code == 0 and outputs.is_dir():
         inst.outputs = outputs
         inst.status = "ok"
+        if reuser is not None:
+            reuser.record(key, inst.folder)
         return inst
     if cancel.cancelled:
         inst.status = "cancelled"
@@ -475,12 +489,19 @@ def run_workflow(
     progress: Progress | None = None,
     cancel: CancelHandle | None = None,
     python: str = sys.executable,
+    reuse_store: bool = False,
+    resume: str | None = None,
+    reuse_limit: int | None = None,
 ) -> dict[str, Any]:
     """Run the spec's tasks as a cluster would, each instance in its own process.
 
     The splitter runs once; the processor chain once per batch, ``parallelism`` at a time (default:
     CPU count); the merger and later tasks once. A failed instance lets the others of its task
     finish, then the run stops (as Argo stops a DAG). Returns the result dict (docs/running.md).
+
+    ``reuse_store`` takes every instance whose key is in the runs folder's store from there and
+    stores the others; ``resume`` takes them from run ``resume`` of the same runs folder
+    (:mod:`naavre_batch_ext.engines.reuse`). Steps tagged ``naavre:no-reuse`` always run.
     """
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
@@ -488,6 +509,7 @@ def run_workflow(
     parallelism = max(1, parallelism or os.cpu_count() or 1)
     notebook_path = Path(notebook_path).resolve()
     tasks = scripts.plan_tasks(spec)
+    reuser = _reuser(notebook_path, runs_dir, python, reuse_store, resume, reuse_limit)
     run_id, folder = _new_run_folder(notebook_path, Path(runs_dir) if runs_dir else None, run_id)
     (folder / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     script_dir = folder / "scripts"
@@ -585,11 +607,20 @@ def run_workflow(
                     done=done,
                     status=inst.status,
                     seconds=round(inst.seconds, 4),
+                    reused=inst.reused,
                 )
 
+            may_reuse = not any(steps_by_id[s].get("no_reuse") for s in task.steps)
             futures = [
                 pool.submit(
-                    _run_instance, inst, paths[task.id], notebook_path.parent, python, cancel
+                    _run_instance,
+                    inst,
+                    paths[task.id],
+                    notebook_path.parent,
+                    python,
+                    cancel,
+                    reuser,
+                    may_reuse,
                 )
                 for inst in instances
             ]
@@ -611,6 +642,7 @@ def run_workflow(
                     "steps": list(task.steps),
                     "instances": len(instances),
                     "failed": [i.number for i in failed],
+                    "reused": [i.number for i in instances if i.reused],
                     "status": task_status,
                     "wall_seconds": round(wall, 4),
                     "instance_seconds": [round(i.seconds, 4) for i in instances],
@@ -657,12 +689,54 @@ def run_workflow(
         "printed": printed,
         "errors": errors,
         "warnings": [],
+        "reuse": _reuse_summary(reuser, summary),
     }
     (folder / "result.json").write_text(
         json.dumps(readable_result(result), indent=1), encoding="utf-8"
     )
     _emit(progress, "run-finished", context="workflow", status=status, seconds=round(wall, 4))
     return result
+
+
+def _reuser(
+    notebook_path: Path,
+    runs_dir: str | Path | None,
+    python: str,
+    store: bool,
+    resume: str | None,
+    limit: int | None,
+) -> reuse.Reuser:
+    """The run's :class:`reuse.Reuser`; :class:`RunError` for a store or a run to resume that
+    cannot be used, before anything runs."""
+    base = Path(runs_dir) if runs_dir else notebook_path.parent / ".naavre-batch" / "runs"
+    try:
+        return reuse.Reuser(
+            python,
+            reuse.Store(base, limit or reuse.DEFAULT_LIMIT_BYTES) if store else None,
+            reuse.RunIndex.open(base, resume) if resume else None,
+        )
+    except reuse.ReuseError as exc:
+        raise RunError(exc.message, exc.hint) from None
+
+
+def _reuse_summary(reuser: reuse.Reuser, summary: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many instances were taken from the store or the resumed run, ran, failed; the store
+    trimmed to its limit."""
+    reused = sum(len(t["reused"]) for t in summary)
+    failed = sum(len(t["failed"]) for t in summary)
+    record: dict[str, Any] = {
+        "enabled": reuser.active,
+        "reused": reused,
+        "ran": sum(t["instances"] for t in summary) - reused,
+        "failed": failed,
+    }
+    if reuser.index is not None:
+        record["resumed_from"] = reuser.index.run_id
+    if reuser.store is not None:
+        record["evicted"] = reuser.store.trim()
+        record["store_bytes"] = reuser.store.size()
+        record["store_limit_bytes"] = reuser.store.limit_bytes
+    return record
 
 
 def _load_value(path: Path) -> Any:
@@ -1142,6 +1216,9 @@ def run(
     progress: Progress | None = None,
     cancel: CancelHandle | None = None,
     root: str | Path | None = None,
+    reuse_store: bool = False,
+    resume: str | None = None,
+    reuse_limit: int | None = None,
 ) -> dict[str, Any]:
     """Analyse, then run in ``notebook``, ``workflow`` or ``both`` contexts (and compare).
 
@@ -1149,6 +1226,9 @@ def run(
     parameter override is unknown or the runs folder cannot be created (see
     :func:`check_runs_folder`; with ``root``, it must resolve inside it). The result's ``status`` is ``ok`` only when every run succeeded
     and, for ``both``, the comparison found the same values.
+
+    ``reuse_store``, ``resume`` and ``reuse_limit`` go to :func:`run_workflow`; with ``resume``
+    the run's parameters are those of the run resumed, ``parameters`` applied over them.
     """
     if context not in ("notebook", "workflow", "both"):
         raise RunError(f"unknown context {context!r}", "use notebook, workflow or both")
@@ -1169,8 +1249,15 @@ def run(
         )
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
+    if resume and context not in ("workflow", "both"):
+        raise RunError(
+            f"--resume applies to the workflow context, not {context}",
+            "resume with --context workflow or both",
+        )
     if context in ("workflow", "both"):  # before the notebook context spends its minutes
         runs_dir = check_runs_folder(path, runs_dir, root)
+        if resume:
+            overrides = {**_resumed_parameters(spec, runs_dir, resume), **overrides}
     cancel = cancel or CancelHandle()
     result: dict[str, Any] = {"notebook": str(path), "context": context}
     if context in ("notebook", "both"):
@@ -1187,8 +1274,21 @@ def run(
             run_id=run_id,
             progress=progress,
             cancel=cancel,
+            reuse_store=reuse_store,
+            resume=resume,
+            reuse_limit=reuse_limit,
         )
     return conclude(spec, result, cancel, compare_runs=context == "both")
+
+
+def _resumed_parameters(spec: dict[str, Any], runs_dir: Path, run_id: str) -> dict[str, Any]:
+    """The parameter values of the run to resume that the notebook still declares."""
+    try:
+        used = reuse.RunIndex.open(runs_dir, run_id).parameters() or {}
+    except reuse.ReuseError as exc:
+        raise RunError(exc.message, exc.hint) from None
+    declared = {p["name"] for p in spec.get("parameters", [])}
+    return {name: value for name, value in used.items() if name in declared}
 
 
 def conclude(
