@@ -8,7 +8,13 @@ import shutil
 import threading
 from typing import Any, TextIO
 
-__all__ = ["ProgressPrinter", "format_comparison", "format_errors", "format_summary"]
+__all__ = [
+    "ProgressPrinter",
+    "format_comparison",
+    "format_errors",
+    "format_reuse",
+    "format_summary",
+]
 
 
 class ProgressPrinter:
@@ -75,13 +81,22 @@ class ProgressPrinter:
 
 
 def format_summary(run: dict[str, Any]) -> str:
-    """The table printed at the end of a run: step, instances, failed, wall time."""
-    rows = [("step", "instances", "failed", "wall time")]
+    """The table printed at the end of a run: step, instances, (reused,) failed, wall time; with
+    reuse or resume, a last line with how many instances were reused, ran and failed."""
+    reuse = run.get("reuse") or {}
+    shown = bool(reuse.get("enabled"))
+    rows = [("step", "instances", *(("reused",) if shown else ()), "failed", "wall time")]
     for s in run.get("steps", []):
         rows.append(
-            (s["task"], str(s["instances"]), str(len(s["failed"])), f"{s['wall_seconds']:.2f} s")
+            (
+                s["task"],
+                str(s["instances"]),
+                *((str(len(s.get("reused", []))),) if shown else ()),
+                str(len(s["failed"])),
+                f"{s['wall_seconds']:.2f} s",
+            )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"{run['context']} context ({run['status']}, {run['wall_seconds']:.2f} s)"]
     for r in rows:
         lines.append(
@@ -90,7 +105,29 @@ def format_summary(run: dict[str, Any]) -> str:
             + "  "
             + "  ".join(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))
         )
+    if shown:
+        lines.append("  " + format_reuse(reuse))
     return "\n".join(lines)
+
+
+def format_reuse(reuse: dict[str, Any]) -> str:
+    """``reuse: 4 instances reused, 2 ran (0 failed), resumed from RUN; store 3.7 kB of 2048 MB``."""
+    failed = reuse.get("failed", 0)
+    again = "failed again" if reuse.get("resumed_from") else "failed"
+    text = (
+        f"reuse: {reuse.get('reused', 0)} instance{'s' * (reuse.get('reused', 0) != 1)} reused, "
+        f"{reuse.get('ran', 0)} ran ({failed} {again})"
+    )
+    if reuse.get("resumed_from"):
+        text += f", resumed from {reuse['resumed_from']}"
+    if "store_bytes" in reuse:
+        text += (
+            f"; store {reuse['store_bytes'] / 1e3:.1f} kB of "
+            f"{reuse['store_limit_bytes'] / 2**20:.0f} MB"
+        )
+        if reuse.get("evicted"):
+            text += f", {reuse['evicted']} evicted"
+    return text
 
 
 def format_errors(run: dict[str, Any]) -> str:

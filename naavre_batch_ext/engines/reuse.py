@@ -328,7 +328,9 @@ class RunIndex:
     def open(cls, runs_folder: Path, run_id: str) -> RunIndex:
         """Read the manifests of run ``run_id`` (``ReuseError`` when there is no such run)."""
         if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
-            raise ReuseError(f"{run_id!r} is not a run id", "run ids look like 20261125-093012-a1b2c3")
+            raise ReuseError(
+                f"{run_id!r} is not a run id", "run ids look like 20261125-093012-a1b2c3"
+            )
         folder = Path(runs_folder) / run_id
         if not (folder / "spec.json").is_file() or not _inside(folder, runs_folder):
             raise ReuseError(
