@@ -30,6 +30,7 @@ class ProgressPrinter:
         self._lock = threading.Lock()
         self._failed = 0
         self._total = 0
+        self._quarter: dict[int, int] = {}
 
     def __call__(self, event: dict[str, Any]) -> None:
         with self._lock:
@@ -71,6 +72,16 @@ class ProgressPrinter:
                     f"{event['status']} ({event['seconds']:.2f} s), "
                     f"{event['done']}/{event['instances']} done\n"
                 )
+        elif kind == "instance-progress":  # a tqdm bar inside a running instance
+            n, total = event["n"], event["total"]
+            which = f"instance {event['instance'] + 1}/{event['instances']}"
+            if self.tty:
+                self._write(f"\r\x1b[K  {event['task']}: {which}: {n}/{total}")
+            else:
+                step = max(1, total // 4)
+                if n == total or n // step != self._quarter.get(event["instance"]):
+                    self._quarter[event["instance"]] = n // step
+                    self._write(f"  {event['task']}: {which}: {n}/{total}\n")
         elif kind == "task-finished":
             text = f"  {event['task']}: {event['status']} in {event['seconds']:.2f} s"
             if event.get("failed"):

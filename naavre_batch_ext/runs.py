@@ -233,6 +233,13 @@ class Run:
                 task["instance_status"].sort(
                     key=lambda i: i["instance"] if i["instance"] is not None else -1
                 )
+            elif kind == "instance-progress":  # a tqdm bar inside a running instance
+                task = _find_task(context, event["task"])
+                bars = task.setdefault("instance_progress", {})
+                bars[str(event.get("instance"))] = {
+                    "n": event.get("n"),
+                    "total": event.get("total"),
+                }
             elif kind == "task-finished":
                 task = _find_task(context, event["task"])
                 task.update(status=event.get("status"), seconds=event.get("seconds"))

@@ -43,7 +43,7 @@ from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
 from ..steps import scripts, step_runtime, transport
 from ..steps.step_runtime import format_parameter, parse_parameter, with_article
-from . import compare, preview, reuse
+from . import batch_progress, compare, preview, reuse
 
 __all__ = [
     "CancelHandle",
@@ -321,6 +321,8 @@ def _new_run_folder(
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAAVRE_")}
     env["PYTHONUNBUFFERED"] = "1"
+    for name, value in batch_progress.TQDM_ENV.items():
+        env.setdefault(name, value)
     return env
 
 
@@ -624,8 +626,9 @@ def run_workflow(
                 )
                 for inst in instances
             ]
-            for future in as_completed(futures):
-                finished(future.result())
+            with _watch_bars(progress, task, instances):
+                for future in as_completed(futures):
+                    finished(future.result())
             wall = time.perf_counter() - task_start
             failed = [i for i in instances if i.status == "failed"]
             for inst in failed:
@@ -696,6 +699,33 @@ def run_workflow(
     )
     _emit(progress, "run-finished", context="workflow", status=status, seconds=round(wall, 4))
     return result
+
+
+def _watch_bars(
+    progress: Progress | None, task: scripts.Task, instances: list[_Instance]
+) -> batch_progress.Watcher:
+    """``instance-progress`` events from the tqdm bars of the task's running instances."""
+
+    def running() -> list[tuple[int, Path]]:
+        return [
+            (i.number, i.folder / "stderr.txt")
+            for i in instances
+            if i.pid is not None and i.status == "pending"
+        ]
+
+    def report(number: int, n: int, total: int) -> None:
+        _emit(
+            progress,
+            "instance-progress",
+            context="workflow",
+            task=task.id,
+            instance=number,
+            instances=len(instances),
+            n=n,
+            total=total,
+        )
+
+    return batch_progress.Watcher(running, report)
 
 
 def _reuser(

@@ -97,9 +97,10 @@ describe('setRole writes what parseTags reads back', () => {
   });
 
   it('keeps naavre:no-reuse when the role changes', () => {
-    expect(setRole(['naavre:merger', 'naavre:no-reuse'], 'processor')).toEqual(
-      ['naavre:processor', 'naavre:no-reuse']
-    );
+    expect(setRole(['naavre:merger', 'naavre:no-reuse'], 'processor')).toEqual([
+      'naavre:processor',
+      'naavre:no-reuse'
+    ]);
   });
 
   it('sets and removes naavre:no-reuse, other tags kept', () => {
