@@ -26,7 +26,9 @@ mirror):
 - stop: operator.go sets ``Stopped with strategy 'Stop'`` on the workflow and exec_control.go
   ``workflow shutdown with strategy:  Stop`` on the nodes it stops;
 - retry: workflow/util/util.go, ``FormulateRetryWorkflow``: failed pod nodes and what depends on
-  them are removed, their ancestors set back to Running, the workflow Running again;
+  them are removed, their ancestors set back to Running with ``startedAt`` now (``resetNode``), the
+  workflow Running again with ``status.startedAt`` now (``createNewRetryWorkflow``); succeeded
+  nodes are kept as they were, with their old times;
 - resubmit: a new workflow from the old one's spec (util.go, ``FormulateResubmitWorkflow``).
 """
 
@@ -54,6 +56,8 @@ from naavre_batch_ext.core.split import batch_ranges
 SWAGGER_PATH = Path("/work/shared/argo/argo-server-swagger-v4.1.2.json")
 _LOCAL_SWAGGER = Path(__file__).parent / "fixtures" / "argo-server-swagger-v4.1.2.json"
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=60)
+RETRY_AT = 40
+"""Seconds after T0 at which a retry happens in the script (the failed batch restarts then)."""
 
 
 def swagger() -> dict[str, Any]:
@@ -224,7 +228,10 @@ class FakeArgo:
         phase = {1: "Running", 2: "Running", 3: "Running", 4: "Failed", 5: "Running"}.get(
             stage, "Succeeded"
         )
-        root = node(name, "DAG", spec["entrypoint"], phase, 0, None if phase == "Running" else 70)
+        reset = RETRY_AT if run.retried else None  # resetNode: the ancestors start again
+        root = node(
+            name, "DAG", spec["entrypoint"], phase, reset or 0, None if phase == "Running" else 70
+        )
         split_name = f"{name}.{splitter['name']}"
         batches = [
             {"index": i, "start": a, "stop": b, "items": [f"item-{j}" for j in range(a, b)]}
@@ -257,7 +264,7 @@ class FakeArgo:
                 "exitCode": "0",
             }
         if stage < 2:
-            self._status(wf, nodes, "Running", "0/1")
+            self._status(wf, nodes, "Running", "0/1", started=reset or 0)
             return
         group_name = f"{name}.{fan['name']}"
         instances = []
@@ -279,7 +286,7 @@ class FakeArgo:
                 state = "Succeeded"
             start = 9 + i if state != "Pending" else 9
             if failing and stage >= 5:
-                start = 40
+                start = RETRY_AT
             end = None if state in ("Running", "Pending") else start + 20
             extra: dict[str, Any] = {
                 "inputs": {"parameters": [{"name": "naavre-batch", "value": json.dumps(batch)}]}
@@ -340,7 +347,7 @@ class FakeArgo:
             "TaskGroup",
             fan["template"],
             group_phase,
-            9,
+            reset or 9,
             None if group_phase == "Running" else 60,
             children=[i["id"] for i in instances],
         )
@@ -369,10 +376,15 @@ class FakeArgo:
         if stage == 6:
             node(merger_name, "Pod", merger["template"], "Succeeded", 61, 66)
             self._status(
-                wf, nodes, "Succeeded", f"{len(instances) + 2}/{len(instances) + 2}", finished=70
+                wf,
+                nodes,
+                "Succeeded",
+                f"{len(instances) + 2}/{len(instances) + 2}",
+                finished=70,
+                started=reset or 0,
             )
             return
-        self._status(wf, nodes, "Running", f"{done + 1}/{len(instances) + 2}")
+        self._status(wf, nodes, "Running", f"{done + 1}/{len(instances) + 2}", started=reset or 0)
 
     def _status(
         self,
@@ -382,10 +394,11 @@ class FakeArgo:
         progress: str,
         message: str = "",
         finished: float | None = None,
+        started: float = 0,
     ) -> None:
         status: dict[str, Any] = {
             "phase": phase,
-            "startedAt": _ts(0),
+            "startedAt": _ts(started),
             "progress": progress,
             "nodes": nodes,
         }

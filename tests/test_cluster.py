@@ -324,6 +324,21 @@ def test_submit_watch_follows_a_retried_run_to_success(
     assert code == 0, out
     assert "3/3 done" in out
     assert "--- output of retrieve-batches ---\nProcessed items: [0.0, " in out
+    # Argo keeps the batches that succeeded before the retry (util.go, FormulateRetryWorkflow):
+    # the failed batch 0 (fail_index 3 of 3 batches) re-ran, the others were kept.
+    assert "3/3 done (2 kept from before the retry)" in out
+    assert "retried: process-batches: batch(es) 1, 2 kept (succeeded before the retry), " in out
+    assert "batch(es) 0 re-ran" in out
+
+
+def test_a_run_never_retried_reports_nothing_kept(argo_env: FakeThread) -> None:
+    s = settings_from(os.environ)
+    name = send(s, create_request(NS, seed_workflow()))["metadata"]["name"]
+    for _ in range(6):
+        status = run_status(send(s, get_request(NS, name)))
+    chain = next(step for step in status["steps"] if step["instances"])
+    assert chain["instances"]["reused"] == 0
+    assert not any(step["reused"] for step in status["steps"])
 
 
 def test_submit_without_watch_names_the_run(
