@@ -5,7 +5,7 @@
  * cluster-status.json holds real `naavre_batch_ext.engines.cluster.run_status` answers for the tagged
  * seed on the fake Argo server's scripted run (tests/argo_fake.py; make_cluster_status.py
  * regenerates it): `running` (3 of 5 batches done), `failed` (batch 3 failed, the merger too),
- * `succeeded`.
+ * `succeeded`, and `retried` (the failed run retried to success).
  */
 import {
   clusterInstances,
@@ -37,6 +37,15 @@ describe('parseClusterRun', () => {
     expect([batch.index, batch.start, batch.stop]).toEqual([3, 18, 23]);
     expect(batch.cells).toEqual([6]);
     expect(itemRangeText(batch.start, batch.stop)).toBe('items 18–22');
+  });
+
+  it('says which batches a retry kept and which ran again', () => {
+    const retried = parseClusterRun(statuses.retried).steps[1].instances!;
+    expect(retried.reused).toBe(4);
+    expect(retried.items.filter(i => !i.reused).map(i => i.index)).toEqual([3]);
+    expect(parseClusterRun(statuses.succeeded).steps[1].instances!.reused).toBe(
+      0
+    );
   });
 
   it('tolerates a run summary without steps', () => {
