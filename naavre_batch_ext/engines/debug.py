@@ -20,6 +20,7 @@ from typing import Any
 import nbformat
 
 from ..steps import step_runtime
+from . import reuse
 
 __all__ = ["DebugError", "DebugTarget", "find_target", "loader_source", "write_notebook"]
 
@@ -80,8 +81,8 @@ def find_target(
 ) -> DebugTarget:
     """The instance to debug: batch ``batch`` of the processor chain (``task`` or the one that
     failed), or, without ``batch``, the run's first failed instance."""
-    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
-        raise DebugError(f"{run_id!r} is not a run id", "run ids look like 20261125-093012-a1b2c3")
+    if not reuse.is_run_id(run_id):
+        raise DebugError(f"{run_id!r} is not a run id", reuse.RUN_ID_HINT)
     run_folder = runs_folder / run_id
     spec = _read_json(run_folder / "spec.json")
     result = _read_json(run_folder / "result.json") or {}

@@ -41,9 +41,11 @@ __all__ = [
     "MANIFEST",
     "STORE_DIR",
     "Hasher",
+    "RUN_ID_HINT",
     "ReuseError",
     "RunIndex",
     "Store",
+    "is_run_id",
     "restore",
     "verified",
     "write_manifest",
@@ -315,6 +317,14 @@ class Store:
         return evicted
 
 
+RUN_ID_HINT = "run ids look like 20261125-093012-a1b2c3"
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` can name a run folder: one path segment, not hidden (``.reuse``)."""
+    return bool(text) and "/" not in text and "\\" not in text and not text.startswith(".")
+
+
 @dataclass
 class RunIndex:
     """The successful instances of an earlier run, by key: what ``--resume RUN_ID`` takes from."""
@@ -327,10 +337,8 @@ class RunIndex:
     @classmethod
     def open(cls, runs_folder: Path, run_id: str) -> RunIndex:
         """Read the manifests of run ``run_id`` (``ReuseError`` when there is no such run)."""
-        if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
-            raise ReuseError(
-                f"{run_id!r} is not a run id", "run ids look like 20261125-093012-a1b2c3"
-            )
+        if not is_run_id(run_id):
+            raise ReuseError(f"{run_id!r} is not a run id", RUN_ID_HINT)
         folder = Path(runs_folder) / run_id
         if not (folder / "spec.json").is_file() or not _inside(folder, runs_folder):
             raise ReuseError(

@@ -551,6 +551,21 @@ function seconds(value: number | null, trans: TranslationBundle): string {
   return value === null ? '' : trans.__('%1 s', value.toFixed(2));
 }
 
+/** A progress bar of `value` out of `total` (at least 1), named for screen readers. */
+function Meter(props: {
+  value: number;
+  total: number;
+  label: string;
+}): JSX.Element {
+  return (
+    <progress
+      max={Math.max(props.total, 1)}
+      value={props.value}
+      aria-label={props.label}
+    />
+  );
+}
+
 function ContextProgress(props: {
   context: IContextProgress;
   trans: TranslationBundle;
@@ -579,10 +594,10 @@ function ContextProgress(props: {
           <tr key={t.task} data-task={t.task} data-status={t.status}>
             <th scope="row">{t.task}</th>
             <td>
-              <progress
-                max={Math.max(t.total, 1)}
+              <Meter
                 value={t.done}
-                aria-label={trans.__(
+                total={t.total}
+                label={trans.__(
                   '%1: %2 of %3 instances done',
                   t.task,
                   t.done,
@@ -610,10 +625,10 @@ function ContextProgress(props: {
                   className="jp-NaavreBatch-bar"
                   data-instance={bar.instance}
                 >
-                  <progress
-                    max={Math.max(bar.total, 1)}
+                  <Meter
                     value={bar.n}
-                    aria-label={trans.__(
+                    total={bar.total}
+                    label={trans.__(
                       'batch %1: %2 of %3',
                       bar.instance,
                       bar.n,
