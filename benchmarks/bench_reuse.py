@@ -60,7 +60,7 @@ def main() -> None:
             seconds, last = once(True)
             assert last["reuse"]["ran"] == 0, last["reuse"]
             reused.append(seconds)
-        store = reuse.Store(path.parent / ".naavre-batch" / "runs")
+        store = reuse.Store.open(path.parent / ".naavre-batch" / "runs")
         on_disk = sum(f.stat().st_size for f in store.path.rglob("*") if f.is_file())
         instances = last["reuse"]["reused"]
         print(f"seed, {PARAMETERS['param_item_count']} items in 50 batches, workflow context, ")

@@ -229,7 +229,7 @@ def test_the_store_refuses_a_symbolic_link_out_of_the_runs_folder(tmp_path: Path
 def test_a_shard_linked_out_of_the_store_is_never_written(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    store = reuse.Store(tmp_path / "runs")
+    store = reuse.Store.open(tmp_path / "runs")
     key = "ab" + "0" * 62
     (store.path / "ab").symlink_to(outside)
     folder = tmp_path / "instance"

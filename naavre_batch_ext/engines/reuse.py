@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .safe_folder import SafeFolder
+
 __all__ = [
     "DEFAULT_LIMIT_BYTES",
     "KEY_VERSION",
@@ -205,17 +207,36 @@ class Store:
     written outside ``<runs>/.reuse`` (a symbolic link there is refused).
     """
 
-    def __init__(self, runs_folder: Path, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
-        self.runs_folder = Path(os.path.realpath(runs_folder))
-        self.path = self.runs_folder / STORE_DIR
+    def __init__(self, folder: SafeFolder, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
+        self.folder = folder
+        self.path = folder.path
+        """Where entries are read and written: through the open folder's descriptor (Linux)."""
         self.limit_bytes = limit_bytes
-        if self.path.is_symlink() or (self.path.exists() and not self.path.is_dir()):
+
+    @classmethod
+    def open(cls, runs: Path | SafeFolder, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> Store:
+        """The store of the runs folder ``runs`` (a path, or the runner's open folder), created
+        and opened once below it without following a link (:mod:`.safe_folder`): a ``.reuse``
+        that is a symbolic link or a file is refused (:class:`ReuseError`)."""
+        try:
+            parent = runs if isinstance(runs, SafeFolder) else SafeFolder.open(runs)
+            try:
+                folder = parent.mkdir(STORE_DIR, exist_ok=True)
+            finally:
+                if parent is not runs:
+                    parent.close()
+        except OSError as exc:
+            where = runs.label if isinstance(runs, SafeFolder) else str(runs)
             raise ReuseError(
-                f"the reuse store {self.path.name} in {runs_folder} is not a plain folder; "
-                "nothing was run",
-                f"remove {self.path} (it is only a cache)",
-            )
-        self.path.mkdir(parents=True, exist_ok=True)
+                f"the reuse store {STORE_DIR} in {where} is not a plain folder or cannot be "
+                f"made ({exc.strerror or exc}); nothing was run",
+                f"remove {where}/{STORE_DIR} (it is only a cache)",
+            ) from None
+        return cls(folder, limit_bytes)
+
+    def close(self) -> None:
+        """Close the store's folder (idempotent)."""
+        self.folder.close()
 
     def _entry(self, key: str) -> Path:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
@@ -412,6 +433,11 @@ class Reuser:
                 except (OSError, ValueError):
                     return None
         return None
+
+    def close(self) -> None:
+        """Close the store's folder, if any."""
+        if self.store is not None:
+            self.store.close()
 
     def record(self, key: str | None, folder: Path) -> None:
         """After a successful run: the manifest, and the store entry with ``--reuse``."""
