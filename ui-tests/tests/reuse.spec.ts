@@ -18,7 +18,7 @@ async function openFailingSeed(page: IJupyterLabPageFixture, tmpPath: string) {
     `${tmpPath}/${SEED}`
   );
   // The batch holding item 6 fails while the file `broken` exists beside the notebook.
-  await page.contents.uploadContent('', 'text', `${tmpPath}/broken`);
+  await page.contents.uploadContent('broken', 'text', `${tmpPath}/broken`);
   await page.notebook.openByPath(`${tmpPath}/${SEED}`);
   await page.notebook.activate(SEED);
   await page.evaluate(() => {
