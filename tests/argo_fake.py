@@ -174,6 +174,9 @@ class Run:
     hold: bool = False
     kept: set[int] = field(default_factory=set)
     """``id()`` of pods a retry kept (shown finished from the start)."""
+    retried_at: float | None = None
+    """When the last retry happened (seconds from the start): util.go ``createNewRetryWorkflow``
+    sets ``status.startedAt`` to it and ``resetNode`` the re-run nodes' ancestors' ``startedAt``."""
     deleted: set[str] = field(default_factory=set)
     """Pods deleted by pod GC: their logs are gone."""
     shown: list[Shown] = field(default_factory=list)
@@ -377,7 +380,7 @@ class FakeArgo:
                 return "Succeeded" if pod.returncode == 0 else "Failed"
             return "Running" if clock >= s.start else "Pending"
 
-        root = node(name, "DAG", spec["entrypoint"], "Running", startedAt=_ts(0))
+        root = node(name, "DAG", spec["entrypoint"], "Running", startedAt=_ts(run.retried_at or 0))
         outbound: dict[str, list[dict[str, Any]]] = {}  # task -> nodes its dependants hang from
         by_task: dict[str, list[Shown]] = {}
         for s in run.shown:
@@ -446,7 +449,12 @@ class FakeArgo:
                     task["template"],
                     group_phase,
                     children=[c["id"] for c in children],
-                    startedAt=_ts(min(s.start for s in by_task[task["name"]]) * 10),
+                    startedAt=_ts(
+                        run.retried_at  # resetNode: an ancestor of a re-run pod starts again
+                        if run.retried_at is not None
+                        and any(id(s.pod) not in run.kept for s in by_task[task["name"]])
+                        else min(s.start for s in by_task[task["name"]]) * 10
+                    ),
                 )
                 outbound[task["name"]] = leaves
                 created = [group]
@@ -470,7 +478,15 @@ class FakeArgo:
                 message = run.play.message
             root["phase"] = phase if phase != "Error" else "Failed"
             root["finishedAt"] = _ts(run.last * 10)
-        self._status(wf, nodes, phase, f"{done}/{total}", message, run.last * 10 if final else None)
+        self._status(
+            wf,
+            nodes,
+            phase,
+            f"{done}/{total}",
+            message,
+            run.last * 10 if final else None,
+            started=run.retried_at or 0,
+        )
         # pod/cleanup.go determinePodCleanupAction, once each pod completed
         strategy = (spec.get("podGC") or {}).get("strategy")
         deletes = POD_GC_DELETES.get(str(strategy))
@@ -490,10 +506,11 @@ class FakeArgo:
         progress: str,
         message: str = "",
         finished: float | None = None,
+        started: float = 0,
     ) -> None:
         status: dict[str, Any] = {
             "phase": phase,
-            "startedAt": _ts(0),
+            "startedAt": _ts(started),
             "progress": progress,
             "nodes": nodes,
         }
@@ -536,6 +553,7 @@ class FakeArgo:
         self.execute(run, keep)
         run.kept = {id(p) for p in keep.values()}
         run.stage = min((s.start for s in run.shown if id(s.pod) not in run.kept), default=run.last)
+        run.retried_at = run.stage * 10
         name = run.workflow["metadata"]["name"]
         for s in run.shown:
             if id(s.pod) not in run.kept:  # a new pod of the same name, with its own log

@@ -429,6 +429,19 @@ def test_submit_watch_follows_a_retried_run_to_success_and_prints_the_stored_out
     )
     assert "--- output of retrieve-batches ---\nProcessed batches: [[0.0, " in out
     assert "\nProcessed items: [0.0, 0.023809523809523808," in out
+    # Argo keeps the batches that succeeded before the retry (workflow/util/util.go,
+    # FormulateRetryWorkflow, createNewRetryWorkflow): only the broken batch 1 ran again.
+    assert "3/3 done (2 kept from before the retry)" in out
+    assert "retried: process-batches: batch(es) 0, 2 kept (succeeded before the retry), " in out
+    assert "batch(es) 1 re-ran" in out
+
+
+def test_a_run_never_retried_reports_nothing_kept(tmp_path: Path) -> None:
+    _, run = played(tmp_path, broken=None)
+    status = run_status(run.workflow)
+    chain = next(step for step in status["steps"] if step["instances"])
+    assert chain["instances"]["reused"] == 0
+    assert not any(step["reused"] for step in status["steps"])
 
 
 def test_submit_without_watch_names_the_run(

@@ -729,6 +729,19 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
     now = now or datetime.now(timezone.utc)
     summary = run_summary(workflow, now)
     name = summary["name"] or ""
+    # A retry (workflow/util/util.go, createNewRetryWorkflow) sets status.startedAt to its own
+    # time and keeps the succeeded nodes with their old times: those were reused, not re-run.
+    retry_start = _time(summary["startedAt"])
+
+    def kept(node: Mapping[str, Any]) -> bool:
+        started = _time(node.get("startedAt"))
+        return (
+            node.get("phase") == "Succeeded"
+            and started is not None
+            and retry_start is not None
+            and started < retry_start
+        )
+
     nodes: Mapping[str, Any] = (workflow.get("status") or {}).get("nodes") or {}
     annotations = (workflow.get("metadata") or {}).get("annotations") or {}
     pod_version = annotations.get("workflows.argoproj.io/pod-name-format", "v2")
@@ -772,6 +785,7 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
             "instances": None,
             "output": None,
             "summary": None,
+            "reused": bool(node) and kept(node or {}),
         }
         if node is not None and node.get("type") == "TaskGroup":
             task_ranges = ranges.get(splitter_of.get(row["task"], ""), {})
@@ -794,6 +808,7 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
                         "seconds": _seconds(child, now),
                         "start": start,
                         "stop": stop,
+                        "reused": kept(child),
                         "podName": generate_pod_name(
                             name,
                             pod.get("name") or "",
@@ -815,6 +830,7 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
                 "running": counts["running"],
                 "failed": counts["failed"],
                 "pending": max(total, len(items)) - sum(counts.values()),
+                "reused": sum(1 for i in items if i["reused"]),
                 "items": items,
             }
             for item in items:
@@ -971,6 +987,8 @@ def format_status_table(status: Mapping[str, Any]) -> str:
                 batches += f", {inst['running']} running"
             if inst["failed"]:
                 batches += f", {inst['failed']} failed"
+            if inst.get("reused"):
+                batches += f" ({inst['reused']} kept from before the retry)"
         label = ", ".join(step.get("steps") or [step.get("task", "")])
         rows.append((label, step.get("state", ""), batches, _duration(step.get("seconds"))))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
@@ -983,6 +1001,15 @@ def format_status_table(status: Mapping[str, Any]) -> str:
     lines += [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
+    for step in status.get("steps", []):
+        items = (step.get("instances") or {}).get("items") or []
+        if any(i.get("reused") for i in items):
+            kept = [str(i["index"]) for i in items if i.get("reused")]
+            again = [str(i["index"]) for i in items if not i.get("reused")]
+            lines.append(
+                f"  retried: {step['task']}: batch(es) {', '.join(kept)} kept (succeeded before "
+                f"the retry)" + (f", batch(es) {', '.join(again)} re-ran" if again else "")
+            )
     for f in status.get("failures", []):
         where = f"batch {f['index']}" if f.get("index") is not None else "step"
         items = item_range_text(f.get("start"), f.get("stop"))

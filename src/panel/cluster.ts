@@ -17,6 +17,8 @@ export interface IClusterInstance {
   start: number | null;
   stop: number | null;
   podName: string;
+  /** Kept by an Argo retry (succeeded before it), not run again. */
+  reused: boolean;
 }
 
 export interface IInstanceCounts {
@@ -25,6 +27,8 @@ export interface IInstanceCounts {
   running: number;
   failed: number;
   pending: number;
+  /** Batches an Argo retry kept (succeeded before the retry); the others ran again. */
+  reused: number;
   items: IClusterInstance[];
 }
 
@@ -142,6 +146,7 @@ export function parseClusterRun(data: any): IClusterRun {
               running: num(inst.running) ?? 0,
               failed: num(inst.failed) ?? 0,
               pending: num(inst.pending) ?? 0,
+              reused: num(inst.reused) ?? 0,
               items: (Array.isArray(inst.items) ? inst.items : []).map(
                 (i: any) => ({
                   index: num(i.index) ?? 0,
@@ -151,7 +156,8 @@ export function parseClusterRun(data: any): IClusterRun {
                   seconds: num(i.seconds),
                   start: num(i.start),
                   stop: num(i.stop),
-                  podName: str(i.podName)
+                  podName: str(i.podName),
+                  reused: i.reused === true
                 })
               )
             }

@@ -6,7 +6,8 @@
  * seed on the fake Argo server, whose nodes come from really running the exported pods
  * (tests/argo_fake.py; make_cluster_status.py regenerates it): `running` (3 of 5 batches done),
  * `failed` (the processor raised for item 13: batch 2 failed, the merger too), `succeeded` (the
- * merger's printed output stored in the status).
+ * merger's printed output stored in the status), `retried` (the failed run retried once item 13
+ * works: batch 2 ran again, the others were kept).
  */
 import {
   clusterInstances,
@@ -52,6 +53,15 @@ describe('parseClusterRun', () => {
       [3, 4],
       [4, 5]
     ]);
+  });
+
+  it('says which batches a retry kept and which ran again', () => {
+    const retried = parseClusterRun(statuses.retried).steps[1].instances!;
+    expect(retried.reused).toBe(4);
+    expect(retried.items.filter(i => !i.reused).map(i => i.index)).toEqual([2]);
+    expect(parseClusterRun(statuses.succeeded).steps[1].instances!.reused).toBe(
+      0
+    );
   });
 
   it('tolerates a run summary without steps', () => {

@@ -2,7 +2,8 @@
 tagged seed on the fake Argo server (tests/argo_fake.py), whose nodes come from really running the
 exported workflow's pods: ``running`` (stage 3: 3 of 5 batches done), ``failed`` (the seed whose
 processor raises for item 13, helpers.seed_with_a_broken_item: batch 2 fails, the merger too) and
-``succeeded`` (its merger's printed output stored in the status; its pod deleted by pod GC).
+``succeeded`` (its merger's printed output stored in the status; its pod deleted by pod GC) and
+``retried`` (the failed run retried once item 13 works: the batches kept by the retry are ``reused``).
 
 Run from the repository root: ``PYTHONPATH=.:tests python src/panel/__tests__/make_cluster_status.py``,
 then ``jlpm prettier --write src/panel/__tests__/cluster-status.json``.
@@ -26,6 +27,7 @@ with tempfile.TemporaryDirectory() as folder:
         ("running", 3, {}),
         ("failed", None, {BROKEN_ITEM_VARIABLE: "13"}),
         ("succeeded", None, {}),
+        ("retried", None, {BROKEN_ITEM_VARIABLE: "13"}),
     ):
         fake = FakeArgo(pod_env=env, root=Path(folder) / label)
         wf = workflow_for(spec, "seed.ipynb", ArgoOptions(), {}, "naavre")
@@ -34,6 +36,11 @@ with tempfile.TemporaryDirectory() as folder:
         fake.execute(run)
         run.stage = run.last if stage is None else stage
         fake.fill(run)
+        if label == "retried":
+            fake.pod_env.clear()
+            fake.retry(run)
+            run.stage = run.last
+            fake.fill(run)
         assert fake.problems == [], fake.problems
         status = run_status(run.workflow)
         status["seconds"] = None  # depends on the clock
