@@ -43,7 +43,7 @@ from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
 from ..steps import scripts, step_runtime, transport
 from ..steps.step_runtime import format_parameter, parse_parameter, with_article
-from . import compare, preview
+from . import compare, preview, timings
 
 __all__ = [
     "CancelHandle",
@@ -652,6 +652,7 @@ def run_workflow(
         "parallelism": parallelism,
         "tasks": [t.to_dict() for t in tasks],
         "steps": summary,
+        "timings": timings.section_timings(spec, "workflow", summary, trace, values),
         "wall_seconds": round(wall, 4),
         "trace": trace,
         "printed": printed,
@@ -1105,6 +1106,7 @@ async def _run_notebook_async(
         "kernel": kernel_name,
         "parameters": values,
         "steps": summary,
+        "timings": timings.section_timings(spec, "notebook", summary, trace, values, cells),
         "cells": cells,
         "wall_seconds": round(wall, 4),
         "trace": trace,
@@ -1188,6 +1190,8 @@ def run(
             progress=progress,
             cancel=cancel,
         )
+    if "notebook_run" in result and "workflow_run" in result:
+        timings.save_run_measurement(result["workflow_run"], result["notebook_run"])
     return conclude(spec, result, cancel, compare_runs=context == "both")
 
 
