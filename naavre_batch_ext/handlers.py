@@ -66,7 +66,12 @@ from .engines.cluster import (
 )
 from .engines.cluster_client import ArgoClient
 from .engines.runner import RunError, check_parameters, check_runs_folder
-from .exporters.argo import ArgoOptions, NothingToExportError, export_warnings
+from .exporters.argo import (
+    POD_GC_STRATEGIES,
+    ArgoOptions,
+    NothingToExportError,
+    export_warnings,
+)
 from .exporters.cwl import check_options as check_cwl_options
 from .exporters.cwl import export_job
 from .exporters.export import FORMATS, default_output_path, job_path, render_export
@@ -424,6 +429,45 @@ def _argo_options(value: Any) -> ArgoOptions:
     return options
 
 
+class ExportOptionsHandler(NaavreBatchHandler):
+    """``GET /naavre-batch-ext/export-options``: the export options' defaults (the CLI's,
+    :class:`ArgoOptions`) by REST name, and the pod GC strategies; ``POST`` ``{options}``: each
+    option checked as ``POST export`` checks it, ``{"errors": {name: message}}`` (``{}`` when all
+    are fine), so the panel shows a bad value at its field before anything is exported."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        defaults = ArgoOptions()
+        self.finish(
+            json.dumps(
+                {
+                    "defaults": {
+                        name: getattr(defaults, attr)
+                        for name, (attr, _, _) in _OPTION_FIELDS.items()
+                    },
+                    "podGCStrategies": list(POD_GC_STRATEGIES),
+                }
+            )
+        )
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        options = _optional(self.json_body(), "options", dict, {}, "an object of options")
+        errors: dict[str, str] = {}
+        for name in options:
+            try:
+                _argo_options({name: options[name]})
+            except ApiError as exc:
+                errors[name] = exc.message.split(": ", 1)[-1]
+        if not errors:
+            try:
+                _argo_options(options)
+            except ApiError as exc:
+                field = str(exc.extra.get("field", "options")).removeprefix("options.")
+                errors[field] = exc.message.split(": ", 1)[-1]
+        self.finish(json.dumps({"errors": errors}))
+
+
 class ExportHandler(NaavreBatchHandler):
     """``POST /naavre-batch-ext/export`` ``{path, notebook?, format, options, save, overwrite}``.
 
@@ -636,7 +680,8 @@ class RunHandler(NaavreBatchHandler):
 class AdviseHandler(NaavreBatchHandler):
     """``POST /naavre-batch-ext/advise``: the batch-count advisor's tables
     (:func:`naavre_batch_ext.engines.advisor.advise_sections`), from a finished run of this server
-    (``run``) or the newest run folder of the notebook with the same parameters."""
+    (``run``) or the newest run folder of the notebook with the same parameters. The notebook may
+    be sent unsaved (``notebook``), as for ``POST spec``: its batch count is the *current* m."""
 
     @tornado.web.authenticated
     async def post(self) -> None:
@@ -650,7 +695,7 @@ class AdviseHandler(NaavreBatchHandler):
         start_cost = _optional(body, "startCost", (int, float), None, "a number of seconds")
         if start_cost is not None and start_cost < 0:
             raise _field_error("startCost", "cannot be negative")
-        nb = await self.read_notebook_file(path)
+        nb = await self.notebook_from(body, path)
         spec = await self.analyse(nb, path)
         _refuse_analysis_errors(spec, "advise on")
         measurement: Any = None
@@ -659,7 +704,8 @@ class AdviseHandler(NaavreBatchHandler):
                 run = self.run_manager.get(run_id).snapshot()
             except UnknownRunError:
                 raise _field_error("run", f"no run {run_id!r} on this server", status=404) from None
-            parameters = dict(run.get("parameters") or {})
+            if body.get("parameters") is None:
+                parameters = dict(run.get("parameters") or {})
             result = run.get("result") or {}
             measurement = {
                 key: (result.get(f"{key}_run") or {}).get("timings")
@@ -725,6 +771,7 @@ def setup_handlers(server_app: Any) -> None:
             (route("info"), InfoHandler),
             (route("spec"), SpecHandler),
             (route("export"), ExportHandler),
+            (route("export-options"), ExportOptionsHandler),
             (route("runs"), RunsHandler),
             (route("runs/([^/]+)"), RunHandler),
             (route("advise"), AdviseHandler),

@@ -3,6 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IDiagnostic, ISpec } from '../spec';
+import { CommandIDs } from '../tokens';
 import {
   IGraphNode,
   PARAMETERS_NODE,
@@ -11,6 +12,8 @@ import {
   panelDiagnostics
 } from './graph';
 import { clusterInstances, stepStatesOf } from './cluster';
+import { AdvancedExportOptions } from './advancedview';
+import { BatchCountAdvisor } from './advisorview';
 import { ClusterRuns } from './clusterview';
 import { GraphView } from './graphview';
 import { PanelModel } from './model';
@@ -93,6 +96,15 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
           <Section title={trans.__('Run')} name="run">
             <Run model={model} spec={spec} trans={trans} />
           </Section>
+          {spec.sections.length ? (
+            <Section title={trans.__('Batch count')} name="advisor">
+              <BatchCountAdvisor
+                advisor={model.advisor}
+                exportParallelism={model.exportOptions.parallelism}
+                trans={trans}
+              />
+            </Section>
+          ) : null}
           <Section title={trans.__('Run on cluster')} name="cluster">
             <ClusterRuns
               cluster={model.cluster}
@@ -218,6 +230,7 @@ function Graph(props: {
       trans={trans}
       activeCell={model.activeCell}
       onActivate={activate}
+      onOpenLarge={() => void model.app.commands.execute(CommandIDs.openPanel)}
       key={spec.notebook.path}
     />
   );
@@ -382,6 +395,7 @@ function Export(props: {
           </select>
         </div>
       </div>
+      <AdvancedExportOptions advanced={model.advanced} trans={trans} />
       <div className="jp-NaavreBatch-buttons">
         <button
           className="jp-Button jp-mod-styled jp-mod-accept"
