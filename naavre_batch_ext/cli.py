@@ -209,6 +209,38 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runnable(path: str) -> tuple[Any, dict[str, Any]] | int:
+    """The notebook and its spec, ready to run; else the exit status after saying why (2 for an
+    unusable file, 1 for analysis errors). Warnings (magics, no steps, ...) go to stderr: they
+    explain surprises to come."""
+    from .core.diagnostics import format_diagnostic
+    from .core.notebook import NotebookError, load_notebook
+    from .core.spec import build_spec
+
+    try:
+        nb = load_notebook(path)
+    except NotebookError as exc:
+        return _fail_notebook(path, exc)
+    spec = build_spec(nb, path)
+    for d in spec["diagnostics"]:
+        print(format_diagnostic(d, path), file=sys.stderr)
+    if spec["summary"]["errors"]:
+        print(f"naavre-batch: {spec['summary']['errors']} errors; nothing was run", file=sys.stderr)
+        return 1
+    return nb, spec
+
+
+def _add_parameter_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a workflow parameter (a JSON literal, else text); repeatable",
+    )
+
+
 def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "run",
@@ -228,14 +260,7 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="default: both; cwl runs the CWL export with cwltool (the naavre-batch-ext[cwl] "
         "extra) instead of the workflow context, and compares it with the notebook context",
     )
-    p.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a workflow parameter (a JSON literal, else text); repeatable",
-    )
+    _add_parameter_option(p)
     p.add_argument(
         "--parallelism",
         type=int,
@@ -253,26 +278,15 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _cmd_run(args: argparse.Namespace) -> int:
     import json
 
-    from .core.diagnostics import format_diagnostic
-    from .core.notebook import NotebookError, load_notebook
-    from .core.spec import build_spec
     from .engines.runner import CancelHandle, RunError, parse_parameter_options, run
     from .progress import ProgressPrinter, format_comparison, format_errors, format_summary
 
     if args.parallelism is not None and args.parallelism < 1:
         return _fail("--parallelism must be at least 1")
-    try:
-        nb = load_notebook(args.notebook)
-    except NotebookError as exc:
-        return _fail_notebook(args.notebook, exc)
-    spec = build_spec(nb, args.notebook)
-    if spec["summary"]["errors"]:
-        for d in spec["diagnostics"]:
-            print(format_diagnostic(d, args.notebook), file=sys.stderr)
-        print(f"naavre-batch: {spec['summary']['errors']} errors; nothing was run", file=sys.stderr)
-        return 1
-    for d in spec["diagnostics"]:  # warnings (magics, no steps, ...) explain surprises to come
-        print(format_diagnostic(d, args.notebook), file=sys.stderr)
+    loaded = _runnable(args.notebook)
+    if isinstance(loaded, int):
+        return loaded
+    nb, spec = loaded
     try:
         parameters = parse_parameter_options(args.parameter, spec)
     except RunError as exc:
@@ -377,14 +391,7 @@ def _add_advise(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "none), and the m that minimises it. See docs/panel.md#choosing-the-batch-count.",
     )
     p.add_argument("notebook", metavar="NOTEBOOK")
-    p.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a workflow parameter (a JSON literal, else text); repeatable",
-    )
+    _add_parameter_option(p)
     p.add_argument(
         "--parallelism",
         type=int,
@@ -413,9 +420,6 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from .core.diagnostics import format_diagnostic
-    from .core.notebook import NotebookError, load_notebook
-    from .core.spec import build_spec
     from .engines import advisor, timings
     from .engines.runner import (
         RunError,
@@ -431,15 +435,10 @@ def _cmd_advise(args: argparse.Namespace) -> int:
         return _fail("--parallelism must be at least 1")
     if args.start_cost is not None and args.start_cost < 0:
         return _fail("--start-cost cannot be negative")
-    try:
-        nb = load_notebook(args.notebook)
-    except NotebookError as exc:
-        return _fail_notebook(args.notebook, exc)
-    spec = build_spec(nb, args.notebook)
-    if spec["summary"]["errors"]:
-        for d in spec["diagnostics"]:
-            print(format_diagnostic(d, args.notebook), file=sys.stderr)
-        return _fail(f"{spec['summary']['errors']} errors; nothing was run")
+    loaded = _runnable(args.notebook)
+    if isinstance(loaded, int):
+        return loaded
+    nb, spec = loaded
     if not spec.get("sections"):
         return _fail(
             "the notebook has no split/merge section: there is no batch count to choose",

@@ -3,6 +3,7 @@ import * as React from 'react';
 
 import { AdvancedField } from './advanced';
 import { AdvancedOptionsModel } from './advancedmodel';
+import { Field } from './fields';
 
 function shown(value: unknown, none: string): string {
   return value === null || value === undefined ? none : String(value);
@@ -75,30 +76,18 @@ export function AdvancedExportOptions(props: {
             <span className="jp-NaavreBatch-fieldError">{podGCError}</span>
           ) : null}
         </div>
-        {seconds.map(([field, label, none]) => {
-          const id = `jp-NaavreBatch-advanced-${field}`;
-          const error = advanced.error(field);
-          return (
-            <div className="jp-NaavreBatch-field" key={field}>
-              <label htmlFor={id}>{label}</label>
-              <input
-                id={id}
-                className="jp-mod-styled"
-                name={field}
-                value={advanced.text(field) ?? ''}
-                placeholder={shown(advanced.defaultOf(field), none)}
-                aria-invalid={error ? true : undefined}
-                aria-describedby={error ? `${id}-error` : undefined}
-                onChange={event => advanced.set(field, event.target.value)}
-              />
-              {error ? (
-                <span id={`${id}-error`} className="jp-NaavreBatch-fieldError">
-                  {error}
-                </span>
-              ) : null}
-            </div>
-          );
-        })}
+        {seconds.map(([field, label, none]) => (
+          <Field
+            key={field}
+            id={`jp-NaavreBatch-advanced-${field}`}
+            name={field}
+            label={label}
+            value={advanced.text(field) ?? ''}
+            placeholder={shown(advanced.defaultOf(field), none)}
+            error={advanced.error(field)}
+            onChange={v => advanced.set(field, v)}
+          />
+        ))}
       </div>
     </details>
   );

@@ -3,6 +3,7 @@ import * as React from 'react';
 
 import { IAdviceSection, PLOT_MARGIN, plotLayout } from './advisor';
 import { AdvisorModel } from './advisormodel';
+import { Field } from './fields';
 
 /** The plot's view box; the SVG scales to the panel's width (never wider). */
 const PLOT_W = 320;
@@ -37,9 +38,10 @@ export function BatchCountAdvisor(props: {
   const pError = advisor.fieldError('parallelism');
   const sError = advisor.fieldError('startCost');
   return (
-    <div className="jp-NaavreBatch-advisor">
+    <div className="jp-NaavreBatch-advisorBody">
       <div className="jp-NaavreBatch-fields">
-        <AdvisorField
+        <Field
+          id="jp-NaavreBatch-advisor-parallelism"
           name="advisor-parallelism"
           label={trans.__('Parallelism P (instances at once)')}
           value={advisor.parallelism}
@@ -47,7 +49,8 @@ export function BatchCountAdvisor(props: {
           error={pError}
           onChange={v => advisor.setParallelism(v)}
         />
-        <AdvisorField
+        <Field
+          id="jp-NaavreBatch-advisor-start-cost"
           name="advisor-start-cost"
           label={trans.__('Start cost s per instance (seconds)')}
           value={advisor.startCost}
@@ -71,38 +74,6 @@ export function BatchCountAdvisor(props: {
           trans={trans}
         />
       ))}
-    </div>
-  );
-}
-
-function AdvisorField(props: {
-  name: string;
-  label: string;
-  value: string;
-  placeholder: string;
-  error: string | null;
-  onChange: (value: string) => void;
-}): JSX.Element {
-  const id = `jp-NaavreBatch-${props.name}`;
-  return (
-    <div className="jp-NaavreBatch-field">
-      <label htmlFor={id}>{props.label}</label>
-      <input
-        id={id}
-        className="jp-mod-styled"
-        name={props.name}
-        inputMode="decimal"
-        value={props.value}
-        placeholder={props.placeholder}
-        aria-invalid={props.error ? true : undefined}
-        aria-describedby={props.error ? `${id}-error` : undefined}
-        onChange={event => props.onChange(event.target.value)}
-      />
-      {props.error ? (
-        <span id={`${id}-error`} className="jp-NaavreBatch-fieldError">
-          {props.error}
-        </span>
-      ) : null}
     </div>
   );
 }

@@ -15,6 +15,7 @@ import { clusterInstances, stepStatesOf } from './cluster';
 import { AdvancedExportOptions } from './advancedview';
 import { BatchCountAdvisor } from './advisorview';
 import { ClusterRuns } from './clusterview';
+import { Field } from './fields';
 import { GraphView } from './graphview';
 import { PanelModel } from './model';
 import {
@@ -288,40 +289,6 @@ function Diagnostics(props: {
         );
       })}
     </ul>
-  );
-}
-
-function Field(props: {
-  label: string;
-  value: string;
-  onChange: (value: string) => void;
-  placeholder?: string;
-  error?: string | null;
-  name: string;
-}): JSX.Element {
-  const id = React.useMemo(
-    () => `jp-NaavreBatch-field-${Math.random().toString(36).slice(2)}`,
-    []
-  );
-  return (
-    <div className="jp-NaavreBatch-field">
-      <label htmlFor={id}>{props.label}</label>
-      <input
-        id={id}
-        className="jp-mod-styled"
-        name={props.name}
-        value={props.value}
-        placeholder={props.placeholder}
-        aria-invalid={props.error ? true : undefined}
-        aria-describedby={props.error ? `${id}-error` : undefined}
-        onChange={event => props.onChange(event.target.value)}
-      />
-      {props.error ? (
-        <span id={`${id}-error`} className="jp-NaavreBatch-fieldError">
-          {props.error}
-        </span>
-      ) : null}
-    </div>
   );
 }
 

@@ -84,11 +84,13 @@ async function overflowing(panel: Locator): Promise<string[]> {
 }
 
 test.describe('Batch workflow panel at the default sidebar width', () => {
+  // Generous: the machine these run on is shared by many sessions.
+  test.describe.configure({ timeout: 300000 });
+
   test('nothing is wider than the panel, in the light and dark themes', async ({
     page,
     tmpPath
   }) => {
-    test.setTimeout(180000);
     const panel = await openSeed(page, tmpPath);
     await compareBoth(page, panel);
     const width = await panel.evaluate(p => p.clientWidth);
@@ -146,7 +148,6 @@ test.describe('Batch workflow panel at the default sidebar width', () => {
     page,
     tmpPath
   }) => {
-    test.setTimeout(180000);
     const panel = await openSeed(page, tmpPath);
     await compareBoth(page, panel);
     const advice = panel.locator('.jp-NaavreBatch-advice');
@@ -172,7 +173,7 @@ test.describe('Batch workflow panel at the default sidebar width', () => {
     await panel.locator('input[name="advisor-parallelism"]').fill('2');
     await advice.scrollIntoViewIfNeeded();
     await panel
-      .locator('.jp-NaavreBatch-advisor')
+      .locator('section.jp-NaavreBatch-advisor')
       .screenshot({ path: path.join(IMAGES, 'panel-advisor.png') });
     await advice.locator('[data-action="use-batch-count"]').click();
     const source = () =>
