@@ -19,6 +19,7 @@ beside ``result.json``, which the advisor reads back (:func:`load_measurements`)
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -176,15 +177,16 @@ def save_run_measurement(workflow_run: Mapping[str, Any], notebook_run: Mapping[
     """:func:`save_measurement` for a run of both contexts, in the workflow run's folder; the
     timings of a context that did not succeed are left out."""
     folder = workflow_run.get("folder")
-    if not folder or not Path(folder).is_dir():
+    if not folder or not Path(folder).is_dir() or Path(folder).is_symlink():
         return
-    save_measurement(
-        folder,
-        str(workflow_run.get("notebook", "")),
-        workflow_run.get("parameters", {}),
-        notebook_run.get("timings") if notebook_run.get("status") == "ok" else None,
-        workflow_run.get("timings") if workflow_run.get("status") == "ok" else None,
-    )
+    with contextlib.suppress(OSError):  # a full disk loses the measurement, never the run
+        save_measurement(
+            folder,
+            str(workflow_run.get("notebook", "")),
+            workflow_run.get("parameters", {}),
+            notebook_run.get("timings") if notebook_run.get("status") == "ok" else None,
+            workflow_run.get("timings") if workflow_run.get("status") == "ok" else None,
+        )
 
 
 def load_measurements(
