@@ -853,8 +853,10 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         failure_location,
         format_status_table,
         get_request,
+        item_range_text,
         log_request,
         log_text,
+        missing_log_reason,
         run_status,
         settings_from,
         workflow_for,
@@ -924,26 +926,45 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             await asyncio.sleep(max(0.05, args.interval))
 
     async def show_logs(name: str, status: dict[str, Any]) -> None:
-        """The merger's printed output after success; each failure's cell and log tail."""
+        """The merger's printed output after success (as stored in the run's status, which
+        outlives its pod); each failure's batch, items, cell and log tail."""
         if status["phase"] == "Succeeded":
             for step in status["steps"]:
-                if step["kind"] == "merger" and step["podName"]:
-                    text = log_text(
-                        await client.send(log_request(namespace, name, step["podName"]))
-                    )
+                if step["kind"] == "merger":
+                    text = await stored_or_log(name, status, step, step["state"])
                     print(f"--- output of {step['task']} ---\n{text.rstrip()}")
             return
         for failure in status["failures"]:
             text = log_text(await client.send(log_request(namespace, name, failure["podName"])))
             where = failure_location(text, failure["cells"])
-            what = failure["task"] + (
-                f" batch {failure['index']}" if failure["index"] is not None else ""
-            )
+            what = failure["task"]
+            if failure["index"] is not None:
+                items = item_range_text(failure["start"], failure["stop"])
+                what += f" batch {failure['index']}" + (f" ({items})" if items else "")
             at = f"cell {where['cell_index']}" if where["cell_index"] is not None else "its cell"
             if where["line"]:
                 at += f", line {where['line']}"
+            if not text.strip():
+                reason = missing_log_reason(status, "failed")
+                print(f"--- {what} failed in {at}; no log: {reason} ---")
+                continue
             tail = "\n".join(text.rstrip().splitlines()[-15:])
             print(f"--- {what} failed in {at}; the end of its log ---\n{tail}")
+
+    async def stored_or_log(
+        name: str, status: dict[str, Any], step: dict[str, Any], state: str
+    ) -> str:
+        """A merger's printed output: the copy in the run's status, else its pod's log, else
+        why there is none."""
+        stored = step.get("output")
+        if stored:
+            cut = stored["cutBytes"]
+            note = f"[the first {cut:,} bytes are cut; the whole output is in the pod's log]\n"
+            return (note if cut else "") + stored["text"]
+        text = ""
+        if step["podName"]:
+            text = log_text(await client.send(log_request(namespace, name, step["podName"])))
+        return text if text.strip() else f"[no output: {missing_log_reason(status, state)}]"
 
     try:
         return asyncio.run(follow())

@@ -58,6 +58,7 @@ from .engines.cluster import (
     list_request,
     log_request,
     log_text,
+    missing_log_reason,
     resubmit_request,
     retry_request,
     run_status,
@@ -1015,7 +1016,9 @@ class ClusterRunLogHandler(ClusterHandler):
             raise ApiError(404, f"run {name!r} has no pod {pod!r}", field="pod")
         text = log_text(await self.argo(log_request(settings.namespace, name, pod)))
         location = failure_location(text, found["cells"])
-        self.finish(json.dumps({"name": name, "podName": pod, "text": text, **found, **location}))
+        missing = None if text.strip() else missing_log_reason(status, found["state"])
+        answer = {"name": name, "podName": pod, "text": text, "missing": missing}
+        self.finish(json.dumps({**answer, **found, **location}))
 
 
 class ClusterRunActionHandler(ClusterHandler):

@@ -337,6 +337,18 @@ def test_windows_line_ends_are_read_as_r_reads_lines() -> None:
 
 
 @needs_r
+def test_a_backquoted_name_crossing_steps_is_a_located_unsupported_name() -> None:
+    a = section("`my items` <- 1:4\nn <- 1", "x <- n\nout <- `my items` * 2", "print(out)")
+    assert located(a, "unsupported-name") == (1, 2, 8)
+
+
+@needs_r
+def test_specs_of_the_r_test_notebooks_validate() -> None:
+    for path in sorted(R_NOTEBOOKS.glob("*.ipynb")):
+        validate_spec(spec_for_path(path))
+
+
+@needs_r
 def test_missing_merger_is_the_located_error_of_the_python_path() -> None:
     a = run("items <- 1:4", "out <- items", tags={0: S, 1: P})
     assert located(a, "splitter-without-merger") == (0, 1, 1)
@@ -503,6 +515,25 @@ def test_pipelines_notebook_reads_columns_in_pipes_and_formulas_not_as_inputs() 
         ("report", ["budburst"], []),
     ]
     assert spec["sections"][0]["broadcast"] == ["obs"]
+
+
+@needs_r
+def test_the_bodies_of_rs_own_stats_functions_are_all_read() -> None:
+    # R's own code as cells (each body's statements at the top level of a cell): every construct
+    # base R uses; none may stop the analyser (a bare name as a statement once did).
+    program = (
+        "ns <- asNamespace('stats'); fs <- Filter(function(f) is.function(ns[[f]]) && "
+        "!is.primitive(ns[[f]]), sort(ls(ns)))[1:200]; "
+        "cat(vapply(fs, function(f) paste(deparse(body(ns[[f]])), collapse = '\\n'), ''), "
+        "sep = '\\036')"
+    )
+    text = subprocess.run(
+        ["Rscript", "--vanilla", "-e", program], capture_output=True, text=True, check=True
+    ).stdout
+    sources = text.split("\x1e")
+    results = r_analysis.analyse_r_sources(sources)
+    assert len(results) == len(sources) == 200
+    assert [i for i, r in enumerate(results) if "events" not in r] == []
 
 
 # -- the seam ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
-from .analysis import PARAM_PREFIX, CellInfo, Parameter, _Analyser, _Event
+from .analysis import PARAM_PREFIX, CellInfo, Parameter, Step, _Analyser, _Event
 from .notebook import NotebookError
 
 __all__ = [
@@ -62,6 +63,9 @@ R_INSTALL_HINT = (
 
 R_TIMEOUT_SECONDS = 120
 """Far beyond any notebook (100 cells take a fraction of a second): only a hung R is stopped."""
+
+_STEP_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+"""Names that can cross a step boundary: the spec's identifiers (R's syntactic ASCII names)."""
 
 _PARAM_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -280,6 +284,31 @@ class RAnalyser(_Analyser):
             param = stmt.get("param")
             if param is not None:
                 yield param["name"], stmt["line"], stmt["column"]
+
+    def data_flow(
+        self, header: list[CellInfo], steps: list[Step]
+    ) -> dict[tuple[str, str], list[str]]:
+        """The shared data flow, then a located error for each input that is no spec identifier
+        (a backquoted R name such as `` `my var` ``): it could not be named between steps."""
+        flows = super().data_flow(header, steps)
+        for step in steps:
+            for name in step.inputs:
+                if _STEP_NAME.fullmatch(name):
+                    continue
+                cell, event = next(
+                    (c, e) for c in step.cells for e in self.events(c) if e.name == name
+                )
+                self.diag(
+                    "error",
+                    "unsupported-name",
+                    f"'{name}' comes from an earlier step, but only plain names (ASCII letters, "
+                    "digits, '.' and '_') can pass between steps",
+                    "rename it, in this step and where it is set, without spaces or other characters",
+                    cell,
+                    event.line,
+                    event.col,
+                )
+        return flows
 
     def cell_imports(self, cell: CellInfo) -> set[str]:
         """The R packages the cell loads or calls into (``library(x)``, ``x::f``), base R's aside."""

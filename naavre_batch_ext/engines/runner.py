@@ -1243,8 +1243,18 @@ async def _run_notebook_async(
                 if step is not None and last_cell[step["id"]] == index and step.get("outputs"):
                     step_dir = Path(tmp.name) / str(index)
                     step_dir.mkdir()
-                    await hidden(f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})")
-                    snapshot = json.loads((step_dir / "index.json").read_text(encoding="utf-8"))
+                    try:
+                        await hidden(f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})")
+                        snapshot = json.loads((step_dir / "index.json").read_text(encoding="utf-8"))
+                    except CellExecutionError as exc:
+                        # Writing the values failed in a way the transport did not foresee:
+                        # said once per output, without the kernel's coloured traceback, the
+                        # internal call or the temporary folder.
+                        failure = f"{exc.ename}: {_ANSI.sub('', exc.evalue)}"
+                        snapshot = {
+                            var: {"defined": True, "type": "value", "error": failure}
+                            for var in step["outputs"]
+                        }
                     entry = trace.setdefault(step["id"], {})
                     for var, info in snapshot.items():
                         if "codec" in info:
@@ -1313,10 +1323,11 @@ def _not_passable_warning(item: dict[str, Any]) -> str:
         exc = transport.NotPassableError(item.get("path", ""), item["type"], item["reason"])
         record = step_runtime._not_passable(exc, item["variable"], item["step"]).record
         return f"{record['message']}; {record['hint']}"
-    # A value file the kernel wrote that cannot be read back here (ValueFileError).
+    # A value file the kernel wrote that cannot be read back here (ValueFileError), or writing
+    # it failed in the kernel in a way the transport did not foresee.
     return (
-        f"step {item['step']}: variable {item['variable']} ({item['type']}) could not be read "
-        f"back: {item['error']}"
+        f"step {item['step']}: variable {item['variable']} could not be passed on for the "
+        f"comparison ({item['error']})"
     )
 
 

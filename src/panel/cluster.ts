@@ -40,6 +40,14 @@ export interface IClusterStep {
   seconds: number | null;
   podName: string | null;
   instances: IInstanceCounts | null;
+  /** A merger's printed output as the run's status stores it (it outlives the pod), or null. */
+  output: IStoredOutput | null;
+}
+
+/** What a merger printed, the end of it: `cutBytes` bytes before `text` were cut (0: none). */
+export interface IStoredOutput {
+  text: string;
+  cutBytes: number;
 }
 
 /** Something that failed: a batch (with its index and items) or a whole step. */
@@ -85,6 +93,8 @@ export interface IClusterLog {
   step: string | null;
   cell_index: number | null;
   line: number | null;
+  /** Why the log is empty (e.g. the pod was deleted by pod GC), or null. */
+  missing: string | null;
 }
 
 function num(value: unknown): number | null {
@@ -121,6 +131,10 @@ export function parseClusterRun(data: any): IClusterRun {
         message: str(s.message),
         seconds: num(s.seconds),
         podName: typeof s.podName === 'string' ? s.podName : null,
+        output:
+          s.output && typeof s.output.text === 'string'
+            ? { text: s.output.text, cutBytes: num(s.output.cutBytes) ?? 0 }
+            : null,
         instances: inst
           ? {
               total: num(inst.total) ?? 0,
@@ -180,6 +194,24 @@ export function parseClusterRun(data: any): IClusterRun {
 /** The translation function the texts below use (a JupyterLab `TranslationBundle` fits). */
 export interface IWords {
   __(msgid: string, ...args: any[]): string;
+}
+
+/** A stored output as the panel shows it: a first line says when its start was cut. */
+export function storedOutputText(
+  output: IStoredOutput,
+  words: IWords = ENGLISH
+): string {
+  if (output.cutBytes <= 0) {
+    return output.text;
+  }
+  return (
+    words.__(
+      '[the first %1 bytes are cut; the whole output is in the pod’s log]',
+      output.cutBytes
+    ) +
+    '\n' +
+    output.text
+  );
 }
 
 /** English, for tests and callers without a translator: `%1`... replaced by the arguments. */
