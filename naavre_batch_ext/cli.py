@@ -209,6 +209,38 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runnable(path: str) -> tuple[Any, dict[str, Any]] | int:
+    """The notebook and its spec, ready to run; else the exit status after saying why (2 for an
+    unusable file, 1 for analysis errors). Warnings (magics, no steps, ...) go to stderr: they
+    explain surprises to come."""
+    from .core.diagnostics import format_diagnostic
+    from .core.notebook import NotebookError, load_notebook
+    from .core.spec import build_spec
+
+    try:
+        nb = load_notebook(path)
+        spec = build_spec(nb, path)  # an R notebook without R installed: NotebookError
+    except NotebookError as exc:
+        return _fail_notebook(path, exc)
+    for d in spec["diagnostics"]:
+        print(format_diagnostic(d, path), file=sys.stderr)
+    if spec["summary"]["errors"]:
+        print(f"naavre-batch: {spec['summary']['errors']} errors; nothing was run", file=sys.stderr)
+        return 1
+    return nb, spec
+
+
+def _add_parameter_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a workflow parameter (a JSON literal, else text); repeatable",
+    )
+
+
 def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "run",
@@ -228,14 +260,7 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="default: both; cwl runs the CWL export with cwltool (the naavre-batch-ext[cwl] "
         "extra) instead of the workflow context, and compares it with the notebook context",
     )
-    p.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a workflow parameter (a JSON literal, else text); repeatable",
-    )
+    _add_parameter_option(p)
     p.add_argument(
         "--parallelism",
         type=int,
@@ -273,9 +298,6 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _cmd_run(args: argparse.Namespace) -> int:
     import json
 
-    from .core.diagnostics import format_diagnostic
-    from .core.notebook import NotebookError, load_notebook
-    from .core.spec import build_spec
     from .engines.runner import CancelHandle, RunError, parse_parameter_options, run
     from .progress import ProgressPrinter, format_comparison, format_errors, format_summary
 
@@ -288,18 +310,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "--reuse and --resume apply to the workflow context, not cwl",
             "use --context workflow or both",
         )
-    try:
-        nb = load_notebook(args.notebook)
-        spec = build_spec(nb, args.notebook)  # an R notebook without R installed: NotebookError
-    except NotebookError as exc:
-        return _fail_notebook(args.notebook, exc)
-    if spec["summary"]["errors"]:
-        for d in spec["diagnostics"]:
-            print(format_diagnostic(d, args.notebook), file=sys.stderr)
-        print(f"naavre-batch: {spec['summary']['errors']} errors; nothing was run", file=sys.stderr)
-        return 1
-    for d in spec["diagnostics"]:  # warnings (magics, no steps, ...) explain surprises to come
-        print(format_diagnostic(d, args.notebook), file=sys.stderr)
+    loaded = _runnable(args.notebook)
+    if isinstance(loaded, int):
+        return loaded
+    nb, spec = loaded
     try:
         parameters = parse_parameter_options(args.parameter, spec)
     except RunError as exc:
@@ -395,6 +409,127 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if "comparison" in result:
             print(format_comparison(result["comparison"]))
     return {"ok": 0, "cancelled": 130}.get(result["status"], 1)
+
+
+def _add_advise(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "advise",
+        help="the expected processor time against the batch count, and the best batch count",
+        description="Print, for each split/merge section of NOTEBOOK, the expected wall time of "
+        "its processor stage for each batch count m, from the time per item measured by the "
+        "newest run with the same parameters (the notebook context is run once when there is "
+        "none), and the m that minimises it. See docs/panel.md#choosing-the-batch-count.",
+    )
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    _add_parameter_option(p)
+    p.add_argument(
+        "--parallelism",
+        type=int,
+        metavar="P",
+        help="instances the cluster runs at once (default: the export parallelism of your "
+        "settings, else no limit)",
+    )
+    p.add_argument(
+        "--start-cost",
+        type=float,
+        metavar="S",
+        help="seconds each instance costs beyond its items: pod start, value transfer "
+        "(default: the advisorStartCost setting, else 10)",
+    )
+    p.add_argument(
+        "--kernel", metavar="NAME", help="kernel for notebook context (default: the notebook's)"
+    )
+    p.add_argument(
+        "--runs-dir", metavar="DIR", help="runs are kept here, not in .naavre-batch/runs"
+    )
+    p.add_argument("--json", action="store_true", help="print the tables as JSON on stdout")
+    p.set_defaults(func=_cmd_advise)
+
+
+def _cmd_advise(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .engines import advisor, timings
+    from .engines.runner import (
+        RunError,
+        check_runs_folder,
+        new_run_id,
+        parse_parameter_options,
+        run,
+    )
+    from .progress import ProgressPrinter, format_advice, format_errors
+    from .settings import SettingsError, advisor_start_cost, export_defaults
+
+    if args.parallelism is not None and args.parallelism < 1:
+        return _fail("--parallelism must be at least 1")
+    if args.start_cost is not None and args.start_cost < 0:
+        return _fail("--start-cost cannot be negative")
+    loaded = _runnable(args.notebook)
+    if isinstance(loaded, int):
+        return loaded
+    nb, spec = loaded
+    if not spec.get("sections"):
+        return _fail(
+            "the notebook has no split/merge section: there is no batch count to choose",
+            "tag a splitter, processors and a merger (naavre-batch tag)",
+        )
+    try:
+        parameters = parse_parameter_options(args.parameter, spec)
+        runs = check_runs_folder(args.notebook, args.runs_dir)
+        parallelism = args.parallelism or export_defaults().get("parallelism")
+        start_cost, source = args.start_cost, "--start-cost"
+        if start_cost is None:
+            start_cost, source = advisor_start_cost(), "your settings"
+        if start_cost is None:
+            start_cost, source = advisor.DEFAULT_START_COST, "default"
+    except RunError as exc:
+        return _fail(exc.message, exc.hint)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    values = {p["name"]: p["default"] for p in spec.get("parameters", [])} | parameters
+    measurement = advisor.choose_measurement(timings.load_measurements(runs, args.notebook), values)
+    if measurement is None:
+        print(
+            "naavre-batch: no run with these parameters measured the time per item; "
+            "running the notebook context once",
+            file=sys.stderr,
+        )
+        try:
+            result = run(
+                args.notebook,
+                "notebook",
+                parameters,
+                spec=spec,
+                nb=nb,
+                kernel=args.kernel,
+                progress=ProgressPrinter(sys.stderr),
+            )
+        except RunError as exc:
+            return _fail(exc.message, exc.hint)
+        notebook_run = result["notebook_run"]
+        if notebook_run["status"] != "ok":
+            print(format_errors(notebook_run), file=sys.stderr)
+            return _fail("the notebook context failed; nothing to measure")
+        folder = runs / new_run_id()
+        folder.mkdir()
+        timings.save_measurement(
+            folder, str(Path(args.notebook).resolve()), values, notebook_run["timings"], None
+        )
+        measurement = {"notebook": notebook_run["timings"], "workflow": None}
+    sections = advisor.advise_sections(
+        spec, measurement, parameters, parallelism, start_cost, source
+    )
+    if not sections:
+        return _fail(
+            "the run measured no section (did the splitter hand on a list?)",
+            "naavre-batch run NOTEBOOK shows what each step handed on",
+        )
+    if args.json:
+        print(json.dumps({"sections": sections, "model": advisor.MODEL}, indent=1))
+    else:
+        print(format_advice(sections, advisor.MODEL))
+    return 0
 
 
 class _ArgoDefault(str):
@@ -952,6 +1087,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(subparsers)
     _add_submit(subparsers)
     _add_debug(subparsers)
+    _add_advise(subparsers)
     del subparsers  # subcommands register here
     return parser
 

@@ -44,7 +44,7 @@ from . import SPEC_API_VERSION, __version__
 from .config import NaavreBatch
 from .core.notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
 from .core.spec import build_spec
-from .engines import debug, reuse
+from .engines import advisor, debug, reuse, timings
 from .engines.cluster import (
     ApiRequest,
     ClusterConfigError,
@@ -71,7 +71,12 @@ from .engines.cluster import (
 from .engines.cluster_answers import read_version, read_workflow, read_workflow_list
 from .engines.cluster_client import ArgoClient
 from .engines.runner import RunError, check_parameters, check_runs_folder
-from .exporters.argo import ArgoOptions, NothingToExportError, export_warnings
+from .exporters.argo import (
+    POD_GC_STRATEGIES,
+    ArgoOptions,
+    NothingToExportError,
+    export_warnings,
+)
 from .exporters.cwl import check_options as check_cwl_options
 from .exporters.cwl import export_job
 from .exporters.export import FORMATS, default_output_path, job_path, render_export
@@ -487,6 +492,45 @@ def _argo_options(value: Any) -> ArgoOptions:
     return options
 
 
+class ExportOptionsHandler(NaavreBatchHandler):
+    """``GET /naavre-batch-ext/export-options``: the export options' defaults (the CLI's,
+    :class:`ArgoOptions`) by REST name, and the pod GC strategies; ``POST`` ``{options}``: each
+    option checked as ``POST export`` checks it, ``{"errors": {name: message}}`` (``{}`` when all
+    are fine), so the panel shows a bad value at its field before anything is exported."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        defaults = ArgoOptions()
+        self.finish(
+            json.dumps(
+                {
+                    "defaults": {
+                        name: getattr(defaults, attr)
+                        for name, (attr, _, _) in _OPTION_FIELDS.items()
+                    },
+                    "podGCStrategies": list(POD_GC_STRATEGIES),
+                }
+            )
+        )
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        options = _optional(self.json_body(), "options", dict, {}, "an object of options")
+        errors: dict[str, str] = {}
+        for name in options:
+            try:
+                _argo_options({name: options[name]})
+            except ApiError as exc:
+                errors[name] = exc.message.split(": ", 1)[-1]
+        if not errors:
+            try:
+                _argo_options(options)
+            except ApiError as exc:
+                field = str(exc.extra.get("field", "options")).removeprefix("options.")
+                errors[field] = exc.message.split(": ", 1)[-1]
+        self.finish(json.dumps({"errors": errors}))
+
+
 class ExportHandler(NaavreBatchHandler):
     """``POST /naavre-batch-ext/export`` ``{path, notebook?, format, options, save, overwrite}``.
 
@@ -756,6 +800,86 @@ class RunDebugHandler(NaavreBatchHandler):
         )
 
 
+class AdviseHandler(NaavreBatchHandler):
+    """``POST /naavre-batch-ext/advise``: the batch-count advisor's tables
+    (:func:`naavre_batch_ext.engines.advisor.advise_sections`), from a finished run of this server
+    (``run``) or the newest run folder of the notebook with the same parameters. The notebook may
+    be sent unsaved (``notebook``), as for ``POST spec``: its batch count is the *current* m."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        path = _check_path(body.get("path"))
+        run_id = _optional(body, "run", str, None, "a run id")
+        parameters = _optional(body, "parameters", dict, {}, "an object of parameter name: value")
+        parallelism = _optional(body, "parallelism", int, None, "an integer >= 1, or null")
+        if parallelism is not None and parallelism < 1:
+            raise _field_error("parallelism", "must be at least 1 (null: no limit)")
+        start_cost = _optional(body, "startCost", (int, float), None, "a number of seconds")
+        if start_cost is not None and start_cost < 0:
+            raise _field_error("startCost", "cannot be negative")
+        nb = await self.notebook_from(body, path)
+        spec = await self.analyse(nb, path)
+        _refuse_analysis_errors(spec, "advise on")
+        measurement: Any = None
+        if run_id is not None:
+            try:
+                run = self.run_manager.get(run_id).snapshot()
+            except UnknownRunError:
+                raise _field_error("run", f"no run {run_id!r} on this server", status=404) from None
+            if body.get("parameters") is None:
+                parameters = dict(run.get("parameters") or {})
+            result = run.get("result") or {}
+            measurement = {
+                key: (result.get(f"{key}_run") or {}).get("timings")
+                if (result.get(f"{key}_run") or {}).get("status") == "ok"
+                else None
+                for key in ("notebook", "workflow")
+            }
+        try:
+            check_parameters(spec, parameters)
+        except RunError as exc:
+            raise _field_error("parameters", exc.message, hint=exc.hint) from None
+        disk = self.disk_path(path)
+        if measurement is None and disk is not None:
+            runs = (
+                Path(self.naavre_config.runs_dir)
+                if self.naavre_config.runs_dir
+                else disk.parent / ".naavre-batch" / "runs"
+            )
+            values = {p["name"]: p["default"] for p in spec.get("parameters", [])} | parameters
+            measurement = await self.in_thread(
+                lambda: advisor.choose_measurement(timings.load_measurements(runs, disk), values)
+            )
+        sections = (
+            advisor.advise_sections(
+                spec,
+                measurement,
+                parameters,
+                parallelism,
+                advisor.DEFAULT_START_COST if start_cost is None else float(start_cost),
+                "default" if start_cost is None else "given",
+            )
+            if measurement
+            else []
+        )
+        if not sections:
+            raise ApiError(
+                409,
+                "no run of this notebook measured the time per item with these parameters",
+                hint="run it (Compare both, or the notebook context) and ask again",
+            )
+        self.finish(
+            json.dumps(
+                {
+                    "sections": sections,
+                    "model": advisor.MODEL,
+                    "defaultStartCost": advisor.DEFAULT_START_COST,
+                }
+            )
+        )
+
+
 def setup_handlers(server_app: Any) -> None:
     """Mount every handler under ``<base_url>/naavre-batch-ext/``."""
     web_app = server_app.web_app
@@ -770,9 +894,11 @@ def setup_handlers(server_app: Any) -> None:
             (route("info"), InfoHandler),
             (route("spec"), SpecHandler),
             (route("export"), ExportHandler),
+            (route("export-options"), ExportOptionsHandler),
             (route("runs"), RunsHandler),
             (route("runs/([^/]+)"), RunHandler),
             (route("runs/([^/]+)/debug"), RunDebugHandler),
+            (route("advise"), AdviseHandler),
             (route("cluster/connection"), ClusterConnectionHandler),
             (route("cluster-runs"), ClusterRunsHandler),
             (route("cluster-runs/([^/]+)"), ClusterRunHandler),

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 __all__ = [
     "ProgressPrinter",
+    "format_advice",
     "format_comparison",
     "format_errors",
     "format_reuse",
@@ -107,18 +109,82 @@ def format_summary(run: dict[str, Any]) -> str:
                 f"{s['wall_seconds']:.2f} s",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"{run['context']} context ({run['status']}, {run['wall_seconds']:.2f} s)"]
-    for r in rows:
-        lines.append(
+    lines += _table(rows)
+    if shown:
+        lines.append("  " + format_reuse(reuse))
+    return "\n".join(lines)
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Rows as indented lines: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        (
             "  "
             + r[0].ljust(widths[0])
             + "  "
             + "  ".join(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))
+        ).rstrip()
+        for r in rows
+    ]
+
+
+ADVICE_ROWS = 30
+"""Above this many batch counts, ``advise`` prints the first ten, the best, the current one, the
+multiples of the parallelism and the last, not every row."""
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value < 600 else f"{value / 60:.1f} min"
+
+
+def format_advice(sections: list[dict[str, Any]], model: str) -> str:
+    """What ``naavre-batch advise`` prints: per section, the measured figures, the table of
+    expected processor-stage times against m (best and current marked) and the advice."""
+    out = []
+    for a in sections:
+        p = a["parallelism"]
+        out.append(
+            f"section {a['section']} (splitter {a['splitter']}): n = {a['items']} items, "
+            f"t = {a['item_seconds']:.4g} s per item ({a['measured_in']} context), "
+            f"P = {p if p else 'no limit'}, s = {a['start_cost']:g} s ({a['start_cost_source']})"
         )
-    if shown:
-        lines.append("  " + format_reuse(reuse))
-    return "\n".join(lines)
+        rows: list[tuple[str, ...]] = [("m", "instances", "waves", "items/batch", "expected", "")]
+        shown = a["rows"]
+        if len(shown) > ADVICE_ROWS:
+            keep = {1, a["best"], a["current"], shown[-1]["batches"], *range(1, 11)}
+            shown = [r for r in shown if r["batches"] in keep or (p and r["batches"] % p == 0)]
+        previous = 0
+        for r in shown:
+            if r["batches"] > previous + 1:
+                rows.append(("...", "", "", "", "", ""))
+            previous = r["batches"]
+            marks = []
+            if r["batches"] == a["best"]:
+                marks.append("<- best")
+            if r["batches"] == a["current"]:
+                marks.append("<- now")
+            rows.append(
+                (
+                    str(r["batches"]),
+                    str(r["instances"]),
+                    str(r["waves"]),
+                    str(r["batch_items"]),
+                    _seconds(r["seconds"]),
+                    " ".join(marks),
+                )
+            )
+        out.extend(_table(rows))
+        now = (
+            f"; now m = {a['current']} ({_seconds(a['current_seconds'])})"
+            if a["current_seconds"] is not None
+            else ""
+        )
+        out.append(f"best: m = {a['best']} ({_seconds(a['best_seconds'])}){now}")
+        out.append("")
+    out.append(f"model: {model}")
+    return "\n".join(out)
 
 
 def format_reuse(reuse: dict[str, Any]) -> str:

@@ -60,6 +60,7 @@ _KEPT_RESULT_KEYS = (
     "parameters",
     "parallelism",
     "steps",
+    "timings",
     "wall_seconds",
     "errors",
     "warnings",

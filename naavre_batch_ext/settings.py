@@ -43,14 +43,7 @@ def export_defaults(config_dir: str | Path | None = None) -> dict[str, Any]:
     wrong type is a :class:`SettingsError` rather than a silently different workflow.
     """
     path = settings_path(config_dir)
-    try:
-        data = json5.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise SettingsError(f"{path}: cannot read the extension's settings ({exc})") from exc
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}: the extension's settings are not an object")
+    data = _read(path)
     options: dict[str, Any] = {}
     for key, field in EXPORT_SETTINGS.items():
         if key not in data or (field == "parallelism" and data[key] is None):
@@ -61,3 +54,28 @@ def export_defaults(config_dir: str | Path | None = None) -> dict[str, Any]:
             raise SettingsError(f"{path}: setting {key} has the wrong type ({value!r})")
         options[field] = value
     return options
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The settings file's object; ``{}`` when there is none."""
+    try:
+        data = json5.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"{path}: cannot read the extension's settings ({exc})") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: the extension's settings are not an object")
+    return data
+
+
+def advisor_start_cost(config_dir: str | Path | None = None) -> float | None:
+    """The per-instance start cost the user set for the batch-count advisor
+    (``advisorStartCost``, seconds), or ``None`` when not set."""
+    path = settings_path(config_dir)
+    value = _read(path).get("advisorStartCost")
+    if value is None:
+        return None
+    if type(value) not in (int, float) or value < 0:
+        raise SettingsError(f"{path}: setting advisorStartCost must be a number >= 0 ({value!r})")
+    return float(value)

@@ -44,7 +44,7 @@ from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
 from ..steps import scripts, step_runtime, transport
 from ..steps.step_runtime import format_parameter, parse_parameter
-from . import batch_progress, compare, preview, reuse
+from . import batch_progress, compare, preview, reuse, timings
 from .safe_folder import FolderMovedError, SafeFolder
 
 __all__ = [
@@ -826,6 +826,7 @@ def run_workflow(
         "parallelism": parallelism,
         "tasks": [t.to_dict() for t in tasks],
         "steps": summary,
+        "timings": timings.section_timings(spec, "workflow", summary, trace, values),
         "wall_seconds": round(wall, 4),
         "trace": trace,
         "printed": printed,
@@ -1403,6 +1404,7 @@ async def _run_notebook_async(
         "kernel": kernel_name,
         "parameters": values,
         "steps": summary,
+        "timings": timings.section_timings(spec, "notebook", summary, trace, values, cells),
         "cells": cells,
         "wall_seconds": round(wall, 4),
         "trace": trace,
@@ -1521,6 +1523,8 @@ def run(
                 resume=resume,
                 reuse_limit=reuse_limit,
             )
+        if runs is not None and "notebook_run" in result and "workflow_run" in result:
+            timings.save_run_measurement(result["workflow_run"], result["notebook_run"], runs)
     return conclude(spec, result, cancel, compare_runs=context == "both")
 
 

@@ -15,10 +15,30 @@ import {
 import { roleLabel } from '../roles';
 
 /**
- * The smallest scale fit-to-view uses: below it the 12px labels are no longer readable, so a graph
- * wider than the panel scrolls sideways instead of shrinking further.
+ * The smallest scale at which the graph's text stays readable. Fit-to-view always fits the panel's
+ * width (never a sideways scroll); below this scale the panel says the graph is too wide to read
+ * here and offers to open it large (the same live view in a main-area tab).
  */
 export const MIN_FIT_ZOOM = 0.7;
+
+/** The width of an element, kept current by a `ResizeObserver` (null before the first layout). */
+function useWidth(ref: React.RefObject<HTMLElement>): number | null {
+  const [width, setWidth] = React.useState<number | null>(null);
+  React.useLayoutEffect(() => {
+    const node = ref.current;
+    if (!node) {
+      return;
+    }
+    setWidth(node.clientWidth);
+    if (typeof ResizeObserver === 'undefined') {
+      return;
+    }
+    const observer = new ResizeObserver(() => setWidth(node.clientWidth));
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, [ref]);
+  return width;
+}
 
 /** Zoom steps of the graph toolbar; null is fit-to-view (scaled down to the panel width). */
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2];
@@ -32,6 +52,8 @@ export interface IGraphViewProps {
   activeCell: number | null;
   /** Called with a node when the user clicks it or presses Enter/Space on it. */
   onActivate: (node: IGraphNode) => void;
+  /** Opens the panel large (in the main area); offered when the graph is too wide to read. */
+  onOpenLarge?: () => void;
 }
 
 /**
@@ -39,7 +61,9 @@ export interface IGraphViewProps {
  * zoom and fit-to-view. Nodes are buttons (Tab, Enter/Space) with a spoken label.
  */
 export function GraphView(props: IGraphViewProps): JSX.Element {
-  const { graph, trans, activeCell, onActivate } = props;
+  const { graph, trans, activeCell, onActivate, onOpenLarge } = props;
+  const scroller = React.useRef<HTMLDivElement>(null);
+  const available = useWidth(scroller);
   const [zoom, setZoom] = React.useState<number | null>(null);
   const [selected, setSelected] = React.useState<string | null>(null);
   const marker = React.useMemo(
@@ -58,14 +82,11 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
   };
   const size =
     zoom === null
-      ? {
-          width: '100%',
-          style: {
-            maxWidth: `${box.w}px`,
-            minWidth: `${Math.round(box.w * MIN_FIT_ZOOM)}px`
-          }
-        }
+      ? { width: '100%', style: { maxWidth: `${box.w}px` } }
       : { width: box.w * zoom, height: box.h * zoom, style: {} };
+  const fitScale =
+    available === null ? 1 : Math.min(1, Math.max(available - 2, 0) / box.w);
+  const tooWide = zoom === null && fitScale < MIN_FIT_ZOOM;
 
   return (
     <div className="jp-NaavreBatch-graph">
@@ -102,7 +123,29 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
           {zoom === null ? trans.__('fit') : `${Math.round(zoom * 100)}%`}
         </span>
       </div>
-      <div className="jp-NaavreBatch-graphScroll">
+      {tooWide ? (
+        <p className="jp-NaavreBatch-graphTooWide" role="note">
+          <span>
+            {trans.__(
+              'The graph is too wide to read at this width (shown at %1%).',
+              Math.round(fitScale * 100)
+            )}
+          </span>{' '}
+          {onOpenLarge ? (
+            <button
+              className="jp-Button jp-mod-styled jp-mod-reject"
+              data-action="open-large"
+              onClick={onOpenLarge}
+            >
+              {trans.__('Open large')}
+            </button>
+          ) : null}
+        </p>
+      ) : null}
+      <div
+        className={`jp-NaavreBatch-graphScroll${zoom === null ? ' jp-mod-fit' : ''}`}
+        ref={scroller}
+      >
         <svg
           className="jp-NaavreBatch-graphSvg"
           viewBox={`${box.x} ${box.y} ${box.w} ${box.h}`}

@@ -12,6 +12,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { APIError, requestAPI } from '../request';
 import { ISpec } from '../spec';
+import { AdvancedOptionsModel } from './advancedmodel';
+import { AdvisorModel } from './advisormodel';
 import { ClusterModel } from './clustermodel';
 import { IBatchSpecModel } from '../tokens';
 import { ExportFormat, exportOptionsFor } from './export';
@@ -59,7 +61,18 @@ export class PanelModel {
     this._onSpecChanged();
     this.cluster = new ClusterModel(this);
     this.cluster.changed.connect(() => this._changed.emit());
+    this.advisor = new AdvisorModel(this);
+    this.advisor.changed.connect(() => this._changed.emit());
+    this.advanced = new AdvancedOptionsModel(this);
+    this.advanced.changed.connect(() => this._changed.emit());
+    this.advanced.setNotebook(this.notebook);
   }
+
+  /** The Advanced export options (src/panel/advancedmodel.ts). */
+  readonly advanced: AdvancedOptionsModel;
+
+  /** The batch-count advisor (src/panel/advisormodel.ts). */
+  readonly advisor: AdvisorModel;
 
   /** Runs on the Argo server (src/panel/clustermodel.ts). */
   readonly cluster: ClusterModel;
@@ -119,6 +132,14 @@ export class PanelModel {
       .values;
   }
 
+  /** Let a parameter's input follow the notebook's default again (forget what was typed). */
+  resetParameterText(name: string): void {
+    const texts = { ...this._parameterTexts };
+    delete texts[name];
+    this._parameterTexts = texts;
+    this._changed.emit();
+  }
+
   setParameterText(name: string, text: string): void {
     this._parameterTexts = { ...this._parameterTexts, [name]: text };
     this._changed.emit();
@@ -148,6 +169,8 @@ export class PanelModel {
     };
     settings.changed.connect(read);
     read();
+    this.advisor.useSettings(settings);
+    this.advanced.useSettings(settings);
   }
 
   /** Select a notebook cell, scroll to it, and put the cursor at `line`/`column` (from 1). */
@@ -444,6 +467,7 @@ export class PanelModel {
   dispose(): void {
     window.clearTimeout(this._pollTimer);
     this.cluster.dispose();
+    this.advanced.dispose();
     this._watchNotebook(null);
     Signal.clearData(this);
   }
@@ -467,6 +491,9 @@ export class PanelModel {
       if (this._run?.id === id) {
         this._run = parseRunStatus(status);
         this._changed.emit();
+        if (this._run.finished) {
+          this.advisor.runFinished(this._run);
+        }
       }
     } catch (error) {
       if (this._run?.id === id) {
@@ -484,7 +511,11 @@ export class PanelModel {
   private _exportRequestOptions(): Record<string, unknown> | string {
     const trans = this.trans;
     const o = this._exportOptions;
-    const options: Record<string, unknown> = {};
+    const advancedError = this.advanced.firstError();
+    if (advancedError) {
+      return trans.__('Fix the Advanced option %1 first.', advancedError);
+    }
+    const options: Record<string, unknown> = this.advanced.requestOptions();
     if (o.image.trim()) {
       if (/\s/.test(o.image.trim())) {
         return trans.__('The image name cannot contain spaces.');
@@ -531,6 +562,8 @@ export class PanelModel {
       this._watchNotebook(panel);
       this._parameterTexts = {};
       this._exportResult = null;
+      this.advisor?.clear();
+      this.advanced?.setNotebook(panel);
       if (
         this._run &&
         panel?.context.path !== this._runPath &&

@@ -3,6 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IDiagnostic, ISpec } from '../spec';
+import { CommandIDs } from '../tokens';
 import {
   IGraphNode,
   PARAMETERS_NODE,
@@ -11,7 +12,10 @@ import {
   panelDiagnostics
 } from './graph';
 import { clusterInstances, stepStatesOf } from './cluster';
+import { AdvancedExportOptions } from './advancedview';
+import { BatchCountAdvisor } from './advisorview';
 import { ClusterRuns } from './clusterview';
+import { Field } from './fields';
 import { GraphView } from './graphview';
 import { PanelModel } from './model';
 import {
@@ -93,6 +97,15 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
           <Section title={trans.__('Run')} name="run">
             <Run model={model} spec={spec} trans={trans} />
           </Section>
+          {spec.sections.length ? (
+            <Section title={trans.__('Batch count')} name="advisor">
+              <BatchCountAdvisor
+                advisor={model.advisor}
+                exportParallelism={model.exportOptions.parallelism}
+                trans={trans}
+              />
+            </Section>
+          ) : null}
           <Section title={trans.__('Run on cluster')} name="cluster">
             <ClusterRuns
               cluster={model.cluster}
@@ -218,6 +231,7 @@ function Graph(props: {
       trans={trans}
       activeCell={model.activeCell}
       onActivate={activate}
+      onOpenLarge={() => void model.app.commands.execute(CommandIDs.openPanel)}
       key={spec.notebook.path}
     />
   );
@@ -275,40 +289,6 @@ function Diagnostics(props: {
         );
       })}
     </ul>
-  );
-}
-
-function Field(props: {
-  label: string;
-  value: string;
-  onChange: (value: string) => void;
-  placeholder?: string;
-  error?: string | null;
-  name: string;
-}): JSX.Element {
-  const id = React.useMemo(
-    () => `jp-NaavreBatch-field-${Math.random().toString(36).slice(2)}`,
-    []
-  );
-  return (
-    <div className="jp-NaavreBatch-field">
-      <label htmlFor={id}>{props.label}</label>
-      <input
-        id={id}
-        className="jp-mod-styled"
-        name={props.name}
-        value={props.value}
-        placeholder={props.placeholder}
-        aria-invalid={props.error ? true : undefined}
-        aria-describedby={props.error ? `${id}-error` : undefined}
-        onChange={event => props.onChange(event.target.value)}
-      />
-      {props.error ? (
-        <span id={`${id}-error`} className="jp-NaavreBatch-fieldError">
-          {props.error}
-        </span>
-      ) : null}
-    </div>
   );
 }
 
@@ -382,6 +362,7 @@ function Export(props: {
           </select>
         </div>
       </div>
+      <AdvancedExportOptions advanced={model.advanced} trans={trans} />
       <div className="jp-NaavreBatch-buttons">
         <button
           className="jp-Button jp-mod-styled jp-mod-accept"

@@ -1,0 +1,257 @@
+"""The batch-count advisor: measured times per section (engines/timings.py), the model of the
+processor stage's wall time against the batch count (engines/advisor.py), checked against real
+local workflow runs, and the same advice from the CLI and the REST API."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import api_error, api_post, code_notebook, write_tmp
+
+from naavre_batch_ext.cli import main
+from naavre_batch_ext.core import split
+from naavre_batch_ext.core.spec import spec_for_path
+from naavre_batch_ext.engines import advisor, runner, timings
+
+SLEEP_PER_ITEM = 0.25
+"""The known cost of one item of :func:`sleeping_items`."""
+
+
+def sleeping_items(n: int = 8, batch_count: int = 2, sleep: float = SLEEP_PER_ITEM) -> Any:
+    """n items, m batches from a parameter, and a processor that sleeps ``sleep`` s per item."""
+    return code_notebook(
+        f"# parameters\nparam_n = {n}\nparam_batches = {batch_count}\n",
+        "# items\nitems = list(range(param_n))\n",
+        f"# work\nimport time\nout = []\nfor x in items:\n    time.sleep({sleep})\n    out.append(x)\n",
+        "# total\ntotal = sum(out)\nprint(total)\n",
+        tags={
+            1: ["naavre:splitter", "naavre:batch-count:param_batches"],
+            2: ["naavre:processor"],
+            3: ["naavre:merger"],
+        },
+    )
+
+
+# -- the model --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("m", "n", "parallelism", "expected"),
+    [
+        (1, 10, 2, 1 * (0.5 + 10 * 1.0)),  # one batch of all items
+        (2, 10, 2, 1 * (0.5 + 5 * 1.0)),  # one wave of two
+        (4, 10, 2, 2 * (0.5 + 3 * 1.0)),  # two waves, largest batch ceil(10 / 4) = 3
+        (5, 10, 2, 3 * (0.5 + 2 * 1.0)),  # ceil(5 / 2) = 3 waves
+        (30, 10, 2, 5 * (0.5 + 1 * 1.0)),  # never more instances than items
+        (4, 10, None, 1 * (0.5 + 3 * 1.0)),  # no parallelism limit: one wave
+        (3, 0, 2, 0.5),  # no items: one empty instance still starts
+    ],
+)
+def test_expected_time_is_waves_times_start_cost_plus_largest_batch(
+    m: int, n: int, parallelism: int | None, expected: float
+) -> None:
+    assert advisor.expected_seconds(m, n, 1.0, parallelism, 0.5) == pytest.approx(expected)
+
+
+def test_the_waves_follow_the_split_rule_batch_sizes() -> None:
+    """The largest batch the model charges is the largest the split rule makes."""
+    for n in range(0, 30):
+        for m in range(1, 12):
+            k = split.batch_instances(n, m)
+            largest = max(stop - start for start, stop in split.batch_ranges(n, m))
+            assert advisor.expected_seconds(m, n, 1.0, None, 0.0) == largest
+            assert advisor.expected_seconds(m, n, 0.0, 3, 1.0) == math.ceil(k / 3)
+
+
+def test_best_batch_count_is_the_smallest_of_the_fastest() -> None:
+    """With P = 4 and no start cost, m = 4 (one wave of two items) and m = 8 (two waves of one)
+    take as long; the tie goes to the fewer containers."""
+    table = advisor.advise(items=8, item_seconds=1.0, parallelism=4, start_cost=0.0, current=8)
+    by_m = {r["batches"]: r["seconds"] for r in table["rows"]}
+    assert by_m[4] == 2.0 and by_m[8] == 2.0  # two waves of one item = one wave of two
+    assert table["best"] == 4
+    assert table["current"] == 8 and table["current_seconds"] == 2.0
+
+
+def test_each_wave_beyond_the_first_pays_the_start_cost_again() -> None:
+    table = advisor.advise(items=100, item_seconds=0.1, parallelism=10, start_cost=30.0)
+    by_m = {r["batches"]: r["seconds"] for r in table["rows"]}
+    assert by_m[10] == pytest.approx(30.0 + 10 * 0.1)  # one full wave
+    assert by_m[20] == pytest.approx(2 * (30.0 + 5 * 0.1))
+    assert table["best"] == 10
+
+
+def test_without_a_limit_or_start_cost_the_most_batches_win() -> None:
+    table = advisor.advise(items=12, item_seconds=1.0, parallelism=None, start_cost=0.0)
+    assert table["best"] == 12 and table["best_seconds"] == 1.0
+
+
+def test_the_table_stops_at_min_n_and_the_maximum_but_keeps_the_current_count() -> None:
+    small = advisor.advise(items=5, item_seconds=1.0, parallelism=2, start_cost=1.0)
+    assert [r["batches"] for r in small["rows"]] == [1, 2, 3, 4, 5]
+    big = advisor.advise(1000, 1.0, 2, 1.0, current=500, max_batches=20)
+    assert [r["batches"] for r in big["rows"]] == [*range(1, 21), 500]
+
+
+@pytest.mark.parametrize(
+    ("items", "item_seconds", "parallelism", "start_cost"),
+    [(-1, 1.0, 2, 0.0), (3, -1.0, 2, 0.0), (3, 1.0, 0, 0.0), (3, 1.0, 2, -1.0)],
+)
+def test_impossible_inputs_are_refused(
+    items: int, item_seconds: float, parallelism: int, start_cost: float
+) -> None:
+    with pytest.raises(ValueError):
+        advisor.advise(items, item_seconds, parallelism, start_cost)
+
+
+def test_a_cluster_runs_start_cost_is_the_median_pod_time_beyond_its_items() -> None:
+    """The batches as ``GET cluster-runs/<name>`` lists them (engines/cluster.py, run_status)."""
+    items = [
+        {"index": i, "state": "succeeded", "seconds": s, "start": 2 * i, "stop": 2 * i + 2}
+        for i, s in enumerate([7.0, 8.0, 30.0])  # 2 items of 1 s each: 5, 6 and 28 s beyond
+    ]
+    items.append({"index": 3, "state": "failed", "seconds": 1.0, "start": 6, "stop": 8})
+    status = {
+        "steps": [{"kind": "splitter"}, {"kind": "processors", "instances": {"items": items}}]
+    }
+    assert advisor.start_cost_from_cluster(status, item_seconds=1.0) == 6.0
+    assert advisor.start_cost_from_cluster({"steps": []}, 1.0) is None
+
+
+# -- measured times ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One run of both contexts of :func:`sleeping_items` (8 items, 3 batches)."""
+    folder = tmp_path_factory.mktemp("measured")
+    path = write_tmp(sleeping_items(n=8, batch_count=3, sleep=0.1), folder)
+    result = runner.run(path, "both", parallelism=2)
+    assert result["status"] == "ok"
+    return {"path": path, "result": result}
+
+
+def test_the_notebook_context_times_the_processor_chain_per_item(measured: dict[str, Any]) -> None:
+    [section] = measured["result"]["notebook_run"]["timings"]
+    assert section["items"] == 8 and section["batch_count"] == 3
+    assert section["batch_items"] == [8]  # one kernel: all items in one go
+    assert 0.1 <= section["item_seconds"] < 0.1 * 1.5
+    assert section["splitter_seconds"] is not None and section["merger_seconds"] is not None
+
+
+def test_the_workflow_context_times_each_batch(measured: dict[str, Any]) -> None:
+    run = measured["result"]["workflow_run"]
+    [section] = run["timings"]
+    assert section["batch_items"] == [3, 3, 2]  # split.batch_ranges(8, 3)
+    for size, seconds in zip(section["batch_items"], section["batch_seconds"], strict=True):
+        assert seconds >= size * 0.1
+    chain = next(s for s in run["steps"] if s["kind"] == "processors")
+    assert section["processor_seconds"] == chain["wall_seconds"]
+    assert section["item_seconds"] == pytest.approx(sum(section["batch_seconds"]) / 8, rel=1e-3)
+
+
+def test_the_run_folder_keeps_both_contexts_timings(measured: dict[str, Any]) -> None:
+    folder = Path(measured["result"]["workflow_run"]["folder"])
+    kept = json.loads((folder / timings.TIMINGS_FILE).read_text())
+    assert kept["notebook"] == measured["result"]["notebook_run"]["timings"]
+    assert json.loads((folder / "result.json").read_text())["timings"] == kept["workflow"]
+    [found] = timings.load_measurements(folder.parent, measured["path"])
+    assert found["parameters"] == {"param_n": 8, "param_batches": 3}
+    assert list(timings.load_measurements(folder.parent, folder.parent / "other.ipynb")) == []
+
+
+# -- checked against reality --------------------------------------------------------------------
+
+
+def test_the_prediction_is_within_25_percent_of_real_local_runs(tmp_path: Path) -> None:
+    """P = the local parallelism (2 processes at once), s = the per-instance overhead measured in
+    a first run (each instance's time beyond its items' sleep), t = the notebook context's time
+    per item; then real workflow runs for several m against T(m)."""
+    parallelism, n = 2, 8
+    path = write_tmp(sleeping_items(n=n), tmp_path)
+    calibration = runner.run(path, "both", parallelism=parallelism)
+    assert calibration["status"] == "ok"
+    [nb_section] = calibration["notebook_run"]["timings"]
+    [wf_section] = calibration["workflow_run"]["timings"]
+    t = nb_section["item_seconds"]
+    s = statistics.median(
+        sec - size * t
+        for size, sec in zip(wf_section["batch_items"], wf_section["batch_seconds"], strict=True)
+    )
+    spec = spec_for_path(path)
+    errors = []
+    for m in (1, 2, 3, 4):
+        run = runner.run_workflow(spec, path, {"param_batches": m}, parallelism=parallelism)
+        measured_seconds = run["timings"][0]["processor_seconds"]
+        predicted = advisor.expected_seconds(m, n, t, parallelism, s)
+        errors.append((m, predicted, measured_seconds))
+    for _m, predicted, measured_seconds in errors:
+        assert abs(predicted - measured_seconds) <= 0.25 * measured_seconds, errors
+
+
+# -- the same advice everywhere -----------------------------------------------------------------
+
+
+def test_advise_runs_the_notebook_context_once_then_reuses_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_tmp(sleeping_items(n=6, batch_count=6, sleep=0.05), tmp_path)
+    args = [str(path), "--parallelism", "2", "--start-cost", "0.2"]
+    assert main(["advise", *args]) == 0
+    first = capsys.readouterr()
+    assert "running the notebook context once" in first.err
+    assert main(["advise", *args, "--json"]) == 0
+    second = capsys.readouterr()
+    assert "running the notebook context" not in second.err
+    [section] = json.loads(second.out)["sections"]
+    assert section["current"] == 6 and section["items"] == 6
+    assert section["parallelism"] == 2 and section["start_cost"] == 0.2
+    assert f"best: m = {section['best']} " in first.out
+    assert "<- now" in first.out and "model: " in first.out
+
+
+def test_advise_refuses_a_notebook_without_a_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_tmp(code_notebook("x = 1"), tmp_path)
+    assert main(["advise", str(path)]) == 2
+    assert "no split/merge section" in capsys.readouterr().err
+
+
+async def test_rest_advise_gives_the_table_of_a_finished_run(
+    jp_fetch: Any, jp_root_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_handlers_runs import start_run, wait_until_over
+
+    write_tmp(sleeping_items(n=6, batch_count=5, sleep=0.05), jp_root_dir, "nb.ipynb")
+    run = await start_run(jp_fetch, {"path": "nb.ipynb", "context": "both"})
+    over = await wait_until_over(jp_fetch, run["id"])
+    assert over["status"] == "succeeded"
+    assert over["result"]["notebook_run"]["timings"][0]["items"] == 6
+    body = {"path": "nb.ipynb", "run": run["id"], "parallelism": 2, "startCost": 0.5}
+    advice = await api_post(jp_fetch, "advise", body)
+    [section] = advice["sections"]
+    assert section["measured_in"] == "notebook" and section["current"] == 5
+    assert section["batch_count"] == {"parameter": "param_batches", "default": 5}
+    assert advice["model"] == advisor.MODEL
+    # Without the run id: the newest run folder with the same parameters; the CLI agrees.
+    again = await api_post(jp_fetch, "advise", {k: v for k, v in body.items() if k != "run"})
+    assert again["sections"] == advice["sections"]
+    cli = ["advise", str(jp_root_dir / "nb.ipynb"), "--parallelism", "2", "--start-cost", "0.5"]
+    assert main([*cli, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sections"][0]["best"] == section["best"]
+
+
+async def test_rest_advise_without_a_measurement_says_what_to_run(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    write_tmp(sleeping_items(), jp_root_dir, "nb.ipynb")
+    code, error = await api_error(jp_fetch, "advise", {"path": "nb.ipynb"})
+    assert code == 409 and "Compare both" in error["hint"]
+    code, error = await api_error(jp_fetch, "advise", {"path": "nb.ipynb", "parallelism": 0})
+    assert code == 400 and error["field"] == "parallelism"
