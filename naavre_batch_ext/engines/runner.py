@@ -41,9 +41,9 @@ from nbformat import NotebookNode
 from ..core import split
 from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
-from ..steps import scripts, step_runtime, transport
+from ..steps import r_scripts, scripts, step_runtime, transport
 from ..steps.step_runtime import format_parameter, parse_parameter, with_article
-from . import compare, preview
+from . import compare, preview, r_values
 
 __all__ = [
     "CancelHandle",
@@ -363,6 +363,14 @@ def _precompile(script: Path) -> None:
         )
 
 
+def _command(script: Path, python: str) -> list[str]:
+    """How one instance of a task is started: the one place that chooses the command per
+    language (``Rscript`` for an R notebook's ``.R`` scripts, Python's launcher otherwise)."""
+    if script.suffix == ".R":
+        return [r_scripts.rscript(), str(script)]
+    return [python, "-c", _LAUNCH, str(script)]
+
+
 def _run_instance(
     inst: _Instance, script: Path, cwd: Path, python: str, cancel: CancelHandle
 ) -> _Instance:
@@ -398,7 +406,7 @@ def _run_instance(
         open(inst.folder / "stderr.txt", "wb") as err,
     ):
         proc = subprocess.Popen(
-            [python, "-c", _LAUNCH, str(script)],
+            _command(script, python),
             cwd=str(cwd),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -493,10 +501,12 @@ def run_workflow(
     script_dir = folder / "scripts"
     script_dir.mkdir()
     paths: dict[str, Path] = {}
+    language_r = r_scripts.is_r(spec)
     for task in tasks:
-        paths[task.id] = script_dir / f"{task.id}.py"
+        paths[task.id] = script_dir / f"{task.id}{'.R' if language_r else '.py'}"
         paths[task.id].write_text(scripts.task_script(spec, task), encoding="utf-8")
-        _precompile(paths[task.id])
+        if not language_r:
+            _precompile(paths[task.id])
     steps_by_id = {s["id"]: s for s in spec["steps"]}
     values = _parameter_values(spec, overrides)
     outputs_of: dict[str, Path] = {}
@@ -635,7 +645,8 @@ def run_workflow(
             if task_status != "ok":
                 status = task_status
                 break
-            _record_trace(trace, task, outputs_of, results_of, steps_by_id)
+            record = r_values.record_trace if language_r else _record_trace
+            record(trace, task, outputs_of, results_of, steps_by_id)
     except BaseException:
         cancel.cancel()
         raise
@@ -707,6 +718,7 @@ def readable_result(result: dict[str, Any]) -> dict[str, Any]:
     trace = result.get("trace")
     if not isinstance(trace, dict):
         return result
+    r_values.describe_all(v for values in trace.values() for v in values.values())
     shown = {
         step: {name: preview.for_json(value) for name, value in values.items()}
         for step, values in trace.items()
@@ -922,6 +934,7 @@ async def _run_notebook_async(
     )
 
     originals = list(work.cells)
+    language_r = r_scripts.is_r(spec)
 
     async def scratch(cell: NotebookNode, index: int, store_history: bool = True) -> NotebookNode:
         """Run a cell that is not the notebook's. nbclient stores every executed cell back into
@@ -991,7 +1004,9 @@ async def _run_notebook_async(
 
     try:
         async with client.async_setup_kernel():
-            await hidden(_kernel_setup_source(values))
+            await hidden(
+                r_scripts.kernel_setup_source() if language_r else _kernel_setup_source(values)
+            )
             for index, cell in enumerate(originals):
                 if cell.cell_type != "code":
                     continue
@@ -1005,7 +1020,9 @@ async def _run_notebook_async(
                     open_step(name)
                 cell_start = time.perf_counter()
                 try:
-                    if index in params_by_cell and index in header:
+                    if index in params_by_cell and index in header and language_r:
+                        await _run_r_header(scratch, cell, index, header[index], spec, overrides)
+                    elif index in params_by_cell and index in header:
                         cell.outputs = []
                         source = header[index]["source"]
                         lines = source.splitlines(True)
@@ -1050,7 +1067,11 @@ async def _run_notebook_async(
                 if step is not None and last_cell[step["id"]] == index and step.get("outputs"):
                     step_dir = Path(tmp.name) / str(index)
                     step_dir.mkdir()
-                    await hidden(f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})")
+                    await hidden(
+                        r_scripts.kernel_trace_source(step["outputs"], str(step_dir))
+                        if language_r
+                        else f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})"
+                    )
                     snapshot = json.loads((step_dir / "index.json").read_text(encoding="utf-8"))
                     entry = trace.setdefault(step["id"], {})
                     for var, info in snapshot.items():
@@ -1113,6 +1134,32 @@ async def _run_notebook_async(
         "errors": errors,
         "warnings": warnings,
     }
+
+
+async def _run_r_header(
+    scratch: Callable[[NotebookNode, int], Any],
+    cell: NotebookNode,
+    index: int,
+    ref: dict[str, Any],
+    spec: dict[str, Any],
+    overrides: dict[str, Any],
+) -> None:
+    """An R header cell with parameter overrides: R's parser cuts it into expressions and each
+    parameter takes its run value, in its R type, right after its assignment (as in the step
+    scripts); the cell's outputs are what that run printed."""
+    kinds = {p["name"]: p.get("type") for p in spec.get("parameters", [])}
+    texts = {
+        p["name"]: format_parameter(overrides[p["name"]], kinds.get(p["name"]))
+        for p in spec.get("parameters", [])
+        if p["name"] in overrides and p.get("cell_index") == index
+    }
+    source = r_scripts.kernel_header_source(scripts.notebook_file_name(spec), ref, texts)
+    chunk = nbformat.v4.new_code_cell(source)
+    cell.outputs = []
+    try:
+        await scratch(chunk, index)
+    finally:
+        cell.outputs.extend(chunk.outputs)
 
 
 def _cell_record(index: int, step: str, cell: NotebookNode, start: float) -> dict[str, Any]:
