@@ -31,6 +31,7 @@ __all__ = [
     "r_task_payload",
     "r_task_script",
     "rscript",
+    "runtime_loader",
     "runtime_source",
     "script_prefix",
     "task_call",
@@ -65,9 +66,24 @@ def runtime_source() -> str:
     return text
 
 
+STRING_PIECE = 300
+"""Characters per R string literal piece. ``Rscript FILE`` reads a script as a console does, in
+lines of at most 4096 bytes (a longer line is cut, even inside an escape), and R's parser refuses
+very long literals: longer text is written as ``paste0()`` of pieces, one a line (a piece of 300
+characters is at most 3,000 bytes escaped)."""
+
+
 def _r_string(text: str) -> str:
     """An R string literal of ``text``: ASCII only, braces escaped (``\\u007b``) so that no two
-    are ever adjacent, characters outside ASCII as ``\\u`` / ``\\U`` escapes."""
+    are ever adjacent, characters outside ASCII as ``\\u`` / ``\\U`` escapes; long text as
+    ``paste0()`` of pieces (see :data:`STRING_PIECE`)."""
+    if len(text) > STRING_PIECE:
+        pieces = [text[i : i + STRING_PIECE] for i in range(0, len(text), STRING_PIECE)]
+        return "paste0(\n" + ",\n".join(_r_piece(p) for p in pieces) + ")"
+    return _r_piece(text)
+
+
+def _r_piece(text: str) -> str:
     out = ['"']
     for char in text:
         code = ord(char)
@@ -115,9 +131,9 @@ def r_literal(value: Any) -> str:
         return _r_string(value)
     if isinstance(value, dict):
         items = [f"{_r_string(str(k))} = {r_literal(v)}" for k, v in value.items()]
-        return "list(" + ", ".join(items) + ")"
+        return "list(" + ",\n".join(items) + ")"
     if isinstance(value, (list, tuple)):
-        return "list(" + ", ".join(r_literal(v) for v in value) + ")"
+        return "list(" + ",\n".join(r_literal(v) for v in value) + ")"
     raise TypeError(f"no R literal for {type(value).__name__}")
 
 
@@ -141,9 +157,25 @@ def script_prefix() -> str:
         "# naavre-batch step script, generated from the notebook's cells by naavre-batch-ext;\n"
         "# edit the notebook, not this file.\n"
         "# Inputs and outputs: folders NAAVRE_INPUTS_DIR and NAAVRE_OUTPUTS_DIR (docs/running.md).\n"
-        ".naavre <- local(envir = new.env(parent = baseenv()), expr = {\n"
-        + runtime_source()
-        + "\nenvironment()\n})\n"
+        + runtime_loader()
+    )
+
+
+def runtime_loader() -> str:
+    """The runtime's definitions, then the lines that move them into their own environment
+    ``.naavre`` (parent: base R) and leave the global environment empty for the user's code.
+
+    Written out as top-level definitions on purpose: ``Rscript FILE`` reads a script as a console
+    does, parsing an unfinished expression again with every line it adds, so the runtime as one
+    800-line expression (``local(...)``) took seconds of CPU to start; each definition is short.
+    """
+    return (
+        runtime_source()
+        + "\n.naavre <- new.env(parent = baseenv())\n"
+        + 'for (.n in setdiff(ls(all.names = TRUE), ".naavre")) assign(.n, get(.n), envir = .naavre)\n'
+        + "for (.n in ls(.naavre)) if (is.function(.naavre[[.n]])) "
+        + "environment(.naavre[[.n]]) <- .naavre\n"
+        + 'rm(list = setdiff(ls(all.names = TRUE), ".naavre"))\n'
     )
 
 
@@ -170,16 +202,14 @@ def tool_script(call: str) -> str:
     return script_prefix() + call + "\n"
 
 
-def json_for_r(value: Any) -> str:
-    """JSON text as an R string literal (for tools that take a JSON-looking argument)."""
-    return _r_string(json.dumps(value))
-
-
 def kernel_setup_source() -> str:
     """The hidden first cell of an R notebook run in notebook context: the runtime as ``.naavre``
     in the kernel (the transport's ``rds`` codec writes each step's outputs, as a script does)."""
-    return ".naavre <- local(envir = new.env(parent = baseenv()), expr = {\n" + runtime_source() + (
-        "\nenvironment()\n})\ninvisible(NULL)\n"
+    return (
+        ".naavre <- new.env(parent = baseenv())\n"
+        + "eval(parse(text = "
+        + _r_string(runtime_source())
+        + ", keep.source = FALSE), envir = .naavre)\ninvisible(NULL)\n"
     )
 
 
