@@ -109,6 +109,14 @@ def code_notebook(*sources: str, tags: Mapping[int, Sequence[str]] | None = None
     return nb
 
 
+def r_notebook(*sources: str, tags: Mapping[int, Sequence[str]] | None = None) -> NotebookNode:
+    """:func:`code_notebook` for the R kernel (IRkernel's kernelspec ``ir``, language ``R``)."""
+    nb = code_notebook(*sources, tags=tags)
+    nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    nb.metadata["language_info"] = {"name": "R"}
+    return nb
+
+
 def section_tags(first: int = 0, batch_count: str = "2") -> dict[int, list[str]]:
     """Tags for one section on three consecutive cells from ``first``: splitter (with
     ``naavre:batch-count:<batch_count>``), processor, merger; for :func:`code_notebook`."""

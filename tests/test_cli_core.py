@@ -93,13 +93,13 @@ def test_check_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "no such file" in capsys.readouterr().err
 
 
-def test_check_non_python_kernel_exits_2(
+def test_check_kernel_neither_python_nor_r_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    nb = code_notebook("x <- 1")
-    nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    nb = code_notebook("x = 1")
+    nb.metadata["kernelspec"] = {"name": "julia-1.10", "display_name": "Julia", "language": "julia"}
     assert main(["check", str(write_tmp(nb, tmp_path))]) == 2
-    assert "not Python" in capsys.readouterr().err
+    assert "kernel is julia, not Python or R" in capsys.readouterr().err
 
 
 def test_check_huge_notebook_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

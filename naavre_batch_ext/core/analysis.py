@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..steps import step_runtime
 from .diagnostics import Diagnostic, sort_key
-from .notebook import kernel_language, kernel_name
+from .notebook import kernel_name, notebook_language
 
 if TYPE_CHECKING:
     from IPython.core.inputtransformer2 import TransformerManager
@@ -123,6 +123,14 @@ class CellInfo:
     original: str
     tree: ast.Module | None
     annotation: Annotation
+    facts: Any = None
+    """What another language's analyser read from the cell (``r_analysis.RCell`` for R cells,
+    whose ``tree`` stays ``None``); ``None`` for Python cells and for cells that do not parse."""
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the cell parsed (in its notebook's language): a syntax error leaves it unread."""
+        return self.tree is not None or self.facts is not None
 
     def ref(self) -> dict[str, Any]:
         """The spec's CellRef."""
@@ -217,6 +225,10 @@ class _Event:
     line: int
     col: int
     via: str = ""  # for stores: "import" or "def" when the value cannot travel as JSON
+    soft: bool = False
+    """For loads: a name that may not be a variable at all (an R formula term or an argument of a
+    non-standard-evaluation call such as ``subset(df, x > 1)``, usually a column). It is an input
+    only when an earlier step or the header provides it, and never an ``undefined-name``."""
 
 
 def json_kind(value: Any) -> str | None:
@@ -723,6 +735,9 @@ def _leading_blank_lines(text: str) -> int:
     return n
 
 
+_R_MAGICS = frozenset({"R", "Rpush", "Rpull", "Rget", "Rdevice"})
+"""rpy2's magics (``%%R``, ``%R``, ``%Rpush``...): R code or R values inside a Python notebook."""
+
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 """Cell magics whose body is Python that runs in the user namespace."""
 
@@ -848,8 +863,9 @@ class _Analyser:
             transformed = "\n" * missing + transformed
         return transformed
 
-    def read_cells(self) -> list[CellInfo]:
-        cells: list[CellInfo] = []
+    def code_cells(self) -> Iterator[tuple[int, str | None, str, Annotation]]:
+        """``(index, id, source, annotation)`` of each code cell; tags on other cells are warned
+        about (every language's ``read_cells`` starts here)."""
         for index, cell in enumerate(self.nb["cells"]):
             cell_id = cell.get("id") if isinstance(cell.get("id"), str) else None
             source = cell.get("source", "")
@@ -867,7 +883,28 @@ class _Analyser:
                         cell_id=cell_id,
                     )
                 continue
-            annotation = cell_annotation(cell)
+            yield index, cell_id, source, cell_annotation(cell)
+
+    def tag_problems(self, cell: CellInfo) -> None:
+        """The cell's tag grammar problems, as diagnostics on its first line."""
+        for problem in cell.annotation.problems:
+            self.diag(problem.severity, problem.code, problem.message, problem.hint, cell, 1, 1)
+
+    def syntax_error(self, cell: CellInfo, message: str, line: int, column: int) -> None:
+        """A cell that does not parse; the rest of the notebook is still analysed."""
+        self.diag(
+            "error",
+            "syntax-error",
+            f"syntax error: {message}",
+            "fix the cell so that it runs; the rest of the notebook was still analysed",
+            cell,
+            line,
+            column,
+        )
+
+    def read_cells(self) -> list[CellInfo]:
+        cells: list[CellInfo] = []
+        for index, cell_id, source, annotation in self.code_cells():
             transformed = self.transform(source)
             title, _ = _title(source)
             info = CellInfo(index, cell_id, title, transformed, source, None, annotation)
@@ -878,18 +915,8 @@ class _Analyser:
                     info.tree.body.extend(body_tree.body)
                 _with_line_magic_bodies(info.tree)  # %time x = ...: the same for line magics
             except SyntaxError as exc:
-                line = exc.lineno or 1
-                self.diag(
-                    "error",
-                    "syntax-error",
-                    f"syntax error: {exc.msg}",
-                    "fix the cell so that it runs; the rest of the notebook was still analysed",
-                    info,
-                    line,
-                    exc.offset or 1,
-                )
-            for problem in annotation.problems:
-                self.diag(problem.severity, problem.code, problem.message, problem.hint, info, 1, 1)
+                self.syntax_error(info, exc.msg, exc.lineno or 1, exc.offset or 1)
+            self.tag_problems(info)
             cells.append(info)
         return cells
 
@@ -959,6 +986,41 @@ class _Analyser:
         kind = json_kind(default) or "null"
         return Parameter(target.id, default, kind, cell.index, cell.id, stmt.lineno)
 
+    # -- what each language's analyser provides (r_analysis._RAnalyser overrides these) ----------
+
+    language = "python"
+    """The spec's ``notebook.language``."""
+    passable = "JSON values"
+    """What crosses a step boundary, for the ``not-passable`` message."""
+    unknown_names_are_errors = True
+    """Whether a name that no cell binds is an ``undefined-name`` (Python: it is, unless a builtin).
+    R finds functions and data in attached packages and reads columns by non-standard evaluation,
+    so there only a name that a *later* cell binds is reported."""
+
+    def is_builtin(self, name: str) -> bool:
+        """Whether ``name`` needs no provider (a builtin)."""
+        return name in BUILTIN_NAMES
+
+    def whole_number(self, param: Parameter) -> bool:
+        """Whether a parameter can be a batch count: an ``int`` (R also accepts a whole double)."""
+        return param.type == "int"
+
+    def parameter_assignments(self, cell: CellInfo) -> Iterator[tuple[str, int, int]]:
+        """``(name, line, column)`` of each top-level ``param_*`` assignment in a step's cell."""
+        for stmt in cell.tree.body if cell.tree else []:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+            for t in targets:
+                if isinstance(t, ast.Name) and t.id.startswith(PARAM_PREFIX):
+                    yield t.id, stmt.lineno, stmt.col_offset + 1
+
+    def cell_imports(self, cell: CellInfo) -> set[str]:
+        """Third-party modules the cell imports: what the image must provide."""
+        return _third_party_imports(cell.tree)
+
+    def warn_cell(self, cell: CellInfo, where: str) -> None:
+        """Warnings about code that needs the notebook's kernel (IPython magics, shell escapes)."""
+        self.warn_ipython(cell, where)
+
     def _is_ipython_stmt(self, stmt: ast.stmt) -> bool:
         return isinstance(stmt, (ast.Expr, ast.Assign)) and _ipython_call(stmt.value) is not None
 
@@ -973,7 +1035,23 @@ class _Analyser:
             line = getattr(node, "lineno", 1)
             col = getattr(node, "col_offset", 0) + 1
             display = _display_magic(node)
-            if display is not None:
+            if kind == "magic" and what in _R_MAGICS:
+                cell_magic = (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "attr", "") == "run_cell_magic"
+                )
+                self.diag(
+                    "error",
+                    "r-magic",
+                    f"'{'%%' if cell_magic else '%'}{what}' (rpy2) runs R inside this Python notebook in the {where}; a workflow "
+                    "step runs one language, the notebook's kernel's",
+                    "rewrite it in Python, or move the R code into an R notebook (IRkernel, "
+                    "kernel 'ir'), which is analysed and run as R",
+                    cell,
+                    line,
+                    col,
+                )
+            elif display is not None:
                 self.diag(
                     "warning",
                     "display-magic",
@@ -1142,7 +1220,7 @@ class _Analyser:
             provided: list[tuple[str, str]] = []
             broken_here = broken_before
             for cell, evs in cell_events:
-                if cell.tree is None:
+                if not cell.parsed:
                     broken_here = True
                 for ev in evs:
                     if ev.kind == "load":
@@ -1169,7 +1247,7 @@ class _Analyser:
                             self.diag(
                                 "error",
                                 "not-passable",
-                                f"{what} '{name}' from step '{src}' is used in step '{owner}', but steps only pass JSON values",
+                                f"{what} '{name}' from step '{src}' is used in step '{owner}', but steps only pass {self.passable}",
                                 "import or define it in the header (code cells before the first tagged cell), "
                                 "or in the step that uses it",
                                 cell,
@@ -1177,9 +1255,11 @@ class _Analyser:
                                 ev.col,
                             )
                     continue
-                if name in BUILTIN_NAMES or broken_here:
+                if ev.soft or self.is_builtin(name) or broken_here:
                     continue
                 later = all_binders.get(name)
+                if not self.unknown_names_are_errors and (later is None or later <= cell.index):
+                    continue
                 hint = (
                     f"it is only set in cell {later}, which runs later: move that code before this cell"
                     if later is not None and later > cell.index
@@ -1202,7 +1282,7 @@ class _Analyser:
             if owner is not None:
                 step = next(s for s in steps if s.id == owner)
                 step.inputs = sorted(set(inputs))
-            if any(c.tree is None for c, _ in cell_events):
+            if any(not c.parsed for c, _ in cell_events):
                 broken_before = True
         self.header_names = sorted(header_ids)
         return flows
@@ -1246,7 +1326,7 @@ class _Analyser:
             elif not from_splitter:
                 # With a syntax error in the splitter or processor, the reads are unknown: the
                 # syntax error is the diagnostic.
-                if not any(c.tree is None for c in [*splitter.cells, *first.cells]):
+                if all(c.parsed for c in [*splitter.cells, *first.cells]):
                     self.diag(
                         "error",
                         "no-split-variable",
@@ -1330,7 +1410,7 @@ class _Analyser:
                         1,
                         1,
                     )
-                elif param.type != "int" or param.default < 1:
+                elif not self.whole_number(param) or param.default < 1:
                     self.diag(
                         "error",
                         "bad-batch-count-default",
@@ -1341,7 +1421,7 @@ class _Analyser:
                         1,
                     )
                 else:
-                    step.batch_count = {"parameter": count, "default": param.default}
+                    step.batch_count = {"parameter": count, "default": int(param.default)}
 
     # -- driver ---------------------------------------------------------------------------------
 
@@ -1349,10 +1429,10 @@ class _Analyser:
         cells = self.read_cells()
         header, steps = self.group_steps(cells)
         for cell in header:
-            self.warn_ipython(cell, "header")
+            self.warn_cell(cell, "header")
         for step in steps:
             for cell in step.cells:
-                self.warn_ipython(cell, f"{step.role} step '{step.id}'")
+                self.warn_cell(cell, f"{step.role} step '{step.id}'")
         params = self.read_header(header, warn_work=bool(steps))
         if not steps:
             self.diag(
@@ -1364,36 +1444,32 @@ class _Analyser:
             )
         for step in steps:  # param_ assigned outside the header is not a workflow parameter
             for cell in step.cells:
-                for stmt in cell.tree.body if cell.tree else []:
-                    targets = stmt.targets if isinstance(stmt, ast.Assign) else []
-                    for t in targets:
-                        if isinstance(t, ast.Name) and t.id.startswith(PARAM_PREFIX):
-                            self.diag(
-                                "warning",
-                                "parameter-outside-header",
-                                f"{t.id} is assigned in step '{step.id}', so it is not a workflow parameter",
-                                "assign param_ names in the header (the code cells before the first tagged cell)",
-                                cell,
-                                stmt.lineno,
-                                stmt.col_offset + 1,
-                            )
+                for name, line, column in self.parameter_assignments(cell):
+                    self.diag(
+                        "warning",
+                        "parameter-outside-header",
+                        f"{name} is assigned in step '{step.id}', so it is not a workflow parameter",
+                        "assign param_ names in the header (the code cells before the first tagged cell)",
+                        cell,
+                        line,
+                        column,
+                    )
         sections = self.find_sections(steps)
         self.batch_counts(steps, params)
         flows = self.data_flow(header, steps)
         edges = self.split_and_edges(steps, sections, flows)
         header_imports: set[str] = set()
         for cell in header:
-            header_imports |= _third_party_imports(cell.tree)
+            header_imports |= self.cell_imports(cell)
         for step in steps:
             mods = set(header_imports)
             for cell in step.cells:
-                mods |= _third_party_imports(cell.tree)
+                mods |= self.cell_imports(cell)
             step.imports = sorted(mods)
-        language = kernel_language(self.nb) or "python"
         return Analysis(
             name=self.name,
             kernel=kernel_name(self.nb),
-            language=str(language).lower(),
+            language=self.language,
             parameters=params,
             header_cells=header,
             header_names=self.header_names,
@@ -1407,5 +1483,16 @@ class _Analyser:
 
 def analyse(nb: Mapping[str, Any], name: str) -> Analysis:
     """Analyse a notebook, as plain JSON (:func:`naavre_batch_ext.core.notebook.parse_notebook`) or
-    as nbformat's ``NotebookNode`` (:func:`~naavre_batch_ext.core.notebook.read_notebook`)."""
+    as nbformat's ``NotebookNode`` (:func:`~naavre_batch_ext.core.notebook.read_notebook`).
+
+    The language seam: an R notebook (IRkernel) is read by :mod:`.r_analysis` (R's own parser, in
+    one ``Rscript`` process), which fills the same cells, events and parameters, so everything from
+    here on (steps, sections, data flow, diagnostics, the spec) is shared. Raises
+    :class:`~naavre_batch_ext.core.notebook.NotebookError` for a kernel in another language, or an
+    R notebook on a machine without R.
+    """
+    if notebook_language(nb) == "R":
+        from .r_analysis import RAnalyser
+
+        return RAnalyser(nb, name).run()
     return _Analyser(nb, name).run()

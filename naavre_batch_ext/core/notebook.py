@@ -30,8 +30,10 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_NOTEBOOK_BYTES",
     "NotebookError",
+    "LANGUAGES",
     "kernel_language",
     "kernel_name",
+    "notebook_language",
     "load_notebook",
     "load_notebook_data",
     "deep_path_in_text",
@@ -174,12 +176,7 @@ def parse_notebook(
             f"notebook has {len(data['cells'])} cells, more than the limit of {MAX_CELLS}",
             "split it into several notebooks",
         )
-    language = kernel_language(data)
-    if language is not None and language.lower() != "python":
-        raise NotebookError(
-            f"the notebook's kernel is {language}, not Python",
-            "only Python notebooks can be turned into a batch workflow",
-        )
+    notebook_language(data)
     return data
 
 
@@ -325,6 +322,27 @@ def kernel_language(nb: Mapping[str, Any]) -> str | None:
         info = meta.get("language_info") or {}
         lang = info.get("name") if isinstance(info, dict) else None
     return lang if isinstance(lang, str) and lang else None
+
+
+LANGUAGES = {"python": "python", "r": "R"}
+"""The kernel languages a notebook may have (lower case) -> the spec's ``notebook.language``:
+Python (ipykernel) and R (IRkernel, kernelspec ``ir``). One analyser and one step runtime each."""
+
+
+def notebook_language(nb: Mapping[str, Any]) -> str:
+    """``"python"`` or ``"R"``: the spec's ``notebook.language``, from the kernelspec or
+    ``language_info`` (``"python"`` when the notebook names none, as nbformat's new notebooks do).
+    Raises :class:`NotebookError` for a kernel in any other language."""
+    language = kernel_language(nb)
+    if language is None:
+        return "python"
+    known = LANGUAGES.get(language.lower())
+    if known is None:
+        raise NotebookError(
+            f"the notebook's kernel is {language}, not Python or R",
+            "only Python (ipykernel) and R (IRkernel) notebooks can be turned into a batch workflow",
+        )
+    return known
 
 
 def kernel_name(nb: Mapping[str, Any]) -> str:
