@@ -41,7 +41,9 @@ from ..exporters.cwl import (
     export_cwl,
     workflow_outputs,
 )
+from ..exporters import r_export
 from ..steps import scripts, transport
+from . import r_values
 from .runner import (
     CancelHandle,
     Progress,
@@ -145,6 +147,15 @@ def _trace(
     trace: dict[str, dict[str, Any]] = {}
     for task in tasks:
         outputs = values.get(task.id, {})
+        if task.kind == "processors" and any(
+            isinstance(r, transport.RValue) for r in outputs[scripts.RESERVED_RESULT]
+        ):
+            # An R notebook's results, in batch order (the scatter's), joined by R's rule.
+            for name in task.merged:
+                step = task.merged_steps.get(name, task.steps[-1])
+                results = outputs[scripts.RESERVED_RESULT]
+                trace.setdefault(step, {})[name] = r_values.RMerged(results, ("outputs", name))
+            continue
         if task.kind == "processors":
             results = sorted(outputs[scripts.RESERVED_RESULT], key=lambda r: r["index"])
             parts = [r["outputs"] for r in results]
@@ -157,7 +168,10 @@ def _trace(
             for name in steps_by_id[step_id].get("outputs", []):
                 if task.kind == "splitter" and name == task.split_variable:
                     batches = outputs[scripts.RESERVED_BATCHES]
-                    entry[name] = split.merge_batches(b["items"] for b in batches)
+                    if batches and isinstance(batches[0], transport.RValue):
+                        entry[name] = r_values.RMerged(batches, ("items",))
+                    else:
+                        entry[name] = split.merge_batches(b["items"] for b in batches)
                 elif name in outputs:
                     entry[name] = outputs[name]
     return trace
@@ -223,7 +237,10 @@ def _job_task(folder: Path, by_id: Mapping[str, scripts.Task]) -> scripts.Task |
     try:
         head = (folder / SCRIPT_NAME).read_text(encoding="utf-8")
     except OSError:
-        return None
+        try:  # an R notebook's step script
+            head = (folder / r_export.CWL_SCRIPT_NAME).read_text(encoding="utf-8")
+        except OSError:
+            return None
     match = _SCRIPT_HEAD.search(head)
     return by_id.get(match.group(1)) if match else None
 
@@ -241,7 +258,8 @@ def _printed(jobs: Path, tasks: list[scripts.Task]) -> dict[str, str]:
         index = 0
         batch_file = path.parent / INPUTS_DIR / "naavre-batch"
         if task.kind == "processors" and batch_file.exists():
-            index = _load(str(batch_file))["index"]
+            batch = _load(str(batch_file))
+            index = batch["index"] if isinstance(batch, dict) else 0  # R: processors not compared
         found.append((order[task.id], index, json.loads(path.read_text(encoding="utf-8"))))
     printed: dict[str, str] = {}
     for _, _, texts in sorted(found, key=lambda f: (f[0], f[1])):

@@ -43,7 +43,9 @@ from ..steps.scripts import (
     script_prefix,
     task_payload_text,
 )
+from ..steps import r_scripts
 from ..steps.step_runtime import RESERVED_BATCH, RESERVED_BATCH_LIST, RESERVED_BATCH_RESULTS
+from . import r_export
 from .k8s_options import (
     OptionError,
     check_dns_label,
@@ -536,6 +538,8 @@ def script_source(spec: Mapping[str, Any], task: Task) -> str:
     prologue (:data:`ARGO_PROLOGUE`) and the task's payload: the runner's
     :func:`~naavre_batch_ext.steps.scripts.task_script` with the prologue between runtime and payload.
     """
+    if r_scripts.is_r(dict(spec)):
+        return r_export.argo_script_source(spec, task, _ref(f"workflow.annotations.{ANNOTATION_RUNTIME}"))
     return RUNTIME_LOADER + task_payload_text(dict(spec), task)
 
 
@@ -623,7 +627,7 @@ def _template(
 
     script: dict[str, Any] = {
         "image": options.image_for(_task_role(task)),
-        "command": ["python"],
+        "command": list(r_export.ARGO_COMMAND) if r_scripts.is_r(dict(spec)) else ["python"],
         "env": env,
     }
     requests = {k: v for k, v in (("cpu", options.cpu), ("memory", options.memory)) if v}
@@ -738,6 +742,7 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     """
     options = options or ArgoOptions()
     options.check()
+    options = r_export.for_language(spec, options)
     tasks = plan_tasks(dict(spec))
     if not tasks:
         raise NothingToExportError(
@@ -755,7 +760,9 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
         ANNOTATION_SPEC_VERSION: str(spec.get("apiVersion", SPEC_API_VERSION)),
         ANNOTATION_NOTEBOOK: _source_notebook(notebook),
         ANNOTATION_IMPORTS: ",".join(third_party_imports(spec)),
-        ANNOTATION_RUNTIME: runtime_annotation(),
+        ANNOTATION_RUNTIME: (
+            r_export.runtime_annotation() if r_scripts.is_r(dict(spec)) else runtime_annotation()
+        ),
     }
     entry = _entry_name(tasks)
     dag_tasks: list[dict[str, Any]] = []

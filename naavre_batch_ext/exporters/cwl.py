@@ -46,6 +46,8 @@ from .argo import (
     parameter_value,
     third_party_imports,
 )
+from ..steps import r_scripts
+from . import r_export
 from .k8s_options import parse_quantity
 
 __all__ = [
@@ -230,8 +232,9 @@ def _tool(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str
         task.kind, "step"
     )
     inputs: dict[str, Any] = {}
+    script_name = r_export.CWL_SCRIPT_NAME if r_scripts.is_r(dict(spec)) else SCRIPT_NAME
     listing: list[dict[str, Any]] = [
-        {"entryname": SCRIPT_NAME, "entry": escape_literal(task_script(dict(spec), task))}
+        {"entryname": script_name, "entry": escape_literal(task_script(dict(spec), task))}
     ]
     for param in spec.get("parameters", []):
         cwl_type, _ = cwl_parameter(param)
@@ -322,7 +325,7 @@ def _tool(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str
             {"class": "DockerRequirement", "dockerPull": options.image_for(role)},
             {"class": "NetworkAccess", "networkAccess": True},
         ],
-        "baseCommand": ["python3", SCRIPT_NAME],
+        "baseCommand": ["Rscript" if script_name == r_export.CWL_SCRIPT_NAME else "python3", script_name],
         "inputs": inputs,
         "outputs": outputs,
     }
@@ -359,6 +362,7 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     """
     options = options or ArgoOptions()
     check_options(options)
+    options = r_export.for_language(spec, options)
     tasks = plan_tasks(dict(spec))
     if not tasks:
         raise NothingToExportError(
