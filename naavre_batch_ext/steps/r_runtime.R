@@ -364,22 +364,31 @@ eval_located <- function(expr, srcref, task, step, cell) {
       eval(expr, envir = globalenv()),
       error = function(e) {
         stack <- sys.calls()
+        # The user's frames: those below the runtime's eval() of the cell's expression, above
+        # the handler's own.
+        start <- Position(function(call) identical(call, OWN_EVAL), stack, right = TRUE, nomatch = 0L)
+        stack <- stack[seq_along(stack) > start]
+        own <- vapply(stack, function(call) {
+          text <- paste(deparse(call, nlines = 1L), collapse = "")
+          grepl("^(\\.handleSimpleError|h)\\(", text)
+        }, TRUE)
+        if (any(own)) stack <- stack[seq_len(which(own)[1] - 1L)]
         calls <<- stack
         for (call in stack) {
           ref <- attr(call, "srcref")
-          if (!is.null(ref) && identical(getSrcFilename(ref), filename)) line <<- as.integer(ref[1])
+          if (!is.null(ref) && identical(utils::getSrcFilename(ref), filename)) line <<- as.integer(ref[1])
         }
       }
     ),
     error = function(e) {
       if (inherits(e, "naavre_failure")) stop(e)
       call <- conditionCall(e)
+      if (identical(call, OWN_EVAL)) call <- NULL  # stop() at the cell's top level
       summary <- if (is.null(call)) conditionMessage(e) else
         paste0("Error in ", paste(deparse(call, nlines = 1L), collapse = ""), ": ",
                conditionMessage(e))
       if (is.null(call)) summary <- paste("Error:", summary)
       trace <- vapply(calls, function(c) paste(deparse(c, nlines = 1L), collapse = ""), "")
-      trace <- trace[!grepl("^(tryCatch|withCallingHandlers|eval|doTryCatch|tryCatchList|tryCatchOne|eval_located|run_cell)\\(", trace)]
       where <- sprintf("cell %d%s", as.integer(cell$index),
                        if (is.null(line)) "" else sprintf(", line %d", line))
       fail(kind = "cell-error", step = step, cell_index = cell$index, line = line,
@@ -390,6 +399,8 @@ eval_located <- function(expr, srcref, task, step, cell) {
     }
   )
 }
+
+OWN_EVAL <- quote(eval(expr, envir = globalenv()))
 
 assigned_name <- function(expr) {
   if (is.call(expr) && length(expr) == 3L && is.name(expr[[1]]) &&
