@@ -153,7 +153,9 @@ def test_r_cwl_export_passes_cwltool_validate(tmp_path: Path) -> None:
         t for t in yaml.safe_load((tmp_path / "wf.cwl").read_text())["$graph"]
         if t["class"] == "CommandLineTool"
     ]
-    assert {tuple(t["baseCommand"]) for t in tools} == {("Rscript", "naavre-step.R")}
+    assert {tuple(t["baseCommand"]) for t in tools} == {
+        ("Rscript", "-e", "source(commandArgs(TRUE)[1])", "naavre-step.R")
+    }
     done = subprocess.run(
         [*cwl_runner.cwltool_command(), "--validate", str(tmp_path / "wf.cwl")],
         capture_output=True,

@@ -367,7 +367,7 @@ def _command(script: Path, python: str) -> list[str]:
     """How one instance of a task is started: the one place that chooses the command per
     language (``Rscript`` for an R notebook's ``.R`` scripts, Python's launcher otherwise)."""
     if script.suffix == ".R":
-        return [r_scripts.rscript(), str(script)]
+        return r_scripts.command(str(script))
     return [python, "-c", _LAUNCH, str(script)]
 
 

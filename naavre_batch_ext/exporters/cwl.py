@@ -325,7 +325,11 @@ def _tool(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str
             {"class": "DockerRequirement", "dockerPull": options.image_for(role)},
             {"class": "NetworkAccess", "networkAccess": True},
         ],
-        "baseCommand": ["Rscript" if script_name == r_export.CWL_SCRIPT_NAME else "python3", script_name],
+        "baseCommand": (
+            ["Rscript", *r_scripts.SOURCE_ARGS, script_name]
+            if script_name == r_export.CWL_SCRIPT_NAME
+            else ["python3", script_name]
+        ),
         "inputs": inputs,
         "outputs": outputs,
     }

@@ -46,7 +46,7 @@ __all__ = [
 R_IMAGE = "rocker/r-ver"
 """The R image family: base R only (what the step runtime needs), one tag per R version."""
 
-ARGO_COMMAND = ["Rscript", "-e", "source(commandArgs(TRUE)[1])"]
+ARGO_COMMAND = ["Rscript", *r_scripts.SOURCE_ARGS]
 """An R script template's command; Argo appends the script's path."""
 
 CWL_SCRIPT_NAME = "naavre-step.R"

@@ -48,6 +48,18 @@ def is_r(spec: dict[str, Any]) -> bool:
     return str((spec.get("notebook") or {}).get("language") or "").lower() == R_LANGUAGE
 
 
+SOURCE_ARGS = ("-e", "source(commandArgs(TRUE)[1])")
+"""How every engine runs an R step script: ``Rscript -e 'source(...)' SCRIPT``. ``source()`` reads
+the file whole (``Rscript SCRIPT`` reads it as a console, line by line, re-parsing each unfinished
+expression: a tenth of a second more per instance); the script runs either way."""
+
+
+def command(script: str) -> list[str]:
+    """The command line that runs one R step script (the local runner; CWL and Argo use the same
+    arguments with the image's ``Rscript``)."""
+    return [rscript(), *SOURCE_ARGS, script]
+
+
 def rscript() -> str:
     """The ``Rscript`` to run steps and tools with (``NAAVRE_RSCRIPT`` overrides the one on PATH)."""
     import os
