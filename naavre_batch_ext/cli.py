@@ -263,9 +263,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _fail("--parallelism must be at least 1")
     try:
         nb = load_notebook(args.notebook)
+        spec = build_spec(nb, args.notebook)  # an R notebook without R installed: NotebookError
     except NotebookError as exc:
         return _fail_notebook(args.notebook, exc)
-    spec = build_spec(nb, args.notebook)
     if spec["summary"]["errors"]:
         for d in spec["diagnostics"]:
             print(format_diagnostic(d, args.notebook), file=sys.stderr)

@@ -313,8 +313,12 @@ class NaavreBatchHandler(APIHandler):
             raise _field_error("notebook", exc.message, hint=exc.hint) from None
 
     async def analyse(self, nb: NotebookNode, path: str) -> dict[str, Any]:
-        """The spec of a loaded notebook (off the event loop)."""
-        return await self.in_thread(build_spec, nb, path)
+        """The spec of a loaded notebook (off the event loop); a 400 with the hint when it cannot
+        be analysed here (an R notebook on a server without R)."""
+        try:
+            return await self.in_thread(build_spec, nb, path)
+        except NotebookError as exc:
+            raise _field_error("path", f"{path}: {exc.message}", hint=exc.hint) from None
 
 
 def _refuse_analysis_errors(spec: dict[str, Any], what: str) -> None:

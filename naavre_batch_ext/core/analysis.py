@@ -937,29 +937,38 @@ class _Analyser:
                     continue
                 param = self._parameter(cell, stmt)
                 if param is not None:
-                    if param.name in params:
-                        self.diag(
-                            "warning",
-                            "duplicate-parameter",
-                            f"parameter {param.name} is assigned again; the last value ({param.default!r}) is its default",
-                            "assign each param_ name once in the header",
-                            cell,
-                            param.line,
-                            1,
-                        )
-                    params[param.name] = param
+                    self.add_parameter(params, param, repr(param.default), cell)
                     continue
                 if warn_work and _does_work(stmt):
-                    self.diag(
-                        "warning",
-                        "header-work",
-                        "header statement does real work (a call or a loop); the header runs at the start of every step instance",
-                        "move it into the step that needs it, or keep it if it is cheap",
-                        cell,
-                        stmt.lineno,
-                        stmt.col_offset + 1,
-                    )
+                    self.warn_header_work(cell, stmt.lineno, stmt.col_offset + 1)
         return list(params.values())
+
+    def add_parameter(
+        self, params: dict[str, Parameter], param: Parameter, shown: str, cell: CellInfo
+    ) -> None:
+        """Record a header parameter; one assigned again is warned about, the last value wins."""
+        if param.name in params:
+            self.diag(
+                "warning",
+                "duplicate-parameter",
+                f"parameter {param.name} is assigned again; the last value ({shown}) is its default",
+                "assign each param_ name once in the header",
+                cell,
+                param.line,
+                1,
+            )
+        params[param.name] = param
+
+    def warn_header_work(self, cell: CellInfo, line: int, column: int) -> None:
+        self.diag(
+            "warning",
+            "header-work",
+            "header statement does real work (a call or a loop); the header runs at the start of every step instance",
+            "move it into the step that needs it, or keep it if it is cheap",
+            cell,
+            line,
+            column,
+        )
 
     def _parameter(self, cell: CellInfo, stmt: ast.stmt) -> Parameter | None:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -1035,15 +1044,17 @@ class _Analyser:
             line = getattr(node, "lineno", 1)
             col = getattr(node, "col_offset", 0) + 1
             display = _display_magic(node)
-            if kind == "magic" and what in _R_MAGICS:
-                cell_magic = (
+            if kind == "magic" and what.lstrip("%") in _R_MAGICS:
+                # %%R below the first line reaches IPython as the line magic '%R'
+                cell_magic = what.startswith("%") or (
                     isinstance(node, ast.Call)
                     and getattr(node.func, "attr", "") == "run_cell_magic"
                 )
+                shown = f"{'%%' if cell_magic else '%'}{what.lstrip('%')}"
                 self.diag(
                     "error",
                     "r-magic",
-                    f"'{'%%' if cell_magic else '%'}{what}' (rpy2) runs R inside this Python notebook in the {where}; a workflow "
+                    f"'{shown}' (rpy2) runs R inside this Python notebook in the {where}; a workflow "
                     "step runs one language, the notebook's kernel's",
                     "rewrite it in Python, or move the R code into an R notebook (IRkernel, "
                     "kernel 'ir'), which is analysed and run as R",

@@ -188,6 +188,16 @@ class RAnalyser(_Analyser):
             error = result.get("error")
             if error is not None:
                 self.syntax_error(info, error["message"], error["line"], error["column"])
+            elif "failure" in result:
+                self.diag(
+                    "error",
+                    "r-analysis-failed",
+                    f"the R analysis could not read this cell ({result['failure']})",
+                    "please report this with the cell; the rest of the notebook was still analysed",
+                    info,
+                    1,
+                    1,
+                )
             else:
                 info.facts = _r_cell(result)
             self.tag_problems(info)
@@ -227,28 +237,10 @@ class RAnalyser(_Analyser):
                         cell.id,
                         stmt["line"],
                     )
-                    if name in params:
-                        self.diag(
-                            "warning",
-                            "duplicate-parameter",
-                            f"parameter {name} is assigned again; the last value ({param['text']}) is its default",
-                            "assign each param_ name once in the header",
-                            cell,
-                            found.line,
-                            1,
-                        )
-                    params[name] = found
+                    self.add_parameter(params, found, param["text"], cell)
                     continue
                 if warn_work and stmt.get("work"):
-                    self.diag(
-                        "warning",
-                        "header-work",
-                        "header statement does real work (a call or a loop); the header runs at the start of every step instance",
-                        "move it into the step that needs it, or keep it if it is cheap",
-                        cell,
-                        stmt["line"],
-                        stmt["column"],
-                    )
+                    self.warn_header_work(cell, stmt["line"], stmt["column"])
         return list(params.values())
 
     def parameter_assignments(self, cell: CellInfo) -> Iterator[tuple[str, int, int]]:

@@ -68,6 +68,27 @@ CONSTRUCTORS <- c("c", "list", "-", "+", "*", "/", "^", ":", "(", "seq", "seq_le
 BASE_R <- c("base", "stats", "utils", "methods", "graphics", "grDevices", "datasets", "tools",
             "parallel", "grid", "splines", "stats4", "tcltk", "compiler")
 
+# What each special function means to the walk, looked up once per call (a hashed environment).
+ROLE <- new.env(hash = TRUE)
+for (name in ASSIGN) ROLE[[name]] <- "assign"
+for (name in c("::", ":::")) ROLE[[name]] <- "namespace"
+ROLE[["function"]] <- "function"
+for (name in PACKAGE_LOADERS) ROLE[[name]] <- "package"
+for (name in c("$", "@")) ROLE[[name]] <- "slot"
+for (name in QUOTING) ROLE[[name]] <- "quoting"
+ROLE[["~"]] <- "formula"
+ROLE[["for"]] <- "for"
+for (name in PIPES) ROLE[[name]] <- "pipe"
+ROLE[["assign"]] <- "assign_call"
+for (name in c("get", "get0", "mget")) ROLE[[name]] <- "get"
+ROLE[["data"]] <- "data"
+ROLE[["local"]] <- "local"
+for (name in SHELL) ROLE[[name]] <- "shell"
+ROLE[["install.packages"]] <- "install"
+for (name in NSE) ROLE[[name]] <- "nse"
+
+`%||%` <- function(a, b) if (is.null(a) || is.na(a)) b else a
+
 r_functions <- NULL
 is_r_function <- function(name) {
   # Whether `name` is a function R attaches by default (looked up only for names the notebook
@@ -85,18 +106,20 @@ is_r_function <- function(name) {
 S <- new.env()
 
 reset_cell <- function() {
-  S$events <- list()
+  # Events are kept as columns (plain vectors): lists of small lists took most of the time.
+  S$kind <- S$name <- S$via <- character(0)
+  S$line <- S$col <- integer(0)
+  S$soft <- logical(0)
   S$packages <- character(0)
   S$warnings <- list()
 }
 
 locate <- function(name) {
   # The first not yet used token spelling `name` in the current statement; else its start.
-  tokens <- S$tokens
-  hit <- which(!S$used & tokens$name == name)
+  hit <- which(!S$used & S$token_name == name)
   if (length(hit) == 0) return(S$start)
   S$used[hit[1]] <- TRUE
-  c(tokens$line1[hit[1]], tokens$col1[hit[1]])
+  c(S$token_line[hit[1]], S$token_col[hit[1]])
 }
 
 consume <- function(e) {
@@ -105,7 +128,12 @@ consume <- function(e) {
 }
 
 event <- function(kind, name, loc, via = "", soft = FALSE) {
-  S$events[[length(S$events) + 1]] <- list(kind, name, loc[1], loc[2], via, soft)
+  S$kind <- c(S$kind, kind)
+  S$name <- c(S$name, name)
+  S$line <- c(S$line, loc[1])
+  S$col <- c(S$col, loc[2])
+  S$via <- c(S$via, via)
+  S$soft <- c(S$soft, soft)
 }
 
 warn <- function(code, what, loc) {
@@ -136,7 +164,7 @@ use <- function(name, loc, scope, deferred, soft) {
 walk <- function(e, scope = NULL, deferred = FALSE, soft = FALSE) {
   if (is.symbol(e)) {
     name <- as.character(e)
-    if (nzchar(name) && name != "..." && !grepl("^\\.\\.[0-9]+$", name)) {
+    if (nzchar(name) && !startsWith(name, "..")) {  # not ..., ..1
       use(name, locate(name), scope, deferred, soft)
     }
     return(invisible())
@@ -151,62 +179,68 @@ walk <- function(e, scope = NULL, deferred = FALSE, soft = FALSE) {
     walk_args(args, scope, deferred, soft)
     return(invisible())
   }
+  role <- if (nzchar(name)) ROLE[[name]] else NULL
   if (is.call(fn)) {  # pkg::f(...): the package is needed, pkg and f are no variables
     S$packages <- c(S$packages, as.character(fn[[2]]))
     consume(fn)
+    if (!identical(role, "nse")) role <- NULL
   }
-  if (name %in% ASSIGN && length(args) == 2 && is.symbol(fn)) {
-    return(assignment(e, scope, deferred, soft, super = name == "<<-"))
+  if (is.null(role)) {
+    callee(fn, scope, deferred, soft)
+    return(walk_args(args, scope, deferred, soft))
   }
-  if (is.symbol(fn)) {
-    if (name %in% c("::", ":::")) {
+  switch(role,
+    assign = if (length(args) == 2) {
+      return(assignment(e, scope, deferred, soft, super = name == "<<-"))
+    },
+    namespace = {
       S$packages <- c(S$packages, as.character(e[[2]]))
       return(consume(e))
-    }
-    if (name == "function") return(function_definition(e, scope, soft))
-    if (name %in% PACKAGE_LOADERS) return(package_load(e, scope, deferred, soft))
-    if (name %in% c("$", "@") && length(args) == 2) {
+    },
+    "function" = return(function_definition(e, scope, soft)),
+    package = return(package_load(e, scope, deferred, soft)),
+    slot = if (length(args) == 2) {
       walk(args[[1]], scope, deferred, soft)
       return(consume(args[[2]]))
-    }
-    if (name %in% QUOTING) return(consume(e))
-    if (name == "~") return(walk_args(args, scope, deferred, soft = TRUE))
-    if (name == "for") {
+    },
+    quoting = return(consume(e)),
+    formula = return(walk_args(args, scope, deferred, soft = TRUE)),
+    "for" = {
       var <- as.character(args[[1]])
       loc <- locate(var)
       walk(args[[2]], scope, deferred, soft)
       if (is.null(scope)) event("store", var, loc)
       return(walk(args[[3]], if (is.null(scope)) NULL else c(scope, var), deferred, soft))
-    }
-    if (name %in% PIPES && length(args) == 2) {
+    },
+    pipe = if (length(args) == 2) {
       walk(args[[1]], scope, deferred, soft)
       rhs <- args[[2]]
-      if (is.call(rhs) && call_name(rhs[[1]]) %in% NSE) {
+      if (is.call(rhs) && identical(ROLE[[call_name(rhs[[1]]) %||% ""]], "nse")) {
         callee(rhs[[1]], scope, deferred, soft)
         return(walk_args(as.list(rhs)[-1], scope, deferred, soft = TRUE))
       }
       return(walk(rhs, scope, deferred, soft))
-    }
-    if (name == "assign") return(assign_call(e, scope, deferred, soft))
-    if (name %in% c("get", "get0", "mget") && length(args) >= 1 && is_string(args[[1]])) {
+    },
+    assign_call = return(assign_call(e, scope, deferred, soft)),
+    get = if (length(args) >= 1 && is_string(args[[1]])) {
       use(args[[1]], locate(deparse(args[[1]])), scope, deferred, soft)
       return(walk_args(args[-1], scope, deferred, soft))
-    }
-    if (name == "data" && is.null(scope)) {
+    },
+    data = if (is.null(scope)) {
       for (a in args) if (is.symbol(a) || is_string(a)) {
         event("store", as.character(a), locate(if (is.symbol(a)) as.character(a) else deparse(a)))
       }
       return(invisible())
-    }
-    if (name == "local" && length(args) >= 1) {
+    },
+    local = if (length(args) >= 1) {
       inner <- c(scope, findLocals(args[[1]]))
       return(walk(args[[1]], inner, deferred, soft))
-    }
-    if (name %in% SHELL) warn("shell-escape", name, S$start_of_call(name))
-    if (name == "install.packages") warn("install-packages", name, S$start_of_call(name))
-  }
+    },
+    shell = warn("shell-escape", name, S$start_of_call(name)),
+    install = warn("install-packages", name, S$start_of_call(name))
+  )
   callee(fn, scope, deferred, soft)
-  if (name %in% NSE && length(args) >= 1) {
+  if (role == "nse" && length(args) >= 1) {
     walk(args[[1]], scope, deferred, soft)
     return(walk_args(args[-1], scope, deferred, soft = TRUE))
   }
@@ -229,8 +263,10 @@ callee <- function(fn, scope, deferred, soft) {
   if (!is.symbol(fn)) return(invisible())
   name <- as.character(fn)
   loc <- locate(name)
-  if (!(name %in% S$bound)) return(invisible())
-  if (!(name %in% S$functions) && is_r_function(name)) return(invisible())
+  if (!exists(name, envir = S$bound, inherits = FALSE)) return(invisible())
+  if (!exists(name, envir = S$functions, inherits = FALSE) && is_r_function(name)) {
+    return(invisible())
+  }
   use(name, loc, scope, deferred, soft)
 }
 
@@ -352,8 +388,8 @@ does_work <- function(e) {
 
 statement_facts <- function(e, start) {
   facts <- list(work = does_work(e))
-  name <- call_name(e[[1]])
-  if (is.call(e) && !is.na(name) && name %in% c("<-", "=") && length(e) == 3 &&
+  name <- if (is.call(e)) call_name(e[[1]]) else NA_character_
+  if (!is.na(name) && name %in% c("<-", "=") && length(e) == 3 &&
       is.symbol(e[[2]]) && startsWith(as.character(e[[2]]), "param_")) {
     type <- literal_type(e[[3]])
     facts$param <- list(name = as.character(e[[2]]), type = if (is.na(type)) NULL else type,
@@ -378,33 +414,61 @@ parse_error <- function(err) {
 analyse_cell <- function(source) {
   reset_cell()
   parsed <- tryCatch(parse(text = source, keep.source = TRUE), error = function(err) err)
-  if (inherits(parsed, "error")) return(list(error = parse_error(parsed)))
-  data <- utils::getParseData(parsed)
-  if (is.null(data)) data <- data.frame(line1 = integer(0), col1 = integer(0), token = character(0),
-                                        text = character(0), line2 = integer(0), col2 = integer(0))
-  named <- data$token %in% c("SYMBOL", "SYMBOL_FUNCTION_CALL", "SYMBOL_PACKAGE", "STR_CONST")
-  data <- data[named, ]
-  data$name <- ifelse(data$token == "STR_CONST", data$text, gsub("^`|`$", "", data$text))
+  if (inherits(parsed, "error")) return(to_json(list(error = parse_error(parsed))))
+  # The parse data as parse() stores it (rows line1, col1, line2, col2, terminal, token, id,
+  # parent; attributes "tokens" and "text"): what getParseData() turns into a data frame, which
+  # took a fifth of the time.
+  data <- attr(parsed, "srcfile")$parseData
+  if (is.matrix(data) && !is.null(attr(data, "tokens")) && !is.null(attr(data, "text"))) {
+    token <- attr(data, "tokens")
+    text <- attr(data, "text")
+    line1 <- data[1, ]
+    col1 <- data[2, ]
+  } else {
+    data <- utils::getParseData(parsed)
+    token <- data$token
+    text <- data$text
+    line1 <- data$line1
+    col1 <- data$col1
+  }
+  named <- token %in% c("SYMBOL", "SYMBOL_FUNCTION_CALL", "SYMBOL_PACKAGE", "STR_CONST")
+  token <- token[named]
+  line1 <- line1[named]
+  col1 <- col1[named]
+  text <- text[named]
+  name <- ifelse(token == "STR_CONST", text, gsub("^`|`$", "", text))
   refs <- attr(parsed, "srcref")
-  statements <- list()
+  statements <- character(0)
   for (i in seq_along(parsed)) {
     ref <- as.integer(refs[[i]])
     start <- c(ref[1], ref[5])
-    inside <- (data$line1 > ref[1] | (data$line1 == ref[1] & data$col1 >= ref[5])) &
-      (data$line1 < ref[3] | (data$line1 == ref[3] & data$col1 <= ref[6]))
-    S$tokens <- data[inside, ]
-    S$used <- rep(FALSE, nrow(S$tokens))
+    inside <- (line1 > ref[1] | (line1 == ref[1] & col1 >= ref[5])) &
+      (line1 < ref[3] | (line1 == ref[3] & col1 <= ref[6]))
+    S$token_name <- name[inside]
+    S$token_line <- line1[inside]
+    S$token_col <- col1[inside]
+    S$used <- logical(length(S$token_name))
     S$start <- start
-    S$start_of_call <- function(name) {
-      hit <- which(S$tokens$name == name & S$tokens$token == "SYMBOL_FUNCTION_CALL")
-      if (length(hit)) c(S$tokens$line1[hit[1]], S$tokens$col1[hit[1]]) else start
+    calls <- which(inside & token == "SYMBOL_FUNCTION_CALL")
+    S$start_of_call <- function(called) {
+      hit <- calls[name[calls] == called]
+      if (length(hit)) c(line1[hit[1]], col1[hit[1]]) else start
     }
     walk(parsed[[i]])
     facts <- statement_facts(parsed[[i]], start)
-    statements[[length(statements) + 1]] <- c(list(line = start[1], column = start[2]), facts)
+    statements <- c(statements, paste0(
+      "{\"line\":", start[1], ",\"column\":", start[2], ",\"work\":",
+      if (facts$work) "true" else "false",
+      if (is.null(facts$param)) "" else paste0(",\"param\":", to_json(facts$param)), "}"
+    ))
   }
-  list(events = S$events, statements = statements, packages = as.list(unique(S$packages)),
-       warnings = S$warnings)
+  events <- if (length(S$kind)) {
+    paste0("[", json_string(S$kind), ",", json_string(S$name), ",", S$line, ",", S$col, ",",
+           json_string(S$via), ",", ifelse(S$soft, "true", "false"), "]", collapse = ",")
+  } else ""
+  paste0("{\"events\":[", events, "],\"statements\":[", paste(statements, collapse = ","),
+         "],\"packages\":", to_json(as.list(unique(S$packages))),
+         ",\"warnings\":", to_json(S$warnings), "}")
 }
 
 bound_names <- function(sources) {
@@ -429,15 +493,27 @@ bound_names <- function(sources) {
   list(bound = unique(bound), functions = unique(functions))
 }
 
+name_set <- function(names) {
+  # A hashed set (an environment): looked up for every call in every cell.
+  set <- new.env(hash = TRUE, size = max(29L, length(names)))
+  for (name in names) assign(name, TRUE, envir = set)
+  set
+}
+
 main <- function() {
   input <- file("stdin", encoding = "UTF-8")
   sources <- eval(parse(input, keep.source = FALSE)[[1]])
   close(input)
   names <- bound_names(sources)
-  S$bound <- names$bound
-  S$functions <- names$functions
-  cells <- lapply(sources, analyse_cell)
-  out <- paste0("{\"cells\":", to_json(cells), "}")
+  S$bound <- name_set(names$bound)
+  S$functions <- name_set(names$functions)
+  cells <- vapply(sources, function(source) {
+    tryCatch(analyse_cell(source), error = function(err) {
+      # A construct this script does not know: that cell is reported, the others still analysed.
+      to_json(list(failure = sub("\n.*", "", conditionMessage(err))))
+    })
+  }, "", USE.NAMES = FALSE)
+  out <- paste0("{\"cells\":[", paste(cells, collapse = ","), "]}")
   writeLines(out, stdout(), useBytes = TRUE)
 }
 

@@ -84,11 +84,7 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
     "pipelines": [
         (
             [],
-            (
-                "# settings\n"
-                'crit_meas_type <- "bud burst stage"\n'
-                "crit_meas_value <- 1\n"
-            ),
+            ('# settings\ncrit_meas_type <- "bud burst stage"\ncrit_meas_value <- 1\n'),
         ),
         (
             [SPLITTER, "naavre:batch-count:2", "naavre:split:plots"],
