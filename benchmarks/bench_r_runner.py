@@ -53,7 +53,10 @@ def cpu_notebook(work: int) -> nbformat.NotebookNode:
         [
             ([], f"# parameters\nparam_work <- {work}L\n"),
             (["naavre:splitter", "naavre:batch-count:2"], "# items\nitems <- 0:7\n"),
-            (["naavre:processor"], "# burn\n" + BURN + "burned <- vapply(items, burn, 0, param_work)\n"),
+            (
+                ["naavre:processor"],
+                "# burn\n" + BURN + "burned <- vapply(items, burn, 0, param_work)\n",
+            ),
             (["naavre:merger"], "# total\nprint(sum(burned))\n"),
         ]
     )
@@ -63,7 +66,10 @@ def trivial_notebook(n: int) -> nbformat.NotebookNode:
     return _notebook(
         [
             ([], f"# parameters\nparam_batches <- {n}L\n"),
-            (["naavre:splitter", "naavre:batch-count:param_batches"], f"# items\nitems <- seq_len({n})\n"),
+            (
+                ["naavre:splitter", "naavre:batch-count:param_batches"],
+                f"# items\nitems <- seq_len({n})\n",
+            ),
             (["naavre:processor"], "# double\ndoubled <- items * 2L\n"),
             (["naavre:merger"], "# total\nprint(sum(doubled))\n"),
         ]
@@ -81,7 +87,11 @@ def _chain_wall(result: dict[str, Any]) -> tuple[float, int]:
 
 def _calibrate() -> int:
     """Loop iterations per item so that eight items take about 4 s in R on this machine."""
-    code = "t <- proc.time()[[3]]\n" + BURN + "invisible(burn(0, 400000L))\ncat(proc.time()[[3]] - t)\n"
+    code = (
+        "t <- proc.time()[[3]]\n"
+        + BURN
+        + "invisible(burn(0, 400000L))\ncat(proc.time()[[3]] - t)\n"
+    )
     seconds = float(subprocess.run(["Rscript", "-e", code], capture_output=True, text=True).stdout)
     return max(1000, int(4.0 / 8 / (seconds / 400_000)))
 
@@ -93,7 +103,11 @@ def bench_cpu(folder: Path, parallelism: int, repeat: int) -> None:
     nb_walls, wf_walls, cell_times = [], [], []
     for _ in range(repeat):
         result = runner.run(
-            path, "both", nb=nb, spec=build_spec(nb, str(path)), parallelism=parallelism,
+            path,
+            "both",
+            nb=nb,
+            spec=build_spec(nb, str(path)),
+            parallelism=parallelism,
             runs_dir=folder / "runs",
         )
         assert result["status"] == "ok", result.get("comparison")
@@ -119,8 +133,13 @@ def bench_overhead(folder: Path, parallelism: int, n: int) -> None:
     for batches in (n, 2):
         started = time.perf_counter()
         result = runner.run(
-            path, "workflow", {"param_batches": batches}, nb=nb, spec=spec,
-            parallelism=parallelism, runs_dir=folder / "runs",
+            path,
+            "workflow",
+            {"param_batches": batches},
+            nb=nb,
+            spec=spec,
+            parallelism=parallelism,
+            runs_dir=folder / "runs",
         )
         assert result["status"] == "ok", result["workflow_run"]["errors"]
         walls[batches] = (time.perf_counter() - started, *_chain_wall(result))
@@ -128,7 +147,9 @@ def bench_overhead(folder: Path, parallelism: int, n: int) -> None:
     per_instance = (classic_chain - batched_chain) / (k1 - k2) * 1000
     print(f"2. {n} trivial items: batch count {n} ({k1} R instances) vs 2 ({k2} instances)")
     print(f"   whole run {classic:.2f} s vs {batched:.2f} s")
-    print(f"   per-instance overhead of an R instance (wall, parallelism {parallelism}): {per_instance:.0f} ms")
+    print(
+        f"   per-instance overhead of an R instance (wall, parallelism {parallelism}): {per_instance:.0f} ms"
+    )
     print(f"   per-instance cost on one worker: {per_instance * parallelism:.0f} ms")
 
 

@@ -60,11 +60,10 @@ from helpers import (
 from naavre_batch_ext.core import split
 from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.engines.compare import compare_traces
-from naavre_batch_ext.engines.runner import run_notebook
-from naavre_batch_ext.exporters import argo
-from naavre_batch_ext.exporters.argo import ArgoOptions, argo_name, export_argo
 from naavre_batch_ext.engines.r_values import RMerged
-from naavre_batch_ext.exporters import r_export
+from naavre_batch_ext.engines.runner import run_notebook
+from naavre_batch_ext.exporters import argo, r_export
+from naavre_batch_ext.exporters.argo import ArgoOptions, argo_name, export_argo
 from naavre_batch_ext.steps import r_scripts, transport
 from naavre_batch_ext.steps.scripts import plan_tasks
 from naavre_batch_ext.steps.transport import RValue

@@ -38,7 +38,9 @@ SEED = ROOT / "examples" / "splitting-batches-r-tagged.ipynb"
 ARGO_VALIDATE = ROOT.parent.parent / "shared" / "tools" / "argo-validate" / "argo-validate"
 if not ARGO_VALIDATE.exists():
     ARGO_VALIDATE = Path("/work/shared/tools/argo-validate/argo-validate")
-NOTEBOOKS = [SEED] + [R_NOTEBOOKS / f"{n}.ipynb" for n in ("frame", "doubles", "nested", "posixct", "empty")]
+NOTEBOOKS = [SEED] + [
+    R_NOTEBOOKS / f"{n}.ipynb" for n in ("frame", "doubles", "nested", "posixct", "empty")
+]
 
 
 def r_spec(path: Path) -> dict[str, Any]:
@@ -61,7 +63,9 @@ def test_every_r_argo_export_passes_argo_validate(
 def test_r_templates_run_rscript_in_the_r_image_of_the_notebooks_r(tmp_path: Path) -> None:
     workflow = build_workflow(r_spec(SEED))
     scripts = [t["script"] for t in workflow["spec"]["templates"] if "script" in t]
-    assert {tuple(s["command"]) for s in scripts} == {("Rscript", "-e", "source(commandArgs(TRUE)[1])")}
+    assert {tuple(s["command"]) for s in scripts} == {
+        ("Rscript", "-e", "source(commandArgs(TRUE)[1])")
+    }
     version = subprocess.run(
         ["Rscript", "-e", "cat(R.version$major, R.version$minor, sep = '.')"],
         capture_output=True,
@@ -97,9 +101,7 @@ PLAYS = [(n, t) for n in NOTEBOOKS for t in TRANSPORTS[1:]] + [(SEED, TRANSPORTS
 the fan-in before v3.5.11 too."""
 
 
-@pytest.mark.parametrize(
-    ("notebook", "transport"), PLAYS, ids=[f"{n.stem}-{t}" for n, t in PLAYS]
-)
+@pytest.mark.parametrize(("notebook", "transport"), PLAYS, ids=[f"{n.stem}-{t}" for n, t in PLAYS])
 def test_played_argo_run_of_an_r_notebook_gives_the_notebook_result(
     tmp_path: Path, notebook: Path, transport: str
 ) -> None:
@@ -150,7 +152,8 @@ def test_r_cwl_export_passes_cwltool_validate(tmp_path: Path) -> None:
     (tmp_path / "wf.cwl").write_text(export_cwl(spec), encoding="utf-8")
     (tmp_path / "wf.job.yml").write_text(export_job(spec, "wf"), encoding="utf-8")
     tools = [
-        t for t in yaml.safe_load((tmp_path / "wf.cwl").read_text())["$graph"]
+        t
+        for t in yaml.safe_load((tmp_path / "wf.cwl").read_text())["$graph"]
         if t["class"] == "CommandLineTool"
     ]
     assert {tuple(t["baseCommand"]) for t in tools} == {

@@ -55,9 +55,7 @@ for (name in names(values)) for (text in c(FALSE, TRUE)) {{
 
 
 def test_the_text_form_is_printable_ascii_without_argo_template_markers(tmp_path: Path) -> None:
-    run_r(
-        VALUES + f'.naavre$write_value(values, "{tmp_path / "all.txt"}", text = TRUE)', tmp_path
-    )
+    run_r(VALUES + f'.naavre$write_value(values, "{tmp_path / "all.txt"}", text = TRUE)', tmp_path)
     data = (tmp_path / "all.txt").read_bytes()
     assert data.startswith(b"naavre-value/1 rds;base64\n")
     assert all(32 <= b < 127 or b == 10 for b in data)
@@ -89,7 +87,12 @@ def r_value(code: str, tmp_path: Path, name: str) -> RValue:
     ("notebook_side", "workflow_side", "path", "shown"),
     [
         ("list(n = 1L)", "list(n = 1)", "$n", ("1L", "1")),
-        ("factor(c('a', 'b'))", "c('a', 'b')", "", ('structure(1:2, levels = c("a", "b"), class = "factor")', 'c("a", "b")')),
+        (
+            "factor(c('a', 'b'))",
+            "c('a', 'b')",
+            "",
+            ('structure(1:2, levels = c("a", "b"), class = "factor")', 'c("a", "b")'),
+        ),
         ("c(1, -0)", "c(1, 0)", "[2]", ("-0", "0")),
         ("c(x = NA_real_)", "c(x = NaN)", "[1]", ("c(x = NA_real_)", "c(x = NaN)")),
         ("data.frame(a = 1:2)", "data.frame(a = c(1L, 3L))", "$a[2]", ("2L", "3L")),

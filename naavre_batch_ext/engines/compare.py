@@ -515,15 +515,18 @@ def compare_traces(
                 )
                 not_compared.append({"step": sid, "variable": name, "reason": reason})
                 continue
-            r_answer = r_found.get((sid, name), False)
-            if isinstance(r_answer, str):
+            r_answer = r_found.get((sid, name), "")
+            if isinstance(r_answer, str) and r_answer:
                 not_compared.append({"step": sid, "variable": name, "reason": r_answer})
                 continue
             compared += 1
-            if r_answer is not False:
-                diff = None if r_answer is None else ([PathStep(r_answer[0])], *r_answer[1:])
-            else:
+            diff: Difference | None
+            if (sid, name) not in r_found:
                 diff = first_difference(nb_values[name], wf_values[name])
+            elif isinstance(r_answer, tuple):
+                diff = ([PathStep(r_answer[0])], r_answer[1], r_answer[2])
+            else:
+                diff = None
             if diff is not None:
                 path, a, b = diff
                 differences.append(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..core import split
+from ..exporters import r_export
 from ..exporters.argo import parameter_value
 from ..exporters.cwl import (
     ERROR_FILE,
@@ -41,7 +42,6 @@ from ..exporters.cwl import (
     export_cwl,
     workflow_outputs,
 )
-from ..exporters import r_export
 from ..steps import scripts, transport
 from . import r_values
 from .runner import (

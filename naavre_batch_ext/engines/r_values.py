@@ -80,7 +80,7 @@ def r_differences(
     for step, values in wf_trace.items():
         for name, value in values.items():
             other = nb_trace.get(step, {}).get(name)
-            if is_r_value(value) and is_r_value(other):
+            if isinstance(value, (RValue, RMerged)) and isinstance(other, (RValue, RMerged)):
                 keys.append((step, name))
                 pairs.append((other, value))
     try:
@@ -142,7 +142,9 @@ def _run_tool(batch: _Batch) -> list[list[str]]:
     answers = batch.folder / "answers.tsv"
     requests.write_text("\n".join(batch.lines) + "\n", encoding="utf-8")
     script = batch.folder / "tool.R"
-    call = f".naavre$tool({r_scripts.r_literal(str(requests))}, {r_scripts.r_literal(str(answers))})"
+    call = (
+        f".naavre$tool({r_scripts.r_literal(str(requests))}, {r_scripts.r_literal(str(answers))})"
+    )
     script.write_text(r_scripts.tool_script(call), encoding="utf-8")
     try:
         done = subprocess.run(

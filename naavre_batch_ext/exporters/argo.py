@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from .. import SPEC_API_VERSION
+from ..steps import r_scripts
 from ..steps.scripts import (
     RESERVED_BATCH_COUNT,
     RESERVED_BATCHES,
@@ -43,7 +44,6 @@ from ..steps.scripts import (
     script_prefix,
     task_payload_text,
 )
-from ..steps import r_scripts
 from ..steps.step_runtime import RESERVED_BATCH, RESERVED_BATCH_LIST, RESERVED_BATCH_RESULTS
 from . import r_export
 from .k8s_options import (
@@ -539,7 +539,9 @@ def script_source(spec: Mapping[str, Any], task: Task) -> str:
     :func:`~naavre_batch_ext.steps.scripts.task_script` with the prologue between runtime and payload.
     """
     if r_scripts.is_r(dict(spec)):
-        return r_export.argo_script_source(spec, task, _ref(f"workflow.annotations.{ANNOTATION_RUNTIME}"))
+        return r_export.argo_script_source(
+            spec, task, _ref(f"workflow.annotations.{ANNOTATION_RUNTIME}")
+        )
     return RUNTIME_LOADER + task_payload_text(dict(spec), task)
 
 

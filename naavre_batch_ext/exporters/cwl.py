@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import SPEC_API_VERSION
+from ..steps import r_scripts
 from ..steps.scripts import (
     RESERVED_BATCH_COUNT,
     RESERVED_BATCHES,
@@ -39,6 +40,7 @@ from ..steps.scripts import (
     plan_tasks,
     task_script,
 )
+from . import r_export
 from .argo import (
     ArgoOptions,
     NothingToExportError,
@@ -46,8 +48,6 @@ from .argo import (
     parameter_value,
     third_party_imports,
 )
-from ..steps import r_scripts
-from . import r_export
 from .k8s_options import parse_quantity
 
 __all__ = [

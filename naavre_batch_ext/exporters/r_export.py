@@ -82,8 +82,8 @@ def _b64_loader(annotation_ref: str) -> str:
     return (
         "local({\n"
         f'  text <- gsub("[^A-Za-z0-9+/]", "", "{annotation_ref}")\n'
-        "  chars <- c(LETTERS, letters, 0:9, \"+\", \"/\")\n"
-        "  v <- match(strsplit(text, \"\")[[1]], chars) - 1L\n"
+        '  chars <- c(LETTERS, letters, 0:9, "+", "/")\n'
+        '  v <- match(strsplit(text, "")[[1]], chars) - 1L\n'
         "  v <- c(v, rep(0L, (4L - length(v) %% 4L) %% 4L))\n"
         "  m <- matrix(v, nrow = 4L)\n"
         "  n <- m[1L, ] * 262144 + m[2L, ] * 4096 + m[3L, ] * 64 + m[4L, ]\n"

@@ -13,7 +13,6 @@ Base R has no JSON reader, so the payload is written as R code (:func:`r_literal
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from functools import lru_cache
@@ -230,9 +229,7 @@ def kernel_trace_source(names: list[str], folder: str) -> str:
     return f".naavre$trace_values({r_literal(list(names))}, {r_literal(folder)})\n"
 
 
-def kernel_header_source(
-    notebook: str, cell: dict[str, Any], texts: dict[str, str]
-) -> str:
+def kernel_header_source(notebook: str, cell: dict[str, Any], texts: dict[str, str]) -> str:
     """The hidden cell that runs a header cell with the run's parameter texts applied right after
     each parameter's assignment, in its R type (as the step scripts apply them)."""
     return (

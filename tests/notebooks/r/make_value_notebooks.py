@@ -10,9 +10,9 @@ plain text here so a reader sees what each notebook does without opening JSON.
 
 from __future__ import annotations
 
-from make_notebooks import MERGER, PROCESSOR, notebook  # type: ignore[import-not-found]
-
 from pathlib import Path
+
+from make_notebooks import MERGER, PROCESSOR, notebook  # type: ignore[import-not-found]
 
 HERE = Path(__file__).parent
 
@@ -47,7 +47,7 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
             [MERGER],
             "# merge: report\n"
             "print(weighed)\n"
-            "print(vapply(weighed, function(column) class(column)[1], \"\"))\n"
+            'print(vapply(weighed, function(column) class(column)[1], ""))\n'
             "print(table(weighed$plot))\n",
         ),
     ],
@@ -101,7 +101,7 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
         ),
         (
             [MERGER],
-            "# merge: show\nstr(summaries)\ncat(names(summaries), \"\\n\")\n",
+            '# merge: show\nstr(summaries)\ncat(names(summaries), "\\n")\n',
         ),
     ],
     "posixct": [
