@@ -57,11 +57,9 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext.core import split
 from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.engines.compare import compare_traces
-from naavre_batch_ext.engines.r_values import RMerged
-from naavre_batch_ext.engines.runner import run_notebook
+from naavre_batch_ext.engines.runner import joiner, run_notebook
 from naavre_batch_ext.exporters import argo, r_export
 from naavre_batch_ext.exporters.argo import ArgoOptions, argo_name, export_argo
 from naavre_batch_ext.steps import r_scripts, transport
@@ -581,13 +579,9 @@ def batches_of(pod: Pod) -> list[Any]:
 
 
 def joined(parts: list[Any], keys: tuple[str, ...]) -> Any:
-    """Per-batch parts joined as the local runner joins them: by core/split.py, or for an R
-    notebook by R's merge rule (engines/r_values.py)."""
-    if parts and isinstance(parts[0], RValue):
-        return RMerged(parts, keys)
-    for key in keys:
-        parts = [part[key] for part in parts]
-    return split.merge_batches(parts)
+    """Per-batch parts joined as the local runner joins them (``runner.joiner``: by
+    core/split.py, or for an R notebook by R's merge rule)."""
+    return joiner(parts)(parts, keys)
 
 
 def played_trace(spec: dict[str, Any], play: Play) -> dict[str, dict[str, Any]]:
@@ -598,8 +592,6 @@ def played_trace(spec: dict[str, Any], play: Play) -> dict[str, dict[str, Any]]:
     for task in plan_tasks(spec):
         if task.kind == "processors":
             results = [handed_on(p, "naavre-result") for p in play.pods[task.id]]
-            if not any(isinstance(r, RValue) for r in results):  # R's: pods run in item order
-                results.sort(key=lambda r: r["index"])
             for name in task.merged:
                 step = task.merged_steps.get(name, task.steps[-1])
                 trace.setdefault(step, {})[name] = joined(results, ("outputs", name))
@@ -830,6 +822,8 @@ def _file_cases() -> list[Path]:
         if ".ipynb_checkpoints" in path.parts or name in LONG_RUNNING:
             continue
         spec = build_spec(load_notebook(path), path.name)
+        if r_scripts.is_r(spec):  # played in tests/test_r_exports.py
+            continue
         if spec["steps"] and not spec["summary"]["errors"]:
             found.append(path)
     return found

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ..core import split
 from ..exporters import r_export
 from ..exporters.argo import parameter_value
 from ..exporters.cwl import (
@@ -43,13 +42,13 @@ from ..exporters.cwl import (
     workflow_outputs,
 )
 from ..steps import scripts, transport
-from . import r_values
 from .runner import (
     CancelHandle,
     Progress,
     RunError,
     check_parameters,
     conclude,
+    joiner,
     run_notebook,
 )
 
@@ -147,31 +146,18 @@ def _trace(
     trace: dict[str, dict[str, Any]] = {}
     for task in tasks:
         outputs = values.get(task.id, {})
-        if task.kind == "processors" and any(
-            isinstance(r, transport.RValue) for r in outputs[scripts.RESERVED_RESULT]
-        ):
-            # An R notebook's results, in batch order (the scatter's), joined by R's rule.
-            for name in task.merged:
-                step = task.merged_steps.get(name, task.steps[-1])
-                results = outputs[scripts.RESERVED_RESULT]
-                trace.setdefault(step, {})[name] = r_values.RMerged(results, ("outputs", name))
-            continue
         if task.kind == "processors":
-            results = sorted(outputs[scripts.RESERVED_RESULT], key=lambda r: r["index"])
-            parts = [r["outputs"] for r in results]
+            results = outputs[scripts.RESERVED_RESULT]
             for name in task.merged:
                 step = task.merged_steps.get(name, task.steps[-1])
-                trace.setdefault(step, {})[name] = split.merge_batches(p[name] for p in parts)
+                trace.setdefault(step, {})[name] = joiner(results)(results, ("outputs", name))
             continue
         for step_id in task.steps:
             entry = trace.setdefault(step_id, {})
             for name in steps_by_id[step_id].get("outputs", []):
                 if task.kind == "splitter" and name == task.split_variable:
                     batches = outputs[scripts.RESERVED_BATCHES]
-                    if batches and isinstance(batches[0], transport.RValue):
-                        entry[name] = r_values.RMerged(batches, ("items",))
-                    else:
-                        entry[name] = split.merge_batches(b["items"] for b in batches)
+                    entry[name] = joiner(batches)(batches, ("items",))
                 elif name in outputs:
                     entry[name] = outputs[name]
     return trace

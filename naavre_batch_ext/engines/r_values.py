@@ -11,7 +11,7 @@ merge rule, compares and describes them.
 
 Workflow-context traces keep what crossed a boundary as the next step saw it: the split variable
 as its batches' items joined again, a merged variable as the processors' parts joined
-(:class:`RMerged`, joined by R when first asked about).
+(:func:`join_parts` gives an :class:`RMerged`, joined by R when first asked about).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..steps import r_scripts, scripts
-from ..steps.transport import RValue, load
+from ..steps import r_scripts
+from ..steps.transport import RValue
 
 __all__ = [
     "RMerged",
@@ -35,7 +35,7 @@ __all__ = [
     "has_r_values",
     "is_r_value",
     "r_differences",
-    "record_trace",
+    "join_parts",
     "summary_of",
 ]
 
@@ -225,27 +225,8 @@ def describe_all(values: Iterable[Any]) -> None:
     _apply_descriptions(named, answers)
 
 
-def record_trace(
-    trace: dict[str, dict[str, Any]],
-    task: scripts.Task,
-    outputs_of: dict[str, Path],
-    results_of: dict[str, list[Path]],
-    steps_by_id: dict[str, dict[str, Any]],
-) -> None:
-    """``runner._record_trace`` for R tasks: what each step handed on, as the next step saw it."""
-    if task.kind == "processors":
-        results = [load(str(out / scripts.RESERVED_RESULT)) for out in results_of[task.id]]
-        for name in task.merged:
-            step = task.merged_steps.get(name, task.steps[-1])
-            trace.setdefault(step, {})[name] = RMerged(results, ("outputs", name))
-        return
-    out = outputs_of[task.id]
-    for step_id in task.steps:
-        entry = trace.setdefault(step_id, {})
-        for name in steps_by_id[step_id].get("outputs", []):
-            if task.kind == "splitter" and name == task.split_variable:
-                batch_dir = out / scripts.RESERVED_BATCHES
-                batches = [load(str(p)) for p in sorted(batch_dir.iterdir())]
-                entry[name] = RMerged(batches, ("items",))
-            elif (out / name).exists():
-                entry[name] = load(str(out / name))
+def join_parts(parts: list[Any], keys: tuple[str, ...]) -> RMerged:
+    """Per-batch R values (batch or result files, in batch order) joined by R's merge rule when
+    first asked about, after picking ``keys`` inside each: the R twin of
+    :func:`naavre_batch_ext.engines.runner.join_parts`."""
+    return RMerged(list(parts), keys)

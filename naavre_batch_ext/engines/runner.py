@@ -645,8 +645,7 @@ def run_workflow(
             if task_status != "ok":
                 status = task_status
                 break
-            record = r_values.record_trace if language_r else _record_trace
-            record(trace, task, outputs_of, results_of, steps_by_id)
+            _record_trace(trace, task, outputs_of, results_of, steps_by_id)
     except BaseException:
         cancel.cancel()
         raise
@@ -690,15 +689,14 @@ def _record_trace(
     steps_by_id: dict[str, dict[str, Any]],
 ) -> None:
     """What each step handed on, as the next step saw it (merged values for processor outputs,
-    the whole list for the split variable), loaded for the comparison."""
+    the whole list for the split variable), loaded for the comparison. Per-batch parts are joined
+    by :func:`join_parts`, or for an R notebook's values by R (:func:`r_values.join_parts`)."""
     if task.kind == "processors":
         results = [_load_value(out / scripts.RESERVED_RESULT) for out in results_of[task.id]]
-        results.sort(key=lambda r: r["index"])
+        join = joiner(results)
         for name in task.merged:
             step = task.merged_steps.get(name, task.steps[-1])
-            trace.setdefault(step, {})[name] = split.merge_batches(
-                [r["outputs"][name] for r in results]
-            )
+            trace.setdefault(step, {})[name] = join(results, ("outputs", name))
         return
     out = outputs_of[task.id]
     for step_id in task.steps:
@@ -707,9 +705,24 @@ def _record_trace(
             if task.kind == "splitter" and name == task.split_variable:
                 batch_dir = out / scripts.RESERVED_BATCHES
                 batches = [_load_value(p) for p in sorted(batch_dir.iterdir())]
-                entry[name] = split.merge_batches([b["items"] for b in batches])
+                join = joiner(batches)
+                entry[name] = join(batches, ("items",))
             elif (out / name).exists():
                 entry[name] = _load_value(out / name)
+
+
+def joiner(parts: list[Any]) -> Callable[[list[Any], tuple[str, ...]], Any]:
+    """How per-batch values are joined: an R notebook's by R, others by :func:`join_parts`."""
+    return r_values.join_parts if any(r_values.is_r_value(p) for p in parts) else join_parts
+
+
+def join_parts(parts: list[Any], keys: tuple[str, ...]) -> Any:
+    """Per-batch values (batches or results, ``{"index", ...}``) joined in batch order by the one
+    split rule, after picking ``keys`` inside each (``("items",)``, ``("outputs", name)``)."""
+    parts = sorted(parts, key=lambda part: part["index"])
+    for key in keys:
+        parts = [part[key] for part in parts]
+    return split.merge_batches(parts)
 
 
 def readable_result(result: dict[str, Any]) -> dict[str, Any]:
