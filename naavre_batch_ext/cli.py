@@ -656,18 +656,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {target}: {exc.strerror}")
     if args.format == "argo":
-        import shlex  # the command is pasted into a shell: a name with spaces must stay one word
-
-        print(f"wrote {written}; submit it with: argo submit {shlex.quote(str(written))} --watch")
+        print(f"wrote {written}; submit it with: argo submit {_shell_word(written)} --watch")
     elif args.format == "cwl":
-        import shlex
-
         job = others[0]
-        document, job_file = shlex.quote(str(written)), shlex.quote(str(job))
+        document, job_file = _shell_word(written), _shell_word(job)
         print(f"wrote {written} and {job}; run them with: cwltool {document} {job_file}")
     else:
         print(f"wrote {written}")
     return 0
+
+
+def _shell_word(path: object) -> str:
+    """A file name as one word of a command to paste into a shell: quoted (spaces, quotes), and
+    ``./`` before a name starting with ``-``, which a command would take for an option."""
+    import shlex
+
+    text = str(path)
+    return shlex.quote("./" + text if text.startswith("-") else text)
 
 
 def _add_submit(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -719,6 +724,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         settings_from,
         workflow_for,
     )
+    from .engines.cluster_answers import read_workflow
     from .engines.cluster_client import ArgoClient
     from .engines.runner import RunError, parse_parameter_options
     from .exporters.argo import NothingToExportError
@@ -760,7 +766,11 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     client = ArgoClient(settings)
 
     async def follow() -> int:
-        created = await client.send(create_request(namespace, workflow))
+        created = read_workflow(
+            await client.send(create_request(namespace, workflow)),
+            "create the workflow",
+            created=True,
+        )
         name = created["metadata"]["name"]
         print(f"submitted {name} to {settings.base_url} (namespace {namespace})")
         if not args.watch:
@@ -768,7 +778,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             return 0
         shown = ""
         while True:
-            status = run_status(await client.send(get_request(namespace, name)))
+            status = run_status(read_workflow(await client.send(get_request(namespace, name))))
             table = format_status_table({**status, "seconds": None})
             if table != shown:
                 print(f"[{time.strftime('%H:%M:%S')}] " + format_status_table(status), flush=True)
@@ -804,6 +814,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         return asyncio.run(follow())
     except ClusterError as exc:
         return _fail(exc.message, exc.hint)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        # a field the answer reader does not cover, of another shape: no traceback either
+        return _fail(
+            f"the Argo server's answer is not what Argo sends ({type(exc).__name__})",
+            "is ARGO_SERVER an Argo server (not a proxy or its UI)?",
+        )
     except KeyboardInterrupt:
         print("\nnaavre-batch: stopped watching; the run goes on on the cluster", file=sys.stderr)
         return 130

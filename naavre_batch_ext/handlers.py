@@ -26,6 +26,8 @@ import asyncio
 import dataclasses
 import json
 import os
+import posixpath
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor
 from http.client import responses
@@ -47,6 +49,7 @@ from .engines.cluster import (
     ClusterConfigError,
     ClusterError,
     ClusterSettings,
+    check_object_name,
     create_request,
     failure_location,
     get_request,
@@ -63,6 +66,7 @@ from .engines.cluster import (
     version_request,
     workflow_for,
 )
+from .engines.cluster_answers import read_version, read_workflow, read_workflow_list
 from .engines.cluster_client import ArgoClient
 from .engines.runner import RunError, check_parameters, check_runs_folder
 from .exporters.argo import ArgoOptions, NothingToExportError, export_warnings
@@ -167,7 +171,54 @@ def _check_path(value: Any, field: str = "path") -> str:
         )
     if not value.endswith(".ipynb"):
         raise _field_error(field, f"{value!r} is not a notebook (.ipynb)")
-    return value
+    # One spelling per notebook from here on: "sub/./a.ipynb" and "sub//a.ipynb" are
+    # "sub/a.ipynb" for the label of its cluster runs, the run list and every answer.
+    return posixpath.normpath(value)
+
+
+class _LongInt(str):
+    """The digits of an integer too long for ``int()``, kept to find where it was."""
+
+
+def _long_integer_field(raw: bytes) -> str:
+    """Where the first integer over the digit limit is in a JSON body: ``parameters.n``,
+    ``options.parallelism``, ``body`` when it cannot be told."""
+
+    def parse_int(text: str) -> Any:
+        try:
+            return int(text)
+        except ValueError:
+            return _LongInt(text)
+
+    try:
+        body = json.loads(raw, parse_int=parse_int)
+    except (ValueError, RecursionError):
+        return "body"
+    # fields of the body object are named as the error bodies name them ("parameters.n")
+    stack: list[tuple[str, Any]] = [("" if isinstance(body, dict) else "body", body)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, _LongInt):
+            return where or "body"
+        if isinstance(value, dict):
+            items = [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            continue
+        stack.extend(reversed(items))
+    return "body"
+
+
+def _check_object_name(value: str, field: str) -> str:
+    """A workflow or pod name checked before it goes into an Argo URL: 400 otherwise, so ``..``,
+    ``X_Y``, NUL characters or 300 characters never reach the Argo server with the token."""
+    try:
+        return check_object_name(value, field)
+    except ValueError as exc:
+        raise _field_error(
+            field, str(exc), hint="use a name that GET cluster-runs?path= lists"
+        ) from None
 
 
 class NaavreBatchHandler(APIHandler):
@@ -233,6 +284,13 @@ class NaavreBatchHandler(APIHandler):
             ) from None
         except UnicodeDecodeError:
             raise _field_error("body", "not UTF-8 text") from None
+        except ValueError:  # an integer over Python's 4300-digit limit of int(str)
+            field = _long_integer_field(raw)
+            raise _field_error(
+                field,
+                f"a number with more than {sys.get_int_max_str_digits()} digits",
+                hint="send it as a string, or a shorter number",
+            ) from None
         except RecursionError:  # deeper than json can parse: say where, as for a notebook file
             path = deep_path_in_text(raw.decode("utf-8", "replace"))
             field = "notebook" if path[:1] == ["notebook"] else "body"
@@ -663,7 +721,7 @@ def setup_handlers(server_app: Any) -> None:
 
 # -- runs on an Argo server (docs/cluster.md) ----------------------------------------------------
 
-_CLUSTER_STATUS = {"not-found": 404, "timeout": 504}
+_CLUSTER_STATUS = {"not-found": 404, "timeout": 504, "not-configured": 503}
 """HTTP status of a :class:`ClusterError` by kind; the others are 502 (the Argo server, not this
 one, failed or refused), except Argo's own 4xx refusals, passed on as 400/409."""
 
@@ -678,11 +736,14 @@ class ClusterHandler(NaavreBatchHandler):
         except ClusterConfigError as exc:
             raise ApiError(503, exc.message, hint=exc.hint, kind="not-configured") from None
 
-    async def argo(self, request: ApiRequest) -> Any:
-        """Send one Argo API request; a :class:`ClusterError` becomes an :class:`ApiError`."""
+    async def argo(self, request: ApiRequest, read: Callable[[Any], T] | None = None) -> Any:
+        """Send one Argo API request and check its answer with ``read`` (a reader of
+        :mod:`naavre_batch_ext.engines.cluster_answers`); a :class:`ClusterError` becomes an
+        :class:`ApiError` (502 naming the wrong field of an answer of another shape)."""
         settings = self.cluster_settings()
         try:
-            return await ArgoClient(settings).send(request)
+            answer = await ArgoClient(settings).send(request)
+            return read(answer) if read is not None else answer
         except ClusterError as exc:
             status = _CLUSTER_STATUS.get(exc.kind, 502)
             if exc.kind == "rejected" and exc.status in (400, 409, 422):
@@ -693,6 +754,21 @@ class ClusterHandler(NaavreBatchHandler):
                 hint=exc.hint or None,
                 kind=exc.kind,
                 connection=settings.describe(),
+                answerField=getattr(exc, "field", None),
+                created=getattr(exc, "created", None) or None,
+            ) from None
+
+    def mapped(self, func: Callable[[Any], T], workflow: Any) -> T:
+        """``run_status``/``run_summary`` of a checked answer; should a field the reader does
+        not cover still have another shape, a 502 like the reader's (the traceback in the log)."""
+        try:
+            return func(workflow)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+            self.log.exception("naavre-batch: an Argo answer of an unexpected shape")
+            raise ApiError(
+                502,
+                "the Argo server's answer is not what Argo sends (see the Jupyter server log)",
+                kind="bad-answer",
             ) from None
 
 
@@ -702,7 +778,7 @@ class ClusterConnectionHandler(ClusterHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         settings = self.cluster_settings()
-        version = await self.argo(version_request())
+        version = await self.argo(version_request(), read_version)
         self.finish(
             json.dumps(
                 {
@@ -724,8 +800,10 @@ class ClusterRunsHandler(ClusterHandler):
     async def get(self) -> None:
         path = _check_path(self.get_query_argument("path", None))
         settings = self.cluster_settings()
-        answer = await self.argo(list_request(settings.namespace, label_selector(path)))
-        runs = [run_summary(item) for item in answer.get("items") or []]
+        items = await self.argo(
+            list_request(settings.namespace, label_selector(path)), read_workflow_list
+        )
+        runs = [self.mapped(run_summary, item) for item in items]
         runs.sort(key=lambda r: r.get("created") or "", reverse=True)
         self.finish(json.dumps({"runs": runs, "connection": settings.describe()}))
 
@@ -756,11 +834,15 @@ class ClusterRunsHandler(ClusterHandler):
             )
         except (NothingToExportError, PlanError) as exc:
             raise ApiError(400, str(exc), field="notebook") from None
-        created = await self.argo(create_request(settings.namespace, workflow))
+        created = await self.argo(
+            create_request(settings.namespace, workflow),
+            lambda answer: read_workflow(answer, "create the workflow", created=True),
+        )
+        name = created["metadata"]["name"]
+        status = self.mapped(run_status, created)
         self.set_status(201)
-        name = (created.get("metadata") or {}).get("name", "")
         self.set_header("Location", url_path_join(self.base_url, NAMESPACE, "cluster-runs", name))
-        self.finish(json.dumps(run_status(created)))
+        self.finish(json.dumps(status))
 
 
 class ClusterRunHandler(ClusterHandler):
@@ -768,9 +850,10 @@ class ClusterRunHandler(ClusterHandler):
 
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
+        _check_object_name(name, "name")
         settings = self.cluster_settings()
-        workflow = await self.argo(get_request(settings.namespace, name))
-        self.finish(json.dumps(run_status(workflow)))
+        workflow = await self.argo(get_request(settings.namespace, name), read_workflow)
+        self.finish(json.dumps(self.mapped(run_status, workflow)))
 
 
 class ClusterRunLogHandler(ClusterHandler):
@@ -779,11 +862,14 @@ class ClusterRunLogHandler(ClusterHandler):
 
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
+        _check_object_name(name, "name")
         pod = self.get_query_argument("pod", "")
         if not pod:
             raise _field_error("pod", "missing; give the podName of a step or batch")
+        _check_object_name(pod, "pod")
         settings = self.cluster_settings()
-        status = run_status(await self.argo(get_request(settings.namespace, name)))
+        workflow = await self.argo(get_request(settings.namespace, name), read_workflow)
+        status = self.mapped(run_status, workflow)
         found: dict[str, Any] | None = None
         for step in status["steps"]:
             if step["podName"] == pod:
@@ -810,10 +896,11 @@ class ClusterRunActionHandler(ClusterHandler):
     (for resubmit, the new run's)."""
 
     async def _act(self, name: str, action: str) -> None:
+        _check_object_name(name, "name")
         settings = self.cluster_settings()
         build = {"stop": stop_request, "retry": retry_request, "resubmit": resubmit_request}
-        workflow = await self.argo(build[action](settings.namespace, name))
-        self.finish(json.dumps(run_status(workflow)))
+        workflow = await self.argo(build[action](settings.namespace, name), read_workflow)
+        self.finish(json.dumps(self.mapped(run_status, workflow)))
 
     @tornado.web.authenticated
     async def put(self, name: str, action: str) -> None:

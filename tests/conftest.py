@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from argo_fake import FakeArgo, FakeThread
 from helpers import SEED, tagged_seed_notebook, write_tmp
 
 
@@ -44,3 +46,22 @@ def _own_jupyter_config_dir(
     config = tmp_path_factory.mktemp("jupyter-config")
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config))
     return config
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeThread]:
+    """The fake Argo server of tests/argo_fake.py, on its own thread."""
+    server = FakeThread(FakeArgo())
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def argo_env(monkeypatch: pytest.MonkeyPatch, fake: FakeThread) -> FakeThread:
+    """The argo CLI's variables pointing at the fake server (namespace ``naavre``)."""
+    monkeypatch.setenv("ARGO_SERVER", fake.url)
+    monkeypatch.setenv("ARGO_NAMESPACE", "naavre")
+    monkeypatch.setenv("ARGO_TOKEN", fake.fake.token)
+    monkeypatch.delenv("ARGO_INSECURE_SKIP_VERIFY", raising=False)
+    monkeypatch.delenv("ARGO_BASE_HREF", raising=False)
+    return fake

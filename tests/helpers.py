@@ -186,6 +186,20 @@ async def api_error(
     return error.value.code, json.loads(error.value.response.body)
 
 
+async def api_call(
+    jp_fetch: Any, *path: str, method: str = "GET", **kwargs: Any
+) -> tuple[int, Any]:
+    """Any extension request: its HTTP status and JSON body, an error status as well."""
+    if method in ("POST", "PUT") and "body" not in kwargs:
+        kwargs["body"] = "{}"
+    try:
+        response = await jp_fetch("naavre-batch-ext", *path, method=method, **kwargs)
+    except HTTPClientError as exc:
+        assert exc.response is not None
+        return exc.code, json.loads(exc.response.body)
+    return response.code, json.loads(response.body)
+
+
 def start_cli_run(notebook: Path, context: str, pids: Path) -> subprocess.Popen[bytes]:
     """``python -m naavre_batch_ext run`` on a notebook whose step processes (and kernel) write
     their pids into ``pids`` (``param_pid_dir``), parallelism 2, output captured: for the tests
@@ -210,3 +224,19 @@ def start_cli_run(notebook: Path, context: str, pids: Path) -> subprocess.Popen[
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def sections_notebook(count: int, header: str = "param_scale = 2", cell: str = "") -> Any:
+    """A header and ``count`` sections (split, process, merge), each with its own variables."""
+    cells = [header]
+    tags: dict[int, list[str]] = {}
+    for k in range(count):
+        tags[len(cells)] = ["naavre:splitter", "naavre:batch-count:3", f"naavre:split:items_{k}"]
+        tags[len(cells) + 1] = ["naavre:processor"]
+        tags[len(cells) + 2] = ["naavre:merger"]
+        cells += [
+            f"items_{k} = list(range(10))\nlabel_{k} = 'section {k}'",
+            f"{cell}out_{k} = [x * param_scale for x in items_{k}]",
+            f"total_{k} = sum(out_{k})\nprint(label_{k}, total_{k})",
+        ]
+    return code_notebook(*cells, tags=tags)

@@ -580,3 +580,51 @@ def test_check_and_the_step_runtime_agree_on_which_magics_are_skipped(name: str,
     except RuntimeError:
         skipped = False
     assert skipped == is_display_magic(name, line)
+
+
+# -- issue 22 ---------------------------------------------------------------------------------
+
+VEC = "class Vec:\n    def __init__(self, x):\n        self.x = x\n\n    def double(self):\n        return Vec(self.x * 2)\n"
+
+
+def test_a_header_class_whose_method_names_its_own_class_is_accepted() -> None:
+    """Item 6: the method body runs when called, after ``class Vec`` has bound ``Vec``."""
+    a = run(
+        VEC,
+        "xs = [Vec(1).double()]",
+        "ys = [v.x for v in xs]",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
+    assert codes(a) == []
+
+
+def test_a_step_class_whose_method_names_its_own_class_is_accepted() -> None:
+    a = run(
+        VEC + "\nxs = [Vec(1).double().x]", "ys = list(xs)", "print(ys)", tags={0: S, 1: P, 2: M}
+    )
+    assert "undefined-name" not in codes(a)
+
+
+def test_a_method_still_reports_a_name_nothing_defines() -> None:
+    a = run(
+        "class Vec:\n    def double(self):\n        return Vecc(1)\n",
+        "xs = [1]",
+        "ys = list(xs)",
+        "print(ys)",
+        tags={1: S, 2: P, 3: M},
+    )
+    assert [(d.code, d.cell_index, d.line) for d in a.errors] == [("undefined-name", 0, 3)]
+
+
+def test_a_class_defined_in_a_step_that_hands_values_on_is_a_warning() -> None:
+    """Item 12: its instances cannot be read in the next step's process: define it in the header."""
+    a = run(
+        "class P:\n    pass\n\n\nxs = [P(), P()]",
+        "ys = [type(p).__name__ for p in xs]",
+        "print(ys)",
+        tags={0: S, 1: P, 2: M},
+    )
+    [warning] = [d for d in a.warnings if d.code == "class-in-step"]
+    assert (warning.cell_index, warning.line) == (0, 1)
+    assert "define classes in the header" in warning.hint

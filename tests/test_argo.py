@@ -28,6 +28,7 @@ from helpers import (
     TUTORIALS,
     code_notebook,
     section_tags,
+    sections_notebook,
     tagged_seed_notebook,
     tagged_tutorial,
 )
@@ -768,22 +769,6 @@ def test_large_workflow_is_warned_about() -> None:
     assert [w.code for w in export_warnings(spec, workflow_text=padded)] == ["large-workflow"]
 
 
-def sections_notebook(count: int, header: str = "param_scale = 2", cell: str = "") -> Any:
-    """A header and ``count`` sections (split, process, merge), each with its own variables."""
-    cells = [header]
-    tags: dict[int, list[str]] = {}
-    for k in range(count):
-        tags[len(cells)] = ["naavre:splitter", "naavre:batch-count:3", f"naavre:split:items_{k}"]
-        tags[len(cells) + 1] = ["naavre:processor"]
-        tags[len(cells) + 2] = ["naavre:merger"]
-        cells += [
-            f"items_{k} = list(range(10))\nlabel_{k} = 'section {k}'",
-            f"{cell}out_{k} = [x * param_scale for x in items_{k}]",
-            f"total_{k} = sum(out_{k})\nprint(label_{k}, total_{k})",
-        ]
-    return code_notebook(*cells, tags=tags)
-
-
 @pytest.mark.parametrize(
     "sections,limit", [(1, 40_000), (20, 300 * 1024), (100, 1024 * 1024)], ids=["1", "20", "100"]
 )
@@ -821,6 +806,29 @@ def test_large_workflow_warning_names_the_number_of_tasks() -> None:
     (warning,) = [w for w in export_warnings(spec, workflow_text=export_argo(spec))]
     assert "mostly 600 tasks of about" in warning.message
     assert "fewer" in warning.hint
+
+
+def test_large_workflow_warning_for_thousands_of_cells_names_the_cells_not_sections() -> None:
+    """Issue 22 item 13: one section of 10,000 one-line cells is large because of the cells;
+    "merge small sections" does not apply to one section."""
+    cells = ["items = list(range(4))", "out = list(items)"]
+    cells += [f"x{i} = {i}" for i in range(9_997)] + ["print(out)"]
+    spec = _spec(
+        code_notebook(
+            *cells,
+            tags={
+                0: ["naavre:splitter", "naavre:batch-count:2"],
+                1: ["naavre:processor"],
+                9_999: ["naavre:merger"],
+            },
+        )
+    )
+    assert len(spec["sections"]) == 1
+    (warning,) = export_warnings(spec, workflow_text=export_argo(spec))
+    assert warning.code == "large-workflow"
+    assert "mostly the 10,000 tagged cells' code" in warning.message
+    assert "join the 10,000 small cells into fewer, larger ones" in warning.hint
+    assert "sections" not in warning.hint
 
 
 def test_untagged_notebook_has_nothing_to_export() -> None:

@@ -293,3 +293,57 @@ def test_cli_values_choices_are_the_exporters() -> None:
     export = build_parser()._subparsers._group_actions[0].choices["export"]  # type: ignore[union-attr]
     (action,) = [a for a in export._actions if a.dest == "values"]
     assert tuple(action.choices or ()) == argo.VALUES_MODES
+
+
+# -- issue 22: values no cluster can use -------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["cpu", "memory"])
+@pytest.mark.parametrize("value", ["1e999", "8Ei", "9223372036854775808"])
+def test_a_quantity_beyond_kubernetes_int64_range_is_refused(option: str, value: str) -> None:
+    """Item 13: the kubelet reads a request as an int64 (Quantity.Value / MilliValue in
+    k8s.io/apimachinery pkg/api/resource/quantity.go): ``--memory 1e999`` is not written."""
+    with pytest.raises(OptionError) as caught:
+        ArgoOptions(**{option: value}).check()
+    assert caught.value.option == option
+    assert "too large" in caught.value.problem
+
+
+def test_the_largest_memory_kubernetes_holds_is_accepted() -> None:
+    ArgoOptions(memory="9223372036854775807", cpu="9223372036854775m").check()
+
+
+@pytest.mark.parametrize(
+    "image,words",
+    [
+        ("UPPER/Case:tag", "must be lower case"),
+        ("x@sha256:zz", "not a container image reference"),
+        ("x@sha256:" + "a" * 63, "64 lower-case hex digits"),
+        ("x:" + "t" * 129, "not a container image reference"),
+        ("a//b", "not a container image reference"),
+        ("-a", "not a container image reference"),
+        ("a" * 256, "longer than 255"),
+    ],
+)
+def test_an_image_reference_outside_the_oci_grammar_is_refused(image: str, words: str) -> None:
+    """Item 13: the grammar of github.com/distribution/reference (reference.go)."""
+    with pytest.raises(OptionError) as caught:
+        ArgoOptions(image=image).check()
+    assert caught.value.option == "image"
+    assert words in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "python:3.12-slim",
+        "ghcr.io/org/team/image:v1.0",
+        "localhost:5000/a__b/c-d.e:T_1",
+        "Registry.Example.com/lab/image",
+        "[::1]:5000/image",
+        "python@sha256:" + "0123456789abcdef" * 4,
+        "python:3.12@sha512:" + "ab" * 64,
+    ],
+)
+def test_an_image_reference_in_the_oci_grammar_is_accepted(image: str) -> None:
+    ArgoOptions(image=image).check()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -106,6 +107,59 @@ def test_check_huge_notebook_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     nb = code_notebook(*["x = 1"] * (MAX_CELLS + 1))
     assert main(["check", str(write_tmp(nb, tmp_path))]) == 2
     assert "limit" in capsys.readouterr().err
+
+
+NOT_REGULAR_COMMANDS = [
+    ["check"],
+    ["spec"],
+    ["run", "--context", "workflow"],
+    ["export"],
+    ["tag", "--cell", "0", "--role", "splitter"],
+]
+
+
+def _limited_memory() -> None:
+    """2 GiB of address space for the child: reading /dev/zero into memory, as before, ends in a
+    MemoryError instead of taking the shared machine's memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+
+@pytest.mark.parametrize("command", NOT_REGULAR_COMMANDS, ids=lambda c: c[0])
+def test_a_device_file_is_refused_at_once_not_read_forever(command: list[str]) -> None:
+    """``naavre-batch check /dev/zero`` never ended (issue 22, item 11). A child process, so that
+    a hang fails the test by its timeout instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    import naavre_batch_ext
+
+    args = [sys.executable, "-m", "naavre_batch_ext", command[0], "/dev/zero", *command[1:]]
+    root = str(Path(naavre_batch_ext.__file__).parent.parent)
+    done = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": root},
+        preexec_fn=_limited_memory,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "/dev/zero is not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_notebook_over_the_configured_size_limit_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit (100 MiB) is changed with NAAVRE_BATCH_MAX_NOTEBOOK_BYTES (docs/running.md)."""
+    path = write_tmp(tagged_seed_notebook(), tmp_path)
+    assert main(["check", str(path)]) == 0
+    monkeypatch.setenv("NAAVRE_BATCH_MAX_NOTEBOOK_BYTES", "1000")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "over the limit of 1000 bytes" in err and "NAAVRE_BATCH_MAX_NOTEBOOK_BYTES" in err
 
 
 def test_spec_prints_a_valid_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

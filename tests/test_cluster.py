@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,24 +44,6 @@ from naavre_batch_ext.exporters.argo import ArgoOptions, export_argo
 
 TAGGED = NOTEBOOKS / "splitting-batches-tagged.ipynb"
 NS = "naavre"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeThread]:
-    server = FakeThread(FakeArgo())
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def argo_env(monkeypatch: pytest.MonkeyPatch, fake: FakeThread) -> FakeThread:
-    """The argo CLI's variables pointing at the fake server."""
-    monkeypatch.setenv("ARGO_SERVER", fake.url)
-    monkeypatch.setenv("ARGO_NAMESPACE", NS)
-    monkeypatch.setenv("ARGO_TOKEN", fake.fake.token)
-    monkeypatch.delenv("ARGO_INSECURE_SKIP_VERIFY", raising=False)
-    monkeypatch.delenv("ARGO_BASE_HREF", raising=False)
-    return fake
 
 
 def seed_workflow(parameters: dict[str, Any] | None = None) -> dict[str, Any]:

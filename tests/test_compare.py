@@ -500,3 +500,19 @@ def test_masked_arrays_compare_their_masks() -> None:
     assert first_difference(a, a.copy()) is None
     b = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, False, False])
     assert _path(a, b) == "x.mask[1]"
+
+
+def test_values_nested_deeper_than_the_recursion_limit_are_compared() -> None:
+    """Issue 22 item 7: a 600-deep list gave a RecursionError; now any depth is compared."""
+    a: list[Any] = [0]
+    b: list[Any] = [1]
+    for _ in range(20_000):
+        a, b = [a], [b]
+    found = first_difference(a, b)
+    assert found is not None
+    path, x, y = found
+    assert (len(path), x, y) == (20_001, 0, 1)
+    c: list[Any] = [0]
+    for _ in range(20_000):
+        c = [c]
+    assert first_difference(a, c) is None

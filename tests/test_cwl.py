@@ -23,6 +23,7 @@ from helpers import (
     api_post,
     code_notebook,
     section_tags,
+    sections_notebook,
     tagged_seed_notebook,
     tagged_tutorial,
     write_tmp,
@@ -172,17 +173,39 @@ def test_document_is_one_packed_cwl_v1_2_workflow_with_one_tool_per_task() -> No
 
 @pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
 def test_each_tool_ships_the_runner_script_and_runs_it_with_python3(name: str, nb: Any) -> None:
-    """The script is the same text the local runner and Argo run (one generator); CWL would
-    evaluate ``$(`` in it, so it is escaped, and evaluating the entry as cwltool does (see
-    :func:`evaluate_entry`) gives the script back byte for byte."""
+    """The script runs the code the local runner and Argo run (one generator): the shared
+    runtime file, then the task's payload. CWL would evaluate ``$(`` in either, so they are
+    escaped, and evaluating the entries as cwltool does (see :func:`evaluate_entry`) gives the
+    runtime and the payload back byte for byte."""
     spec = _spec(nb)
     graph = _graph(_doc(spec))
     for task in plan_tasks(spec):
         tool = graph[task.id]
         assert tool["baseCommand"] == ["python3", cwl.SCRIPT_NAME]
-        entry = _listing(tool)[cwl.SCRIPT_NAME]
-        script = task_script(spec, task)
-        assert evaluate_entry(entry) == script
+        listing = _listing(tool)
+        runtime = evaluate_entry(listing[cwl.RUNTIME_NAME])
+        script = evaluate_entry(listing[cwl.SCRIPT_NAME])
+        assert runtime + script.removeprefix(cwl.RUNTIME_LOADER) == task_script(spec, task)
+        assert script.startswith(cwl.RUNTIME_LOADER)
+
+
+def test_the_runtime_is_written_once_and_shared_by_every_tool() -> None:
+    """Issue 22: the runtime appears once in the YAML text (an anchor, then aliases), however
+    many tools there are, as the Argo export keeps it once in an annotation."""
+    spec = _spec(sections_notebook(5))
+    text = cwl.export_cwl(spec)
+    runtime_line = "# The value transport, verbatim from naavre_batch_ext/steps/transport.py."
+    assert text.count(runtime_line) == 1
+    tools = [t for t in yaml.safe_load(text)["$graph"] if t["class"] == "CommandLineTool"]
+    assert len(tools) == 15
+    assert all(cwl.RUNTIME_NAME in _listing(tool) for tool in tools)
+
+
+@pytest.mark.parametrize("sections,limit", [(1, 100 * 1024), (20, 300 * 1024)], ids=["1", "20"])
+def test_cwl_export_of_20_sections_stays_under_300_kib(sections: int, limit: int) -> None:
+    """Issue 22's goal (was about 200 KB per section): the size grows by each task's payload."""
+    text = cwl.export_cwl(_spec(sections_notebook(sections)))
+    assert len(text.encode("utf-8")) < limit
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,19 @@ def test_the_submit_hint_quotes_a_file_name_with_spaces(
     assert shlex.split(command) == ["argo", "submit", str(target), "--watch"]
 
 
+def test_the_submit_hint_for_a_name_starting_with_a_dash_is_not_an_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``naavre-batch export -- -dash.ipynb`` in its folder: ``argo submit -dash.argo.yaml``
+    would be read as options (issue 22, item 12), so the hint says ``./-dash.argo.yaml``."""
+    write_tmp(tagged_seed_notebook(), tmp_path, "-dash.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--", "-dash.ipynb"]) == 0
+    command = capsys.readouterr().out.split("submit it with: ", 1)[1].strip()
+    assert shlex.split(command) == ["argo", "submit", "./-dash.argo.yaml", "--watch"]
+    assert (tmp_path / "-dash.argo.yaml").is_file()
+
+
 def test_export_json_writes_the_spec(seed: Path) -> None:
     assert main(["export", str(seed), "--format", "json"]) == 0
     written = seed.with_name("splitting-batches.workflow.json").read_text(encoding="utf-8")

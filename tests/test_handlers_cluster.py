@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,23 +17,6 @@ from tornado.httpclient import HTTPClientError
 from naavre_batch_ext.core.split import batch_ranges
 
 NS = "naavre"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeThread]:
-    server = FakeThread(FakeArgo())
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def argo_env(monkeypatch: pytest.MonkeyPatch, fake: FakeThread) -> FakeThread:
-    monkeypatch.setenv("ARGO_SERVER", fake.url)
-    monkeypatch.setenv("ARGO_NAMESPACE", NS)
-    monkeypatch.setenv("ARGO_TOKEN", fake.fake.token)
-    monkeypatch.delenv("ARGO_INSECURE_SKIP_VERIFY", raising=False)
-    monkeypatch.delenv("ARGO_BASE_HREF", raising=False)
-    return fake
 
 
 @pytest.fixture

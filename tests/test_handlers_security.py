@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import tagged_seed_notebook
+from helpers import api_error, tagged_seed_notebook
 from tornado.httpclient import HTTPClientError
 
 from naavre_batch_ext import handlers
@@ -108,3 +108,30 @@ async def test_an_unexpected_exception_is_a_short_500_with_the_traceback_only_in
         "internal error in naavre-batch-ext (RuntimeError)"
     )
     assert "secret internal detail" in caplog.text and "Traceback" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "field"),
+    [
+        (
+            "runs",
+            '{"path": "seed.ipynb", "parameters": {"param_item_count": 1%s}}',
+            "parameters.param_item_count",
+        ),
+        (
+            "export",
+            '{"path": "seed.ipynb", "options": {"parallelism": 1%s}}',
+            "options.parallelism",
+        ),
+        ("spec", "[1%s]", "body[0]"),
+    ],
+    ids=["runs-parameter", "export-option", "spec-body"],
+)
+async def test_an_integer_of_5000_digits_is_a_400_naming_its_field(
+    jp_fetch: Any, seed: str, endpoint: str, body: str, field: str
+) -> None:
+    """Python refuses int("1" * 5000) (its 4300-digit limit) inside JSON decoding: before, a 500
+    (issue 22, item 10)."""
+    code, reply = await api_error(jp_fetch, endpoint, body % ("0" * 5000), raw=True)
+    assert (code, reply["field"]) == (400, field)
+    assert "more than 4300 digits" in reply["message"]

@@ -240,6 +240,17 @@ def test_dplyr_verbs_in_a_pipe_read_columns_not_variables() -> None:
 
 
 @needs_r
+def test_magrittr_assignment_pipe_uses_and_changes_its_variable() -> None:
+    a = section(
+        "library(magrittr)\nlibrary(dplyr)\nobs <- data.frame(v = 1:4)",
+        "obs %<>% filter(v > 1)",
+        "print(obs)",
+    )
+    assert by_id(a, "processor-1").inputs == ["obs"]
+    assert by_id(a, "processor-1").outputs == ["obs"]
+
+
+@needs_r
 def test_a_name_in_a_data_argument_is_an_input_when_an_earlier_step_binds_it() -> None:
     # `threshold` may be a column or a variable: R decides at run time, so a variable an earlier
     # step provides is passed (a column of that name costs a needless value, never a wrong result).
@@ -311,6 +322,33 @@ def test_names_a_broken_cell_would_define_are_not_reported_missing() -> None:
 
 
 @needs_r
+def test_columns_count_characters_where_r_counts_a_tab_as_up_to_8() -> None:
+    a = section("a <- 1", "\tb <- a + late", "late <- 2")
+    assert located(a, "undefined-name") == (1, 1, 11)
+    broken = run("x <- 1\n\ty <- (2 +\n\tz z)")
+    assert located(broken, "syntax-error") == (0, 3, 4)
+
+
+@needs_r
+def test_windows_line_ends_are_read_as_r_reads_lines() -> None:
+    a = section("items <- 1:4\r\nscale <- 2\r\n", "out <- items * scale", "print(out)")
+    assert codes(a) == ["ambiguous-split-variable"]  # both read: the cell parsed, line by line
+    assert by_id(a, "processor-1").inputs == ["items", "scale"]
+
+
+@needs_r
+def test_a_backquoted_name_crossing_steps_is_a_located_unsupported_name() -> None:
+    a = section("`my items` <- 1:4\nn <- 1", "x <- n\nout <- `my items` * 2", "print(out)")
+    assert located(a, "unsupported-name") == (1, 2, 8)
+
+
+@needs_r
+def test_specs_of_the_r_test_notebooks_validate() -> None:
+    for path in sorted(R_NOTEBOOKS.glob("*.ipynb")):
+        validate_spec(spec_for_path(path))
+
+
+@needs_r
 def test_missing_merger_is_the_located_error_of_the_python_path() -> None:
     a = run("items <- 1:4", "out <- items", tags={0: S, 1: P})
     assert located(a, "splitter-without-merger") == (0, 1, 1)
@@ -334,6 +372,38 @@ def test_split_tag_resolves_the_ambiguity_as_in_python() -> None:
     )
     assert a.errors == [] and a.sections[0].split_variable == "a"
     assert a.sections[0].broadcast == ["b"]
+
+
+@needs_r
+@pytest.mark.parametrize(
+    ("code", "cells", "tags", "where"),
+    [
+        ("processor-outside-section", ["x = 1"], {0: P}, (0, 1, 1)),
+        ("merger-without-section", ["x = 1"], {0: M}, (0, 1, 1)),
+        ("merger-without-processors", ["x = 1", "print(x)"], {0: S, 1: M}, (1, 1, 1)),
+        ("splitter-inside-section", ["x = 1", "y = 2"], {0: S, 1: S}, (1, 1, 1)),
+        ("no-split-variable", ["x = 1", "y = 3", "print(y)"], {0: S, 1: P, 2: M}, (1, 1, 1)),
+        (
+            "split-variable-not-flowing",
+            ["x = 1", "y = x", "print(y)"],
+            {0: [*S, "naavre:split:z"], 1: P, 2: M},
+            (0, 1, 1),
+        ),
+        (
+            "unknown-batch-count-parameter",
+            ["x = 1", "y = x", "print(y)"],
+            {0: ["naavre:splitter", "naavre:batch-count:param_nope"], 1: P, 2: M},
+            (0, 1, 1),
+        ),
+        ("unknown-tag", ["x = 1"], {0: ["naavre:splittr"]}, (0, 1, 1)),
+    ],
+)
+def test_section_and_tag_errors_are_located_in_r_cells_as_in_python(
+    code: str, cells: list[str], tags: dict[int, list[str]], where: tuple[int, int, int]
+) -> None:
+    r = run(*cells, tags=tags)
+    python = analyse(code_notebook(*cells, tags=tags), "t")  # the cells are Python too
+    assert located(r, code) == where == located(python, code)
 
 
 @needs_r
@@ -445,6 +515,25 @@ def test_pipelines_notebook_reads_columns_in_pipes_and_formulas_not_as_inputs() 
         ("report", ["budburst"], []),
     ]
     assert spec["sections"][0]["broadcast"] == ["obs"]
+
+
+@needs_r
+def test_the_bodies_of_rs_own_stats_functions_are_all_read() -> None:
+    # R's own code as cells (each body's statements at the top level of a cell): every construct
+    # base R uses; none may stop the analyser (a bare name as a statement once did).
+    program = (
+        "ns <- asNamespace('stats'); fs <- Filter(function(f) is.function(ns[[f]]) && "
+        "!is.primitive(ns[[f]]), sort(ls(ns)))[1:200]; "
+        "cat(vapply(fs, function(f) paste(deparse(body(ns[[f]])), collapse = '\\n'), ''), "
+        "sep = '\\036')"
+    )
+    text = subprocess.run(
+        ["Rscript", "--vanilla", "-e", program], capture_output=True, text=True, check=True
+    ).stdout
+    sources = text.split("\x1e")
+    results = r_analysis.analyse_r_sources(sources)
+    assert len(results) == len(sources) == 200
+    assert [i for i, r in enumerate(results) if "events" not in r] == []
 
 
 # -- the seam ------------------------------------------------------------------------------------

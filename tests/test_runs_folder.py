@@ -163,3 +163,108 @@ def test_notebook_context_alone_needs_no_runs_folder(
     notebook = write_tmp(tagged_seed_notebook(), tmp_path, "seed.ipynb")
     (tmp_path / ".naavre-batch").write_text("x", encoding="utf-8")
     assert runner.run(notebook, "notebook")["status"] == "ok" and calls == ["notebook"]
+
+
+# -- a runs folder swapped for a link while the run goes on (issue 22, item 1) ----------------------
+
+
+def waiting_notebook() -> Any:
+    """A section whose processor records that it started, then waits for a ``go`` file in
+    ``param_gate``: the test swaps the runs folder while the run is parked there."""
+    from helpers import code_notebook, section_tags
+
+    return code_notebook(
+        "param_gate = ''",
+        "items = [1, 2]",
+        "import os, time\n"
+        "open(os.path.join(param_gate, 'started-%d' % os.getpid()), 'w').close()\n"
+        "while not os.path.exists(os.path.join(param_gate, 'go')):\n"
+        "    time.sleep(0.05)\n"
+        "out = [x * 2 for x in items]",
+        "print(out)",
+        tags=section_tags(first=1),
+    )
+
+
+async def _race(
+    jp_fetch: Any, jp_root_dir: Path, outside: Path, gate: Path, context: str
+) -> dict[str, Any]:
+    """Start a run of ``sub/race.ipynb``; once a step waits at the gate, ``mv sub/.naavre-batch
+    sub/.nb-old && ln -s <outside> sub/.naavre-batch`` (from a thread, as another process
+    would), open the gate, and return the finished run."""
+    (jp_root_dir / "sub").mkdir()
+    write_tmp(waiting_notebook(), jp_root_dir / "sub", "race.ipynb")
+    response = await jp_fetch(
+        "naavre-batch-ext",
+        "runs",
+        method="POST",
+        body=json.dumps(
+            {"path": "sub/race.ipynb", "context": context, "parameters": {"param_gate": str(gate)}}
+        ),
+    )
+    run_id = json.loads(response.body)["id"]
+
+    def swap() -> None:
+        for _ in range(1200):
+            if any(gate.glob("started-*")):
+                break
+            import time
+
+            time.sleep(0.05)
+        os.rename(jp_root_dir / "sub" / ".naavre-batch", jp_root_dir / "sub" / ".nb-old")
+        os.symlink(outside, jp_root_dir / "sub" / ".naavre-batch")
+        (gate / "go").touch()
+
+    await asyncio.get_running_loop().run_in_executor(None, swap)
+    for _ in range(1200):
+        run: dict[str, Any] = json.loads((await jp_fetch("naavre-batch-ext", "runs", run_id)).body)
+        if run["status"] not in ("queued", "running"):
+            return run
+        await asyncio.sleep(0.1)
+    raise AssertionError("the run did not end")
+
+
+async def test_a_runs_folder_swapped_for_a_link_during_the_notebook_context_gets_nothing(
+    jp_fetch: Any, jp_root_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The runs folder is opened before the notebook context and kept open: the swap is seen,
+    the workflow context refused, and nothing lands behind the link."""
+    outside = tmp_path_factory.mktemp("outside")
+    gate = tmp_path_factory.mktemp("gate")
+    run = await _race(jp_fetch, jp_root_dir, outside, gate, "both")
+    assert files_under(outside) == []
+    assert run["status"] == "failed"
+    assert "was moved or replaced" in run["errors"][0]["message"]
+    assert str(jp_root_dir) not in run["errors"][0]["message"]
+
+
+async def test_a_runs_folder_swapped_for_a_link_while_steps_run_keeps_every_file_inside(
+    jp_fetch: Any, jp_root_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The runner and the step processes write through the open run folder (``/proc/self/fd``):
+    outputs, logs, the merger and result.json all stay in the moved folder."""
+    outside = tmp_path_factory.mktemp("outside")
+    gate = tmp_path_factory.mktemp("gate")
+    run = await _race(jp_fetch, jp_root_dir, outside, gate, "workflow")
+    assert files_under(outside) == []
+    assert run["status"] == "succeeded", run["errors"]
+    kept = jp_root_dir / "sub" / ".nb-old" / "runs" / run["id"]
+    assert json.loads((kept / "result.json").read_text(encoding="utf-8"))["status"] == "ok"
+
+
+def test_an_open_folder_refuses_a_link_in_place_of_a_sub_folder(tmp_path: Path) -> None:
+    """``SafeFolder.mkdir`` opens with ``O_NOFOLLOW``: a link named like the sub-folder (made by
+    someone else first) is an error, never followed."""
+    from naavre_batch_ext.engines.safe_folder import SafeFolder
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with SafeFolder.open(tmp_path / "runs") as runs:
+        os.symlink(outside, tmp_path / "runs" / "20260101-000000-abcdef")
+        with pytest.raises(OSError):
+            runs.mkdir("20260101-000000-abcdef", exist_ok=True)
+        with runs.mkdir("20260101-000000-000000") as run:
+            (run.path / "spec.json").write_text("{}", encoding="utf-8")
+            assert run.shown(run.path / "spec.json") == str(run.real / "spec.json")
+    assert (tmp_path / "runs" / "20260101-000000-000000" / "spec.json").is_file()
+    assert files_under(outside) == []

@@ -204,3 +204,100 @@ def test_a_file_without_the_header_is_read_as_json(tmp_path: Path) -> None:
 def test_unknown_codec_is_a_clear_error() -> None:
     with pytest.raises(transport.ValueFileError, match="unknown codec"):
         transport.loads(b"naavre-value/1 zip\nxx")
+
+
+# -- issue 22: stand-ins of header classes ------------------------------------------------------
+
+
+def _from_a_header(value: Any) -> Any:
+    """``value`` written in a step and read back by the runner, which does not have the class
+    (defined in a notebook's header, so in the step's ``__main__``): a stand-in."""
+    import types
+
+    module = types.ModuleType("naavre_header_of_a_step")
+    sys.modules[module.__name__] = module
+    try:
+        kind = type(value)
+        kind.__module__ = module.__name__
+        setattr(module, kind.__qualname__, kind)
+        data = transport.dumps(value)
+    finally:
+        del sys.modules[module.__name__]
+    return transport.loads(data, stub_missing=True)
+
+
+def _header_classes() -> dict[str, type]:
+    import collections
+
+    classes: dict[str, type] = {
+        "Num": type("Num", (int,), {}),
+        "Real": type("Real", (float,), {}),
+        "Name": type("Name", (str,), {}),
+        "Pair": type("Pair", (tuple,), {}),
+        "MyList": type("MyList", (list,), {}),
+        "MyDict": type("MyDict", (dict,), {}),
+        "Point": collections.namedtuple("Point", "x y"),
+    }
+    for name, kind in classes.items():
+        kind.__qualname__ = name
+    return classes
+
+
+@pytest.mark.parametrize(
+    "name,args,other",
+    [
+        ("Num", (99,), (0,)),
+        ("Real", (49.5,), (0.0,)),
+        ("Name", ("n99",), ("n0",)),
+        ("Pair", ((1, 99),), ((1, 0),)),
+        ("Point", (1, 99), (1, 0)),
+    ],
+)
+def test_stand_in_of_a_header_builtin_subclass_keeps_its_value(
+    name: str, args: tuple[Any, ...], other: tuple[Any, ...]
+) -> None:
+    """Item 4: the arguments pickle passes to ``__new__`` are the value; the comparison sees them."""
+    from naavre_batch_ext.engines.compare import first_difference
+
+    kind = _header_classes()[name]
+    loaded = _from_a_header(kind(*args))
+    assert type(loaded).__qualname__ == name
+    assert type(loaded).__module__ == "naavre_header_of_a_step"
+    assert repr(loaded).startswith(f"{name}(")
+    assert first_difference(loaded, _from_a_header(kind(*args))) is None
+    assert first_difference(loaded, _from_a_header(kind(*other))) is not None
+
+
+@pytest.mark.parametrize("name,value", [("MyList", [1, [2]]), ("MyDict", {"a": 1, "b": [2]})])
+def test_stand_in_of_a_header_list_or_dict_subclass_takes_its_items(name: str, value: Any) -> None:
+    """Item 5: pickle's APPENDS and SETITEMS fill the stand-in instead of crashing."""
+    from naavre_batch_ext.engines.compare import first_difference
+
+    kind = _header_classes()[name]
+    original = kind(value)
+    original.note = "kept"
+    loaded = _from_a_header(original)
+    assert repr(loaded) == f"{name}({value!r}, note='kept')"
+    changed = kind(value)
+    changed.note = "kept"
+    changed[next(iter(value)) if isinstance(value, dict) else 0] = 7
+    assert first_difference(loaded, _from_a_header(changed)) is not None
+
+
+def test_a_value_nested_too_deeply_is_not_passable_with_one_clear_reason() -> None:
+    """Item 7: json and pickle cannot follow 5,000 levels: one reason, no path of 5,000 steps."""
+    deep: list[Any] = [0]
+    for _ in range(5000):
+        deep = [deep]
+    for value in (deep, (deep,)):
+        with pytest.raises(transport.NotPassableError) as caught:
+            transport.dumps(value)
+        assert caught.value.path == ""
+        assert "nested too deeply" in caught.value.reason
+
+
+def test_a_module_is_reported_as_a_module_not_as_what_it_holds() -> None:
+    """Item 12: the culprit of ``m = json`` is the module, not some attribute deep inside it."""
+    with pytest.raises(transport.NotPassableError) as caught:
+        transport.dumps({"m": json})
+    assert (caught.value.path, caught.value.type_name) == ("['m']", "module")

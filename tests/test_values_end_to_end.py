@@ -28,6 +28,10 @@ SAME = (
     "dataclass",
     "exact-values",
     "display-magics",
+    "builtin-subclasses-same",
+    "class-names-itself",
+    "deep-list",
+    "set-of-strings",
 )
 LIBRARIES = {"dataframe-rows": "pandas", "array-rows": "numpy"}
 
@@ -139,3 +143,131 @@ def test_merger_printing_its_process_id_is_not_the_same_and_names_the_printed_li
     assert comparison["verdict"].startswith(
         'not the same: cell 3 (step show) printed differently: line 2: notebook "merger process: '
     )
+
+
+# -- issue 22 ---------------------------------------------------------------------------------
+
+
+def _messages(result: dict[str, Any]) -> str:
+    """Every message a run shows (warnings and errors of both contexts, the verdict)."""
+    texts: list[str] = [result.get("comparison", {}).get("verdict", "")]
+    for context in ("notebook_run", "workflow_run"):
+        run = result.get(context, {})
+        texts += run.get("warnings", [])
+        texts += [e.get("message", "") + "\n" + e.get("hint", "") for e in run.get("errors", [])]
+    return "\n".join(texts)
+
+
+def test_header_subclasses_of_builtins_with_different_values_are_not_the_same(
+    runs_dir: Path,
+) -> None:
+    """Item 4: Num(int), Real(float), Name(str), Pair(tuple) and a namedtuple, whose values
+    differ between the contexts (each batch has fewer than 4 items), are told apart."""
+    result = _result("builtin-subclasses-differ", runs_dir)
+    comparison = result["comparison"]
+    assert result["status"] == "different"
+    assert comparison["same"] is False
+    paths = {d["variable"]: d["path"] for d in comparison["differences"]}
+    assert paths == {
+        "nums": "nums[0]",
+        "reals": "reals[0]",
+        "names": "names[0]",
+        "pairs": "pairs[0][1]",
+        "points": "points[0][1]",
+    }
+    shown = {d["variable"]: d["workflow_summary"] for d in comparison["differences"]}
+    assert "Num(99)" in str(shown["nums"])
+    assert "Real(49.5)" in str(shown["reals"])
+
+
+def test_list_and_dict_subclasses_from_the_header_cross_steps_without_a_crash(
+    runs_dir: Path,
+) -> None:
+    """Item 5: MyDict(dict) and MyList(list) (pickle fills them item by item) load for the
+    comparison, which says the same result; so do enum, frozen dataclass and date subclasses."""
+    result = _result("builtin-subclasses-same", runs_dir)
+    assert result["status"] == "ok", result.get("errors")
+    assert result["comparison"]["compared"] == 3
+
+
+def test_a_class_whose_method_names_its_own_class_runs_in_both_contexts(runs_dir: Path) -> None:
+    """Item 6: ``Vec.double`` returns ``Vec(...)``: accepted in the header and in a step."""
+    result = _result("class-names-itself", runs_dir)
+    assert result["status"] == "ok", result.get("errors")
+    assert "[0, 6, 12, 18]" in _merger_printed(result, "workflow")
+
+
+def test_a_600_deep_list_is_compared_without_a_recursion_error(runs_dir: Path) -> None:
+    """Item 7: the comparison walks the value without Python's recursion limit."""
+    result = _result("deep-list", runs_dir)
+    assert result["comparison"]["same"] is True
+    assert _merger_printed(result, "workflow") == "12 601\n"
+
+
+def test_a_list_deeper_than_the_recursion_limit_is_refused_naming_the_variable(
+    runs_dir: Path,
+) -> None:
+    """Item 7: a list 5,000 deep cannot be written by json or pickle: both contexts say so in
+    one sentence naming the variable; no traceback, no internal call, no temporary path."""
+    result = _result("too-deep-list", runs_dir)
+    assert result["status"] == "failed"
+    [warning] = result["notebook_run"]["warnings"]
+    assert warning.startswith("step items: variable deep is passed to a later step but holds")
+    assert "nested too deeply" in warning
+    [error] = result["workflow_run"]["errors"]
+    assert error["variable"] == "deep" and "nested too deeply" in error["message"]
+    text = _messages(result)
+    for leaked in ("Traceback", "__naavre_trace__", "naavre-trace-", "\x1b["):
+        assert leaked not in text
+
+
+def test_a_value_that_cannot_cross_a_boundary_is_one_sentence_with_its_path(
+    runs_dir: Path,
+) -> None:
+    """Item 12: ``box = {'k': [1, lambda y: y]}``: one warning naming ``box['k'][1]``, the same
+    sentence the workflow's splitter fails with (not a doubled, path-less one)."""
+    result = _result("function-in-dict", runs_dir)
+    [warning] = result["notebook_run"]["warnings"]
+    assert warning.startswith(
+        "step items: variable box is passed to a later step but holds a function "
+        "(at box['k'][1]), which cannot be passed between steps ("
+    )
+    assert warning.count("cannot be passed between steps") == 1
+    [error] = result["workflow_run"]["errors"]
+    assert error["message"].split(" (Can't")[0] == warning.split(" (Can't")[0]
+
+
+def test_a_class_defined_in_the_splitter_fails_in_the_processor_with_a_hint(
+    runs_dir: Path,
+) -> None:
+    """Item 12: the processors cannot unpickle the splitter's class ``P``: the failure says to
+    define classes in the header."""
+    result = _result("class-in-splitter", runs_dir)
+    errors = result["workflow_run"]["errors"]
+    assert errors and all("define classes in the header" in e["hint"] for e in errors)
+
+
+def test_both_contexts_name_the_same_line_for_the_same_recursion_error(runs_dir: Path) -> None:
+    """Item 12: the innermost line of the failing cell, in both contexts."""
+    result = _result("recursion-in-merger", runs_dir)
+    [nb_error] = result["notebook_run"]["errors"]
+    [wf_error] = result["workflow_run"]["errors"]
+    assert "RecursionError" in nb_error["message"] and "RecursionError" in wf_error["message"]
+    assert nb_error["line"] == wf_error["line"] == 3
+
+
+def test_sys_exit_in_the_notebook_context_names_its_line(runs_dir: Path) -> None:
+    """Item 12: IPython shows no frame for SystemExit; the run still names line 5."""
+    result = _result("exit-in-merger", runs_dir)
+    [nb_error] = result["notebook_run"]["errors"]
+    [wf_error] = result["workflow_run"]["errors"]
+    assert nb_error["line"] == wf_error["line"] == 5
+    assert nb_error["message"].endswith("failed in cell 3, line 5: SystemExit: 1")
+
+
+def test_a_printed_set_of_strings_is_the_same_in_both_contexts(runs_dir: Path) -> None:
+    """Item 12: every process of a run has the kernel's PYTHONHASHSEED, so a set of strings
+    iterates (and prints) in the same order in the notebook and in the workflow's merger."""
+    result = _result("set-of-strings", runs_dir)
+    assert result["comparison"]["same"] is True, result["comparison"]["verdict"]
+    assert "'larch'" in _merger_printed(result, "workflow")

@@ -535,11 +535,26 @@ class _EventCollector(ast.NodeVisitor):
         self._deferred(_free_loads_one(node.body, _bound_in_scope([], node.args)))
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        """The class body runs now (its loads are reads); a method's body runs when it is called,
+        after the class statement has bound the class's own name (``return Vec(...)`` in a
+        method of ``Vec``): its loads are deferred, as a function's. A method does not see the
+        class body's names, so they do not bind its loads."""
         for d in [*node.decorator_list, *node.bases, *[k.value for k in node.keywords]]:
             self.visit(d)
         inner = _bound_in_scope(node.body, None)
-        for n in _free_loads(node.body, inner):
-            self._ev("load", n, n.id)
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                made_now = [
+                    *stmt.decorator_list,
+                    *stmt.args.defaults,
+                    *[d for d in stmt.args.kw_defaults if d],
+                ]
+                for n in _free_loads(made_now, inner):
+                    self._ev("load", n, n.id)
+                self._deferred(_free_loads(stmt.body, _bound_in_scope(stmt.body, stmt.args)))
+            else:
+                for n in _free_loads_one(stmt, inner):
+                    self._ev("load", n, n.id)
         self._ev("store", node, node.name, "def")
 
     def _comprehension(
@@ -1399,6 +1414,29 @@ class _Analyser:
             return "merge"
         return "data"
 
+    def warn_step_classes(self, steps: list[Step]) -> None:
+        """A class defined in a step that hands values on: its instances reach the next step,
+        which runs in a process of its own where the class does not exist (pickle finds classes
+        by name in ``__main__``, which only the header fills in every step)."""
+        for step in steps:
+            if not step.outputs:
+                continue
+            for cell in step.cells:
+                for stmt in cell.tree.body if cell.tree else []:
+                    if isinstance(stmt, ast.ClassDef):
+                        self.diag(
+                            "warning",
+                            "class-in-step",
+                            f"class {stmt.name} is defined in step '{step.id}', which hands values "
+                            "on: a later step cannot read an instance of it (each step runs in its "
+                            "own process, where only the header's classes exist)",
+                            "define classes in the header (the code cells before the first "
+                            "tagged cell)",
+                            cell,
+                            stmt.lineno,
+                            stmt.col_offset + 1,
+                        )
+
     def batch_counts(self, steps: list[Step], params: list[Parameter]) -> None:
         by_name = {p.name: p for p in params}
         for step in steps:
@@ -1469,6 +1507,7 @@ class _Analyser:
         self.batch_counts(steps, params)
         flows = self.data_flow(header, steps)
         edges = self.split_and_edges(steps, sections, flows)
+        self.warn_step_classes(steps)
         header_imports: set[str] = set()
         for cell in header:
             header_imports |= self.cell_imports(cell)

@@ -7,7 +7,9 @@ hint saying what to do, and the CLI and REST handlers print or return exactly th
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ __all__ = [
     "MAX_CELLS",
     "MAX_DEPTH",
     "MAX_NOTEBOOK_BYTES",
+    "MAX_NOTEBOOK_BYTES_ENV",
     "NotebookError",
     "LANGUAGES",
     "kernel_language",
@@ -36,6 +39,7 @@ __all__ = [
     "notebook_language",
     "load_notebook",
     "load_notebook_data",
+    "max_notebook_bytes",
     "deep_path_in_text",
     "nesting_error",
     "parse_notebook",
@@ -59,37 +63,70 @@ class NotebookError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
-def load_notebook(path: str | Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNode:
+MAX_NOTEBOOK_BYTES_ENV = "NAAVRE_BATCH_MAX_NOTEBOOK_BYTES"
+"""The environment variable that changes :data:`MAX_NOTEBOOK_BYTES` for the command line."""
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.0f} MiB" if count >= 2**20 else f"{count} bytes"
+
+
+def max_notebook_bytes() -> int:
+    """The size limit of a notebook file: ``NAAVRE_BATCH_MAX_NOTEBOOK_BYTES`` when it is a whole
+    number >= 1, else :data:`MAX_NOTEBOOK_BYTES`."""
+    text = os.environ.get(MAX_NOTEBOOK_BYTES_ENV, "").strip()
+    return int(text) if text.isdigit() and len(text) < 19 and int(text) > 0 else MAX_NOTEBOOK_BYTES
+
+
+def load_notebook(path: str | Path, max_bytes: int | None = None) -> NotebookNode:
     """Read a notebook file (nbformat 4) as nbformat's ``NotebookNode`` or raise
     :class:`NotebookError`. For the runner and ``tag``, which hand the notebook to nbformat and
     nbclient; analysis needs only :func:`load_notebook_data`."""
     return _node(load_notebook_data(path, max_bytes))
 
 
-def load_notebook_data(path: str | Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> dict[str, Any]:
+def load_notebook_data(path: str | Path, max_bytes: int | None = None) -> dict[str, Any]:
     """Read a notebook file as checked plain JSON (see :func:`parse_notebook`), or raise
-    :class:`NotebookError`. What ``check``, ``spec`` and ``export`` use: no nbformat import."""
+    :class:`NotebookError`. What ``check``, ``spec`` and ``export`` use: no nbformat import.
+
+    Only a regular file is read (``/dev/zero``, a FIFO or a terminal would never end), and never
+    more than ``max_bytes`` (default :func:`max_notebook_bytes`) plus one byte, whatever its
+    size said: a file that grows while it is read is cut off and refused, not read forever."""
     p = Path(path)
+    limit = max_bytes if max_bytes is not None else max_notebook_bytes()
+    too_large = NotebookError(
+        f"{p} is too large (over the limit of {_size(limit)})",
+        "clear the outputs (Edit > Clear Outputs of All Cells) and save, then try again; "
+        f"or raise the limit with {MAX_NOTEBOOK_BYTES_ENV}=<bytes>",
+    )
     try:
-        size = p.stat().st_size
+        mode = p.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise NotebookError(f"{p} is a directory", "give the path of an .ipynb file")
+        if not stat.S_ISREG(mode):
+            raise NotebookError(
+                f"{p} is not a regular file (a device, a pipe or a socket)",
+                "give the path of an .ipynb file",
+            )
+        # O_NONBLOCK: a FIFO swapped in after the check does not block the open
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise NotebookError(f"{p} is not a regular file", "give the path of an .ipynb file")
+            if os.fstat(handle.fileno()).st_size > limit:
+                raise too_large
+            data = handle.read(limit + 1)
     except FileNotFoundError:
         raise NotebookError(f"{p}: no such file", "check the path") from None
     except OSError as exc:
         raise NotebookError(f"{p}: cannot read ({exc.strerror})", "check the path") from None
-    if p.is_dir():
-        raise NotebookError(f"{p} is a directory", "give the path of an .ipynb file")
-    if size > max_bytes:
-        raise NotebookError(
-            f"{p} is too large ({size / 1e6:.1f} MB, limit {max_bytes / 1e6:.0f} MB)",
-            "clear the outputs (Edit > Clear Outputs of All Cells) and save, then try again",
-        )
+    if len(data) > limit:
+        raise too_large
     try:
-        text = p.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise NotebookError(f"{p} is not UTF-8 text", "is this really an .ipynb file?") from None
-    except OSError as exc:
-        raise NotebookError(f"{p}: cannot read ({exc.strerror})", "check the path") from None
-    return parse_notebook(text, max_bytes=max_bytes)
+    return parse_notebook(text, max_bytes=limit)
 
 
 def read_notebook(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
-from .analysis import PARAM_PREFIX, CellInfo, Parameter, _Analyser, _Event
+from .analysis import PARAM_PREFIX, CellInfo, Parameter, Step, _Analyser, _Event
 from .notebook import NotebookError
 
 __all__ = [
@@ -62,6 +63,9 @@ R_INSTALL_HINT = (
 
 R_TIMEOUT_SECONDS = 120
 """Far beyond any notebook (100 cells take a fraction of a second): only a hung R is stopped."""
+
+_STEP_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+"""Names that can cross a step boundary: the spec's identifiers (R's syntactic ASCII names)."""
 
 _PARAM_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -143,16 +147,43 @@ def analyse_r_sources(sources: list[str], rscript: str | None = None) -> list[di
     return cells
 
 
-def _r_cell(result: dict[str, Any]) -> RCell:
+def r_source(source: str) -> str:
+    """The cell as R's parser is given it: Windows line ends as ``\n`` (R refuses ``\r``)."""
+    return source.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def character_column(lines: list[str], line: int, column: int) -> int:
+    """The column (from 1, in characters, as the Python analysis counts) of R's ``column`` on
+    ``line``: R's parser counts a tab as a move to the next multiple of 8."""
+    if not 1 <= line <= len(lines) or "\t" not in lines[line - 1]:
+        return column
+    shown = 0
+    for index, char in enumerate(lines[line - 1]):
+        shown = (shown // 8 + 1) * 8 if char == "\t" else shown + 1
+        if shown >= column:
+            return index + 1
+    return column
+
+
+def _r_cell(result: dict[str, Any], source: str) -> RCell:
+    lines = source.split("\n")
     events = [
-        _Event(kind, name, int(line), int(col), via, bool(soft))
+        _Event(kind, name, int(line), character_column(lines, int(line), int(col)), via, bool(soft))
         for kind, name, line, col, via, soft in result.get("events") or []
+    ]
+    statements = [
+        {**stmt, "column": character_column(lines, stmt["line"], stmt["column"])}
+        for stmt in result.get("statements") or []
+    ]
+    warnings = [
+        {**w, "column": character_column(lines, w["line"], w["column"])}
+        for w in result.get("warnings") or []
     ]
     return RCell(
         events=events,
-        statements=list(result.get("statements") or []),
+        statements=statements,
         packages=set(result.get("packages") or []),
-        warnings=list(result.get("warnings") or []),
+        warnings=warnings,
     )
 
 
@@ -181,13 +212,18 @@ class RAnalyser(_Analyser):
 
     def read_cells(self) -> list[CellInfo]:
         code = list(self.code_cells())
-        results = analyse_r_sources([source for _, _, source, _ in code])
+        sources = [r_source(source) for _, _, source, _ in code]
+        results = analyse_r_sources(sources)
         cells: list[CellInfo] = []
-        for (index, cell_id, source, annotation), result in zip(code, results, strict=True):
+        for (index, cell_id, source, annotation), parsed, result in zip(
+            code, sources, results, strict=True
+        ):
             info = CellInfo(index, cell_id, _title_of(source), source, source, None, annotation)
             error = result.get("error")
             if error is not None:
-                self.syntax_error(info, error["message"], error["line"], error["column"])
+                line = error["line"]
+                column = character_column(parsed.split("\n"), line, error["column"])
+                self.syntax_error(info, error["message"], line, column)
             elif "failure" in result:
                 self.diag(
                     "error",
@@ -199,7 +235,7 @@ class RAnalyser(_Analyser):
                     1,
                 )
             else:
-                info.facts = _r_cell(result)
+                info.facts = _r_cell(result, parsed)
             self.tag_problems(info)
             cells.append(info)
         return cells
@@ -248,6 +284,31 @@ class RAnalyser(_Analyser):
             param = stmt.get("param")
             if param is not None:
                 yield param["name"], stmt["line"], stmt["column"]
+
+    def data_flow(
+        self, header: list[CellInfo], steps: list[Step]
+    ) -> dict[tuple[str, str], list[str]]:
+        """The shared data flow, then a located error for each input that is no spec identifier
+        (a backquoted R name such as `` `my var` ``): it could not be named between steps."""
+        flows = super().data_flow(header, steps)
+        for step in steps:
+            for name in step.inputs:
+                if _STEP_NAME.fullmatch(name):
+                    continue
+                cell, event = next(
+                    (c, e) for c in step.cells for e in self.events(c) if e.name == name
+                )
+                self.diag(
+                    "error",
+                    "unsupported-name",
+                    f"'{name}' comes from an earlier step, but only plain names (ASCII letters, "
+                    "digits, '.' and '_') can pass between steps",
+                    "rename it, in this step and where it is set, without spaces or other characters",
+                    cell,
+                    event.line,
+                    event.col,
+                )
+        return flows
 
     def cell_imports(self, cell: CellInfo) -> set[str]:
         """The R packages the cell loads or calls into (``library(x)``, ``x::f``), base R's aside."""

@@ -136,7 +136,7 @@ class ClusterSettings:
         when it already names its scheme (``Bearer ...``, what ``argo auth token`` prints), else
         as a bearer token."""
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
-        token = self.token.strip()
+        token = _check_token(self.token, "the Argo token")
         if token:
             if not token.lower().startswith(("bearer ", "basic ")):
                 token = "Bearer " + token
@@ -152,6 +152,21 @@ class ClusterSettings:
             "insecureSkipVerify": self.insecure_skip_verify,
             "timeout": self.timeout,
         }
+
+
+def _check_token(token: str, source: str) -> str:
+    """The token without surrounding white space; :class:`ClusterConfigError` naming only
+    ``source`` (never the token) when it holds a line break or another character an HTTP header
+    cannot carry: sent, it would fail inside the HTTP client with the header, token included, in
+    the exception text."""
+    token = token.strip()
+    if any(not (" " <= c <= "~") for c in token):
+        raise ClusterConfigError(
+            f"{source} holds a line break or another character a token cannot contain; "
+            "it was not sent",
+            f"set {source} again to the token alone, on one line (argo auth token prints it)",
+        )
+    return token
 
 
 def _flag(value: Any) -> bool:
@@ -195,10 +210,12 @@ def settings_from(
     if insecure is None:
         insecure = _flag(env.get("ARGO_INSECURE_SKIP_VERIFY", "false"))
     timeout = float(over.get("timeout") or DEFAULT_TIMEOUT)
+    token = str(over.get("token") or env.get("ARGO_TOKEN", ""))
+    _check_token(token, "c.NaavreBatch.argo_token" if over.get("token") else "ARGO_TOKEN")
     return ClusterSettings(
         server=f"{parts.scheme}://{parts.netloc}",
         namespace=namespace.strip(),
-        token=str(over.get("token") or env.get("ARGO_TOKEN", "")),
+        token=token,
         insecure_skip_verify=bool(insecure),
         base_href=base_href,
         timeout=timeout,
@@ -225,6 +242,24 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+"""A Kubernetes object name, an RFC 1123 subdomain: how workflows and pods are named
+(k8s.io/apimachinery/pkg/util/validation/validation.go, ``IsDNS1123Subdomain``)."""
+
+
+def check_object_name(name: str, what: str = "name") -> str:
+    """``name`` if it is a Kubernetes object name (<= 253 characters), else ``ValueError``
+    saying so: nothing else may go into a request path with the token (``..``, ``X_Y``, NUL)."""
+    if not isinstance(name, str) or len(name) > 253 or not _OBJECT_NAME.fullmatch(name):
+        text = str(name)
+        shown = repr(text if len(text) <= 60 else text[:57] + "...")
+        raise ValueError(
+            f"{shown} is not a Kubernetes object name (lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit, at most 253 characters)"
+        )
+    return name
+
+
 def version_request() -> ApiRequest:
     """``GET /api/v1/version`` (InfoService.GetVersion): what "Test connection" asks."""
     return ApiRequest("GET", "/api/v1/version", "read the server version")
@@ -242,7 +277,11 @@ def create_request(namespace: str, workflow: Mapping[str, Any]) -> ApiRequest:
 
 def get_request(namespace: str, name: str) -> ApiRequest:
     """``GET /api/v1/workflows/{namespace}/{name}``."""
-    return ApiRequest("GET", f"/api/v1/workflows/{_seg(namespace)}/{_seg(name)}", "read the run")
+    return ApiRequest(
+        "GET",
+        f"/api/v1/workflows/{_seg(namespace)}/{_seg(check_object_name(name))}",
+        "read the run",
+    )
 
 
 def list_request(namespace: str, selector: str) -> ApiRequest:
@@ -272,7 +311,7 @@ def log_request(namespace: str, name: str, pod_name: str) -> ApiRequest:
     ``{"result": LogEntry}`` JSON per line."""
     return ApiRequest(
         "GET",
-        f"/api/v1/workflows/{_seg(namespace)}/{_seg(name)}/log",
+        f"/api/v1/workflows/{_seg(namespace)}/{_seg(check_object_name(name))}/log",
         "read the log",
         query=(
             ("podName", pod_name),
@@ -287,7 +326,7 @@ def stop_request(namespace: str, name: str) -> ApiRequest:
     """``PUT .../{name}/stop``: running pods are stopped, exit handlers still run."""
     return ApiRequest(
         "PUT",
-        f"/api/v1/workflows/{_seg(namespace)}/{_seg(name)}/stop",
+        f"/api/v1/workflows/{_seg(namespace)}/{_seg(check_object_name(name))}/stop",
         "stop the run",
         body={"name": name, "namespace": namespace, "message": "stopped from naavre-batch-ext"},
     )
@@ -297,7 +336,7 @@ def retry_request(namespace: str, name: str) -> ApiRequest:
     """``PUT .../{name}/retry``: the failed nodes run again, succeeded batches are kept."""
     return ApiRequest(
         "PUT",
-        f"/api/v1/workflows/{_seg(namespace)}/{_seg(name)}/retry",
+        f"/api/v1/workflows/{_seg(namespace)}/{_seg(check_object_name(name))}/retry",
         "retry the run",
         body={"name": name, "namespace": namespace},
     )
@@ -307,7 +346,7 @@ def resubmit_request(namespace: str, name: str) -> ApiRequest:
     """``PUT .../{name}/resubmit``: a new workflow with the same spec and parameters."""
     return ApiRequest(
         "PUT",
-        f"/api/v1/workflows/{_seg(namespace)}/{_seg(name)}/resubmit",
+        f"/api/v1/workflows/{_seg(namespace)}/{_seg(check_object_name(name))}/resubmit",
         "resubmit the run",
         body={"name": name, "namespace": namespace},
     )

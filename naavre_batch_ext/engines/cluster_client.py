@@ -21,9 +21,24 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from .cluster import ApiRequest, ClusterError, ClusterSettings, error_for_status
+from .cluster import (
+    ApiRequest,
+    ClusterConfigError,
+    ClusterError,
+    ClusterSettings,
+    error_for_status,
+)
 
-__all__ = ["ArgoClient"]
+__all__ = ["MAX_ANSWER_BYTES", "ArgoClient"]
+
+MAX_ANSWER_BYTES = 64 * 2**20
+"""The largest answer read (64 MiB: a workflow of some ten thousand nodes); a larger one is
+reported as too large, not read into memory. Below tornado's own 100 MB limit, past which it
+hangs up and the answer would look like no answer at all."""
+
+
+class _TooLarge(Exception):
+    """Raised from the streaming callback to stop reading an answer over the limit."""
 
 
 class ArgoClient:
@@ -38,18 +53,44 @@ class ArgoClient:
         body = json.dumps(request.body).encode("utf-8") if request.body is not None else None
         if body is None and request.method in ("POST", "PUT"):
             body = b"{}"
+        try:
+            headers = s.headers()
+        except ClusterConfigError as exc:
+            raise ClusterError("not-configured", exc.message, exc.hint) from None
+        chunks: list[bytes] = []
+        size = {"declared": 0, "received": 0}
+
+        def on_header(line: str) -> None:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                size["declared"] = int(value)
+
+        def on_chunk(chunk: bytes) -> None:
+            size["received"] += len(chunk)
+            if size["received"] > MAX_ANSWER_BYTES:
+                raise _TooLarge
+            chunks.append(chunk)
+
         http = HTTPRequest(
             s.url(request),
             method=request.method,
-            headers=s.headers(),
+            headers=headers,
             body=body,
             connect_timeout=min(s.timeout, 10.0),
             request_timeout=s.timeout,
             validate_cert=not s.insecure_skip_verify,
             follow_redirects=False,
+            header_callback=on_header,
+            streaming_callback=on_chunk,
         )
         client = AsyncHTTPClient()
         where = s.base_url
+        too_large = ClusterError(
+            "too-large",
+            f"the Argo server at {where} answered with more than "
+            f"{MAX_ANSWER_BYTES // 2**20} MiB when asked to {request.what}; it was not read",
+            "a run with that many nodes is better followed with the argo CLI or the Argo UI",
+        )
         try:
             # raise_error=False: an HTTP error status is an answer (Argo's message is read);
             # no answer at all (refused, TLS, timeout) still raises.
@@ -63,8 +104,19 @@ class ArgoClient:
                 "(trusted networks only); if it speaks plain HTTP, set ARGO_SECURE=false or use an "
                 "http:// address",
             ) from None
+        except _TooLarge:
+            raise too_large from None
         except HTTPClientError as exc:  # 599: tornado's timeout (HTTPTimeoutError) and the like
+            if size["declared"] > MAX_ANSWER_BYTES:  # tornado hung up at the Content-Length
+                raise too_large from None
             raise self._no_answer(str(exc)) from None
+        except ValueError:  # a header HTTP cannot carry: its text would hold the token
+            raise ClusterError(
+                "not-configured",
+                f"the request to {where} could not be sent: a header holds a character HTTP "
+                "does not allow",
+                "check ARGO_TOKEN and ARGO_SERVER for line breaks",
+            ) from None
         except OSError as exc:  # refused, unknown host, network unreachable
             raise ClusterError(
                 "unreachable",
@@ -74,10 +126,12 @@ class ArgoClient:
                 "machine can reach it",
             ) from None
         if response.code == 599:
+            if size["declared"] > MAX_ANSWER_BYTES:
+                raise too_large
             raise self._no_answer(str(response.error or ""))
+        raw = b"".join(chunks)
         if response.code >= 300:
-            raise error_for_status(response.code, response.body, s, request)
-        raw = response.body or b""
+            raise error_for_status(response.code, raw, s, request)
         if request.stream:
             return raw.decode("utf-8", "replace")
         try:

@@ -28,6 +28,7 @@ import json
 import math
 import struct
 import types
+from collections.abc import Generator
 from typing import Any
 
 from ..steps.step_runtime import with_article
@@ -110,108 +111,153 @@ def same_value(a: Any, b: Any) -> bool:
     return first_difference(a, b) is None
 
 
+# The comparison walks values of any depth (a list nested 100,000 deep is a value like any other)
+# without Python's recursion limit: each comparison of two values is a generator that *yields*
+# the pairs inside it it needs compared (``(x, y, where)``) and is sent back their difference or
+# None; :func:`first_difference` runs them on a stack of its own. A place is a chain of
+# ``(parent, key)`` pairs (None at the root), turned into a list only for the difference found.
+
+Place = tuple[Any, Any] | None
+Found = tuple[Place, Any, Any]
+Walk = Generator[tuple[Any, Any, Place], "Found | None", "Found | None"]
+
+
+def _at(place: Place, *keys: Any) -> Place:
+    for key in keys:
+        place = (place, key)
+    return place
+
+
+def _keys(place: Place) -> Path:
+    keys: Path = []
+    while place is not None:
+        place, key = place
+        keys.append(key)
+    keys.reverse()
+    return keys
+
+
 def first_difference(a: Any, b: Any) -> Difference | None:
     """The first place (depth first, in order) where two values differ, as
     ``(path, value in a, value in b)``; None when they are the same.
 
     ``path`` is a list of list indices (int), dict keys and :class:`PathStep` texts, for
     :func:`format_path`. A side lacking an element, key or attribute shows :data:`MISSING`.
+    Values nested deeper than Python's recursion limit are compared like any other.
     """
-    return _diff(a, b, [], set())
+    seen: set[tuple[int, int]] = set()
+    stack: list[Walk] = [_diff(a, b, None, seen)]
+    result: Found | None = None
+    while stack:
+        try:
+            x, y, place = stack[-1].send(result)
+        except StopIteration as stop:
+            stack.pop()
+            result = stop.value
+            continue
+        stack.append(_diff(x, y, place, seen))
+        result = None
+    if result is None:
+        return None
+    place, x, y = result
+    return _keys(place), x, y
 
 
-def _diff(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Difference | None:
+def _diff(x: Any, y: Any, place: Place, seen: set[tuple[int, int]]) -> Walk:
     if x is y:
         return None
     if _class_key(type(x)) != _class_key(type(y)):
-        return path, x, y
+        return place, x, y
     if isinstance(x, float):
-        return None if _same_float(x, y) else (path, x, y)
+        return None if _same_float(x, y) else (place, x, y)
     if isinstance(x, complex):
         same = _same_float(x.real, y.real) and _same_float(x.imag, y.imag)
-        return None if same else (path, x, y)
+        return None if same else (place, x, y)
     if isinstance(x, (bool, int, str, bytes, bytearray, range)) or x is None:
-        return None if x == y else (path, x, y)
+        return None if x == y else (place, x, y)
     lib = _library(x)
     if lib == "numpy" and hasattr(x, "dtype"):
-        return _diff_numpy(x, y, path, seen)
+        return (yield from _diff_numpy(x, y, place))
     if lib == "pandas":
-        return _diff_pandas(x, y, path, seen)
+        return (yield from _diff_pandas(x, y, place))
     # Containers and objects can refer to themselves: a pair met again on the way down is
-    # being compared already.
+    # being compared already (``seen`` holds the pairs being compared on the way to here).
     pair = (id(x), id(y))
     if pair in seen:
         return None
-    seen = seen | {pair}
-    if isinstance(x, (list, tuple)):
-        return _diff_sequence(x, y, path, seen)
-    if isinstance(x, dict):
-        return _diff_dict(x, y, path, seen)
-    if isinstance(x, (set, frozenset)):
-        return _diff_set(x, y, path, seen)
-    if lib == "datetime":
-        return _diff_datetime(x, y, path, seen)
-    if lib == "decimal":
-        return None if x.as_tuple() == y.as_tuple() else (path, x, y)
-    if isinstance(x, (type, *_CODE_TYPES)):
-        # Classes and functions are the same when they have the same name: the workflow
-        # defines them again from the same cells.
-        return None if _class_key(x) == _class_key(y) else (path, x, y)
-    if isinstance(x, types.ModuleType):
-        return None if x.__name__ == y.__name__ else (path, x, y)
-    return _diff_object(x, y, path, seen)
+    seen.add(pair)
+    try:
+        if isinstance(x, (list, tuple)):
+            return (yield from _diff_sequence(x, y, place))
+        if isinstance(x, dict):
+            return (yield from _diff_dict(x, y, place))
+        if isinstance(x, (set, frozenset)):
+            return (yield from _diff_set(x, y, place))
+        if lib == "datetime":
+            return _diff_datetime(x, y, place)
+        if lib == "decimal":
+            return None if x.as_tuple() == y.as_tuple() else (place, x, y)
+        if isinstance(x, (type, *_CODE_TYPES)):
+            # Classes and functions are the same when they have the same name: the workflow
+            # defines them again from the same cells.
+            return None if _class_key(x) == _class_key(y) else (place, x, y)
+        if isinstance(x, types.ModuleType):
+            return None if x.__name__ == y.__name__ else (place, x, y)
+        if getattr(type(x), "__naavre_stub__", False):
+            return (yield from _diff_stub(x, y, place))
+        return (yield from _diff_object(x, y, place))
+    finally:
+        seen.discard(pair)
 
 
-def _diff_sequence(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Difference | None:
+def _diff_sequence(x: Any, y: Any, place: Place) -> Walk:
     for i in range(min(len(x), len(y))):
-        found = _diff(x[i], y[i], path + [i], seen)
+        found = yield x[i], y[i], _at(place, i)
         if found is not None:
             return found
     if len(x) != len(y):
         i = min(len(x), len(y))
         return (
-            path + [i],
+            _at(place, i),
             x[i] if i < len(x) else MISSING,
             y[i] if i < len(y) else MISSING,
         )
     return None
 
 
-def _diff_dict(
-    x: dict[Any, Any], y: dict[Any, Any], path: Path, seen: set[tuple[int, int]]
-) -> Difference | None:
+def _diff_dict(x: dict[Any, Any], y: dict[Any, Any], place: Place) -> Walk:
     for key in x:
         if key not in y:
-            return path + [key], x[key], MISSING
+            return _at(place, key), x[key], MISSING
     for key in y:
         if key not in x:
-            return path + [key], MISSING, y[key]
+            return _at(place, key), MISSING, y[key]
     # The same keys by ==; now by type (1, 1.0 and True are one key to Python) and order
     # (insertion order is what iteration, printing and JSON show).
     for i, (kx, ky) in enumerate(zip(x, y, strict=True)):
-        if _diff(kx, ky, [], seen) is not None:
-            return path + [PathStep(f".keys()[{i}]")], kx, ky
+        if (yield kx, ky, None) is not None:
+            return _at(place, PathStep(f".keys()[{i}]")), kx, ky
     for key in x:
-        found = _diff(x[key], y[key], path + [key], seen)
+        found = yield x[key], y[key], _at(place, key)
         if found is not None:
             return found
     return None
 
 
-def _diff_set(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Difference | None:
+def _diff_set(x: Any, y: Any, place: Place) -> Walk:
     only_x, only_y = x - y, y - x
     if only_x or only_y:
         step = PathStep(" (items on one side only)")
-        return path + [step], type(x)(only_x), type(y)(only_y)
+        return _at(place, step), type(x)(only_x), type(y)(only_y)
     # Equal by ==; the elements must also be of the same types (1 and 1.0 are one element).
     others = {item: item for item in y}
     for item in x:
-        if _diff(item, others[item], [], seen) is not None:
-            return path + [PathStep(" (an item's type)")], item, others[item]
+        if (yield item, others[item], None) is not None:
+            return _at(place, PathStep(" (an item's type)")), item, others[item]
     return None
 
 
-def _diff_datetime(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Difference | None:
+def _diff_datetime(x: Any, y: Any, place: Place) -> Found | None:
     """Dates, times, datetimes (wall time, tzinfo, fold) and timedeltas."""
     if hasattr(x, "tzinfo"):
         tz_x, tz_y = x.tzinfo, y.tzinfo
@@ -222,12 +268,12 @@ def _diff_datetime(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Di
             and (tz_x == tz_y or repr(tz_x) == repr(tz_y))
         )
         if not same_tz:
-            return path + [PathStep(".tzinfo")], tz_x, tz_y
+            return _at(place, PathStep(".tzinfo")), tz_x, tz_y
         # Aware datetimes are == when they are the same instant; here the wall time counts.
         same = x.replace(tzinfo=None) == y.replace(tzinfo=None) and x.fold == y.fold
     else:
         same = x == y
-    return None if same else (path, x, y)
+    return None if same else (place, x, y)
 
 
 def _slot_names(cls: type) -> list[str]:
@@ -240,7 +286,7 @@ def _slot_names(cls: type) -> list[str]:
     return names
 
 
-def _diff_object(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Difference | None:
+def _diff_object(x: Any, y: Any, place: Place) -> Walk:
     state_x = getattr(x, "__dict__", None)
     slots = _slot_names(type(x))
     if not isinstance(state_x, dict) and not slots:
@@ -250,24 +296,55 @@ def _diff_object(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Diff
                 equal = bool(equal)
         except Exception:
             equal = False
-        return None if equal else (path, x, y)
+        return None if equal else (place, x, y)
     if isinstance(state_x, dict):
         state_y = getattr(y, "__dict__", {})
         for name in list(state_x) + [n for n in state_y if n not in state_x]:
-            found = _diff(
+            found = yield (
                 state_x.get(name, MISSING),
                 state_y.get(name, MISSING),
-                path + [PathStep(f".{name}")],
-                seen,
+                _at(place, PathStep(f".{name}")),
             )
             if found is not None:
                 return found
     for name in slots:
-        found = _diff(
+        found = yield (
             getattr(x, name, MISSING),
             getattr(y, name, MISSING),
-            path + [PathStep(f".{name}")],
-            seen,
+            _at(place, PathStep(f".{name}")),
+        )
+        if found is not None:
+            return found
+    return None
+
+
+_STUB_PARTS = ("__naavre_args__", "__naavre_items__", "__naavre_mapping__")
+
+
+def _diff_stub(x: Any, y: Any, place: Place) -> Walk:
+    """Stand-ins of header classes (:class:`~naavre_batch_ext.steps.transport.Stub`), which hold
+    what pickle gave them: the value of a builtin subclass (``Num(99)``: its ``__new__``
+    arguments), a namedtuple's fields, a list or dict subclass's items, then the attributes. A
+    difference in the value itself is shown with both whole values (``notebook Num(0), workflow
+    Num(99)``); one inside is reached by index or key as on the real class (``pairs[0][1]``)."""
+    held_x, held_y = x.__dict__, y.__dict__
+    for part in _STUB_PARTS:
+        px, py = held_x.get(part, MISSING), held_y.get(part, MISSING)
+        one_each = type(px) is tuple and type(py) is tuple and len(px) == len(py) == 1
+        if part == "__naavre_args__" and one_each:
+            # One argument is the value itself (an int, a str, a tuple's items).
+            px, py = px[0], py[0]
+        found = yield px, py, place
+        if found is not None:
+            return (place, x, y) if found[0] is place else found
+    rest_x = {k: v for k, v in held_x.items() if k not in _STUB_PARTS}
+    rest_y = {k: v for k, v in held_y.items() if k not in _STUB_PARTS}
+    for name in list(rest_x) + [n for n in rest_y if n not in rest_x]:
+        label = {"__naavre_kwargs__": "", "__naavre_state__": " (state)"}.get(name, f".{name}")
+        found = yield (
+            rest_x.get(name, MISSING),
+            rest_y.get(name, MISSING),
+            _at(place, PathStep(label)) if label else place,
         )
         if found is not None:
             return found
@@ -278,38 +355,45 @@ def _index_step(index: tuple[int, ...]) -> PathStep:
     return PathStep("[" + ", ".join(str(i) for i in index) + "]")
 
 
-def _diff_numpy(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Difference | None:
+def _extend(place: Place, keys: Path) -> Place:
+    return _at(place, *keys)
+
+
+def _diff_numpy(x: Any, y: Any, place: Place) -> Walk:
     """Arrays and numpy scalars (as 0-d arrays): dtype, shape, then values."""
     import numpy as np
 
     scalar = not isinstance(x, np.ndarray)
     if isinstance(x, np.ma.MaskedArray):
         # The mask is part of the value: asarray() would drop it.
-        found = _diff_numpy(
-            np.ma.getmaskarray(x), np.ma.getmaskarray(y), path + [PathStep(".mask")], seen
+        found = yield from _diff_numpy(
+            np.ma.getmaskarray(x), np.ma.getmaskarray(y), _at(place, PathStep(".mask"))
         )
         if found is not None:
             return found
         x, y = np.ma.getdata(x), np.ma.getdata(y)
     ax, ay = np.asarray(x), np.asarray(y)
     if ax.dtype != ay.dtype:
-        return (path, x, y) if scalar else (path + [PathStep(".dtype")], ax.dtype, ay.dtype)
+        if scalar:
+            return place, x, y
+        return _at(place, PathStep(".dtype")), ax.dtype, ay.dtype
     if ax.shape != ay.shape:
-        return path + [PathStep(".shape")], ax.shape, ay.shape
-    mismatch = _array_mismatch(ax, ay, seen)
+        return _at(place, PathStep(".shape")), ax.shape, ay.shape
+    mismatch = yield from _array_mismatch(ax, ay)
     if mismatch is None:
         return None
     index, inner = mismatch
-    where = path if scalar else path + [_index_step(index)]
+    where = place if scalar else _at(place, _index_step(index))
     if inner is None:
-        return (path, x, y) if scalar else (where, ax[index], ay[index])
-    return where + inner[0], inner[1], inner[2]
+        return (place, x, y) if scalar else (where, ax[index], ay[index])
+    return _extend(where, inner[0]), inner[1], inner[2]
 
 
 Mismatch = tuple[tuple[int, ...], Difference | None]
+MismatchWalk = Generator[tuple[Any, Any, Place], "Found | None", "Mismatch | None"]
 
 
-def _array_mismatch(ax: Any, ay: Any, seen: set[tuple[int, int]]) -> Mismatch | None:
+def _array_mismatch(ax: Any, ay: Any) -> MismatchWalk:
     """None when two arrays of one dtype and shape hold the same values; else the index of the
     first differing element, with the difference inside it (a structured array's field, an object
     array's element) or None when the elements themselves differ."""
@@ -318,7 +402,7 @@ def _array_mismatch(ax: Any, ay: Any, seen: set[tuple[int, int]]) -> Mismatch | 
     dtype = ax.dtype
     if dtype.names:
         for name in dtype.names:
-            mismatch = _array_mismatch(ax[name], ay[name], seen)
+            mismatch = yield from _array_mismatch(ax[name], ay[name])
             if mismatch is not None:
                 index, inner = mismatch
                 if inner is None:
@@ -327,9 +411,9 @@ def _array_mismatch(ax: Any, ay: Any, seen: set[tuple[int, int]]) -> Mismatch | 
         return None
     if dtype.kind == "O":
         for index in np.ndindex(ax.shape):
-            found = _diff(ax[index], ay[index], [], seen)
+            found = yield ax[index], ay[index], None
             if found is not None:
-                return tuple(index), found
+                return tuple(index), (_keys(found[0]), found[1], found[2])
         return None
     if ax.size == 0 or np.ascontiguousarray(ax).tobytes() == np.ascontiguousarray(ay).tobytes():
         return None
@@ -350,56 +434,56 @@ def _array_mismatch(ax: Any, ay: Any, seen: set[tuple[int, int]]) -> Mismatch | 
     return tuple(int(i) for i in np.argwhere(~same)[0]), None
 
 
-def _diff_pandas(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Difference | None:
+def _diff_pandas(x: Any, y: Any, place: Place) -> Walk:
     """DataFrame, Series, Index (and pandas scalars such as Timestamp, by ``==`` and type)."""
     if hasattr(x, "columns"):  # DataFrame
         if x.shape != y.shape:
-            return path + [PathStep(".shape")], x.shape, y.shape
-        found = _diff_pandas(x.columns, y.columns, path + [PathStep(".columns")], seen)
+            return _at(place, PathStep(".shape")), x.shape, y.shape
+        found = yield from _diff_pandas(x.columns, y.columns, _at(place, PathStep(".columns")))
         if found is not None:
             return found
-        found = _diff_pandas(x.index, y.index, path + [PathStep(".index")], seen)
+        found = yield from _diff_pandas(x.index, y.index, _at(place, PathStep(".index")))
         if found is not None:
             return found
         for i, column in enumerate(x.columns):
-            step = path + [column if isinstance(column, (str, int)) else PathStep(f".iloc[:, {i}]")]
-            found = _diff_values(x.iloc[:, i], y.iloc[:, i], step, seen)
+            key = column if isinstance(column, (str, int)) else PathStep(f".iloc[:, {i}]")
+            found = yield from _diff_values(x.iloc[:, i], y.iloc[:, i], _at(place, key))
             if found is not None:
                 return found
         return None
     if hasattr(x, "index") and hasattr(x, "dtype"):  # Series
-        found = _diff(x.name, y.name, path + [PathStep(".name")], seen)
+        found = yield x.name, y.name, _at(place, PathStep(".name"))
         if found is not None:
             return found
         if len(x) != len(y):
-            return path + [PathStep(".shape")], x.shape, y.shape
-        found = _diff_pandas(x.index, y.index, path + [PathStep(".index")], seen)
-        return found if found is not None else _diff_values(x, y, path, seen)
+            return _at(place, PathStep(".shape")), x.shape, y.shape
+        found = yield from _diff_pandas(x.index, y.index, _at(place, PathStep(".index")))
+        return found if found is not None else (yield from _diff_values(x, y, place))
     if hasattr(x, "names") and hasattr(x, "dtype"):  # Index, MultiIndex
-        found = _diff(list(x.names), list(y.names), path + [PathStep(".names")], seen)
+        found = yield list(x.names), list(y.names), _at(place, PathStep(".names"))
         if found is not None:
             return found
         if len(x) != len(y):
-            return path + [PathStep(".shape")], x.shape, y.shape
-        return _diff_values(x, y, path, seen)
+            return _at(place, PathStep(".shape")), x.shape, y.shape
+        return (yield from _diff_values(x, y, place))
     if hasattr(x, "dtype") and hasattr(x, "to_numpy") and hasattr(x, "__len__"):  # arrays
         if len(x) != len(y):
-            return path + [PathStep(".shape")], x.shape, y.shape
-        return _diff_values(x, y, path, seen)
+            return _at(place, PathStep(".shape")), x.shape, y.shape
+        return (yield from _diff_values(x, y, place))
     # Timestamp, Timedelta, Period...: exact by their own == and their text (NaT, NA: singletons).
     try:
         equal = bool(x == y) and str(x) == str(y)
     except Exception:
         equal = False
-    return None if equal else (path, x, y)
+    return None if equal else (place, x, y)
 
 
-def _diff_values(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Difference | None:
+def _diff_values(x: Any, y: Any, place: Place) -> Walk:
     """The dtype and the values of a Series, an Index or a pandas array, position by position."""
     import numpy as np
 
     if x.dtype != y.dtype:
-        return path + [PathStep(".dtype")], x.dtype, y.dtype
+        return _at(place, PathStep(".dtype")), x.dtype, y.dtype
     if str(x.dtype) == "category":
         # Categories and their order are part of the dtype; the values are the codes.
         vx = np.asarray(x.cat.codes if hasattr(x, "cat") else x.codes)
@@ -409,13 +493,13 @@ def _diff_values(x: Any, y: Any, path: Path, seen: set[tuple[int, int]]) -> Diff
     else:
         # Extension dtypes (nullable integers, strings, intervals...): element by element.
         vx, vy = np.asarray(x.to_numpy(dtype=object)), np.asarray(y.to_numpy(dtype=object))
-    mismatch = _array_mismatch(vx, vy, seen)
+    mismatch = yield from _array_mismatch(vx, vy)
     if mismatch is None:
         return None
     (position,), inner = mismatch
-    where = path + [PathStep(f".iloc[{position}]" if hasattr(x, "iloc") else f"[{position}]")]
+    where = _at(place, PathStep(f".iloc[{position}]" if hasattr(x, "iloc") else f"[{position}]"))
     if inner is not None:
-        return where + inner[0], inner[1], inner[2]
+        return _extend(where, inner[0]), inner[1], inner[2]
     pick = (lambda v: v.iloc[position]) if hasattr(x, "iloc") else (lambda v: v[position])
     return where, pick(x), pick(y)
 

@@ -17,6 +17,7 @@ import asyncio
 import atexit
 import contextlib
 import copy
+import errno
 import inspect
 import json
 import os
@@ -42,8 +43,9 @@ from ..core import split
 from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
 from ..steps import r_scripts, scripts, step_runtime, transport
-from ..steps.step_runtime import format_parameter, parse_parameter, with_article
+from ..steps.step_runtime import format_parameter, parse_parameter
 from . import compare, preview, r_values
+from .safe_folder import FolderMovedError, SafeFolder
 
 __all__ = [
     "CancelHandle",
@@ -292,8 +294,8 @@ def check_runs_folder(
                 "nothing was run",
                 "move that file away, or keep runs elsewhere (naavre-batch run --runs-dir DIR)",
             )
-    try:
-        real.mkdir(parents=True, exist_ok=True)
+    try:  # created through open folders: a link swapped in meanwhile is not followed
+        SafeFolder.open(real, root=os.path.realpath(root) if root is not None else None).close()
     except OSError as exc:
         raise RunError(
             f"cannot create the runs folder {shown}: {exc.strerror or exc}; nothing was run",
@@ -307,19 +309,92 @@ def check_runs_folder(
     return real
 
 
-def _new_run_folder(
-    notebook_path: Path, runs_dir: Path | None, run_id: str | None
-) -> tuple[str, Path]:
-    base = runs_dir if runs_dir is not None else notebook_path.parent / ".naavre-batch" / "runs"
+def _open_runs_folder(notebook_path: Path, runs_dir: str | Path | SafeFolder | None) -> SafeFolder:
+    """The runs folder, opened once (see :mod:`.safe_folder`): every run folder and file of the
+    run is then created through it, so a rename of the path cannot send them elsewhere."""
+    if isinstance(runs_dir, SafeFolder):
+        return runs_dir
+    base = Path(runs_dir) if runs_dir else notebook_path.parent / ".naavre-batch" / "runs"
+    try:
+        return SafeFolder.open(base)
+    except OSError as exc:
+        raise RunError(
+            f"cannot open the runs folder {base}: {_os_reason(exc, base)}; nothing was run",
+            "keep runs in a folder you can write to (naavre-batch run --runs-dir DIR)",
+        ) from None
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+"""A full disk or an exhausted quota: reported as "no space left in <folder>", never a traceback."""
+
+
+def _os_reason(exc: OSError, folder: str | Path) -> str:
+    """An ``OSError`` in words that name the folder, without the descriptor paths it went through."""
+    if exc.errno in NO_SPACE:
+        return f"no space left in {folder}"
+    if isinstance(exc, FolderMovedError):
+        return f"{exc.shown} {exc.why}"
+    return exc.strerror or type(exc).__name__
+
+
+def _open_checked(folder: Path, shown: str | Path, root: str | Path | None) -> SafeFolder:
+    """:meth:`SafeFolder.open` of a folder :func:`check_runs_folder` accepted; a link swapped in
+    since is refused as that check refuses one (:class:`RunError`, nothing run)."""
+    try:
+        return SafeFolder.open(folder, root=root, label=str(shown))
+    except OSError as exc:
+        raise RunError(
+            f"cannot open the runs folder {shown}: {_os_reason(exc, shown)}; nothing was run",
+            "keep .naavre-batch a plain folder while runs go on",
+        ) from None
+
+
+def _new_run_folder(runs: SafeFolder, run_id: str | None) -> tuple[str, SafeFolder]:
+    """A new run folder in the open runs folder; :class:`RunError` when the runs folder was moved
+    or replaced since it was opened (the run's files would not be where the user looks)."""
     run_id = run_id or new_run_id()
-    folder = base / run_id
-    folder.mkdir(parents=True, exist_ok=False)
-    return run_id, folder
+    try:
+        runs.check_in_place()
+        return run_id, runs.mkdir(run_id)
+    except FolderMovedError as exc:
+        raise RunError(
+            f"the runs folder {exc.shown} {exc.why} while the run was going; "
+            "the workflow context was not run and nothing was written there",
+            "keep .naavre-batch a plain folder while runs go on",
+        ) from None
+    except OSError as exc:
+        raise RunError(
+            f"cannot create a run folder in {runs.real}: {_os_reason(exc, runs.real)}; "
+            "the workflow context was not run",
+            "free some space or keep runs elsewhere (naavre-batch run --runs-dir DIR)",
+        ) from None
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON file a step process wrote, or ``None`` when it is missing, cut short (a full disk)
+    or not JSON: the caller then reports the process's exit status and log instead."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+HASH_SEED = "0"
+"""``PYTHONHASHSEED`` of the notebook context's kernel and of every step process (unless the
+environment sets one): str and bytes hashes, and with them the order in which a set of strings
+iterates and prints, are then the same in every process of a run, so ``print(set_of_strings)`` in
+a merger prints the same line in both contexts instead of differing by hash randomisation."""
+
+
+def _hash_seed() -> str:
+    seed = os.environ.get("PYTHONHASHSEED", "")
+    return seed if seed.isdigit() else HASH_SEED
 
 
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAAVRE_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONHASHSEED"] = _hash_seed()
     return env
 
 
@@ -372,7 +447,12 @@ def _command(script: Path, python: str) -> list[str]:
 
 
 def _run_instance(
-    inst: _Instance, script: Path, cwd: Path, python: str, cancel: CancelHandle
+    inst: _Instance,
+    script: Path,
+    cwd: Path,
+    python: str,
+    cancel: CancelHandle,
+    pass_fds: tuple[int, ...] = (),
 ) -> _Instance:
     """One process for one task instance; its files stay in ``inst.folder`` (``in/``, ``out/``,
     ``stdout.txt``, ``stderr.txt``, ``printed.json``, ``error.json``)."""
@@ -413,6 +493,7 @@ def _run_instance(
             stdout=out,
             stderr=err,
             start_new_session=True,  # own process group: Ctrl-C handling and cancel kill it whole
+            pass_fds=pass_fds,  # the open run and notebook folders its paths go through
         )
         inst.pid = proc.pid
         cancel._add_process(proc)
@@ -421,8 +502,9 @@ def _run_instance(
         finally:
             cancel._remove_process(proc)
     inst.seconds = time.perf_counter() - start
-    if printed.exists():
-        inst.printed = json.loads(printed.read_text(encoding="utf-8"))
+    printed_values = _read_json(printed)
+    if isinstance(printed_values, dict):
+        inst.printed = printed_values
     if code == 0 and outputs.is_dir():
         inst.outputs = outputs
         inst.status = "ok"
@@ -431,8 +513,9 @@ def _run_instance(
         inst.status = "cancelled"
         return inst
     inst.status = "failed"
-    if error.exists():
-        inst.error = json.loads(error.read_text(encoding="utf-8"))
+    recorded = _read_json(error)
+    if isinstance(recorded, dict):
+        inst.error = recorded
     else:
         tail = _tail(inst.folder / "stderr.txt")
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
@@ -449,16 +532,18 @@ def _tail(path: Path, limit: int = LOG_TAIL_CHARS) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-def _describe_failure(inst: _Instance) -> dict[str, Any]:
-    record = dict(inst.error or {})
+def _describe_failure(inst: _Instance, shown: Callable[[str], str] = str) -> dict[str, Any]:
+    """The error record of a failed instance; ``shown`` turns the paths the runner and the step
+    went through (descriptor paths, see :mod:`.safe_folder`) into the ones the user knows."""
+    record = {k: shown(v) if isinstance(v, str) else v for k, v in (inst.error or {}).items()}
     record.setdefault("step", inst.task.steps[0])
     record["task"] = inst.task.id
     record["instance"] = inst.number
     record["instances"] = inst.count
-    record["folder"] = str(inst.folder)
+    record["folder"] = shown(str(inst.folder))
     # The run folder is hidden from the contents API, so the logs travel with the error.
     for stream in ("stdout", "stderr"):
-        record[stream] = _tail(inst.folder / f"{stream}.txt")
+        record[stream] = shown(_tail(inst.folder / f"{stream}.txt"))
     where = f"task {inst.task.id}"
     if inst.count > 1 or inst.task.kind == "processors":
         where += f", instance {inst.number + 1}/{inst.count}"
@@ -478,17 +563,24 @@ def run_workflow(
     parameters: Mapping[str, Any] | None = None,
     *,
     parallelism: int | None = None,
-    runs_dir: str | Path | None = None,
+    runs_dir: str | Path | SafeFolder | None = None,
     run_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelHandle | None = None,
     python: str = sys.executable,
+    workdir: SafeFolder | None = None,
 ) -> dict[str, Any]:
     """Run the spec's tasks as a cluster would, each instance in its own process.
 
     The splitter runs once; the processor chain once per batch, ``parallelism`` at a time (default:
     CPU count); the merger and later tasks once. A failed instance lets the others of its task
     finish, then the run stops (as Argo stops a DAG). Returns the result dict (docs/running.md).
+
+    Every file goes through the runs folder opened once (``runs_dir``, a path or an open
+    :class:`SafeFolder`) and the step processes work in ``workdir`` (default: the notebook's
+    folder, opened here), so renaming either path while the run goes on cannot send a write
+    elsewhere. A full disk fails the run with "no space left in <runs folder>" and keeps the
+    steps' own errors.
     """
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
@@ -496,17 +588,31 @@ def run_workflow(
     parallelism = max(1, parallelism or os.cpu_count() or 1)
     notebook_path = Path(notebook_path).resolve()
     tasks = scripts.plan_tasks(spec)
-    run_id, folder = _new_run_folder(notebook_path, Path(runs_dir) if runs_dir else None, run_id)
-    (folder / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-    script_dir = folder / "scripts"
-    script_dir.mkdir()
+    runs = _open_runs_folder(notebook_path, runs_dir)
+    try:
+        run_id, run_folder = _new_run_folder(runs, run_id)
+    finally:
+        if runs is not runs_dir:
+            runs.close()
+    opened = contextlib.ExitStack()
+    opened.callback(run_folder.close)
+    if workdir is None:
+        try:
+            workdir = opened.enter_context(SafeFolder.open(notebook_path.parent, create=False))
+        except OSError as exc:
+            opened.close()
+            raise RunError(
+                f"cannot open the notebook's folder {notebook_path.parent}: "
+                f"{_os_reason(exc, notebook_path.parent)}",
+                "check the folder still exists and is readable",
+            ) from None
+    folder = run_folder.path
+    pass_fds = (*run_folder.pass_fds, *workdir.pass_fds)
+
+    def shown(text: str) -> str:
+        return text.replace(str(folder), str(run_folder.real))
+
     paths: dict[str, Path] = {}
-    language_r = r_scripts.is_r(spec)
-    for task in tasks:
-        paths[task.id] = script_dir / f"{task.id}{'.R' if language_r else '.py'}"
-        paths[task.id].write_text(scripts.task_script(spec, task), encoding="utf-8")
-        if not language_r:
-            _precompile(paths[task.id])
     steps_by_id = {s["id"]: s for s in spec["steps"]}
     values = _parameter_values(spec, overrides)
     outputs_of: dict[str, Path] = {}
@@ -522,17 +628,27 @@ def run_workflow(
         "run-started",
         context="workflow",
         run_id=run_id,
-        folder=str(folder),
+        folder=str(run_folder.real),
         tasks=[t.id for t in tasks],
     )
     pool = ThreadPoolExecutor(max_workers=parallelism)
     kinds = {p["name"]: p.get("type") for p in spec.get("parameters", [])}
     parameter_texts = {name: format_parameter(v, kinds.get(name)) for name, v in values.items()}
     try:
+        (folder / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+        script_dir = folder / "scripts"
+        script_dir.mkdir()
+        language_r = r_scripts.is_r(spec)
+        for task in tasks:
+            paths[task.id] = script_dir / f"{task.id}{'.R' if language_r else '.py'}"
+            paths[task.id].write_text(scripts.task_script(spec, task), encoding="utf-8")
+            if not language_r:
+                _precompile(paths[task.id])
         for task in tasks:
             if cancel.cancelled:
                 status = "cancelled"
                 break
+            run_folder.guard()
             inputs = {i.name: outputs_of[i.task] / i.name for i in task.inputs}
             instances: list[_Instance] = []
             if task.kind == "processors":
@@ -599,7 +715,7 @@ def run_workflow(
 
             futures = [
                 pool.submit(
-                    _run_instance, inst, paths[task.id], notebook_path.parent, python, cancel
+                    _run_instance, inst, paths[task.id], workdir.path, python, cancel, pass_fds
                 )
                 for inst in instances
             ]
@@ -608,7 +724,9 @@ def run_workflow(
             wall = time.perf_counter() - task_start
             failed = [i for i in instances if i.status == "failed"]
             for inst in failed:
-                errors.append(_describe_failure(inst))
+                errors.append(_describe_failure(inst, shown))
+            if failed and _no_space_left(folder):  # the steps' errors stay; this says why
+                errors.append(_no_space_error(run_folder))
             task_status = "ok"
             if failed:
                 task_status = "failed"
@@ -624,7 +742,7 @@ def run_workflow(
                     "status": task_status,
                     "wall_seconds": round(wall, 4),
                     "instance_seconds": [round(i.seconds, 4) for i in instances],
-                    "folder": str(folder / task.id),
+                    "folder": str(run_folder.real / task.id),
                 }
             )
             _emit(
@@ -646,8 +764,27 @@ def run_workflow(
                 status = task_status
                 break
             _record_trace(trace, task, outputs_of, results_of, steps_by_id)
+    except OSError as exc:
+        if exc.errno not in NO_SPACE and not isinstance(exc, FolderMovedError):
+            cancel.cancel()
+            opened.close()
+            raise
+        # the instances already started end on their own; nothing queued starts
+        status = "failed"
+        if isinstance(exc, FolderMovedError):
+            errors.append(
+                {
+                    "kind": "runs-folder",
+                    "where": "run folder",
+                    "message": f"{exc.shown} {exc.why} while the run was going; the run stopped",
+                    "hint": "keep .naavre-batch a plain folder while runs go on",
+                }
+            )
+        else:
+            errors.append(_no_space_error(run_folder))
     except BaseException:
         cancel.cancel()
+        opened.close()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -657,7 +794,7 @@ def run_workflow(
         "status": status,
         "notebook": str(notebook_path),
         "run_id": run_id,
-        "folder": str(folder),
+        "folder": str(run_folder.real),
         "parameters": values,
         "parallelism": parallelism,
         "tasks": [t.to_dict() for t in tasks],
@@ -668,11 +805,42 @@ def run_workflow(
         "errors": errors,
         "warnings": [],
     }
-    (folder / "result.json").write_text(
-        json.dumps(readable_result(result), indent=1), encoding="utf-8"
-    )
+    try:
+        (folder / "result.json").write_text(
+            json.dumps(readable_result(result), indent=1), encoding="utf-8"
+        )
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            opened.close()
+            raise
+        if not any(e.get("kind") == "disk-full" for e in errors):
+            errors.append(_no_space_error(run_folder, "result.json was not written"))
+        result["status"] = status = "failed"
+    finally:
+        opened.close()
     _emit(progress, "run-finished", context="workflow", status=status, seconds=round(wall, 4))
     return result
+
+
+def _no_space_left(folder: Path) -> bool:
+    """True when the file system of ``folder`` has no free block left for this user."""
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
+
+
+def _no_space_error(folder: SafeFolder, what: str = "the run stopped") -> dict[str, Any]:
+    """The error record of a full disk: names the runs folder, says what was kept."""
+    runs = folder.label.rpartition("/")[0] or folder.label
+    return {
+        "kind": "disk-full",
+        "where": "run folder",
+        "message": f"no space left in {runs}; {what} (the files written so far are kept "
+        f"in {folder.label})",
+        "hint": "free some space there, or keep runs elsewhere (naavre-batch run --runs-dir DIR, "
+        "c.NaavreBatch.runs_dir)",
+    }
 
 
 def _load_value(path: Path) -> Any:
@@ -742,6 +910,17 @@ def readable_result(result: dict[str, Any]) -> dict[str, Any]:
 # -- notebook context --------------------------------------------------------------------------
 
 _TRACE_HELPER = """
+def __naavre_error_line__():
+    import sys as _sys
+    _tb, _frames = getattr(_sys, "last_traceback", None), []
+    while _tb is not None:
+        _frames.append((_tb.tb_frame.f_code.co_filename, _tb.tb_frame.f_code.co_name, _tb.tb_lineno))
+        _tb = _tb.tb_next
+    _cell = next((_f for _f, _n, _l in _frames if _n == "<module>"), None)
+    _lines = [_l for _f, _n, _l in _frames if _f == _cell]
+    print(_lines[-1] if _lines else "")
+
+
 def __naavre_trace__(names, folder):
     import json as _json, os as _os
     _ns = globals()
@@ -754,7 +933,8 @@ def __naavre_trace__(names, folder):
             _codec = __naavre_transport__.dump(_ns[_name], _os.path.join(folder, _name))
             _out[_name] = {"defined": True, "codec": _codec}
         except __naavre_transport__.NotPassableError as _exc:
-            _out[_name] = {"defined": True, "error": str(_exc), "type": _exc.type_name}
+            _out[_name] = {"defined": True, "error": str(_exc), "type": _exc.type_name,
+                           "path": _exc.path, "reason": _exc.reason}
     with open(_os.path.join(folder, "index.json"), "w", encoding="utf-8") as _f:
         _json.dump(_out, _f)
 """
@@ -963,6 +1143,17 @@ async def _run_notebook_async(
         check_cancel()
         return await scratch(nbformat.v4.new_code_cell(source), 0, store_history=False)
 
+    async def error_line() -> int | None:
+        """The failed cell's line as the step scripts name it (its innermost frame in that
+        cell, from ``sys.last_traceback``): the same line in both contexts for the same error,
+        and a line for ``sys.exit(1)``, whose notebook traceback shows no frame."""
+        try:
+            out = await hidden("__naavre_error_line__()")
+        except Exception:  # noqa: BLE001 - the kernel may be gone: keep the traceback's line
+            return None
+        text = _printed(out).strip()
+        return int(text) if text.isdigit() else None
+
     current: str | None = None
     step_start = 0.0
 
@@ -1016,7 +1207,7 @@ async def _run_notebook_async(
         current = None
 
     try:
-        async with client.async_setup_kernel():
+        async with client.async_setup_kernel(env={**os.environ, "PYTHONHASHSEED": _hash_seed()}):
             await hidden(
                 r_scripts.kernel_setup_source() if language_r else _kernel_setup_source(values)
             )
@@ -1056,6 +1247,7 @@ async def _run_notebook_async(
                         await client.async_execute_cell(cell, index)
                 except CellExecutionError:
                     summary_text, tb, line = _cell_error(cell)
+                    line = await error_line() or line
                     errors.append(
                         {
                             "kind": "cell-error",
@@ -1100,6 +1292,7 @@ async def _run_notebook_async(
                                     "variable": var,
                                     "type": info["type"],
                                     "error": info["error"],
+                                    **{k: info[k] for k in ("path", "reason") if k in info},
                                 }
                             )
             close_step("ok")
@@ -1126,11 +1319,7 @@ async def _run_notebook_async(
         tmp.cleanup()
     wall = time.perf_counter() - started
     for item in not_json:
-        warnings.append(
-            f"step {item['step']}: {item['variable']} is {with_article(item['type'])}, which cannot "
-            f"be passed between steps ({item['error']}); compute it in the step that uses it, or "
-            "pass a path"
-        )
+        warnings.append(_not_passable_warning(item))
     _emit(progress, "run-finished", context="notebook", status=status, seconds=round(wall, 4))
     return {
         "context": "notebook",
@@ -1173,6 +1362,20 @@ async def _run_r_header(
         await scratch(chunk, index)
     finally:
         cell.outputs.extend(chunk.outputs)
+
+
+def _not_passable_warning(item: dict[str, Any]) -> str:
+    """The notebook context's warning for a value that cannot cross a step boundary: the same
+    one sentence (variable, type, where inside it, why) and hint the workflow step fails with."""
+    if "reason" in item:
+        exc = transport.NotPassableError(item.get("path", ""), item["type"], item["reason"])
+        record = step_runtime._not_passable(exc, item["variable"], item["step"]).record
+        return f"{record['message']}; {record['hint']}"
+    # A value file the kernel wrote that cannot be read back here (ValueFileError).
+    return (
+        f"step {item['step']}: variable {item['variable']} ({item['type']}) could not be read "
+        f"back: {item['error']}"
+    )
 
 
 def _cell_record(index: int, step: str, cell: NotebookNode, start: float) -> dict[str, Any]:
@@ -1229,25 +1432,29 @@ def run(
         )
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
-    if context in ("workflow", "both"):  # before the notebook context spends its minutes
-        runs_dir = check_runs_folder(path, runs_dir, root)
-    cancel = cancel or CancelHandle()
-    result: dict[str, Any] = {"notebook": str(path), "context": context}
-    if context in ("notebook", "both"):
-        result["notebook_run"] = run_notebook(
-            spec, nb, path, overrides, kernel=kernel, progress=progress, cancel=cancel
-        )
-    if context in ("workflow", "both") and not cancel.cancelled:
-        result["workflow_run"] = run_workflow(
-            spec,
-            path,
-            overrides,
-            parallelism=parallelism,
-            runs_dir=runs_dir,
-            run_id=run_id,
-            progress=progress,
-            cancel=cancel,
-        )
+    with contextlib.ExitStack() as opened:
+        runs: SafeFolder | None = None
+        if context in ("workflow", "both"):  # before the notebook context spends its minutes
+            real = check_runs_folder(path, runs_dir, root)
+            # opened now and kept: a rename during the notebook context cannot redirect it
+            runs = opened.enter_context(_open_checked(real, _shown(real, root), root))
+        cancel = cancel or CancelHandle()
+        result: dict[str, Any] = {"notebook": str(path), "context": context}
+        if context in ("notebook", "both"):
+            result["notebook_run"] = run_notebook(
+                spec, nb, path, overrides, kernel=kernel, progress=progress, cancel=cancel
+            )
+        if runs is not None and not cancel.cancelled:
+            result["workflow_run"] = run_workflow(
+                spec,
+                path,
+                overrides,
+                parallelism=parallelism,
+                runs_dir=runs,
+                run_id=run_id,
+                progress=progress,
+                cancel=cancel,
+            )
     return conclude(spec, result, cancel, compare_runs=context == "both")
 
 

@@ -421,6 +421,10 @@ def export_warnings(
     return warnings
 
 
+MANY_CELLS = 1000
+"""From this many tagged cells on, the large-workflow warning names their number as the cause."""
+
+
 def _large_workflow(spec: Mapping[str, Any], size: int) -> ExportWarning:
     """The large-workflow warning, naming what takes the room: the runtime is stored once, so it
     is the header (which every task carries), the cells, or the number of tasks."""
@@ -431,11 +435,14 @@ def _large_workflow(spec: Mapping[str, Any], size: int) -> ExportWarning:
     header = sum(
         len(cell["source"].encode("utf-8")) for cell in spec.get("header", {}).get("cells", [])
     )
+    step_cells = [cell for step in spec.get("steps", []) for cell in step["cells"]]
+    # A cell costs its code plus its entry in the task's JSON (index, source, escaping), which
+    # for thousands of one-line cells is most of it: measured as the scripts carry it.
     cells = sum(
-        len(cell["source"].encode("utf-8"))
-        for step in spec.get("steps", [])
-        for cell in step["cells"]
+        len(json.dumps(json.dumps({"index": cell["index"], "source": cell["source"]}, indent=1)))
+        for cell in step_cells
     )
+    many = len(step_cells) >= MANY_CELLS
     per_task = max(size - header * tasks - cells, 0) // max(tasks, 1)
     parts = {
         "header": (
@@ -446,11 +453,16 @@ def _large_workflow(spec: Mapping[str, Any], size: int) -> ExportWarning:
         ),
         "cells": (
             cells,
-            f"the tagged cells' code ({cells // 1024} KiB)",
-            "keep large constants out of the cells (read them from a file or object storage)",
+            f"the {len(step_cells):,} tagged cells' code ({cells // 1024} KiB)"
+            if many
+            else f"the tagged cells' code ({cells // 1024} KiB)",
+            f"join the {len(step_cells):,} small cells into fewer, larger ones (each cell is "
+            "wrapped on its own in the task's script)"
+            if many
+            else "keep large constants out of the cells (read them from a file or object storage)",
         ),
         "tasks": (
-            per_task * tasks,
+            max(size - header * tasks - cells, 0),
             f"{tasks} tasks of about {per_task // 1024 or 1} KiB each (wiring, parameters)",
             "merge small sections into fewer, or split the notebook into several workflows",
         ),

@@ -2,9 +2,11 @@
 
 Pure: a spec and options in, YAML text out (PyYAML); no engine, no file system. Each task of
 :func:`naavre_batch_ext.steps.scripts.plan_tasks` becomes one ``CommandLineTool`` that runs the task's
-step script (:func:`naavre_batch_ext.steps.scripts.task_script`, byte for byte what the local runner and
-the Argo export run) with ``python3``; the script travels inside the tool, in its
-``InitialWorkDirRequirement``, so the document is one self-contained file.
+step script (:func:`naavre_batch_ext.steps.scripts.task_script`: what the local runner and the Argo
+export run) with ``python3``; the script travels inside the tool, in its
+``InitialWorkDirRequirement``, so the document is one self-contained file. The step runtime, which
+every script starts with, is one entry that every tool shares (a YAML anchor and its aliases), so
+the document grows by each task's own payload, not by a copy of the runtime per tool.
 
 Values cross steps as CWL ``File`` objects holding value files of the transport module
 (``NAAVRE_VALUES=binary``, docs/running.md), so any size and any type the transport carries passes,
@@ -38,7 +40,8 @@ from ..steps.scripts import (
     RESERVED_RESULT,
     Task,
     plan_tasks,
-    task_script,
+    script_prefix,
+    task_payload_text,
 )
 from . import r_export
 from .argo import (
@@ -54,6 +57,8 @@ __all__ = [
     "CWL_VERSION",
     "INPUTS_DIR",
     "OUTPUTS_DIR",
+    "RUNTIME_LOADER",
+    "RUNTIME_NAME",
     "SCRIPT_NAME",
     "OutputRef",
     "build_job",
@@ -66,6 +71,8 @@ __all__ = [
     "export_job",
     "memory_mebibytes",
     "cpu_cores",
+    "runtime_entry",
+    "script_entry",
     "workflow_outputs",
 ]
 
@@ -73,6 +80,20 @@ CWL_VERSION = "v1.2"
 
 SCRIPT_NAME = "naavre-step.py"
 """The step script's file name in each tool's working directory."""
+
+RUNTIME_NAME = "naavre-runtime.py"
+"""The step runtime's file beside it (:func:`naavre_batch_ext.steps.scripts.script_prefix`)."""
+
+RUNTIME_LOADER = (
+    "import os as _os\n"
+    "_naavre_runtime = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "
+    f"{RUNTIME_NAME!r})\n"
+    'with open(_naavre_runtime, encoding="utf-8") as _handle:\n'
+    f'    exec(compile(_handle.read(), {RUNTIME_NAME!r}, "exec"))\n'
+)
+"""The start of every tool's script: runs the runtime staged beside it, in the script's own
+namespace, as the Argo export's loader runs the runtime of its annotation; then the task's
+payload follows, so a tool runs :func:`~naavre_batch_ext.steps.scripts.task_script`'s code."""
 
 INPUTS_DIR = "naavre-inputs"
 """Folder (in the tool's working directory) staged with the task's inputs: ``NAAVRE_INPUTS_DIR``."""
@@ -226,16 +247,38 @@ def check_options(options: ArgoOptions) -> None:
         memory_mebibytes(options.memory)
 
 
-def _tool(spec: Mapping[str, Any], task: Task, options: ArgoOptions) -> dict[str, Any]:
-    """The ``CommandLineTool`` of one task: its script, its staged inputs, its output files."""
+def runtime_entry() -> dict[str, str]:
+    """The ``InitialWorkDirRequirement`` entry staging the step runtime as :data:`RUNTIME_NAME`.
+
+    Every tool lists this one dict, so the YAML holds the runtime once (an anchor where the first
+    tool lists it, an alias in every other: YAML 1.2 section 3.2.2.2, which schema-salad's loader
+    resolves) instead of a copy per tool, as the Argo export keeps it once in an annotation."""
+    return {"entryname": RUNTIME_NAME, "entry": escape_literal(script_prefix())}
+
+
+def script_entry(spec: Mapping[str, Any], task: Task) -> dict[str, str]:
+    """The entry of the task's own script: :data:`RUNTIME_LOADER`, then its payload."""
+    if r_scripts.is_r(dict(spec)):  # an R script carries its runtime; see r_scripts
+        text = r_scripts.r_task_script(dict(spec), task)
+        return {"entryname": r_export.CWL_SCRIPT_NAME, "entry": escape_literal(text)}
+    text = RUNTIME_LOADER + task_payload_text(dict(spec), task)
+    return {"entryname": SCRIPT_NAME, "entry": escape_literal(text)}
+
+
+def _tool(
+    spec: Mapping[str, Any], task: Task, options: ArgoOptions, runtime: dict[str, str]
+) -> dict[str, Any]:
+    """The ``CommandLineTool`` of one task: its script, its staged inputs, its output files;
+    ``runtime`` is the one :func:`runtime_entry` every tool shares."""
     role = {"splitter": "splitter", "processors": "processor", "merger": "merger"}.get(
         task.kind, "step"
     )
     inputs: dict[str, Any] = {}
-    script_name = r_export.CWL_SCRIPT_NAME if r_scripts.is_r(dict(spec)) else SCRIPT_NAME
-    listing: list[dict[str, Any]] = [
-        {"entryname": script_name, "entry": escape_literal(task_script(dict(spec), task))}
-    ]
+    r_notebook = r_scripts.is_r(dict(spec))
+    script = script_entry(spec, task)
+    script_name = script["entryname"]
+    # An R tool's script carries its own runtime (base R): the Python runtime is not staged.
+    listing: list[dict[str, Any]] = [script] if r_notebook else [runtime, script]
     for param in spec.get("parameters", []):
         cwl_type, _ = cwl_parameter(param)
         inputs[cwl_id(param["name"])] = {"type": cwl_type}
@@ -409,9 +452,10 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     workflow["inputs"] = inputs
     workflow["outputs"] = outputs
     workflow["steps"] = {t.id: _step(spec, t) for t in tasks}
+    runtime = runtime_entry()
     return {
         "cwlVersion": CWL_VERSION,
-        "$graph": [workflow] + [_tool(spec, t, options) for t in tasks],
+        "$graph": [workflow] + [_tool(spec, t, options, runtime) for t in tasks],
     }
 
 

@@ -1,4 +1,4 @@
-"""Checks of option values that end up in a Kubernetes or Argo object, before anything is written.
+r"""Checks of option values that end up in a Kubernetes or Argo object, before anything is written.
 
 One implementation for the CLI (``naavre-batch export``: exit 2), the REST API (HTTP 400) and the
 panel (which shows the REST error): a value the cluster would refuse at ``argo submit`` time, or
@@ -21,7 +21,30 @@ The rules follow Kubernetes' own validation (``k8s.io/apimachinery``):
       <decimalSI>       ::= m | "" | k | M | G | T | P | E
       <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
 
-  and a resource request must not be negative (``ValidateNonnegativeQuantity``);
+  and a resource request must not be negative (``ValidateNonnegativeQuantity``) nor larger than
+  the kubelet can hold: it reads requests through the ``int64`` accessors of ``Quantity``
+  (``Value`` for memory in bytes, ``MilliValue`` for CPU in millicores), which overflow beyond
+  2**63 - 1 (``maxAllowed`` in the same file), so ``1e999`` is refused, not written;
+- image references (``github.com/distribution/reference``, the grammar in ``reference.go``'s
+  package comment, which ``regexp.go`` implements and container runtimes parse with)::
+
+      reference        := name [ ":" tag ] [ "@" digest ]
+      name             := [domain '/'] remote-name
+      domain           := host [':' port-number]
+      host             := domain-name | IPv4address | [ IPv6address ]
+      domain-name      := domain-component ['.' domain-component]*
+      domain-component := /([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])/
+      path-component   := alpha-numeric [separator alpha-numeric]*
+      remote-name      := path-component ['/' path-component]*   (at most 255 characters)
+      alpha-numeric    := /[a-z0-9]+/
+      separator        := /[_.]|__|[-]*/
+      tag              := /[\w][\w.-]{0,127}/
+      digest           := algorithm ":" /[0-9a-fA-F]{32,}/
+      algorithm        := /[A-Za-z][A-Za-z0-9]*/ [ /[+.-_]/ /[A-Za-z][A-Za-z0-9]*/ ]*
+
+  so a repository path is lower case (``UPPER/Case:tag`` is refused) and a digest is hex
+  (``x@sha256:zz`` is refused; ``sha256`` and ``sha512`` digests also have their exact lengths,
+  64 and 128 lower-case hex digits, as ``github.com/opencontainers/go-digest`` checks);
 - integers of the Workflow spec (``parallelism``, ``activeDeadlineSeconds``, ``ttlStrategy``,
   ``retryStrategy.limit``) are ``int32`` fields in Argo's Go types.
 
@@ -37,6 +60,7 @@ from typing import Any
 
 __all__ = [
     "INT32_MAX",
+    "INT64_MAX",
     "OptionError",
     "check_dns_label",
     "check_dns_subdomain",
@@ -58,6 +82,24 @@ _QUANTITY = re.compile(
 )
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+INT64_MAX = 2**63 - 1
+_QUANTITY_UNITS = {"cpu": (Decimal(1000), "millicores"), "memory": (Decimal(1), "bytes")}
+
+# The image reference grammar above, written out from its EBNF (not copied from regexp.go).
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    rf"(?:(?P<domain>{_HOST}(?::[0-9]+)?)/)?"
+    rf"(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>\w[\w.-]{0,127}))?"
+    r"(?:@(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*)"
+    r":(?P<hex>[0-9a-fA-F]{32,}))?",
+    re.ASCII,
+)
+_DIGEST_HEX = {"sha256": 64, "sha512": 128}
+_REPOSITORY_NAME_MAX = 255
+
 _DURATION = re.compile(r"^(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$")
 
 
@@ -138,6 +180,13 @@ def check_quantity(option: str, value: str, example: str) -> None:
         )
     if amount < 0:
         raise OptionError(option, f"{value!r} is negative; a request must be 0 or more")
+    factor, unit = _QUANTITY_UNITS.get(option, (Decimal(1), "units"))
+    if amount * factor > INT64_MAX:
+        raise OptionError(
+            option,
+            f"{value!r} is too large: Kubernetes holds a request as a 64-bit count of {unit} "
+            f"(at most {INT64_MAX:,}), e.g. {example!r}",
+        )
 
 
 def check_int32(option: str, value: Any, minimum: int) -> None:
@@ -160,7 +209,35 @@ def check_duration(option: str, value: str) -> None:
 
 
 def check_image(option: str, value: Any) -> None:
-    """A container image reference: non-empty, no white space, no Argo braces."""
+    """A container image reference by the grammar of ``distribution/reference`` (see the module
+    docstring): what a container runtime can pull, checked before the export is written."""
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
         raise OptionError(option, f"must be a container image name without spaces, got {value!r}")
     check_no_braces(option, value)
+    match = _IMAGE.fullmatch(value)
+    if match is None:
+        lower = _IMAGE.fullmatch(value.lower()) is not None
+        raise OptionError(
+            option,
+            f"{value!r} is not a container image reference: "
+            + (
+                "the repository name must be lower case"
+                if lower
+                else "expected [registry/]name[:tag][@algorithm:hex-digest] with a lower-case "
+                "name of letters, digits and '.', '_', '-' separators"
+            )
+            + ", e.g. 'python:3.12-slim' or 'ghcr.io/org/image@sha256:<64 hex digits>'",
+        )
+    if len(match.group("path")) > _REPOSITORY_NAME_MAX:
+        raise OptionError(
+            option, f"the repository name is longer than {_REPOSITORY_NAME_MAX} characters"
+        )
+    algorithm, digest = match.group("algorithm"), match.group("hex")
+    if algorithm in _DIGEST_HEX and (
+        len(digest) != _DIGEST_HEX[algorithm] or digest != digest.lower()
+    ):
+        raise OptionError(
+            option,
+            f"{value!r} has a malformed {algorithm} digest: it must be "
+            f"{_DIGEST_HEX[algorithm]} lower-case hex digits",
+        )

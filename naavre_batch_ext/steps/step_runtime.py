@@ -293,9 +293,16 @@ def _load(path: str, what: str) -> Any:
     try:
         return _t.load(path)
     except Exception as exc:  # noqa: BLE001 - a broken input is reported, never a traceback
-        raise StepFailure(
-            {"kind": "bad-input", "message": f"{what} could not be read from {path}: {exc}"}
-        ) from None
+        record = {"kind": "bad-input", "message": f"{what} could not be read from {path}: {exc}"}
+        if isinstance(exc, AttributeError) and "'__main__'" in str(exc):
+            # pickle names the class it cannot find in this step's __main__: one defined in an
+            # earlier step's cell, which only that step's process ran.
+            record["hint"] = (
+                "the value holds an instance of a class defined in a step cell, which this "
+                "step's process never ran: define classes in the header (the code cells before "
+                "the first tagged cell), which runs in every step"
+            )
+        raise StepFailure(record) from None
 
 
 def read_inputs(task: dict[str, Any]) -> dict[str, Any]:

@@ -262,11 +262,27 @@ def _write_payload(value: Any, codec: str, handle: IO[bytes]) -> None:
         _pickle_dump(value, handle)
 
 
+def _too_deep(value: Any) -> NotPassableError:
+    """A value nested deeper than the writer (or a reader) can follow: json and pickle walk
+    values with C recursion, bounded by Python's recursion limit. Said plainly, once, for the
+    whole value (looking for a culprit inside would recurse just as deep)."""
+    import sys
+
+    return NotPassableError(
+        "",
+        type_name(value),
+        f"it is nested too deeply: more levels than Python's recursion limit "
+        f"({sys.getrecursionlimit()}) allows to write and read back",
+    )
+
+
 def _pickle_dump(value: Any, handle: IO[bytes]) -> None:
     import pickle
 
     try:
         pickle.dump(value, handle, protocol=PICKLE_PROTOCOL)
+    except RecursionError:
+        raise _too_deep(value) from None
     except Exception as exc:  # noqa: BLE001 - pickle raises many kinds; each means "cannot pass"
         path, culprit = _unpicklable_part(value)
         raise NotPassableError(path, type_name(culprit), str(exc) or type(exc).__name__) from None
@@ -280,6 +296,8 @@ def _unpicklable_part(value: Any) -> tuple[str, Any]:
     current = value
     for _ in range(100):
         children: list[tuple[str, Any]] = []
+        if isinstance(current, type(os)):
+            break  # a module is the culprit itself, not whatever its attributes hold
         if isinstance(current, dict):
             for key, item in current.items():
                 children.append((f" key {key!r}", key))
@@ -325,7 +343,10 @@ def dump(value: Any, path: str, text: bool = False) -> str:
 
 
 def _dump_to(value: Any, handle: IO[bytes], text: bool) -> str:
-    payload = _json_payload(value, text) if is_plain_json(value) else None
+    try:
+        payload = _json_payload(value, text) if is_plain_json(value) else None
+    except RecursionError:
+        raise _too_deep(value) from None
     if payload is not None:
         if not text or (_BRACES[0] not in payload and _BRACES[1] not in payload):
             handle.write(MAGIC + b"json\n" + payload)
@@ -414,21 +435,49 @@ def _load_from(handle: IO[bytes], stub_missing: bool) -> Any:
         raise ValueFileError(
             f"the {codec} value needs {exc.name or exc}, which is not installed"
         ) from None
+    except RecursionError:
+        raise ValueFileError(
+            "the value is nested too deeply to read back here (Python's recursion limit)"
+        ) from None
 
 
 _STUBS: dict[tuple[str, str], type] = {}
 
 
 class Stub:
-    """Base of the stand-in classes :func:`load` makes for classes it cannot import."""
+    """Base of the stand-in classes :func:`load` makes for classes it cannot import.
+
+    A stand-in keeps everything pickle hands it, so two values of a header class compare by what
+    they hold: the arguments pickle passes to ``__new__`` (the value of a subclass of ``int``,
+    ``float``, ``str``, ``tuple``, a namedtuple's fields), the items a ``list`` or ``dict``
+    subclass appends or sets (pickle's APPENDS and SETITEMS), and the state (``__dict__``,
+    ``__slots__`` or whatever ``__reduce__`` gave).
+    """
 
     __naavre_stub__ = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Stub:
+        self = object.__new__(cls)
         if args:
             self.__dict__["__naavre_args__"] = args
         if kwargs:
             self.__dict__["__naavre_kwargs__"] = kwargs
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing to do: ``__new__`` kept the arguments (pickle's REDUCE calls both)."""
+
+    def append(self, item: Any) -> None:
+        """pickle's APPEND(S) for a ``list`` subclass: the items, in order."""
+        self.__dict__.setdefault("__naavre_items__", []).append(item)
+
+    def extend(self, items: Any) -> None:
+        """pickle's APPENDS for a ``list`` subclass."""
+        self.__dict__.setdefault("__naavre_items__", []).extend(items)
+
+    def __setitem__(self, key: Any, item: Any) -> None:
+        """pickle's SETITEM(S) for a ``dict`` subclass: the items, in insertion order."""
+        self.__dict__.setdefault("__naavre_mapping__", {})[key] = item
 
     def __setstate__(self, state: Any) -> None:
         if isinstance(state, tuple) and len(state) == 2:
@@ -441,8 +490,17 @@ class Stub:
             self.__dict__["__naavre_state__"] = state
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
-        return f"{type(self).__qualname__}({fields})"
+        held = self.__dict__
+        parts = [repr(a) for a in held.get("__naavre_args__", ())]
+        parts += [f"{k}={v!r}" for k, v in held.get("__naavre_kwargs__", {}).items()]
+        if "__naavre_items__" in held:
+            parts.append(repr(held["__naavre_items__"]))
+        if "__naavre_mapping__" in held:
+            parts.append(repr(held["__naavre_mapping__"]))
+        if "__naavre_state__" in held:
+            parts.append(f"state={held['__naavre_state__']!r}")
+        parts += [f"{k}={v!r}" for k, v in held.items() if not k.startswith("__naavre_")]
+        return f"{type(self).__qualname__}({', '.join(parts)})"
 
 
 def stub_class(module: str, qualname: str) -> type:

@@ -8,7 +8,7 @@
 #
 # Locations: the walk goes over language objects (what R evaluates); each name is located at the
 # first not yet used token with its text in the statement's getParseData() tokens, so that
-# `x <- f(x)` reads the x at column 10 and binds the one at column 1.
+# `x <- f(x)` reads the x at column 8 and binds the one at column 1.
 
 suppressWarnings(suppressPackageStartupMessages(library(codetools)))
 
@@ -44,7 +44,7 @@ to_json <- function(x) {
 ASSIGN <- c("<-", "=", "<<-")
 PACKAGE_LOADERS <- c("library", "require", "requireNamespace", "loadNamespace", "attachNamespace")
 QUOTING <- c("quote", "bquote", "expression", "substitute", "alist", "rm", "remove", "exists",
-             "missing", "on.exit", "Negate")
+             "missing", "on.exit")
 # Functions whose arguments after the first are evaluated inside the data (non-standard
 # evaluation): a name there is usually a column. Their names become "soft" uses: inputs only when
 # an earlier step provides a variable of that name.
@@ -217,9 +217,15 @@ walk <- function(e, scope = NULL, deferred = FALSE, soft = FALSE) {
       rhs <- args[[2]]
       if (is.call(rhs) && identical(ROLE[[call_name(rhs[[1]]) %||% ""]], "nse")) {
         callee(rhs[[1]], scope, deferred, soft)
-        return(walk_args(as.list(rhs)[-1], scope, deferred, soft = TRUE))
+        walk_args(as.list(rhs)[-1], scope, deferred, soft = TRUE)
+      } else {
+        walk(rhs, scope, deferred, soft)
       }
-      return(walk(rhs, scope, deferred, soft))
+      # magrittr's x %<>% f() assigns the result back to x: a change of x
+      if (name == "%<>%" && is.symbol(args[[1]]) && is.null(scope)) {
+        event("mutate", as.character(args[[1]]), S$start)
+      }
+      return(invisible())
     },
     assign_call = return(assign_call(e, scope, deferred, soft)),
     get = if (length(args) >= 1 && is_string(args[[1]])) {
@@ -386,7 +392,7 @@ does_work <- function(e) {
   TRUE
 }
 
-statement_facts <- function(e, start) {
+statement_facts <- function(e) {
   facts <- list(work = does_work(e))
   name <- if (is.call(e)) call_name(e[[1]]) else NA_character_
   if (!is.na(name) && name %in% c("<-", "=") && length(e) == 3 &&
@@ -455,7 +461,7 @@ analyse_cell <- function(source) {
       if (length(hit)) c(line1[hit[1]], col1[hit[1]]) else start
     }
     walk(parsed[[i]])
-    facts <- statement_facts(parsed[[i]], start)
+    facts <- statement_facts(parsed[[i]])
     statements <- c(statements, paste0(
       "{\"line\":", start[1], ",\"column\":", start[2], ",\"work\":",
       if (facts$work) "true" else "false",

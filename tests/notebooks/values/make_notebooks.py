@@ -145,6 +145,220 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
             ),
         ),
     ],
+    # Subclasses of builtins defined in the header, whose values differ between the contexts on
+    # purpose: each processor instance sees its own batch (fewer than 4 items) in the workflow,
+    # all 8 items in the notebook. Nothing printed differs, so only the values can tell.
+    "builtin-subclasses-differ": [
+        (
+            [],
+            (
+                "# types\n"
+                "from collections import namedtuple\n"
+                "\n"
+                "\n"
+                "class Num(int):\n"
+                "    pass\n"
+                "\n"
+                "\n"
+                "class Real(float):\n"
+                "    pass\n"
+                "\n"
+                "\n"
+                "class Name(str):\n"
+                "    pass\n"
+                "\n"
+                "\n"
+                "class Pair(tuple):\n"
+                "    pass\n"
+                "\n"
+                "\n"
+                "Point = namedtuple('Point', 'x y')\n"
+            ),
+        ),
+        ([SPLITTER, "naavre:batch-count:4"], "# items\nitems = list(range(8))\n"),
+        (
+            [PROCESSOR],
+            (
+                "# per batch\n"
+                "v = 99 if len(items) < 4 else 0\n"
+                "nums = [Num(v) for x in items]\n"
+                "reals = [Real(v / 2) for x in items]\n"
+                "names = [Name(f'n{v}') for x in items]\n"
+                "pairs = [Pair((x, v)) for x in items]\n"
+                "points = [Point(x, v) for x in items]\n"
+            ),
+        ),
+        (
+            [MERGER],
+            "# show\nprint(len(nums), len(reals), len(names), len(pairs), len(points))\n",
+        ),
+    ],
+    # Header classes pickle rebuilds in other ways (enum, frozen dataclass, date and builtin
+    # subclasses, list and dict subclasses filled item by item): equal in both contexts.
+    "builtin-subclasses-same": [
+        (
+            [],
+            (
+                "# types\n"
+                "import datetime\n"
+                "import enum\n"
+                "from collections import namedtuple\n"
+                "from dataclasses import dataclass\n"
+                "\n"
+                "\n"
+                "class Colour(enum.Enum):\n"
+                "    RED = 1\n"
+                "    BLUE = 2\n"
+                "\n"
+                "\n"
+                "@dataclass(frozen=True)\n"
+                "class Tag:\n"
+                "    label: str\n"
+                "\n"
+                "\n"
+                "class Day(datetime.date):\n"
+                "    pass\n"
+                "\n"
+                "\n"
+                "class Num(int):\n"
+                "    pass\n"
+                "\n"
+                "\n"
+                "class MyList(list):\n"
+                "    pass\n"
+                "\n"
+                "\n"
+                "class MyDict(dict):\n"
+                "    pass\n"
+                "\n"
+                "\n"
+                "Point = namedtuple('Point', 'x y')\n"
+            ),
+        ),
+        (
+            [SPLITTER, "naavre:batch-count:2", "naavre:split:items"],
+            (
+                "# items\n"
+                "items = [Num(i) for i in range(4)]\n"
+                "config = MyDict(a=1, b=[Num(2)])\n"
+                "config.note = 'kept'\n"
+            ),
+        ),
+        (
+            [PROCESSOR],
+            (
+                "# wrap\n"
+                "wrapped = [\n"
+                "    (Colour(1 + x % 2), Tag(f't{x}'), Day(2024, 1, 1 + x), Point(x, -x),\n"
+                "     MyList([x, config['a']]))\n"
+                "    for x in items\n"
+                "]\n"
+            ),
+        ),
+        ([MERGER], "# show\nprint(wrapped)\nprint(config, config.note)\n"),
+    ],
+    # A class whose method names the class itself, in the header and in a step.
+    "class-names-itself": [
+        (
+            [],
+            (
+                "# types\n"
+                "class Vec:\n"
+                "    def __init__(self, x):\n"
+                "        self.x = x\n"
+                "\n"
+                "    def double(self):\n"
+                "        return Vec(self.x * 2)\n"
+            ),
+        ),
+        (
+            [SPLITTER, "naavre:batch-count:2"],
+            (
+                "# items\n"
+                "class Box:\n"
+                "    def __init__(self, v):\n"
+                "        self.v = v\n"
+                "\n"
+                "    def again(self):\n"
+                "        return Box(self.v)\n"
+                "\n"
+                "\n"
+                "items = [Vec(i).double().x + Box(i).again().v for i in range(4)]\n"
+            ),
+        ),
+        ([PROCESSOR], "# grow\ngrown = [Vec(x).double().x for x in items]\n"),
+        ([MERGER], "# show\nprint(grown)\n"),
+    ],
+    # A list nested 600 deep crosses every boundary and is compared (no recursion limit).
+    "deep-list": [
+        (
+            [SPLITTER, "naavre:batch-count:2"],
+            ("# items\nitems = [1, 2, 3]\ndeep = [0]\nfor _ in range(600):\n    deep = [deep]\n"),
+        ),
+        ([PROCESSOR], "# double\ndoubled = [2 * x for x in items]\n"),
+        (
+            [MERGER],
+            "# show\ndepth = 0\nd = deep\nwhile isinstance(d, list):\n    d, depth = d[0], depth + 1\nprint(sum(doubled), depth)\n",
+        ),
+    ],
+    # A list nested deeper than Python's recursion limit cannot be written: a clear refusal that
+    # names the variable, in both contexts, never a traceback.
+    "too-deep-list": [
+        (
+            [SPLITTER, "naavre:batch-count:2"],
+            ("# items\nitems = [1, 2, 3]\ndeep = [0]\nfor _ in range(5000):\n    deep = [deep]\n"),
+        ),
+        ([PROCESSOR], "# double\ndoubled = [2 * x for x in items]\n"),
+        ([MERGER], "# show\nprint(sum(doubled), len(deep))\n"),
+    ],
+    # A splitter hands on a dict holding a function: the notebook context warns once, naming
+    # where inside the variable the function is; the workflow's splitter fails the same way.
+    "function-in-dict": [
+        (
+            [SPLITTER, "naavre:batch-count:2", "naavre:split:items"],
+            "# items\nitems = [1, 2]\nbox = {'k': [1, lambda y: y]}\n",
+        ),
+        ([PROCESSOR], "# use\nout = [x + len(box) for x in items]\n"),
+        ([MERGER], "# show\nprint(out)\n"),
+    ],
+    # A class defined in the splitter, whose instances the processors receive.
+    "class-in-splitter": [
+        (
+            [SPLITTER, "naavre:batch-count:2"],
+            (
+                "# items\n"
+                "class P:\n"
+                "    def __init__(self, v):\n"
+                "        self.v = v\n"
+                "\n"
+                "\n"
+                "items = [P(1), P(2)]\n"
+            ),
+        ),
+        ([PROCESSOR], "# values\nout = [p.v for p in items]\n"),
+        ([MERGER], "# show\nprint(out)\n"),
+    ],
+    # The merger fails: endless recursion in a function of the same cell, then sys.exit(1).
+    "recursion-in-merger": [
+        ([SPLITTER, "naavre:batch-count:2"], "# items\nitems = [1, 2]\n"),
+        ([PROCESSOR], "# copy\nout = list(items)\n"),
+        ([MERGER], "# show\ndef f(n):\n    return f(n + 1)\n\n\nf(0)\n"),
+    ],
+    "exit-in-merger": [
+        ([SPLITTER, "naavre:batch-count:2"], "# items\nitems = [1, 2]\n"),
+        ([PROCESSOR], "# copy\nout = list(items)\n"),
+        ([MERGER], "# show\nimport sys\n\nprint(out)\nsys.exit(1)\n"),
+    ],
+    # A merger printing a set of strings: its order depends on the strings' hashes, the same in
+    # both contexts only when every process has the same PYTHONHASHSEED.
+    "set-of-strings": [
+        (
+            [SPLITTER, "naavre:batch-count:3"],
+            "# items\nitems = ['oak', 'pine', 'birch', 'ash', 'elm', 'yew', 'fir', 'lime']\n",
+        ),
+        ([PROCESSOR], "# upper\nnames = [x.upper() for x in items]\n"),
+        ([MERGER], "# show\nprint(set(names))\nprint(set(items) | {'larch'})\n"),
+    ],
     # Display-only magics in the header and a step: no-ops in workflow steps, the same result.
     # (No %matplotlib here: the test environment has no matplotlib to make it work in the
     # notebook context either.)
