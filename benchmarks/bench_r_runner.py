@@ -17,11 +17,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_runner import _chain_wall, _wall  # noqa: E402 - the same figures as for Python
 
 from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.engines import runner
@@ -74,15 +76,6 @@ def trivial_notebook(n: int) -> nbformat.NotebookNode:
             (["naavre:merger"], "# total\nprint(sum(doubled))\n"),
         ]
     )
-
-
-def _wall(result: dict[str, Any], context: str) -> float:
-    return float(result[f"{context}_run"]["wall_seconds"])
-
-
-def _chain_wall(result: dict[str, Any]) -> tuple[float, int]:
-    step = next(s for s in result["workflow_run"]["steps"] if s["kind"] == "processors")
-    return float(step["wall_seconds"]), int(step["instances"])
 
 
 def _calibrate() -> int:
