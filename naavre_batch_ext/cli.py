@@ -246,6 +246,26 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--kernel", metavar="NAME", help="kernel for notebook context (default: the notebook's)"
     )
     p.add_argument("--runs-dir", metavar="DIR", help="keep runs here instead of .naavre-batch/runs")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="workflow context: take every task instance whose script, parameters and input "
+        "bytes are unchanged from the runs folder's store instead of running it, and store the "
+        "others (steps tagged naavre:no-reuse always run); see docs/running.md",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="workflow context: run again only the instances of run RUN_ID that failed or did not "
+        "run (and what follows them), with that run's parameters (-p overrides them)",
+    )
+    p.add_argument(
+        "--reuse-limit",
+        type=int,
+        metavar="MB",
+        help="size bound of the reuse store in megabytes (default 2048); the least recently "
+        "used entries are evicted at the end of a run",
+    )
     p.add_argument("--json", action="store_true", help="print the whole result as JSON on stdout")
     p.set_defaults(func=_cmd_run)
 
@@ -261,6 +281,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.parallelism is not None and args.parallelism < 1:
         return _fail("--parallelism must be at least 1")
+    if args.reuse_limit is not None and args.reuse_limit < 1:
+        return _fail("--reuse-limit must be at least 1 (megabytes)")
+    if args.context == "cwl" and (args.reuse or args.resume):
+        return _fail(
+            "--reuse and --resume apply to the workflow context, not cwl",
+            "use --context workflow or both",
+        )
     try:
         nb = load_notebook(args.notebook)
         spec = build_spec(nb, args.notebook)  # an R notebook without R installed: NotebookError
@@ -316,6 +343,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 runs_dir=args.runs_dir,
                 progress=ProgressPrinter(sys.stderr),
                 cancel=cancel,
+                reuse_store=args.reuse,
+                resume=args.resume,
+                reuse_limit=args.reuse_limit * 1024 * 1024 if args.reuse_limit else None,
             )
         except RunError as exc:
             error = exc
@@ -718,8 +748,10 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         failure_location,
         format_status_table,
         get_request,
+        item_range_text,
         log_request,
         log_text,
+        missing_log_reason,
         run_status,
         settings_from,
         workflow_for,
@@ -789,26 +821,45 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             await asyncio.sleep(max(0.05, args.interval))
 
     async def show_logs(name: str, status: dict[str, Any]) -> None:
-        """The merger's printed output after success; each failure's cell and log tail."""
+        """The merger's printed output after success (as stored in the run's status, which
+        outlives its pod); each failure's batch, items, cell and log tail."""
         if status["phase"] == "Succeeded":
             for step in status["steps"]:
-                if step["kind"] == "merger" and step["podName"]:
-                    text = log_text(
-                        await client.send(log_request(namespace, name, step["podName"]))
-                    )
+                if step["kind"] == "merger":
+                    text = await stored_or_log(name, status, step, step["state"])
                     print(f"--- output of {step['task']} ---\n{text.rstrip()}")
             return
         for failure in status["failures"]:
             text = log_text(await client.send(log_request(namespace, name, failure["podName"])))
             where = failure_location(text, failure["cells"])
-            what = failure["task"] + (
-                f" batch {failure['index']}" if failure["index"] is not None else ""
-            )
+            what = failure["task"]
+            if failure["index"] is not None:
+                items = item_range_text(failure["start"], failure["stop"])
+                what += f" batch {failure['index']}" + (f" ({items})" if items else "")
             at = f"cell {where['cell_index']}" if where["cell_index"] is not None else "its cell"
             if where["line"]:
                 at += f", line {where['line']}"
+            if not text.strip():
+                reason = missing_log_reason(status, "failed")
+                print(f"--- {what} failed in {at}; no log: {reason} ---")
+                continue
             tail = "\n".join(text.rstrip().splitlines()[-15:])
             print(f"--- {what} failed in {at}; the end of its log ---\n{tail}")
+
+    async def stored_or_log(
+        name: str, status: dict[str, Any], step: dict[str, Any], state: str
+    ) -> str:
+        """A merger's printed output: the copy in the run's status, else its pod's log, else
+        why there is none."""
+        stored = step.get("output")
+        if stored:
+            cut = stored["cutBytes"]
+            note = f"[the first {cut:,} bytes are cut; the whole output is in the pod's log]\n"
+            return (note if cut else "") + stored["text"]
+        text = ""
+        if step["podName"]:
+            text = log_text(await client.send(log_request(namespace, name, step["podName"])))
+        return text if text.strip() else f"[no output: {missing_log_reason(status, state)}]"
 
     try:
         return asyncio.run(follow())
@@ -823,6 +874,59 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nnaavre-batch: stopped watching; the run goes on on the cluster", file=sys.stderr)
         return 130
+
+
+def _add_debug(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "debug",
+        help="write a notebook that loads a failed batch's inputs, to debug it",
+        description="Write, next to the run's notebook, a small notebook whose first cell loads "
+        "the header values and the inputs of one instance of run RUN_ID (the batch as the "
+        "splitter's variable), read with the run's own step script, followed by that step's "
+        "cells. Never writes over a file: a taken name gets -2, -3, ...",
+    )
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument(
+        "--batch",
+        type=int,
+        metavar="K",
+        help="the batch (processor instance, from 0); default: the first failed instance",
+    )
+    p.add_argument("--task", metavar="TASK", help="the task, when several could match")
+    p.add_argument(
+        "--runs-dir",
+        metavar="DIR",
+        default=".naavre-batch/runs",
+        help="where the run is kept (default: .naavre-batch/runs in the current folder)",
+    )
+    p.set_defaults(func=_cmd_debug)
+
+
+def _cmd_debug(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .engines import debug
+
+    runs = Path(args.runs_dir)
+    try:
+        target = debug.find_target(runs, args.run_id, args.batch, args.task)
+    except debug.DebugError as exc:
+        return _fail(exc.message, exc.hint)
+    try:
+        result = json.loads((target.run_folder / "result.json").read_text(encoding="utf-8"))
+        notebook = Path(result["notebook"])
+    except (OSError, ValueError, KeyError):
+        notebook = runs.resolve().parent.parent / f"{target.spec['notebook']['name']}.ipynb"
+    path = debug.write_notebook(target, notebook)
+    print(path)
+    where = f"cell {target.failing_cell}" if target.failing_cell is not None else "its first cell"
+    print(
+        f"naavre-batch: {target.what} of run {args.run_id}: open {path.name}, run the first cell "
+        f"to load its inputs, then the step's cells (the failure was in {where} of the notebook)",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -847,6 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(subparsers)
     _add_export(subparsers)
     _add_submit(subparsers)
+    _add_debug(subparsers)
     del subparsers  # subcommands register here
     return parser
 

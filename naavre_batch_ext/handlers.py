@@ -44,6 +44,7 @@ from . import SPEC_API_VERSION, __version__
 from .config import NaavreBatch
 from .core.notebook import NotebookError, deep_path_in_text, nesting_error, read_notebook
 from .core.spec import build_spec
+from .engines import debug, reuse
 from .engines.cluster import (
     ApiRequest,
     ClusterConfigError,
@@ -57,6 +58,7 @@ from .engines.cluster import (
     list_request,
     log_request,
     log_text,
+    missing_log_reason,
     resubmit_request,
     retry_request,
     run_status,
@@ -616,6 +618,14 @@ class RunsHandler(NaavreBatchHandler):
                 "context", f"unknown context {context!r}; use notebook, workflow or both"
             )
         parameters = _optional(body, "parameters", dict, {}, "an object of parameter name: value")
+        reuse_store = _optional(body, "reuse", bool, False, "true or false")
+        resume = _optional(body, "resume", str, None, "a run id")
+        if (reuse_store or resume) and context == "notebook":
+            raise _field_error(
+                "reuse" if reuse_store else "resume",
+                "reuse and resume apply to the workflow context",
+                hint='use "context": "workflow" or "both"',
+            )
         disk = self.disk_path(path)
         if disk is None:
             raise _field_error(
@@ -639,6 +649,11 @@ class RunsHandler(NaavreBatchHandler):
                 runs_dir = await self.in_thread(check_runs_folder, disk, runs_root, root)
             except RunError as exc:
                 raise _field_error("path", exc.message, hint=exc.hint) from None
+            if resume:
+                try:
+                    await self.in_thread(reuse.RunIndex.open, runs_dir, resume)
+                except reuse.ReuseError as exc:
+                    raise _field_error("resume", exc.message, hint=exc.hint) from None
         request = RunRequest(
             notebook_path=disk,
             display_path=path,
@@ -648,6 +663,8 @@ class RunsHandler(NaavreBatchHandler):
             nb=nb,
             runs_dir=runs_dir,
             runs_root=runs_root,
+            reuse=reuse_store,
+            resume=resume,
         )
         try:
             run = self.run_manager.start(request)
@@ -694,6 +711,51 @@ class RunHandler(NaavreBatchHandler):
         self.finish(json.dumps(run.snapshot()))
 
 
+class RunDebugHandler(NaavreBatchHandler):
+    """``GET /naavre-batch-ext/runs/<id>/debug?path=NB&batch=K``: the code that loads the header
+    and the inputs of one instance of a workflow run into a kernel, and the cell to select (the
+    panel's *Debug in notebook*; docs/rest-api.md)."""
+
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        path = _check_path(self.get_argument("path", None))
+        batch_text = self.get_argument("batch", None)
+        try:
+            batch = int(batch_text) if batch_text not in (None, "") else None
+        except ValueError:
+            raise _field_error("batch", f"expected a batch number, got {batch_text!r}") from None
+        task = self.get_argument("task", None)
+        disk = self.disk_path(path)
+        if disk is None:
+            raise _field_error("path", "the notebook is not on this server's disk")
+        runs_root = Path(self.naavre_config.runs_dir) if self.naavre_config.runs_dir else None
+        root = runs_root or getattr(self.contents_manager, "root_dir", None)
+        try:
+            runs_dir = await self.in_thread(check_runs_folder, disk, runs_root, root)
+            target = await self.in_thread(debug.find_target, runs_dir, run_id, batch, task)
+        except RunError as exc:
+            raise _field_error("path", exc.message, hint=exc.hint) from None
+        except debug.DebugError as exc:
+            raise ApiError(404, exc.message, hint=exc.hint) from None
+        cell = target.failing_cell
+        cell_id = next((c.get("id") for c in target.cells if c["index"] == cell), None)
+        self.finish(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "task": target.task["id"],
+                    "batch": target.instance,
+                    "code": debug.loader_source(target),
+                    "cell_index": cell,
+                    "cell_id": cell_id,
+                    "error": (target.error or {}).get("message"),
+                    "message": f"loaded the header and the inputs of {target.what} of run "
+                    f"{run_id}; cell {cell} is selected: run it to debug",
+                }
+            )
+        )
+
+
 def setup_handlers(server_app: Any) -> None:
     """Mount every handler under ``<base_url>/naavre-batch-ext/``."""
     web_app = server_app.web_app
@@ -710,6 +772,7 @@ def setup_handlers(server_app: Any) -> None:
             (route("export"), ExportHandler),
             (route("runs"), RunsHandler),
             (route("runs/([^/]+)"), RunHandler),
+            (route("runs/([^/]+)/debug"), RunDebugHandler),
             (route("cluster/connection"), ClusterConnectionHandler),
             (route("cluster-runs"), ClusterRunsHandler),
             (route("cluster-runs/([^/]+)"), ClusterRunHandler),
@@ -888,7 +951,9 @@ class ClusterRunLogHandler(ClusterHandler):
             raise ApiError(404, f"run {name!r} has no pod {pod!r}", field="pod")
         text = log_text(await self.argo(log_request(settings.namespace, name, pod)))
         location = failure_location(text, found["cells"])
-        self.finish(json.dumps({"name": name, "podName": pod, "text": text, **found, **location}))
+        missing = None if text.strip() else missing_log_reason(status, found["state"])
+        answer = {"name": name, "podName": pod, "text": text, "missing": missing}
+        self.finish(json.dumps({**answer, **found, **location}))
 
 
 class ClusterRunActionHandler(ClusterHandler):

@@ -8,7 +8,13 @@ import shutil
 import threading
 from typing import Any, TextIO
 
-__all__ = ["ProgressPrinter", "format_comparison", "format_errors", "format_summary"]
+__all__ = [
+    "ProgressPrinter",
+    "format_comparison",
+    "format_errors",
+    "format_reuse",
+    "format_summary",
+]
 
 
 class ProgressPrinter:
@@ -24,6 +30,7 @@ class ProgressPrinter:
         self._lock = threading.Lock()
         self._failed = 0
         self._total = 0
+        self._quarter: dict[int, int] = {}
 
     def __call__(self, event: dict[str, Any]) -> None:
         with self._lock:
@@ -65,6 +72,16 @@ class ProgressPrinter:
                     f"{event['status']} ({event['seconds']:.2f} s), "
                     f"{event['done']}/{event['instances']} done\n"
                 )
+        elif kind == "instance-progress":  # a tqdm bar inside a running instance
+            n, total = event["n"], event["total"]
+            which = f"instance {event['instance'] + 1}/{event['instances']}"
+            if self.tty:
+                self._write(f"\r\x1b[K  {event['task']}: {which}: {n}/{total}")
+            else:
+                step = max(1, total // 4)
+                if n == total or n // step != self._quarter.get(event["instance"]):
+                    self._quarter[event["instance"]] = n // step
+                    self._write(f"  {event['task']}: {which}: {n}/{total}\n")
         elif kind == "task-finished":
             text = f"  {event['task']}: {event['status']} in {event['seconds']:.2f} s"
             if event.get("failed"):
@@ -75,13 +92,22 @@ class ProgressPrinter:
 
 
 def format_summary(run: dict[str, Any]) -> str:
-    """The table printed at the end of a run: step, instances, failed, wall time."""
-    rows = [("step", "instances", "failed", "wall time")]
+    """The table printed at the end of a run: step, instances, (reused,) failed, wall time; with
+    reuse or resume, a last line with how many instances were reused, ran and failed."""
+    reuse = run.get("reuse") or {}
+    shown = bool(reuse.get("enabled"))
+    rows = [("step", "instances", *(("reused",) if shown else ()), "failed", "wall time")]
     for s in run.get("steps", []):
         rows.append(
-            (s["task"], str(s["instances"]), str(len(s["failed"])), f"{s['wall_seconds']:.2f} s")
+            (
+                s["task"],
+                str(s["instances"]),
+                *((str(len(s.get("reused", []))),) if shown else ()),
+                str(len(s["failed"])),
+                f"{s['wall_seconds']:.2f} s",
+            )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"{run['context']} context ({run['status']}, {run['wall_seconds']:.2f} s)"]
     for r in rows:
         lines.append(
@@ -90,7 +116,29 @@ def format_summary(run: dict[str, Any]) -> str:
             + "  "
             + "  ".join(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))
         )
+    if shown:
+        lines.append("  " + format_reuse(reuse))
     return "\n".join(lines)
+
+
+def format_reuse(reuse: dict[str, Any]) -> str:
+    """``reuse: 4 instances reused, 2 ran (0 failed), resumed from RUN; store 3.7 kB of 2048 MB``."""
+    failed = reuse.get("failed", 0)
+    again = "failed again" if reuse.get("resumed_from") else "failed"
+    text = (
+        f"reuse: {reuse.get('reused', 0)} instance{'s' * (reuse.get('reused', 0) != 1)} reused, "
+        f"{reuse.get('ran', 0)} ran ({failed} {again})"
+    )
+    if reuse.get("resumed_from"):
+        text += f", resumed from {reuse['resumed_from']}"
+    if "store_bytes" in reuse:
+        text += (
+            f"; store {reuse['store_bytes'] / 1e3:.1f} kB of "
+            f"{reuse['store_limit_bytes'] / 2**20:.0f} MB"
+        )
+        if reuse.get("evicted"):
+            text += f", {reuse['evicted']} evicted"
+    return text
 
 
 def format_errors(run: dict[str, Any]) -> str:

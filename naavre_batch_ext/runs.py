@@ -63,6 +63,7 @@ _KEPT_RESULT_KEYS = (
     "wall_seconds",
     "errors",
     "warnings",
+    "reuse",
 )
 """What a finished context's result keeps: the traces and cell outputs can be large and are in
 ``result.json`` of the run folder (workflow context), so they are not held in memory."""
@@ -109,6 +110,10 @@ class RunRequest:
     runs_root: Path | None = None
     """The folder run folders must resolve inside: the configured runs folder
     (``c.NaavreBatch.runs_dir``), or ``None`` for the server root."""
+    reuse: bool = False
+    """Take unchanged task instances from the runs folder's reuse store (``"reuse": true``)."""
+    resume: str | None = None
+    """Run again only the failed or missing instances of this earlier run (``"resume"``)."""
 
 
 def _now() -> str:
@@ -204,6 +209,7 @@ class Run:
                     instances=event.get("instances"),
                     done=0,
                     failed=0,
+                    reused=0,
                     seconds=None,
                     instance_status=[],
                 )
@@ -214,16 +220,26 @@ class Run:
                 task["done"] = event.get("done", task["done"] + 1)
                 if event.get("status") == "failed":
                     task["failed"] += 1
+                if event.get("reused"):
+                    task["reused"] = task.get("reused", 0) + 1
                 task["instance_status"].append(
                     {
                         "instance": event.get("instance"),
                         "status": event.get("status"),
                         "seconds": event.get("seconds"),
+                        "reused": bool(event.get("reused")),
                     }
                 )
                 task["instance_status"].sort(
                     key=lambda i: i["instance"] if i["instance"] is not None else -1
                 )
+            elif kind == "instance-progress":  # a tqdm bar inside a running instance
+                task = _find_task(context, event["task"])
+                bars = task.setdefault("instance_progress", {})
+                bars[str(event.get("instance"))] = {
+                    "n": event.get("n"),
+                    "total": event.get("total"),
+                }
             elif kind == "task-finished":
                 task = _find_task(context, event["task"])
                 task.update(status=event.get("status"), seconds=event.get("seconds"))
@@ -422,6 +438,11 @@ class RunManager:
                 root=request.runs_root or self.root,
                 progress=run.on_event,
                 cancel=run.cancel_handle,
+                **(
+                    {"reuse_store": request.reuse, "resume": request.resume}
+                    if request.reuse or request.resume
+                    else {}
+                ),
             )
         except runner.RunError as exc:
             error: dict[str, Any] = {"kind": "run-error", "message": exc.message, "hint": exc.hint}

@@ -42,6 +42,8 @@ export interface IStep {
   batch_count: BatchCount | null;
   split_variable: string | null;
   imports: string[];
+  /** `naavre:no-reuse` on one of its cells (or the header's): a run with reuse always runs it. */
+  no_reuse?: boolean;
 }
 
 export interface ISection {

@@ -56,6 +56,12 @@ export namespace CommandIDs {
   export const runWorkflow = 'naavre-batch:run-workflow';
   /** Run both contexts and compare the values passed between steps. */
   export const runCompare = 'naavre-batch:run-compare';
+  /** Compare both contexts, taking unchanged workflow step instances from the reuse store. */
+  export const runReuse = 'naavre-batch:run-reuse';
+  /** Re-run only the failed or missing instances of the panel's failed run. */
+  export const rerunFailed = 'naavre-batch:rerun-failed';
+  /** Load the first failed instance's inputs into the notebook's kernel; select its cell. */
+  export const debugFailed = 'naavre-batch:debug-failed';
   /** Cancel the panel's current run. */
   export const cancelRun = 'naavre-batch:cancel-run';
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from argo_fake import FakeArgo, FakeThread
-from helpers import SEED, tagged_seed_notebook, write_tmp
+from helpers import BROKEN_ITEM_VARIABLE, SEED, tagged_seed_notebook, write_tmp
 
 
 @pytest.fixture
@@ -49,9 +49,11 @@ def _own_jupyter_config_dir(
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeThread]:
-    """The fake Argo server of tests/argo_fake.py, on its own thread."""
-    server = FakeThread(FakeArgo())
+def fake(tmp_path: Path) -> Iterator[FakeThread]:
+    """The fake Argo server of tests/argo_fake.py, on its own thread; its pods run in
+    ``tmp_path/argo``, and the item ``13`` of helpers.seed_with_a_broken_item fails in them
+    (``FakeArgo.pod_env``; other notebooks do not read it)."""
+    server = FakeThread(FakeArgo(pod_env={BROKEN_ITEM_VARIABLE: "13"}, root=tmp_path / "argo"))
     yield server
     server.close()
 

@@ -79,6 +79,35 @@ def tagged_seed_notebook() -> NotebookNode:
     return tag_notebook(SEED, SEED_TAGS)
 
 
+BROKEN_ITEM_VARIABLE = "SEED_BROKEN_ITEM"
+"""The environment variable that makes :func:`seed_with_a_broken_item` fail on one item."""
+
+
+def seed_with_a_broken_item() -> NotebookNode:
+    """The tagged seed whose processor raises ``ValueError: cannot process item N`` for the item
+    named by the environment variable :data:`BROKEN_ITEM_VARIABLE` (unset: the seed as it is).
+
+    A failure that depends on the pod's environment stands for one that goes away (a service
+    that was down): the fake Argo server gives its pods that environment
+    (``FakeArgo.pod_env``), so a test can fail a batch for real, then fix it and retry.
+    """
+    nb = tagged_seed_notebook()
+    cell = nb.cells[6]
+    old = "    return item / 42"
+    assert old in cell.source
+    cell.source = cell.source.replace(
+        old,
+        "    import os\n"
+        f"    if str(item) == os.environ.get('{BROKEN_ITEM_VARIABLE}'):\n"
+        "        raise ValueError(f'cannot process item {item}')\n" + old,
+    )
+    return nb
+
+
+BROKEN_ITEM_LINE = 8
+"""The line of cell 6 of :func:`seed_with_a_broken_item` that raises."""
+
+
 def tagged_tutorial(name: str) -> NotebookNode:
     """One of the NaaVRE tutorial notebooks (see :data:`TUTORIALS`), tagged."""
     return tag_notebook(NOTEBOOKS / f"{name}.ipynb", TUTORIAL_TAGS[name])

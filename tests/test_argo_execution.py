@@ -293,6 +293,24 @@ class Pod:
     folder: Path | None = None
     stored: dict[str, Path] = field(default_factory=dict)
     printed: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    """The input parameters as the task's arguments resolved them (the node's ``inputs``)."""
+    desc: str = ""
+    """What the controller puts between the parentheses of a fan-out node's name (``node_desc``)."""
+    attempts: list[Pod] = field(default_factory=list)
+    """Earlier failed attempts under a ``retryStrategy``, oldest first (this pod is the last)."""
+
+
+def node_desc(raw_item: Any) -> str:
+    """The description in a fan-out instance's node name ``<task>(<i>:<desc>)``: operator.go
+    ``processItem`` (a string or number item as ``fmt.Sprint(item)``, which is ``Item.String``;
+    a map item as its ``key:value`` pairs sorted and joined by commas, each value through
+    ``Item.String``), then ``generateNodeName`` drops every ``(`` and ``)``."""
+    if isinstance(raw_item, dict):
+        desc = ",".join(sorted(f"{k}:{item_text(v)}" for k, v in raw_item.items()))
+    else:
+        desc = item_text(raw_item)
+    return desc.replace("(", "").replace(")", "")
 
 
 @dataclass
@@ -318,8 +336,19 @@ class ArgoPlayer:
     loads as a folder, as the S3, GCS and Azure drivers load a directory.
     """
 
-    def __init__(self, text: str, root: Path, encoding: str = "aggregatedJSONValueList") -> None:
+    def __init__(
+        self,
+        text: str,
+        root: Path,
+        encoding: str = "aggregatedJSONValueList",
+        name: str = WORKFLOW_NAME,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``name`` is ``{{workflow.name}}``; ``env`` is added to every pod's environment (what a
+        cluster's nodes would give, e.g. to reach a shared file system)."""
         assert encoding in AGGREGATIONS, encoding
+        self.name = name
+        self.env = dict(env or {})
         self.doc = yaml.safe_load(text)
         self.root = root
         self.repository = root / "artifact-repository"
@@ -329,7 +358,15 @@ class ArgoPlayer:
         self.pod_count = 0
         self.last_stored: dict[str, Path] = {}
 
-    def play(self, parameters: dict[str, str] | None = None) -> Play:
+    def play(
+        self,
+        parameters: dict[str, str] | None = None,
+        keep: dict[tuple[str, int | None], Pod] | None = None,
+    ) -> Play:
+        """Run the workflow. ``keep`` holds pods of an earlier run that succeeded, by (task,
+        item index or None): they are not run again, as workflow/util/util.go
+        ``FormulateRetryWorkflow`` keeps succeeded nodes when a failed run is retried."""
+        keep = keep or {}
         spec = self.doc["spec"]
         values = {p["name"]: p["value"] for p in spec.get("arguments", {}).get("parameters", [])}
         for name, value in (parameters or {}).items():
@@ -339,7 +376,7 @@ class ArgoPlayer:
         metadata = self.doc["metadata"]
         for kind in ("annotations", "labels"):  # operator.go setGlobalParameters
             scope.update({f"workflow.{kind}.{k}": v for k, v in metadata.get(kind, {}).items()})
-        scope["workflow.name"] = WORKFLOW_NAME
+        scope["workflow.name"] = self.name
         dag = self.templates[spec["entrypoint"]]["dag"]["tasks"]
         pods: dict[str, list[Pod]] = {}
         done: dict[str, bool] = {}  # task -> whether dependants may run
@@ -353,9 +390,12 @@ class ArgoPlayer:
                     items = parse_with_param(substitute(task["withParam"], scope))
                     if not items:  # Argo skips the task; dependants that need its outputs fail
                         return Play(pods, "Failed", f"{task['name']}: withParam is empty")
-                    runs = [self._run_task(task, scope, item) for item in items]
+                    runs = [
+                        keep.get((task["name"], i)) or self._run_retrying(task, scope, item)
+                        for i, item in enumerate(items)
+                    ]
                 else:
-                    runs = [self._run_task(task, scope, None)]
+                    runs = [keep.get((task["name"], None)) or self._run_retrying(task, scope, None)]
             except Unresolved as exc:
                 return Play(pods, "Error", f"{task['name']}: unable to resolve {{{{{exc}}}}}")
             pods[task["name"]] = runs
@@ -384,6 +424,20 @@ class ArgoPlayer:
                 continue  # nothing to aggregate: a reference to it is unresolvable
             scope[key] = aggregate([p.outputs[name] for p in ok], self.encoding)
 
+    def _run_retrying(self, task: dict[str, Any], scope: dict[str, str], item: Any) -> Pod:
+        """One node's pods: under the template's ``retryStrategy`` a failed pod runs again, at
+        most ``limit`` more times (operator.go ``executeTemplate`` and ``processNodeRetries``;
+        the backoff's waiting is not played)."""
+        strategy = self.templates[task["template"]].get("retryStrategy") or {}
+        limit = int(strategy.get("limit", 0))
+        pod = self._run_task(task, scope, item)
+        attempts: list[Pod] = []
+        while pod.returncode != 0 and len(attempts) < limit:
+            attempts.append(pod)
+            pod = self._run_task(task, scope, item)
+        pod.attempts = attempts
+        return pod
+
     def _run_task(self, task: dict[str, Any], scope: dict[str, str], item: Any) -> Pod:
         local = dict(scope)
         if item is not None:
@@ -409,7 +463,10 @@ class ArgoPlayer:
         template_scope.update({f"inputs.parameters.{k}": v for k, v in args.items()})
         resolved = substitute_all(template, template_scope)
         shown = json.loads(go_marshal(item)) if item is not None else None
-        return self._run_pod(task["name"], resolved, shown)
+        pod = self._run_pod(task["name"], resolved, shown)
+        pod.inputs = args
+        pod.desc = node_desc(item) if item is not None else ""
+        return pod
 
     def _load_artifact(self, artifact: dict[str, Any], target: Path) -> str | None:
         """Write an input artifact into the pod, as Argo's init container does; an error text."""
@@ -466,6 +523,7 @@ class ArgoPlayer:
             if key.endswith(("_DIR", "_FILE")) and value.startswith("/"):
                 env[key] = str(in_pod(value))
         env["PATH"] = os.environ.get("PATH", "")
+        env.update(self.env)
         # Instrumentation, not Argo: what each cell printed, as the pod's log shows it but cut by
         # cell, for the comparison with the notebook (compare.compare_traces).
         env["NAAVRE_PRINTED_FILE"] = str(pod_root / "printed-by-cell.json")
@@ -486,17 +544,26 @@ class ArgoPlayer:
         printed = pod_root / "printed-by-cell.json"
         if printed.exists():
             pod.printed = json.loads(printed.read_text(encoding="utf-8"))
-        if proc.returncode != 0:
-            return pod
         outputs = template.get("outputs", {})
+        # postmain.go PostMain: output parameters are saved after the main container ended,
+        # whether it failed or not (executor.go SaveParameters: a missing file is an error
+        # unless valueFrom.default is given).
         for param in outputs.get("parameters", []):
             path = in_pod(param["valueFrom"]["path"])
-            if not path.exists():  # Argo fails the node when an output file is missing
+            if path.exists():
+                text = path.read_text(encoding="utf-8")
+            elif "default" in param["valueFrom"]:
+                text = param["valueFrom"]["default"]
+            elif proc.returncode != 0:
+                continue  # the node has failed already
+            else:  # Argo fails the node when an output file is missing
                 pod.returncode = 1
                 pod.stderr += f"\noutput parameter file {param['valueFrom']['path']} missing"
                 return pod
             # executor.go SaveParameters: "Trims off a single newline for user convenience"
-            pod.outputs[param["name"]] = path.read_text(encoding="utf-8").removesuffix("\n")
+            pod.outputs[param["name"]] = text.removesuffix("\n")
+        if proc.returncode != 0:
+            return pod
         self.last_stored = pod.stored
         for artifact in outputs.get("artifacts", []):
             error = self._save_artifact(artifact, in_pod(artifact["path"]))

@@ -1,7 +1,9 @@
 """Running on an Argo server (naavre_batch_ext/engines/cluster.py, cluster_client.py, ``naavre-batch
 submit``), against the fake Argo server of tests/argo_fake.py: every request checked against
 Argo's OpenAPI description, every answer valid for it, ``status.nodes`` as the controller fills
-them (see argo_fake.py for the source files and functions it follows)."""
+them from a real run of the exported workflow's pods (see argo_fake.py for the source files and
+functions it follows). A batch fails for real: the seed's processor raises for item 13 while the
+pods' environment says so (helpers.seed_with_a_broken_item)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,14 @@ from typing import Any
 
 import pytest
 import yaml
-from argo_fake import FakeArgo, FakeThread, node_id, self_signed
-from helpers import NOTEBOOKS
+from argo_fake import FakeArgo, FakeThread, Run, node_id, self_signed
+from helpers import (
+    BROKEN_ITEM_LINE,
+    BROKEN_ITEM_VARIABLE,
+    NOTEBOOKS,
+    seed_with_a_broken_item,
+    write_tmp,
+)
 
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.core.spec import spec_for_path
@@ -33,6 +41,7 @@ from naavre_batch_ext.engines.cluster import (
     list_request,
     log_request,
     log_text,
+    missing_log_reason,
     retry_request,
     run_status,
     settings_from,
@@ -46,8 +55,20 @@ TAGGED = NOTEBOOKS / "splitting-batches-tagged.ipynb"
 NS = "naavre"
 
 
-def seed_workflow(parameters: dict[str, Any] | None = None) -> dict[str, Any]:
-    spec = spec_for_path(str(TAGGED))
+BROKEN = "13"
+"""The item the broken seed's processor fails on: the seed groups its 28 items into lists of
+``ceil(28 / m)``, and the split cuts the list of lists into m batches of one list each, so item 13
+is in batch 2 (item 2) for m = 5 and in batch 1 (item 1) for m = 3."""
+
+
+@pytest.fixture
+def broken_seed(tmp_path: Path) -> Path:
+    """The tagged seed whose processor fails on item 13 in the fake's pods."""
+    return write_tmp(seed_with_a_broken_item(), tmp_path, "splitting-batches-tagged.ipynb")
+
+
+def seed_workflow(parameters: dict[str, Any] | None = None, path: Path = TAGGED) -> dict[str, Any]:
+    spec = spec_for_path(str(path))
     return workflow_for(spec, "splitting-batches-tagged.ipynb", ArgoOptions(), parameters or {}, NS)
 
 
@@ -129,90 +150,148 @@ def test_submitted_workflow_is_the_export_with_labels_naming_the_notebook() -> N
 # -- mapping status.nodes onto the steps ------------------------------------------------------
 
 
-def scripted(
-    stage: int, options: ArgoOptions | None = None, **params: Any
-) -> tuple[FakeArgo, dict[str, Any]]:
-    fake = FakeArgo()
-    spec = spec_for_path(str(TAGGED))
+def played(
+    root: Path,
+    options: ArgoOptions | None = None,
+    stage: int | None = None,
+    broken: str | None = BROKEN,
+    **params: Any,
+) -> tuple[FakeArgo, Run]:
+    """The broken seed created on a fake server, its pods run for real, shown at ``stage``
+    (default: the end)."""
+    fake = FakeArgo(pod_env={BROKEN_ITEM_VARIABLE: broken} if broken else {}, root=root)
+    spec = spec_for_path(str(write_tmp(seed_with_a_broken_item(), root, "seed.ipynb")))
     workflow = workflow_for(spec, "seed.ipynb", options or ArgoOptions(), params, NS)
     wf = fake.create(NS, workflow)
     run = fake.runs[wf["metadata"]["name"]]
-    run.stage = stage
+    fake.execute(run)
+    run.stage = run.last if stage is None else stage
     fake.fill(run)
     assert fake.problems == []
-    return fake, run.workflow
+    return fake, run
 
 
-def test_a_fresh_run_is_pending_in_every_step() -> None:
-    _, wf = scripted(0)
-    status = run_status(wf)
+VALUES = ("parameters", "artifacts")
+
+
+def test_a_fresh_run_is_pending_in_every_step(tmp_path: Path) -> None:
+    _, run = played(tmp_path, stage=0)
+    status = run_status(run.workflow)
     assert status["phase"] == "Pending" and not status["finished"]
     assert [s["state"] for s in status["steps"]] == ["pending"] * 3
 
 
-def test_running_batches_are_counted_done_running_of_m() -> None:
-    _, wf = scripted(3)
-    process = run_status(wf)["steps"][1]
+def test_running_batches_are_counted_done_running_of_m(tmp_path: Path) -> None:
+    _, run = played(tmp_path, stage=3, broken=None)
+    process = run_status(run.workflow)["steps"][1]
     assert process["steps"] == ["process-batches"] and process["state"] == "running"
     inst = process["instances"]
     assert (inst["total"], inst["done"], inst["running"], inst["failed"]) == (5, 3, 2, 0)
 
 
-def test_a_failed_batch_is_named_with_its_item_range_from_the_split_rule() -> None:
-    _, wf = scripted(4)
-    status = run_status(wf)
+@pytest.mark.parametrize("values", VALUES)
+def test_every_batch_has_the_item_range_the_splitter_wrote(values: str, tmp_path: Path) -> None:
+    """Issue 18: the ranges come from the splitter's batch table (``naavre-batch-list``), in
+    elements of the split variable (the seed's ``batches``: 3 lists for m = 3)."""
+    _, run = played(tmp_path, ArgoOptions(values=values), broken=None, param_max_batch_count=3)
+    status = run_status(run.workflow)
+    items = status["steps"][1]["instances"]["items"]
+    assert [(i["index"], i["start"], i["stop"]) for i in items] == [
+        (i, a, b) for i, (a, b) in enumerate(batch_ranges(3, 3))
+    ]
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_a_failed_batch_is_named_with_its_item_range(values: str, tmp_path: Path) -> None:
+    _, run = played(tmp_path, ArgoOptions(values=values), param_max_batch_count=3)
+    status = run_status(run.workflow)
     assert status["phase"] == "Failed" and status["finished"]
     batch = next(f for f in status["failures"] if f["task"] == "process-batches")
-    assert (batch["index"], batch["start"], batch["stop"]) == (3, *batch_ranges(28, 5)[3])
+    assert (batch["index"], batch["start"], batch["stop"]) == (1, 1, 2)
     assert batch["cells"] == [6]
     inst = status["steps"][1]["instances"]
-    assert (inst["done"], inst["failed"]) == (4, 1)
+    assert (inst["done"], inst["failed"]) == (2, 1)
 
 
-def test_pod_names_follow_argo_generate_pod_name() -> None:
+@pytest.mark.parametrize("values", VALUES)
+def test_without_the_splitter_s_table_the_range_comes_from_the_instance(
+    values: str, tmp_path: Path
+) -> None:
+    """The batch in the text form (``--values parameters``) or the withParam item in the node's
+    name (``--values artifacts``, operator.go processItem) give the same range."""
+    _, run = played(tmp_path, ArgoOptions(values=values), param_max_batch_count=3)
+    for node in run.workflow["status"]["nodes"].values():
+        if node["templateName"] == "gen-batches":
+            node.pop("outputs")
+    batch = next(f for f in run_status(run.workflow)["failures"] if f["index"] is not None)
+    assert (batch["index"], batch["start"], batch["stop"]) == (1, 1, 2)
+
+
+def test_pod_names_follow_argo_generate_pod_name(tmp_path: Path) -> None:
     """workflow/util/pod_name.go, GeneratePodName (v2): <workflow>-<template>-<fnv32a(node name)>;
     the node id (workflow_types.go, NodeID) ends with the same hash."""
-    _, wf = scripted(4)
+    _, run = played(tmp_path)
+    wf = run.workflow
     name = wf["metadata"]["name"]
-    item = run_status(wf)["steps"][1]["instances"]["items"][3]
+    item = run_status(wf)["steps"][1]["instances"]["items"][2]
     node = next(
         n
         for n in wf["status"]["nodes"].values()
-        if n["displayName"].startswith("process-batches(3:")
+        if n["displayName"].startswith("process-batches(2:")
     )
     assert node["id"] == node_id(name, node["name"])
     assert item["podName"] == f"{name}-process-batches-{node['id'].rsplit('-', 1)[1]}"
     assert generate_pod_name(name, name, "main", name) == name
 
 
-def test_a_retried_batch_reports_its_last_attempt_pod() -> None:
+def test_a_retried_batch_reports_its_last_attempt_pod(tmp_path: Path) -> None:
     """With --retries the controller puts a Retry node per batch, its pods as children
     (operator.go, executeTemplate): the batch is counted once, its log is its last attempt's."""
-    _, wf = scripted(4, ArgoOptions(retries=1))
+    fake, run = played(tmp_path, ArgoOptions(retries=1))
+    wf = run.workflow
     status = run_status(wf)
     inst = status["steps"][1]["instances"]
     assert (inst["total"], inst["done"], inst["failed"]) == (5, 4, 1)
     failed = next(i for i in inst["items"] if i["state"] == "failed")
-    attempt = next(
+    attempts = [
         n
         for n in wf["status"]["nodes"].values()
-        if n["type"] == "Pod"
-        and n["displayName"].startswith(f"process-batches({failed['index']}:")
-        and n["name"].endswith("(1)")
-    )
+        if n["type"] == "Pod" and n["displayName"].startswith(f"process-batches({failed['index']}:")
+    ]
+    assert sorted(n["name"][-3:] for n in attempts) == ["(0)", "(1)"]  # both really ran
+    last = next(n for n in attempts if n["name"].endswith("(1)"))
     name = wf["metadata"]["name"]
-    assert failed["podName"] == generate_pod_name(
-        name, attempt["name"], "process-batches", attempt["id"]
-    )
+    assert failed["podName"] == generate_pod_name(name, last["name"], "process-batches", last["id"])
+    assert "cannot process item 13" in "\n".join(fake.log(run, failed["podName"]))
 
 
-def test_the_batch_count_parameter_of_the_run_gives_its_instance_count() -> None:
-    _, wf = scripted(6, param_max_batch_count=4)
-    status = run_status(wf)
+def test_the_batch_count_parameter_of_the_run_gives_its_instance_count(tmp_path: Path) -> None:
+    _, run = played(tmp_path, broken=None, param_max_batch_count=4)
+    status = run_status(run.workflow)
     assert status["phase"] == "Succeeded"
     inst = status["steps"][1]["instances"]
     assert (inst["total"], inst["done"]) == (4, 4)
-    assert [(i["start"], i["stop"]) for i in inst["items"]] == batch_ranges(28, 4)
+    assert [(i["start"], i["stop"]) for i in inst["items"]] == batch_ranges(4, 4)
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_the_merger_s_output_is_in_the_status_after_pod_gc_deleted_its_pod(
+    values: str, tmp_path: Path
+) -> None:
+    """podGC OnPodSuccess (the default) deletes the merger's pod as soon as it succeeded
+    (pod/cleanup.go), and its log with it; what it printed stays in the Workflow's status."""
+    fake, run = played(tmp_path, ArgoOptions(values=values), broken=None)
+    status = run_status(run.workflow)
+    merger = status["steps"][2]
+    assert merger["podName"] in run.deleted and fake.log(run, merger["podName"]) == []
+    assert merger["output"]["cutBytes"] == 0
+    assert "Processed items: [0.0, 0.023809523809523808," in merger["output"]["text"]
+    (summary,) = merger["summary"]
+    assert (summary["name"], summary["type"], summary["length"]) == ("processed_batches", "list", 5)
+    assert summary["preview"].startswith("[[0.0, 0.023809523809523808")
+    assert status["podGC"] == "OnPodSuccess"
+    reason = missing_log_reason(status, merger["state"])
+    assert "deleted by pod GC (podGC strategy OnPodSuccess)" in reason and "archiveLogs" in reason
 
 
 def test_a_failed_step_log_names_its_cell_and_line() -> None:
@@ -230,12 +309,14 @@ def test_a_failed_step_log_names_its_cell_and_line() -> None:
 # -- the API calls, against the fake server ---------------------------------------------------
 
 
-def test_every_call_is_valid_for_argo_s_openapi_description(argo_env: FakeThread) -> None:
+def test_every_call_is_valid_for_argo_s_openapi_description(
+    argo_env: FakeThread, broken_seed: Path
+) -> None:
     s = settings_from(os.environ)
-    created = send(s, create_request(NS, seed_workflow()))
+    created = send(s, create_request(NS, seed_workflow(path=broken_seed)))
     name = created["metadata"]["name"]
-    for _ in range(6):
-        send(s, get_request(NS, name))
+    while not run_status(send(s, get_request(NS, name)))["finished"]:
+        pass
     listed = send(s, list_request(NS, label_selector("splitting-batches-tagged.ipynb")))
     assert [i["metadata"]["name"] for i in listed["items"]] == [name]
     status = run_status(send(s, get_request(NS, name)))
@@ -270,41 +351,97 @@ def test_the_fake_server_does_catch_a_request_outside_the_openapi_description(
 # -- naavre-batch submit ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("values", VALUES)
 def test_submit_watch_prints_the_progress_table_until_the_failed_batch(
-    argo_env: FakeThread, capsys: pytest.CaptureFixture[str]
+    values: str, argo_env: FakeThread, broken_seed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["submit", str(TAGGED), "--watch", "--interval", "0.01"])
+    code = main(
+        ["submit", str(broken_seed), "-p", "param_max_batch_count=3", "--values", values]
+        + ["--watch", "--interval", "0.01"]
+    )
     out = capsys.readouterr()
     assert code == 1
-    assert "Pending" in out.out and "3/5 done, 2 running" in out.out
-    lo, hi = batch_ranges(28, 5)[3]
-    assert f"failed: process-batches batch 3 (items {lo}..{hi - 1})" in out.out
-    # ... and where it failed, from the batch's own log
-    assert "--- process-batches batch 3 failed in cell 6, line 4;" in out.out
-    assert f"ValueError: cannot process item {lo}" in out.out
+    assert "Pending" in out.out and "0/3 done, 2 running" in out.out
+    assert "failed: process-batches batch 1 (item 1): Error (exit code 1)" in out.out
+    # ... and where it failed, from the batch's own log, ending with the step's last line
+    assert (
+        f"--- process-batches batch 1 (item 1) failed in cell 6, line {BROKEN_ITEM_LINE}; the end "
+        "of its log ---" in out.out
+    )
+    assert (
+        f"naavre-batch: step process-batches failed in cell 6, line {BROKEN_ITEM_LINE}: "
+        "ValueError: cannot process item 13" in out.out
+    )
     assert argo_env.fake.token not in out.out + out.err
     assert argo_env.fake.problems == []
 
 
-def test_submit_watch_follows_a_retried_run_to_success(
-    argo_env: FakeThread, capsys: pytest.CaptureFixture[str]
+def test_submit_watch_says_why_a_failed_batch_has_no_log(
+    argo_env: FakeThread, broken_seed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    original = argo_env.fake.advance
-
-    def advance(run: Any) -> None:  # a batch fails and the user retries it between two polls
-        if run.stage == 3 and not run.retried:
-            argo_env.fake.retry(run)
-            return
-        original(run)
-
-    argo_env.fake.advance = advance  # type: ignore[method-assign]
+    """With --pod-gc OnPodCompletion the failed pod is deleted too (pod/cleanup.go): its log is
+    gone, and the user is told so and how to keep logs, never shown an empty section."""
     code = main(
-        ["submit", str(TAGGED), "-p", "param_max_batch_count=3", "--watch", "--interval", "0.01"]
+        ["submit", str(broken_seed), "-p", "param_max_batch_count=3", "--pod-gc", "OnPodCompletion"]
+        + ["--watch", "--interval", "0.01"]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert (
+        "--- process-batches batch 1 (item 1) failed in cell 6; no log: the pod was deleted by "
+        "pod GC (podGC strategy OnPodCompletion)" in out
+    )
+    assert "archiveLogs" in out and "--pod-gc" in out
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_submit_watch_follows_a_retried_run_to_success_and_prints_the_stored_output(
+    values: str, argo_env: FakeThread, broken_seed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The batch fails, the cause goes away and the user retries between two polls; the merger's
+    pod is deleted by pod GC the moment it succeeds, before --watch asks, and its printed output
+    is still shown (from the Workflow's status)."""
+    fake = argo_env.fake
+    original = fake.advance
+    runs: list[Run] = []
+
+    def advance(run: Run) -> None:
+        original(run)
+        if run.workflow["status"].get("phase") == "Failed" and not runs:
+            runs.append(run)
+            fake.pod_env.clear()
+            fake.retry(run)
+
+    fake.advance = advance  # type: ignore[method-assign]
+    code = main(
+        ["submit", str(broken_seed), "-p", "param_max_batch_count=3", "--values", values]
+        + ["--watch", "--interval", "0.01"]
     )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "3/3 done" in out
-    assert "--- output of retrieve-batches ---\nProcessed items: [0.0, " in out
+    (run,) = runs
+    merger = run_status(run.workflow)["steps"][2]
+    assert merger["podName"] in run.deleted
+    assert not any(
+        r["path"].endswith("/log") and ("podName", merger["podName"]) in r["query"]
+        for r in fake.requests
+    )
+    assert "--- output of retrieve-batches ---\nProcessed batches: [[0.0, " in out
+    assert "\nProcessed items: [0.0, 0.023809523809523808," in out
+    # Argo keeps the batches that succeeded before the retry (workflow/util/util.go,
+    # FormulateRetryWorkflow, createNewRetryWorkflow): only the broken batch 1 ran again.
+    assert "3/3 done (2 kept from before the retry)" in out
+    assert "retried: process-batches: batch(es) 0, 2 kept (succeeded before the retry), " in out
+    assert "batch(es) 1 re-ran" in out
+
+
+def test_a_run_never_retried_reports_nothing_kept(tmp_path: Path) -> None:
+    _, run = played(tmp_path, broken=None)
+    status = run_status(run.workflow)
+    chain = next(step for step in status["steps"] if step["instances"])
+    assert chain["instances"]["reused"] == 0
+    assert not any(step["reused"] for step in status["steps"])
 
 
 def test_submit_without_watch_names_the_run(
@@ -429,14 +566,6 @@ def test_submit_without_a_configured_server_says_which_variable_to_set(
     assert "no Argo server configured" in err and "ARGO_SERVER" in err
 
 
-def test_without_the_splitter_s_counts_the_batch_range_comes_from_its_item() -> None:
-    _, wf = scripted(4)
-    for node in wf["status"]["nodes"].values():
-        node.pop("outputs", None)  # e.g. outputs not (yet) recorded in the status
-    batch = next(f for f in run_status(wf)["failures"] if f["index"] is not None)
-    assert (batch["start"], batch["stop"]) == batch_ranges(28, 5)[3]
-
-
 def _tagged_test_notebooks() -> list[Path]:
     found = []
     for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
@@ -459,3 +588,16 @@ def test_every_planned_task_is_a_dag_task_of_the_export(path: Path) -> None:
     fanned = {t["name"] for t in entry["dag"]["tasks"] if "withParam" in t}
     assert fanned == {t["task"] for t in tasks if t["kind"] == "processors"}
     assert sorted(s for t in tasks for s in t["steps"]) == sorted(s["id"] for s in spec["steps"])
+
+
+def test_the_ui_tests_broken_seed_is_the_helpers_one() -> None:
+    """ui-tests/notebooks/splitting-batches-broken.ipynb (what ui-tests/tests/cluster.spec.ts
+    submits) is helpers.seed_with_a_broken_item, so the UI tests' failing batch is this one."""
+    import nbformat
+
+    path = Path(__file__).parents[1] / "ui-tests" / "notebooks" / "splitting-batches-broken.ipynb"
+    saved = nbformat.read(path, as_version=4)
+    made = seed_with_a_broken_item()
+    assert [(c.source, c.metadata.get("tags")) for c in saved.cells] == [
+        (c.source, c.metadata.get("tags")) for c in made.cells
+    ]

@@ -1,22 +1,33 @@
 """The cluster endpoints (``cluster/connection``, ``cluster-runs``...) against the fake Argo server
-of tests/argo_fake.py: submit, follow a scripted run to its failed batch, read that batch's log at
-its cell, retry, stop, resubmit; connection problems as clear JSON errors; the token in no
-answer and no log line."""
+of tests/argo_fake.py, whose answers come from really running the exported workflow's pods: submit,
+follow a run to its failed batch (the seed's processor raises for item 13,
+helpers.seed_with_a_broken_item), read that batch's log at its cell, retry, the merger's output
+after pod GC deleted its pod, stop, resubmit; connection problems as clear JSON errors; the token
+in no answer and no log line."""
 
 from __future__ import annotations
 
 import json
 import logging
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
 from argo_fake import FakeArgo, FakeThread, self_signed
+from helpers import BROKEN_ITEM_LINE, seed_with_a_broken_item, write_tmp
 from tornado.httpclient import HTTPClientError
 
 from naavre_batch_ext.core.split import batch_ranges
 
 NS = "naavre"
+
+
+@pytest.fixture
+def broken_seed(jp_root_dir: Path) -> str:
+    """The tagged seed whose processor raises for item 13 in the fake's pods, at the root."""
+    write_tmp(seed_with_a_broken_item(), jp_root_dir, "broken-seed.ipynb")
+    return "broken-seed.ipynb"
 
 
 @pytest.fixture
@@ -52,9 +63,11 @@ def no_token(token: str, answers: list[str], caplog: pytest.LogCaptureFixture) -
     assert token not in logs
 
 
+@pytest.mark.parametrize("values", ["parameters", "artifacts"])
 async def test_a_cluster_run_from_submit_to_failed_batch_log_retry_and_success(
+    values: str,
     jp_fetch: Any,
-    seed: str,
+    broken_seed: str,
     argo_env: FakeThread,
     answers: list[str],
     caplog: pytest.LogCaptureFixture,
@@ -65,10 +78,14 @@ async def test_a_cluster_run_from_submit_to_failed_batch_log_retry_and_success(
         answers,
         "cluster-runs",
         method="POST",
-        body={"path": seed, "parameters": {"param_max_batch_count": 4}},
+        body={
+            "path": broken_seed,
+            "parameters": {"param_max_batch_count": 3},
+            "options": {"values": values},
+        },
     )
     assert code == 201 and run["state"] == "pending"
-    assert run["parameters"]["param_max_batch_count"] == "4"
+    assert run["parameters"]["param_max_batch_count"] == "3"
     name = run["name"]
     states = []
     while not run.get("finished"):
@@ -76,21 +93,29 @@ async def test_a_cluster_run_from_submit_to_failed_batch_log_retry_and_success(
         states.append([s["state"] for s in run["steps"]])
     assert ["running", "pending", "pending"] in states
     assert run["phase"] == "Failed"
+    # every batch has its items (elements of the seed's list of lists ``batches``)
+    items = run["steps"][1]["instances"]["items"]
+    assert [(i["start"], i["stop"]) for i in items] == batch_ranges(3, 3)
     batch = next(f for f in run["failures"] if f["index"] is not None)
     code, log = await call(jp_fetch, answers, "cluster-runs", name, "log", pod=batch["podName"])
     assert code == 200
-    assert (log["cell_index"], log["line"], log["step"]) == (6, 4, "process-batches")
-    assert (log["index"], log["start"], log["stop"]) == (batch["index"], *batch_ranges(28, 4)[3])
-    assert f"cannot process item {batch['start']}" in log["text"]
+    assert (log["cell_index"], log["line"], log["step"]) == (6, BROKEN_ITEM_LINE, "process-batches")
+    assert (log["index"], log["start"], log["stop"]) == (1, 1, 2)
+    assert "ValueError: cannot process item 13" in log["text"] and log["missing"] is None
+    argo_env.fake.pod_env.clear()  # the cause goes away
     code, run = await call(jp_fetch, answers, "cluster-runs", name, "retry", method="PUT")
     assert code == 200 and run["phase"] == "Running"
     while not run.get("finished"):
         code, run = await call(jp_fetch, answers, "cluster-runs", name)
     assert run["phase"] == "Succeeded"
-    assert run["steps"][1]["instances"]["done"] == 4
+    assert run["steps"][1]["instances"]["done"] == 3
     merger = run["steps"][2]
+    assert "\nProcessed items: [0.0, 0.023809523809523808," in merger["output"]["text"]
+    assert merger["summary"][0]["name"] == "processed_batches"
+    # pod GC (OnPodSuccess) deleted the merger's pod: the log says why it is empty
     code, log = await call(jp_fetch, answers, "cluster-runs", name, "log", pod=merger["podName"])
-    assert log["text"].startswith("Processed items: [0.0, ")
+    assert code == 200 and log["text"] == ""
+    assert "deleted by pod GC (podGC strategy OnPodSuccess)" in log["missing"]
     assert argo_env.fake.problems == []
     # the token went to the Argo server on every request, and nowhere else
     assert {r["authorization"] for r in argo_env.fake.requests} == {f"Bearer {argo_env.fake.token}"}
@@ -118,6 +143,7 @@ async def test_stop_fails_the_running_nodes_and_resubmit_starts_a_new_run(
     name = run["name"]
     for _ in range(3):
         _, run = await call(jp_fetch, answers, "cluster-runs", name)
+    assert run["steps"][1]["instances"]["running"] > 0
     code, stopped = await call(jp_fetch, answers, "cluster-runs", name, "stop", method="PUT")
     assert code == 200 and stopped["phase"] == "Failed"
     assert stopped["message"] == "Stopped with strategy 'Stop'"

@@ -40,12 +40,21 @@ def test_set_role_none_removes_every_naavre_tag() -> None:
     assert set_role(tags, "none") == ["x"]
 
 
+def test_set_role_keeps_no_reuse_when_the_role_changes() -> None:
+    assert set_role(["naavre:merger", "naavre:no-reuse"], "processor") == [
+        "naavre:processor",
+        "naavre:no-reuse",
+    ]
+    assert set_role(["naavre:merger", "naavre:no-reuse"], "none") == []
+
+
 def test_set_role_splitter_writes_batch_count_and_split() -> None:
     tags = set_role([], "splitter", batch_count="param_n", split="items")
     assert parse_tags(tags).to_json() == {
         "role": "splitter",
         "batch_count": {"parameter": "param_n"},
         "split": "items",
+        "no_reuse": False,
         "codes": [],
     }
 

@@ -163,6 +163,7 @@ class Step:
     batch_count: dict[str, Any] | None = None
     split_variable: str | None = None
     imports: list[str] = field(default_factory=list)
+    no_reuse: bool = False
 
 
 @dataclass
@@ -1130,6 +1131,11 @@ class _Analyser:
             if base and not base[0].isalpha():
                 base = f"{step.role}-{base}"[:MAX_ID_LENGTH].strip("-")
             step.id = _unique_id(base or f"{step.role}-{counts[step.role]}", used)
+        # naavre:no-reuse on any of a step's cells, or on a header cell (the header runs in every
+        # step): the step always runs, never taken from the reuse store.
+        header_no_reuse = any(c.annotation.no_reuse for c in header)
+        for step in steps:
+            step.no_reuse = header_no_reuse or any(c.annotation.no_reuse for c in step.cells)
         return header, steps
 
     def find_sections(self, steps: list[Step]) -> list[Section]:

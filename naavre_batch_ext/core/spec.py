@@ -89,6 +89,7 @@ def spec_from_analysis(analysis: Analysis, path: str) -> dict[str, Any]:
                 "batch_count": dict(s.batch_count) if s.batch_count else None,
                 "split_variable": s.split_variable,
                 "imports": list(s.imports),
+                **({"no_reuse": True} if s.no_reuse else {}),
             }
             for s in analysis.steps
         ],

@@ -8,7 +8,10 @@ Grammar (see docs/tags.md):
 - ``naavre:splitter`` / ``naavre:processor`` / ``naavre:merger``: the role, at most one per cell;
 - ``naavre:batch-count:<N>`` (integer N >= 1) or ``naavre:batch-count:<param_name>`` (a workflow
   parameter): only on a splitter, and required there;
-- ``naavre:split:<variable>``: optional on a splitter, names the list to split.
+- ``naavre:split:<variable>``: optional on a splitter, names the list to split;
+- ``naavre:no-reuse``: on any code cell, the step holding it (every step, on a header cell) always
+  runs: a run with reuse never takes its results from the store (its code reads files, clocks or
+  random numbers, which the reuse key cannot see).
 
 Parsing never raises: problems come back as :class:`TagProblem` values so the analysis can locate
 them. Writing (:func:`set_role`) only touches ``naavre:`` tags and keeps every other tag in order.
@@ -26,10 +29,12 @@ PREFIX = "naavre:"
 ROLES: tuple[str, ...] = ("splitter", "processor", "merger")
 BATCH_COUNT = "batch-count"
 SPLIT = "split"
+NO_REUSE = "no-reuse"
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 
 __all__ = [
+    "NO_REUSE",
     "PREFIX",
     "ROLES",
     "Annotation",
@@ -63,6 +68,7 @@ class Annotation:
     role: str | None = None
     batch_count: int | str | None = None
     split: str | None = None
+    no_reuse: bool = False
     problems: list[TagProblem] = field(default_factory=list)
 
     def batch_count_json(self) -> dict[str, Any] | None:
@@ -79,6 +85,7 @@ class Annotation:
             "role": self.role,
             "batch_count": self.batch_count_json(),
             "split": self.split,
+            "no_reuse": self.no_reuse,
             "codes": [p.code for p in self.problems],
         }
 
@@ -119,13 +126,16 @@ def parse_tags(tags: Sequence[Any] | None) -> Annotation:
             counts.append(body[len(BATCH_COUNT) + 1 :])
         elif body.startswith(SPLIT + ":"):
             splits.append(body[len(SPLIT) + 1 :])
+        elif body == NO_REUSE:
+            ann.no_reuse = True
         else:
             ann.problems.append(
                 _problem(
                     "unknown-tag",
                     f"unknown tag '{tag}'",
                     "use naavre:splitter, naavre:processor, naavre:merger, "
-                    "naavre:batch-count:<N or param_name> or naavre:split:<variable>",
+                    "naavre:batch-count:<N or param_name>, naavre:split:<variable> "
+                    "or naavre:no-reuse",
                 )
             )
 
@@ -250,6 +260,7 @@ def set_role(
     """Return ``tags`` with the cell's ``naavre:`` role set; all other tags kept in order.
 
     ``role`` is one of :data:`ROLES`, or ``None``/``"none"`` to remove every ``naavre:`` tag.
+    A ``naavre:no-reuse`` tag stays when the role changes (it is not part of the role).
     For a splitter, ``batch_count=None`` keeps an existing ``naavre:batch-count:`` tag and
     ``split=None`` keeps an existing ``naavre:split:`` tag, so changing one option does not lose
     the other. Raises ``ValueError`` for a role, batch count or split variable the grammar rejects.
@@ -284,6 +295,8 @@ def set_role(
             new.append(f"{PREFIX}{SPLIT}:{split}")
         else:
             new.extend(_option_tags(ours, SPLIT)[:1])
+    if f"{PREFIX}{NO_REUSE}" in ours:
+        new.append(f"{PREFIX}{NO_REUSE}")
     return kept + new
 
 

@@ -29,8 +29,14 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..core.split import batch_ranges
-from ..steps.scripts import RESERVED_BATCH_COUNT, RESERVED_BATCHES
+from ..steps.scripts import RESERVED_BATCHES
+from ..steps.step_runtime import (
+    RESERVED_BATCH,
+    RESERVED_BATCH_LIST,
+    RESERVED_PRINTED,
+    RESERVED_SUMMARY,
+)
+from ..steps.transport import MAGIC
 
 __all__ = [
     "ANNOTATION_NOTEBOOK_PATH",
@@ -47,11 +53,13 @@ __all__ = [
     "failure_location",
     "format_status_table",
     "generate_pod_name",
+    "item_range_text",
     "get_request",
     "label_selector",
     "list_request",
     "log_request",
     "log_text",
+    "missing_log_reason",
     "notebook_key",
     "prepare_workflow",
     "resubmit_request",
@@ -539,28 +547,136 @@ def _tasks_of(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [r for r in rows if isinstance(r, dict) and "task" in r]
 
 
-def _output(node: Mapping[str, Any], name: str) -> Any:
-    for p in (node.get("outputs") or {}).get("parameters") or []:
-        if p.get("name") == name and "value" in p:
-            try:
-                return json.loads(p["value"])
-            except (TypeError, ValueError):
-                return p["value"]
+_JSON_VALUE = MAGIC + b"json\n"
+_DESC_RANGE = re.compile(r"\((\d+):(?=[^()]*\bstart:(\d+))(?=[^()]*\bstop:(\d+))[^()]*\)$")
+
+
+def _json_value(text: Any) -> Any:
+    """A value as the step scripts write it into a parameter: the transport's text form of a
+    ``json`` value (``naavre-value/1 json\n<JSON>``) or plain JSON; ``None`` for anything else
+    (other codecs are never decoded here: no pickle is ever read from a cluster's answer)."""
+    if not isinstance(text, str):
+        return text
+    if "\n" not in text and text.startswith(_JSON_VALUE.decode("ascii").replace("\n", "\\n")):
+        # the withParam item as a processor's input: Argo renders a string item with its JSON
+        # escapes kept (Item.String, pkg/apis/workflow/v1alpha1/item.go), so undo them
+        try:
+            text = json.loads('"' + text + '"')
+        except ValueError:
+            return None
+    data = text.encode("utf-8")
+    if data.startswith(_JSON_VALUE):
+        data = data[len(_JSON_VALUE) :]
+    elif data.startswith(MAGIC):
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _range_of(value: Any) -> tuple[int, int, int] | None:
+    """``(index, start, stop)`` of a batch or a row of the batch table, when it has all three."""
+    if not isinstance(value, Mapping):
+        return None
+    index, start, stop = (value.get(k) for k in ("index", "start", "stop"))
+    if type(index) is int and type(start) is int and type(stop) is int:
+        return index, start, stop
     return None
 
 
-def _item_range(node: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    """The item range the instance's withParam item names (``{"start", "stop", ...}``), when the
-    splitter's outputs did not give the counts (an export that passes batches otherwise)."""
-    for p in (node.get("inputs") or {}).get("parameters") or []:
-        try:
-            value = json.loads(p.get("value", ""))
-        except (TypeError, ValueError):
-            continue
-        if isinstance(value, dict) and isinstance(value.get("start"), int):
-            stop = value.get("stop")
-            return value["start"], stop if isinstance(stop, int) else None
-    return None, None
+def batch_table(splitter: Mapping[str, Any] | None) -> dict[int, tuple[int, int]]:
+    """Each batch's item range ``[start, stop)`` by batch index, from what the splitter's pod
+    wrote: its ``naavre-batch-list`` output parameter (the batch table, in both value modes),
+    else its ``naavre-batches`` parameter (a JSON list of batches in the transport's text form).
+    Items are elements of the split variable, counted from 0."""
+    table: dict[int, tuple[int, int]] = {}
+    if splitter is None:
+        return table
+    for name in (RESERVED_BATCH_LIST, RESERVED_BATCHES):
+        rows = _parameter(splitter, "outputs", name)
+        rows = json.loads(rows) if isinstance(rows, str) and rows.startswith("[") else None
+        for row in rows if isinstance(rows, list) else []:
+            found = _range_of(_json_value(row) if isinstance(row, str) else row)
+            if found:
+                table[found[0]] = (found[1], found[2])
+        if table:
+            break
+    return table
+
+
+def _instance_range(node: Mapping[str, Any]) -> tuple[int, int] | None:
+    """An instance's item range from the instance itself: its ``naavre-batch`` input parameter
+    (``--values parameters``: the batch in the text form), else the ``withParam`` item the
+    controller wrote into its name (``--values artifacts``: ``(<i>:index:<i>,start:<a>,stop:<b>)``,
+    operator.go ``processItem``)."""
+    found = _range_of(_json_value(_parameter(node, "inputs", RESERVED_BATCH)))
+    if found:
+        return found[1], found[2]
+    match = _DESC_RANGE.search(node.get("name") or "")
+    if match:
+        return int(match.group(2)), int(match.group(3))
+    return None
+
+
+def _parameter(node: Mapping[str, Any], where: str, name: str) -> Any:
+    """The text of a node's input or output parameter, or None."""
+    for p in (node.get(where) or {}).get("parameters") or []:
+        if isinstance(p, Mapping) and p.get("name") == name:
+            return p.get("value")
+    return None
+
+
+def stored_output(node: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A merger's printed output as its pod stored it in the status (``naavre-printed``:
+    ``{"text", "cutBytes"}``), which outlives the pod; None when there is none."""
+    value = _json_value(_parameter(node or {}, "outputs", RESERVED_PRINTED))
+    if isinstance(value, Mapping) and isinstance(value.get("text"), str):
+        cut = value.get("cutBytes")
+        return {"text": value["text"], "cutBytes": cut if type(cut) is int else 0}
+    return None
+
+
+def stored_summary(node: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    """The summary of a merger's merged values (``naavre-summary``), or None."""
+    value = _json_value(_parameter(node or {}, "outputs", RESERVED_SUMMARY))
+    if isinstance(value, list):
+        return [row for row in value if isinstance(row, dict)]
+    return None
+
+
+_GC_DELETES = {
+    "OnPodSuccess": lambda pod, wf: pod == "succeeded",
+    "OnPodCompletion": lambda pod, wf: pod in ("succeeded", "failed"),
+    "OnWorkflowCompletion": lambda pod, wf: wf in ("Succeeded", "Failed", "Error"),
+    "OnWorkflowSuccess": lambda pod, wf: wf == "Succeeded",
+}
+"""When Argo deletes a pod, by ``spec.podGC.strategy`` (workflow/controller/pod/cleanup.go,
+``determinePodCleanupAction``)."""
+
+
+def missing_log_reason(status: Mapping[str, Any], state: str | None) -> str:
+    """Why a step's or batch's log came back empty, for the user: the pod was deleted by pod GC
+    (the run's strategy deletes pods in this state; the argo server then streams nothing,
+    util/logs/workflow-logger.go ``WorkflowLogs`` finding no pod) and how to keep logs, or that
+    it printed nothing."""
+    strategy = status.get("podGC")
+    deletes = _GC_DELETES.get(str(strategy))
+    keep = (
+        "to keep logs, have the cluster archive them (archiveLogs: true in the workflow "
+        "controller's artifactRepository, then the Argo UI shows them) or submit with another "
+        "--pod-gc (none keeps every pod)"
+    )
+    if state in ("pending", "skipped", None):
+        return "the pod has not started, so there is no log yet"
+    if deletes is not None and deletes(state, status.get("phase")):
+        return (
+            f"the pod was deleted by pod GC (podGC strategy {strategy}) and its log with it; {keep}"
+        )
+    return (
+        "the log is empty: the step printed nothing, or its pod is gone (deleted by pod GC or "
+        f"by hand); {keep}"
+    )
 
 
 def _leaf(nodes: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -595,6 +711,7 @@ def run_summary(workflow: Mapping[str, Any], now: datetime | None = None) -> dic
         "finishedAt": status.get("finishedAt"),
         "seconds": _seconds(status, now) if status.get("startedAt") else None,
         "parameters": {p.get("name"): p.get("value") for p in params if isinstance(p, dict)},
+        "podGC": ((workflow.get("spec") or {}).get("podGC") or {}).get("strategy"),
     }
 
 
@@ -612,6 +729,19 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
     now = now or datetime.now(timezone.utc)
     summary = run_summary(workflow, now)
     name = summary["name"] or ""
+    # A retry (workflow/util/util.go, createNewRetryWorkflow) sets status.startedAt to its own
+    # time and keeps the succeeded nodes with their old times: those were reused, not re-run.
+    retry_start = _time(summary["startedAt"])
+
+    def kept(node: Mapping[str, Any]) -> bool:
+        started = _time(node.get("startedAt"))
+        return (
+            node.get("phase") == "Succeeded"
+            and started is not None
+            and retry_start is not None
+            and started < retry_start
+        )
+
     nodes: Mapping[str, Any] = (workflow.get("status") or {}).get("nodes") or {}
     annotations = (workflow.get("metadata") or {}).get("annotations") or {}
     pod_version = annotations.get("workflows.argoproj.io/pod-name-format", "v2")
@@ -623,16 +753,12 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
         if display and not _INDEX.search(display):
             by_display.setdefault(display, node)
 
-    ranges: dict[str, list[tuple[int, int]]] = {}
+    ranges: dict[str, dict[int, tuple[int, int]]] = {}
     tasks = _tasks_of(workflow)
     for row in tasks:
         node = by_display.get(row["task"])
         if row.get("kind") == "splitter" and node is not None:
-            batches = _output(node, RESERVED_BATCHES)
-            count = _output(node, RESERVED_BATCH_COUNT)
-            if isinstance(batches, list) and isinstance(count, int) and count >= 1:
-                n = max((b.get("stop", 0) for b in batches if isinstance(b, dict)), default=0)
-                ranges[row["task"]] = batch_ranges(int(n), count)
+            ranges[row["task"]] = batch_table(_leaf(nodes, node))
 
     splitter_of: dict[str, str] = {}
     last_splitter: str | None = None
@@ -657,9 +783,12 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
             "seconds": _seconds(node, now) if node else None,
             "podName": None,
             "instances": None,
+            "output": None,
+            "summary": None,
+            "reused": bool(node) and kept(node or {}),
         }
         if node is not None and node.get("type") == "TaskGroup":
-            task_ranges = ranges.get(splitter_of.get(row["task"], ""), [])
+            task_ranges = ranges.get(splitter_of.get(row["task"], ""), {})
             items: list[dict[str, Any]] = []
             for child_id in node.get("children") or []:
                 child = nodes.get(child_id)
@@ -668,7 +797,8 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
                 match = _INDEX.search(child.get("name") or "")
                 index = int(match.group(1)) if match else len(items)
                 pod = _leaf(nodes, child)
-                start, stop = task_ranges[index] if index < len(task_ranges) else _item_range(child)
+                found = task_ranges.get(index) or _instance_range(pod) or _instance_range(child)
+                start, stop = found if found else (None, None)
                 items.append(
                     {
                         "index": index,
@@ -678,6 +808,7 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
                         "seconds": _seconds(child, now),
                         "start": start,
                         "stop": stop,
+                        "reused": kept(child),
                         "podName": generate_pod_name(
                             name,
                             pod.get("name") or "",
@@ -699,6 +830,7 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
                 "running": counts["running"],
                 "failed": counts["failed"],
                 "pending": max(total, len(items)) - sum(counts.values()),
+                "reused": sum(1 for i in items if i["reused"]),
                 "items": items,
             }
             for item in items:
@@ -717,6 +849,9 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
                     )
         elif node is not None:
             pod = _leaf(nodes, node)
+            if row.get("kind") == "merger":
+                entry["output"] = stored_output(pod)
+                entry["summary"] = stored_summary(pod)
             entry["podName"] = generate_pod_name(
                 name,
                 pod.get("name") or "",
@@ -828,6 +963,16 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def item_range_text(start: Any, stop: Any) -> str:
+    """A batch's items ``[start, stop)`` as the terminal says them (elements of the split
+    variable, counted from 0): ``items 3..5``, ``item 3``, ``no items``; empty when unknown."""
+    if type(start) is not int or type(stop) is not int:
+        return ""
+    if stop <= start:
+        return "no items"
+    return f"item {start}" if stop == start + 1 else f"items {start}..{stop - 1}"
+
+
 def format_status_table(status: Mapping[str, Any]) -> str:
     """The progress table ``naavre-batch submit --watch`` prints: one row per task with its
     state, processor instances done/running/failed of m, and duration; then the failed batches
@@ -842,6 +987,8 @@ def format_status_table(status: Mapping[str, Any]) -> str:
                 batches += f", {inst['running']} running"
             if inst["failed"]:
                 batches += f", {inst['failed']} failed"
+            if inst.get("reused"):
+                batches += f" ({inst['reused']} kept from before the retry)"
         label = ", ".join(step.get("steps") or [step.get("task", "")])
         rows.append((label, step.get("state", ""), batches, _duration(step.get("seconds"))))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
@@ -854,10 +1001,20 @@ def format_status_table(status: Mapping[str, Any]) -> str:
     lines += [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
+    for step in status.get("steps", []):
+        items = (step.get("instances") or {}).get("items") or []
+        if any(i.get("reused") for i in items):
+            kept = [str(i["index"]) for i in items if i.get("reused")]
+            again = [str(i["index"]) for i in items if not i.get("reused")]
+            lines.append(
+                f"  retried: {step['task']}: batch(es) {', '.join(kept)} kept (succeeded before "
+                f"the retry)" + (f", batch(es) {', '.join(again)} re-ran" if again else "")
+            )
     for f in status.get("failures", []):
         where = f"batch {f['index']}" if f.get("index") is not None else "step"
-        if f.get("start") is not None and f["stop"] > f["start"]:
-            where += f" (items {f['start']}..{f['stop'] - 1})"
+        items = item_range_text(f.get("start"), f.get("stop"))
+        if items:
+            where += f" ({items})"
         lines.append(
             f"  failed: {f['task']} {where}: {f.get('message') or 'failed'}; pod {f['podName']}"
         )

@@ -72,7 +72,11 @@ _WORKFLOW = {
         "spec": {
             "type": ["object", "null"],
             "properties": {
-                "arguments": {"type": ["object", "null"], "properties": {"parameters": _PARAMETERS}}
+                "arguments": {
+                    "type": ["object", "null"],
+                    "properties": {"parameters": _PARAMETERS},
+                },
+                "podGC": {"type": ["object", "null"], "properties": {"strategy": _STR}},
             },
         },
         "status": {

@@ -44,7 +44,7 @@ from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
 from ..steps import r_scripts, scripts, step_runtime, transport
 from ..steps.step_runtime import format_parameter, parse_parameter
-from . import compare, preview, r_values
+from . import batch_progress, compare, preview, r_values, reuse
 from .safe_folder import FolderMovedError, SafeFolder
 
 __all__ = [
@@ -248,6 +248,7 @@ class _Instance:
     printed: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     pid: int | None = None
+    reused: bool = False
 
 
 def new_run_id() -> str:
@@ -395,6 +396,8 @@ def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAAVRE_")}
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONHASHSEED"] = _hash_seed()
+    for name, value in batch_progress.TQDM_ENV.items():
+        env.setdefault(name, value)
     return env
 
 
@@ -453,9 +456,12 @@ def _run_instance(
     python: str,
     cancel: CancelHandle,
     pass_fds: tuple[int, ...] = (),
+    reuser: reuse.Reuser | None = None,
+    may_reuse: bool = True,
 ) -> _Instance:
     """One process for one task instance; its files stay in ``inst.folder`` (``in/``, ``out/``,
-    ``stdout.txt``, ``stderr.txt``, ``printed.json``, ``error.json``)."""
+    ``stdout.txt``, ``stderr.txt``, ``printed.json``, ``error.json``, and ``reuse.json`` once it
+    succeeded). With ``reuser``, an instance whose key is stored is taken, not run."""
     if cancel.cancelled:
         inst.status = "cancelled"
         return inst
@@ -470,6 +476,10 @@ def _run_instance(
         params.mkdir(exist_ok=True)
         for name, text in inst.parameters.items():
             (params / name).write_text(text, encoding="utf-8")
+    key = reuser.key(script, inst.folder) if reuser is not None else None
+    if reuser is not None and may_reuse and (taken := reuser.take(key, inst.folder)) is not None:
+        inst.printed, inst.outputs, inst.status, inst.reused = taken, outputs, "ok", True
+        return inst
     error = inst.folder / "error.json"
     printed = inst.folder / "printed.json"
     env = _child_env()
@@ -508,6 +518,8 @@ def _run_instance(
     if code == 0 and outputs.is_dir():
         inst.outputs = outputs
         inst.status = "ok"
+        if reuser is not None:
+            reuser.record(key, inst.folder)
         return inst
     if cancel.cancelled:
         inst.status = "cancelled"
@@ -569,6 +581,9 @@ def run_workflow(
     cancel: CancelHandle | None = None,
     python: str = sys.executable,
     workdir: SafeFolder | None = None,
+    reuse_store: bool = False,
+    resume: str | None = None,
+    reuse_limit: int | None = None,
 ) -> dict[str, Any]:
     """Run the spec's tasks as a cluster would, each instance in its own process.
 
@@ -581,6 +596,10 @@ def run_workflow(
     folder, opened here), so renaming either path while the run goes on cannot send a write
     elsewhere. A full disk fails the run with "no space left in <runs folder>" and keeps the
     steps' own errors.
+
+    ``reuse_store`` takes every instance whose key is in the runs folder's store from there and
+    stores the others; ``resume`` takes them from run ``resume`` of the same runs folder
+    (:mod:`naavre_batch_ext.engines.reuse`). Steps tagged ``naavre:no-reuse`` always run.
     """
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
@@ -590,12 +609,18 @@ def run_workflow(
     tasks = scripts.plan_tasks(spec)
     runs = _open_runs_folder(notebook_path, runs_dir)
     try:
-        run_id, run_folder = _new_run_folder(runs, run_id)
+        reuser = _reuser(runs, python, reuse_store, resume, reuse_limit)
+        try:
+            run_id, run_folder = _new_run_folder(runs, run_id)
+        except BaseException:
+            reuser.close()
+            raise
     finally:
         if runs is not runs_dir:
             runs.close()
     opened = contextlib.ExitStack()
     opened.callback(run_folder.close)
+    opened.callback(reuser.close)
     if workdir is None:
         try:
             workdir = opened.enter_context(SafeFolder.open(notebook_path.parent, create=False))
@@ -711,16 +736,27 @@ def run_workflow(
                     done=done,
                     status=inst.status,
                     seconds=round(inst.seconds, 4),
+                    reused=inst.reused,
                 )
 
+            may_reuse = not any(steps_by_id[s].get("no_reuse") for s in task.steps)
             futures = [
                 pool.submit(
-                    _run_instance, inst, paths[task.id], workdir.path, python, cancel, pass_fds
+                    _run_instance,
+                    inst,
+                    paths[task.id],
+                    workdir.path,
+                    python,
+                    cancel,
+                    pass_fds,
+                    reuser,
+                    may_reuse,
                 )
                 for inst in instances
             ]
-            for future in as_completed(futures):
-                finished(future.result())
+            with _watch_bars(progress, task, instances):
+                for future in as_completed(futures):
+                    finished(future.result())
             wall = time.perf_counter() - task_start
             failed = [i for i in instances if i.status == "failed"]
             for inst in failed:
@@ -739,6 +775,7 @@ def run_workflow(
                     "steps": list(task.steps),
                     "instances": len(instances),
                     "failed": [i.number for i in failed],
+                    "reused": [i.number for i in instances if i.reused],
                     "status": task_status,
                     "wall_seconds": round(wall, 4),
                     "instance_seconds": [round(i.seconds, 4) for i in instances],
@@ -804,6 +841,7 @@ def run_workflow(
         "printed": printed,
         "errors": errors,
         "warnings": [],
+        "reuse": _reuse_summary(reuser, summary),
     }
     try:
         (folder / "result.json").write_text(
@@ -820,6 +858,67 @@ def run_workflow(
         opened.close()
     _emit(progress, "run-finished", context="workflow", status=status, seconds=round(wall, 4))
     return result
+
+
+def _watch_bars(
+    progress: Progress | None, task: scripts.Task, instances: list[_Instance]
+) -> batch_progress.Watcher:
+    """``instance-progress`` events from the tqdm bars of the task's running instances."""
+
+    def running() -> list[tuple[int, Path]]:
+        return [
+            (i.number, i.folder / "stderr.txt")
+            for i in instances
+            if i.pid is not None and i.status == "pending"
+        ]
+
+    def report(number: int, n: int, total: int) -> None:
+        _emit(
+            progress,
+            "instance-progress",
+            context="workflow",
+            task=task.id,
+            instance=number,
+            instances=len(instances),
+            n=n,
+            total=total,
+        )
+
+    return batch_progress.Watcher(running, report)
+
+
+def _reuser(
+    runs: SafeFolder, python: str, store: bool, resume: str | None, limit: int | None
+) -> reuse.Reuser:
+    """The run's :class:`reuse.Reuser`: the store opened below the open runs folder (so a link
+    swapped in cannot redirect it); :class:`RunError` for a store or a run to resume that cannot
+    be used, before anything runs."""
+    try:
+        index = reuse.RunIndex.open(runs.real, resume) if resume else None
+        opened = reuse.Store.open(runs, limit or reuse.DEFAULT_LIMIT_BYTES) if store else None
+    except reuse.ReuseError as exc:
+        raise RunError(exc.message, exc.hint) from None
+    return reuse.Reuser(python, opened, index)
+
+
+def _reuse_summary(reuser: reuse.Reuser, summary: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many instances were taken from the store or the resumed run, ran, failed; the store
+    trimmed to its limit."""
+    reused = sum(len(t["reused"]) for t in summary)
+    failed = sum(len(t["failed"]) for t in summary)
+    record: dict[str, Any] = {
+        "enabled": reuser.active,
+        "reused": reused,
+        "ran": sum(t["instances"] for t in summary) - reused,
+        "failed": failed,
+    }
+    if reuser.index is not None:
+        record["resumed_from"] = reuser.index.run_id
+    if reuser.store is not None:
+        record["evicted"] = reuser.store.trim()
+        record["store_bytes"] = reuser.store.size()
+        record["store_limit_bytes"] = reuser.store.limit_bytes
+    return record
 
 
 def _no_space_left(folder: Path) -> bool:
@@ -1272,12 +1371,22 @@ async def _run_notebook_async(
                 if step is not None and last_cell[step["id"]] == index and step.get("outputs"):
                     step_dir = Path(tmp.name) / str(index)
                     step_dir.mkdir()
-                    await hidden(
-                        r_scripts.kernel_trace_source(step["outputs"], str(step_dir))
-                        if language_r
-                        else f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})"
-                    )
-                    snapshot = json.loads((step_dir / "index.json").read_text(encoding="utf-8"))
+                    try:
+                        await hidden(
+                            r_scripts.kernel_trace_source(step["outputs"], str(step_dir))
+                            if language_r
+                            else f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})"
+                        )
+                        snapshot = json.loads((step_dir / "index.json").read_text(encoding="utf-8"))
+                    except CellExecutionError as exc:
+                        # Writing the values failed in a way the transport did not foresee:
+                        # said once per output, without the kernel's coloured traceback, the
+                        # internal call or the temporary folder.
+                        failure = f"{exc.ename}: {_ANSI.sub('', exc.evalue)}"
+                        snapshot = {
+                            var: {"defined": True, "type": "value", "error": failure}
+                            for var in step["outputs"]
+                        }
                     entry = trace.setdefault(step["id"], {})
                     for var, info in snapshot.items():
                         if "codec" in info:
@@ -1371,10 +1480,11 @@ def _not_passable_warning(item: dict[str, Any]) -> str:
         exc = transport.NotPassableError(item.get("path", ""), item["type"], item["reason"])
         record = step_runtime._not_passable(exc, item["variable"], item["step"]).record
         return f"{record['message']}; {record['hint']}"
-    # A value file the kernel wrote that cannot be read back here (ValueFileError).
+    # A value file the kernel wrote that cannot be read back here (ValueFileError), or writing
+    # it failed in the kernel in a way the transport did not foresee.
     return (
-        f"step {item['step']}: variable {item['variable']} ({item['type']}) could not be read "
-        f"back: {item['error']}"
+        f"step {item['step']}: variable {item['variable']} could not be passed on for the "
+        f"comparison ({item['error']})"
     )
 
 
@@ -1405,6 +1515,9 @@ def run(
     progress: Progress | None = None,
     cancel: CancelHandle | None = None,
     root: str | Path | None = None,
+    reuse_store: bool = False,
+    resume: str | None = None,
+    reuse_limit: int | None = None,
 ) -> dict[str, Any]:
     """Analyse, then run in ``notebook``, ``workflow`` or ``both`` contexts (and compare).
 
@@ -1412,6 +1525,9 @@ def run(
     parameter override is unknown or the runs folder cannot be created (see
     :func:`check_runs_folder`; with ``root``, it must resolve inside it). The result's ``status`` is ``ok`` only when every run succeeded
     and, for ``both``, the comparison found the same values.
+
+    ``reuse_store``, ``resume`` and ``reuse_limit`` go to :func:`run_workflow`; with ``resume``
+    the run's parameters are those of the run resumed, ``parameters`` applied over them.
     """
     if context not in ("notebook", "workflow", "both"):
         raise RunError(f"unknown context {context!r}", "use notebook, workflow or both")
@@ -1432,10 +1548,17 @@ def run(
         )
     overrides = dict(parameters or {})
     check_parameters(spec, overrides)
+    if resume and context not in ("workflow", "both"):
+        raise RunError(
+            f"--resume applies to the workflow context, not {context}",
+            "resume with --context workflow or both",
+        )
     with contextlib.ExitStack() as opened:
         runs: SafeFolder | None = None
         if context in ("workflow", "both"):  # before the notebook context spends its minutes
             real = check_runs_folder(path, runs_dir, root)
+            if resume:
+                overrides = {**_resumed_parameters(spec, real, resume), **overrides}
             # opened now and kept: a rename during the notebook context cannot redirect it
             runs = opened.enter_context(_open_checked(real, _shown(real, root), root))
         cancel = cancel or CancelHandle()
@@ -1454,8 +1577,21 @@ def run(
                 run_id=run_id,
                 progress=progress,
                 cancel=cancel,
+                reuse_store=reuse_store,
+                resume=resume,
+                reuse_limit=reuse_limit,
             )
     return conclude(spec, result, cancel, compare_runs=context == "both")
+
+
+def _resumed_parameters(spec: dict[str, Any], runs_dir: Path, run_id: str) -> dict[str, Any]:
+    """The parameter values of the run to resume that the notebook still declares."""
+    try:
+        used = reuse.RunIndex.open(runs_dir, run_id).parameters() or {}
+    except reuse.ReuseError as exc:
+        raise RunError(exc.message, exc.hint) from None
+    declared = {p["name"] for p in spec.get("parameters", [])}
+    return {name: value for name, value in used.items() if name in declared}
 
 
 def conclude(

@@ -44,7 +44,13 @@ from ..steps.scripts import (
     script_prefix,
     task_payload_text,
 )
-from ..steps.step_runtime import RESERVED_BATCH, RESERVED_BATCH_LIST, RESERVED_BATCH_RESULTS
+from ..steps.step_runtime import (
+    RESERVED_BATCH,
+    RESERVED_BATCH_LIST,
+    RESERVED_BATCH_RESULTS,
+    RESERVED_PRINTED,
+    RESERVED_SUMMARY,
+)
 from . import r_export
 from .k8s_options import (
     OptionError,
@@ -65,6 +71,7 @@ __all__ = [
     "LABEL_NOTEBOOK",
     "LABEL_STEP",
     "POD_GC_STRATEGIES",
+    "STATUS_OUTPUTS",
     "ANNOTATION_SPEC_VERSION",
     "DEFAULT_IMAGE",
     "PARAMETER_VALUE_LIMIT",
@@ -521,12 +528,20 @@ def _output_names(task: Task, artifacts_mode: bool) -> list[str]:
     """What the task's script writes into ``NAAVRE_OUTPUTS_DIR`` that a later task reads."""
     names = list(task.outputs)
     if task.kind == "splitter":
-        names += [RESERVED_BATCHES, RESERVED_BATCH_COUNT]
-        if artifacts_mode:
-            names.append(RESERVED_BATCH_LIST)
+        names += [RESERVED_BATCHES, RESERVED_BATCH_COUNT, RESERVED_BATCH_LIST]
     if task.kind == "processors":
         names.append(RESERVED_RESULT)
+    if task.kind == "merger":
+        names += [RESERVED_PRINTED, RESERVED_SUMMARY]
     return names
+
+
+STATUS_OUTPUTS: tuple[str, ...] = (RESERVED_BATCH_LIST, RESERVED_PRINTED, RESERVED_SUMMARY)
+"""Outputs that are output parameters in both value modes, so they live in the Workflow's
+``status.nodes`` (what ``GET /api/v1/workflows/{ns}/{name}`` returns) and outlive the pods:
+the splitter's batch table ``[{"index", "start", "stop"}]`` (the item range of every batch; in
+artifacts mode also the processors' ``withParam``), the merger's printed output and the summary
+of its merged values (docs/cluster.md)."""
 
 
 def _labels(notebook_label: str, task: Task) -> dict[str, str]:
@@ -662,7 +677,7 @@ def _template(
     outputs: dict[str, Any] = {}
     for name in _output_names(task, artifacts_mode):
         path = f"{OUTPUTS_DIR}/{name}"
-        if artifacts_mode and name != RESERVED_BATCH_LIST:
+        if artifacts_mode and name not in STATUS_OUTPUTS:
             key = _key(task.id, name)
             if name == RESERVED_RESULT:  # one object per instance, read back by prefix
                 key += "/" + _ref(f"inputs.parameters.{_BATCH_INDEX}")
@@ -670,7 +685,10 @@ def _template(
             artifact["archive"] = {"none": {}}
             outputs.setdefault("artifacts", []).append(artifact)
         else:
-            param = {"name": argo_name(name), "valueFrom": {"path": path}}
+            param: dict[str, Any] = {"name": argo_name(name), "valueFrom": {"path": path}}
+            if name in (RESERVED_PRINTED, RESERVED_SUMMARY):
+                # a merger that failed before its cells ran (missing batches) wrote neither
+                param["valueFrom"]["default"] = "null"
             outputs.setdefault("parameters", []).append(param)
     if outputs:
         template["outputs"] = outputs

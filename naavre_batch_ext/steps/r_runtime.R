@@ -657,6 +657,30 @@ report_failure <- function(record) {
   1L
 }
 
+# A merger's "naavre-printed" (always) and "naavre-summary" (once it succeeded), as the Python
+# runtime writes them (step_runtime.write_merger_record): Argo keeps them in the run's status.
+write_merger_record <- function(task, printed, succeeded) {
+  folder <- env_dir("NAAVRE_OUTPUTS_DIR")
+  if (!nzchar(folder) || task$kind != "merger") return(invisible(NULL))
+  dir.create(folder, showWarnings = FALSE, recursive = TRUE)
+  keys <- ls(printed, all.names = TRUE)
+  keys <- keys[order(as.integer(keys))]
+  text <- enc2utf8(paste(unlist(mget(keys, envir = printed)), collapse = ""))
+  bytes <- charToRaw(text)
+  cut <- max(0, length(bytes) - 262144)
+  if (cut > 0) text <- rawToChar(bytes[seq(cut + 1, length(bytes))])
+  write_json(list(text = text, cutBytes = cut), file.path(folder, "naavre-printed"))
+  if (succeeded) {
+    rows <- lapply(unlist(task$merged), function(name) {
+      value <- get0(name, envir = globalenv(), inherits = FALSE)
+      list(name = name, type = class_name(value), length = length(value),
+           preview = shown(value, 200L))
+    })
+    write_json(rows, file.path(folder, "naavre-summary"))
+  }
+  invisible(NULL)
+}
+
 # Run one task instance end to end; the value is the process's exit status.
 execute <- function(task) {
   printed <- new.env()
@@ -697,8 +721,10 @@ execute <- function(task) {
       put_value(outputs_dir(), RESERVED_RESULT, list(index = batch$index, outputs = merged),
                 paste(names(merged), collapse = ", "), task$steps[[length(task$steps)]]$id)
     }
+    write_merger_record(task, printed, TRUE)
     0L
   }, naavre_failure = function(f) {
+    write_merger_record(task, printed, FALSE)
     record <- f$record
     if (!is.null(batch)) record$batch <- list(index = batch$index, start = batch$start, stop = batch$stop)
     report_failure(record)

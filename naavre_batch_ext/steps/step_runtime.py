@@ -40,6 +40,19 @@ RESERVED_BATCH_RESULTS = "naavre-batch-results"
 """Merger's input: every processor instance's result (a folder of value files, or Argo's JSON list)."""
 RESERVED_BATCH_LIST = "naavre-batch-list"
 """Splitter output: ``[{"index", "start", "stop"}, ...]``, small enough for Argo's ``withParam``."""
+RESERVED_PRINTED = "naavre-printed"
+"""Merger output: ``{"text", "cutBytes"}``, what its cells printed (the end of it, at most
+:data:`STORED_PRINTED_LIMIT` bytes), kept where the run's status keeps it (an Argo output
+parameter), so it outlives the pod and its log."""
+RESERVED_SUMMARY = "naavre-summary"
+"""Merger output: ``[{"name", "type", "length", "preview"}]``, a short summary of each merged
+variable, kept beside :data:`RESERVED_PRINTED`."""
+STORED_PRINTED_LIMIT = 256 * 1024
+"""Bytes (UTF-8) of the merger's printed output kept in :data:`RESERVED_PRINTED`: the end of it,
+where a merger prints its result; Argo keeps output parameters in the Workflow object (about 1 MB
+in all), so the rest stays in the pod's log only."""
+SUMMARY_PREVIEW_CHARS = 200
+"""Characters of ``repr`` kept per merged variable in :data:`RESERVED_SUMMARY`."""
 PARAMETERS_DIR = "naavre-parameters"
 """Folder of the inputs folder with one file per workflow parameter, holding its text."""
 
@@ -593,6 +606,54 @@ def write_printed(printed: dict[str, str]) -> None:
             json.dump(printed, handle)
 
 
+def stored_printed(printed: dict[str, str], limit: int = STORED_PRINTED_LIMIT) -> dict[str, Any]:
+    """What the cells printed, in cell order, as :data:`RESERVED_PRINTED` keeps it: the last
+    ``limit`` bytes of the UTF-8 text, and how many bytes before them were cut (0: none)."""
+    text = "".join(printed[key] for key in sorted(printed, key=int))
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return {"text": text, "cutBytes": 0}
+    kept = data[len(data) - limit :].decode("utf-8", "ignore")  # a cut character is dropped
+    return {"text": kept, "cutBytes": len(data) - len(kept.encode("utf-8"))}
+
+
+def value_summary(names: list[str], ns: dict[str, Any]) -> list[dict[str, Any]]:
+    """:data:`RESERVED_SUMMARY`: each merged variable's type, length (when it has one) and the
+    start of its ``repr``, small enough for the run's status whatever the values' size."""
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        if name not in ns:
+            continue
+        value = ns[name]
+        try:
+            length: int | None = len(value)
+        except Exception:  # noqa: BLE001 - no length is a fine answer
+            length = None
+        try:
+            text = repr(value)
+        except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not fail the merger
+            text = f"<repr failed: {type(exc).__name__}>"
+        if len(text) > SUMMARY_PREVIEW_CHARS:
+            text = text[:SUMMARY_PREVIEW_CHARS] + "..."
+        rows.append({"name": name, "type": _type_name(value), "length": length, "preview": text})
+    return rows
+
+
+def write_stored_results(printed: dict[str, str], summary: list[dict[str, Any]] | None) -> None:
+    """A merger's :data:`RESERVED_PRINTED` (always, a failed merger's too) and, once it
+    succeeded, :data:`RESERVED_SUMMARY`, into ``NAAVRE_OUTPUTS_DIR``."""
+    folder = os.environ.get("NAAVRE_OUTPUTS_DIR") or ""
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    items: list[tuple[str, Any]] = [(RESERVED_PRINTED, stored_printed(printed))]
+    if summary is not None:
+        items.append((RESERVED_SUMMARY, summary))
+    for name, value in items:
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
+            json.dump(value, handle, ensure_ascii=False)
+
+
 def report_failure(record: dict[str, Any]) -> int:
     """Print the failure for the log, save it for the runner, and give the exit status."""
     path = os.environ.get("NAAVRE_ERROR_FILE")
@@ -638,9 +699,13 @@ def execute(task: dict[str, Any], rules_source: str) -> int:
                 failure.record["batch"] = {
                     key: batch.get(key) for key in ("index", "start", "stop")
                 }
+            if kind == "merger":
+                write_stored_results(printed, None)
             raise
         finally:
             write_printed(printed)
+        if kind == "merger":
+            write_stored_results(printed, value_summary(task["merged"], ns))
         outputs = collect_outputs(task, task["outputs"], ns)
         write_outputs(task, outputs)
         if kind == "splitter":

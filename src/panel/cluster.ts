@@ -17,6 +17,8 @@ export interface IClusterInstance {
   start: number | null;
   stop: number | null;
   podName: string;
+  /** Kept by an Argo retry (succeeded before it), not run again. */
+  reused: boolean;
 }
 
 export interface IInstanceCounts {
@@ -25,6 +27,8 @@ export interface IInstanceCounts {
   running: number;
   failed: number;
   pending: number;
+  /** Batches an Argo retry kept (succeeded before the retry); the others ran again. */
+  reused: number;
   items: IClusterInstance[];
 }
 
@@ -40,6 +44,14 @@ export interface IClusterStep {
   seconds: number | null;
   podName: string | null;
   instances: IInstanceCounts | null;
+  /** A merger's printed output as the run's status stores it (it outlives the pod), or null. */
+  output: IStoredOutput | null;
+}
+
+/** What a merger printed, the end of it: `cutBytes` bytes before `text` were cut (0: none). */
+export interface IStoredOutput {
+  text: string;
+  cutBytes: number;
 }
 
 /** Something that failed: a batch (with its index and items) or a whole step. */
@@ -85,6 +97,8 @@ export interface IClusterLog {
   step: string | null;
   cell_index: number | null;
   line: number | null;
+  /** Why the log is empty (e.g. the pod was deleted by pod GC), or null. */
+  missing: string | null;
 }
 
 function num(value: unknown): number | null {
@@ -121,6 +135,10 @@ export function parseClusterRun(data: any): IClusterRun {
         message: str(s.message),
         seconds: num(s.seconds),
         podName: typeof s.podName === 'string' ? s.podName : null,
+        output:
+          s.output && typeof s.output.text === 'string'
+            ? { text: s.output.text, cutBytes: num(s.output.cutBytes) ?? 0 }
+            : null,
         instances: inst
           ? {
               total: num(inst.total) ?? 0,
@@ -128,6 +146,7 @@ export function parseClusterRun(data: any): IClusterRun {
               running: num(inst.running) ?? 0,
               failed: num(inst.failed) ?? 0,
               pending: num(inst.pending) ?? 0,
+              reused: num(inst.reused) ?? 0,
               items: (Array.isArray(inst.items) ? inst.items : []).map(
                 (i: any) => ({
                   index: num(i.index) ?? 0,
@@ -137,7 +156,8 @@ export function parseClusterRun(data: any): IClusterRun {
                   seconds: num(i.seconds),
                   start: num(i.start),
                   stop: num(i.stop),
-                  podName: str(i.podName)
+                  podName: str(i.podName),
+                  reused: i.reused === true
                 })
               )
             }
@@ -180,6 +200,24 @@ export function parseClusterRun(data: any): IClusterRun {
 /** The translation function the texts below use (a JupyterLab `TranslationBundle` fits). */
 export interface IWords {
   __(msgid: string, ...args: any[]): string;
+}
+
+/** A stored output as the panel shows it: a first line says when its start was cut. */
+export function storedOutputText(
+  output: IStoredOutput,
+  words: IWords = ENGLISH
+): string {
+  if (output.cutBytes <= 0) {
+    return output.text;
+  }
+  return (
+    words.__(
+      '[the first %1 bytes are cut; the whole output is in the pod’s log]',
+      output.cutBytes
+    ) +
+    '\n' +
+    output.text
+  );
 }
 
 /** English, for tests and callers without a translator: `%1`... replaced by the arguments. */

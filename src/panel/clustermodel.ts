@@ -8,7 +8,8 @@ import {
   IClusterRun,
   itemRangeText,
   parseClusterRun,
-  stepStatesOf
+  stepStatesOf,
+  storedOutputText
 } from './cluster';
 import type { PanelModel } from './model';
 import { runParameters } from './runs';
@@ -250,7 +251,11 @@ export class ClusterModel {
       body.node.appendChild(p);
     }
     const pre = document.createElement('pre');
-    pre.textContent = log.text || trans.__('(the log is empty)');
+    pre.textContent =
+      log.text ||
+      (log.missing
+        ? trans.__('(no log: %1)', log.missing)
+        : trans.__('(the log is empty)'));
     body.node.appendChild(pre);
     await showDialog({
       title: trans.__('Log of %1', what),
@@ -379,12 +384,21 @@ export class ClusterModel {
     this._changed.emit();
   }
 
-  /** The printed output of the last step that runs after the batches (the merger). */
+  /** The printed output of the last step that runs after the batches (the merger): the copy
+   * the run's status keeps, else its pod's log, else why there is none. */
   private async _fetchOutput(run: IClusterRun): Promise<void> {
     const merger = [...run.steps]
       .reverse()
-      .find(s => s.kind === 'merger' && s.podName);
+      .find(s => s.kind === 'merger' && (s.output || s.podName));
     if (!merger) {
+      return;
+    }
+    if (merger.output) {
+      this._output = {
+        task: merger.task,
+        text: storedOutputText(merger.output, this.panel.trans)
+      };
+      this._changed.emit();
       return;
     }
     try {
@@ -392,7 +406,10 @@ export class ClusterModel {
         `cluster-runs/${encodeURIComponent(run.name)}/log?pod=${encodeURIComponent(merger.podName!)}`
       );
       if (this._run?.name === run.name) {
-        this._output = { task: merger.task, text: log.text };
+        this._output = {
+          task: merger.task,
+          text: log.text || log.missing || ''
+        };
         this._changed.emit();
       }
     } catch {

@@ -223,6 +223,25 @@ function StepRow(props: {
                 {trans.__('%1 failed', inst.failed)}
               </span>
             ) : null}
+            {inst.reused ? (
+              <span
+                className="jp-NaavreBatch-reusedCount"
+                title={trans.__(
+                  'Batches %1 succeeded before the retry and were kept; batches %2 ran again',
+                  inst.items
+                    .filter(i => i.reused)
+                    .map(i => i.index)
+                    .join(', '),
+                  inst.items
+                    .filter(i => !i.reused)
+                    .map(i => i.index)
+                    .join(', ')
+                )}
+              >
+                {' '}
+                {trans.__('%1 kept by the retry', inst.reused)}
+              </span>
+            ) : null}
           </>
         ) : null}
       </td>

@@ -50,6 +50,8 @@ export interface IGraphNode {
   section: number | null;
   /** The step's live state in a followed cluster run (its text is the node's last line). */
   state?: IStepState;
+  /** `naavre:no-reuse` on the step (or the header): a run with reuse always runs it. */
+  noReuse?: boolean;
   width: number;
   height: number;
   /** Centre, after layout. */
@@ -333,7 +335,8 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
         cells: step.cells.map(c => c.index),
         instances,
         section: step.section,
-        ...(state ? { state } : {})
+        ...(state ? { state } : {}),
+        ...(step.no_reuse ? { noReuse: true } : {})
       })
     );
   }

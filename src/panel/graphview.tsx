@@ -244,6 +244,9 @@ function Node(props: {
   if (node.state) {
     spoken += `, ${node.state.text}`;
   }
+  if (node.noReuse) {
+    spoken += trans.__(', always runs (naavre:no-reuse)');
+  }
   if (node.cells.length) {
     spoken += trans._n(
       ', cell %2',
@@ -256,6 +259,7 @@ function Node(props: {
     'jp-NaavreBatch-node',
     `jp-NaavreBatch-node-${node.kind}`,
     node.state ? `jp-NaavreBatch-state-${node.state.state}` : '',
+    node.noReuse ? 'jp-NaavreBatch-noReuse' : '',
     active ? 'jp-mod-active' : '',
     selected ? 'jp-mod-selected' : ''
   ].join(' ');
@@ -267,6 +271,7 @@ function Node(props: {
       data-role={node.kind}
       data-instances={node.instances?.count ?? undefined}
       data-state={node.state?.state}
+      data-no-reuse={node.noReuse ? 'true' : undefined}
       role="button"
       tabIndex={0}
       aria-label={spoken}

@@ -1,5 +1,10 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  Notification,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -11,6 +16,7 @@ import { ClusterModel } from './clustermodel';
 import { IBatchSpecModel } from '../tokens';
 import { ExportFormat, exportOptionsFor } from './export';
 import {
+  IRunFailure,
   IRunView,
   RunContext,
   formatParameter,
@@ -266,9 +272,13 @@ export class PanelModel {
 
   /**
    * Start a run of the saved notebook (asking to save unsaved edits first, since the server runs
-   * the file), then poll its status until it ends.
+   * the file), then poll its status until it ends. `reuse` takes unchanged task instances from
+   * the runs folder's store; `resume` re-runs only what failed or did not run in that run.
    */
-  async startRun(context: RunContext): Promise<void> {
+  async startRun(
+    context: RunContext,
+    options: { reuse?: boolean; resume?: string } = {}
+  ): Promise<void> {
     const panel = this.notebook;
     const spec = this.spec;
     if (!panel || !spec || this._busy || (this._run && !this._run.finished)) {
@@ -307,7 +317,9 @@ export class PanelModel {
       const answer = await this._post<{ id: string }>('runs', {
         path: panel.context.path,
         context,
-        parameters: values
+        parameters: values,
+        ...(options.reuse ? { reuse: true } : {}),
+        ...(options.resume ? { resume: options.resume } : {})
       });
       this._run = parseRunStatus({ id: answer.id, context, status: 'queued' });
       this._runPath = panel.context.path;
@@ -320,6 +332,81 @@ export class PanelModel {
       );
     } finally {
       this._setBusy(null);
+    }
+  }
+
+  /**
+   * "Re-run failed": a new run of the same context that takes the finished instances of the
+   * current (failed) run and runs only the failed or missing ones, then the merger.
+   */
+  async rerunFailed(): Promise<void> {
+    const run = this._run;
+    if (!run || !run.canResume) {
+      return;
+    }
+    const context: RunContext = run.context === 'both' ? 'both' : 'workflow';
+    await this.startRun(context, { resume: run.id });
+  }
+
+  /**
+   * "Debug in notebook": load the header values and the failed instance's inputs (its batch as
+   * the splitter's variable) into the notebook's running kernel, with the code the server
+   * returns (`GET runs/<id>/debug`), then select the failing cell and say so.
+   */
+  async debugInNotebook(failure: IRunFailure): Promise<void> {
+    const run = this._run;
+    const panel = this.notebook;
+    const trans = this.trans;
+    if (!run || !panel || !this._runPath) {
+      return;
+    }
+    const query = new URLSearchParams({ path: this._runPath });
+    if (failure.batch !== null) {
+      query.set('batch', String(failure.batch));
+    }
+    if (failure.task) {
+      query.set('task', failure.task);
+    }
+    try {
+      const answer = await requestAPI<{
+        code: string;
+        cell_index: number | null;
+        message: string;
+      }>(
+        `runs/${encodeURIComponent(run.id)}/debug?${query.toString()}`,
+        this.app.serviceManager.serverSettings
+      );
+      const kernel = panel.sessionContext.session?.kernel;
+      if (!kernel) {
+        throw new Error(
+          trans.__(
+            'The notebook has no running kernel: start one, then try again.'
+          )
+        );
+      }
+      const reply = await kernel.requestExecute({
+        code: answer.code,
+        store_history: false
+      }).done;
+      if (reply.content.status !== 'ok') {
+        const content = reply.content as { ename?: string; evalue?: string };
+        throw new Error(
+          trans.__(
+            'Loading the inputs failed in the kernel: %1: %2',
+            content.ename ?? 'error',
+            content.evalue ?? ''
+          )
+        );
+      }
+      if (answer.cell_index !== null) {
+        await this.goToCell(answer.cell_index);
+      }
+      Notification.success(answer.message, { autoClose: 8000 });
+    } catch (error) {
+      await showErrorMessage(
+        trans.__('Debug in notebook'),
+        (error as Error).message
+      );
     }
   }
 

@@ -153,6 +153,29 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: idle,
       execute: () => model.startRun('both')
     });
+    app.commands.addCommand(CommandIDs.runReuse, {
+      label: trans.__('Run Batch Workflow Reusing Unchanged Steps'),
+      isEnabled: idle,
+      execute: () => model.startRun('both', { reuse: true })
+    });
+    app.commands.addCommand(CommandIDs.rerunFailed, {
+      label: trans.__('Re-run the Failed Batches of the Batch Workflow Run'),
+      isEnabled: () => !!model.run && model.run.canResume,
+      execute: () => model.rerunFailed()
+    });
+    app.commands.addCommand(CommandIDs.debugFailed, {
+      label: trans.__('Debug the Failed Batch in the Notebook'),
+      isEnabled: () =>
+        !!model.run &&
+        model.run.finished &&
+        model.run.failures.some(f => f.context === 'workflow' && !!f.task),
+      execute: () => {
+        const failure = model.run?.failures.find(
+          f => f.context === 'workflow' && !!f.task
+        );
+        return failure ? model.debugInNotebook(failure) : undefined;
+      }
+    });
     app.commands.addCommand(CommandIDs.cancelRun, {
       label: trans.__('Cancel the Batch Workflow Run'),
       isEnabled: () => !!model.run && !model.run.finished,
@@ -171,6 +194,9 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.runNotebook,
         CommandIDs.runWorkflow,
         CommandIDs.runCompare,
+        CommandIDs.runReuse,
+        CommandIDs.rerunFailed,
+        CommandIDs.debugFailed,
         CommandIDs.cancelRun
       ]) {
         palette.addItem({ command, category });

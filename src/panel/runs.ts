@@ -102,7 +102,11 @@ export interface ITaskProgress {
   done: number;
   total: number;
   failed: number;
+  /** Instances taken from the reuse store or the resumed run instead of run. */
+  reused: number;
   seconds: number | null;
+  /** The tqdm bars of its running instances (`instance-progress` events), by instance. */
+  bars: { instance: number; n: number; total: number }[];
 }
 
 export interface IContextProgress {
@@ -121,6 +125,17 @@ export interface IRunFailure {
   where: string;
   /** Traceback and the instance's logs, when the server sent them. */
   logs: string;
+  /** The workflow task and batch of a failed instance (for "Debug in notebook"). */
+  task: string | null;
+  batch: number | null;
+}
+
+/** The workflow context's reuse counts (`reuse` of its result; docs/running.md). */
+export interface IReuseSummary {
+  reused: number;
+  ran: number;
+  failed: number;
+  resumedFrom: string | null;
 }
 
 export interface IDifference {
@@ -182,6 +197,10 @@ export interface IRunView {
   failures: IRunFailure[];
   /** Instances the workflow context counted per processor step (for the graph's "× m"). */
   instances: RunInstances;
+  /** Reuse counts once the workflow context ended with reuse or resume, else null. */
+  reuse: IReuseSummary | null;
+  /** A finished run whose workflow context failed: "Re-run failed" resumes it. */
+  canResume: boolean;
 }
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'error']);
@@ -248,7 +267,25 @@ export function parseRunStatus(status: any): IRunView {
         done: num(t.done) ?? 0,
         total,
         failed: num(t.failed) ?? 0,
-        seconds: num(t.seconds) ?? num(summary.wall_seconds)
+        reused:
+          num(t.reused) ??
+          (Array.isArray(summary.reused) ? summary.reused.length : 0),
+        seconds: num(t.seconds) ?? num(summary.wall_seconds),
+        bars:
+          t.status === 'running'
+            ? Object.entries((t.instance_progress ?? {}) as Record<string, any>)
+                .map(([instance, bar]) => ({
+                  instance: Number(instance),
+                  n: num(bar?.n) ?? 0,
+                  total: num(bar?.total) ?? 0
+                }))
+                .filter(
+                  bar =>
+                    !(t.instance_status ?? []).some(
+                      (i: any) => i.instance === bar.instance
+                    )
+                )
+            : []
       };
     });
     contexts.push({
@@ -296,8 +333,21 @@ export function parseRunStatus(status: any): IRunView {
     line: num(e.line),
     message: str(e.message) ?? str(e.exception) ?? 'failed',
     where: str(e.where) ?? '',
-    logs: failureLogs(e)
+    logs: failureLogs(e),
+    task: str(e.task),
+    batch: num(e.batch?.index)
   }));
+  const workflowRun = s.result?.workflow_run;
+  const reuse = workflowRun?.reuse;
+  const reuseSummary: IReuseSummary | null =
+    reuse && reuse.enabled
+      ? {
+          reused: num(reuse.reused) ?? 0,
+          ran: num(reuse.ran) ?? 0,
+          failed: num(reuse.failed) ?? 0,
+          resumedFrom: str(reuse.resumed_from)
+        }
+      : null;
   // The workflow context's task summaries (once over), else its live task counts.
   const workflowSteps = s.result?.workflow_run?.steps;
   const instances = workflowSteps
@@ -315,18 +365,24 @@ export function parseRunStatus(status: any): IRunView {
           }))
       );
   const statusText = str(s.status) ?? 'queued';
+  const finished = FINISHED.has(statusText);
   return {
     id: String(s.id ?? ''),
     context: str(s.context) ?? '',
     status: statusText,
     outcome: str(s.outcome),
-    finished: FINISHED.has(statusText),
+    finished,
     message: str(s.cancel_reason) ?? null,
     seconds: num(s.seconds),
     contexts,
     verdict,
     failures,
-    instances
+    instances,
+    reuse: reuseSummary,
+    canResume:
+      finished &&
+      str(workflowRun?.status) === 'failed' &&
+      typeof workflowRun?.run_id === 'string'
   };
 }
 

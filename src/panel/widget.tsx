@@ -505,6 +505,17 @@ function Run(props: {
             {label}
           </button>
         ))}
+        <button
+          className="jp-Button jp-mod-styled jp-mod-reject"
+          disabled={disabled}
+          title={trans.__(
+            'Compare both, taking every workflow step instance whose code, parameters and inputs are unchanged from the store instead of running it (steps tagged naavre:no-reuse always run)'
+          )}
+          data-action="run-reuse"
+          onClick={() => void model.startRun('both', { reuse: true })}
+        >
+          {trans.__('Run (reuse unchanged)')}
+        </button>
       </div>
       {reason && !running ? (
         <p className="jp-NaavreBatch-reason">{reason}</p>
@@ -540,6 +551,21 @@ function seconds(value: number | null, trans: TranslationBundle): string {
   return value === null ? '' : trans.__('%1 s', value.toFixed(2));
 }
 
+/** A progress bar of `value` out of `total` (at least 1), named for screen readers. */
+function Meter(props: {
+  value: number;
+  total: number;
+  label: string;
+}): JSX.Element {
+  return (
+    <progress
+      max={Math.max(props.total, 1)}
+      value={props.value}
+      aria-label={props.label}
+    />
+  );
+}
+
 function ContextProgress(props: {
   context: IContextProgress;
   trans: TranslationBundle;
@@ -568,10 +594,10 @@ function ContextProgress(props: {
           <tr key={t.task} data-task={t.task} data-status={t.status}>
             <th scope="row">{t.task}</th>
             <td>
-              <progress
-                max={Math.max(t.total, 1)}
+              <Meter
                 value={t.done}
-                aria-label={trans.__(
+                total={t.total}
+                label={trans.__(
                   '%1: %2 of %3 instances done',
                   t.task,
                   t.done,
@@ -587,6 +613,31 @@ function ContextProgress(props: {
                   {trans.__('%1 failed', t.failed)}
                 </span>
               ) : null}
+              {t.reused ? (
+                <span className="jp-NaavreBatch-reusedCount">
+                  {' '}
+                  {trans.__('%1 reused', t.reused)}
+                </span>
+              ) : null}
+              {t.bars.map(bar => (
+                <div
+                  key={bar.instance}
+                  className="jp-NaavreBatch-bar"
+                  data-instance={bar.instance}
+                >
+                  <Meter
+                    value={bar.n}
+                    total={bar.total}
+                    label={trans.__(
+                      'batch %1: %2 of %3',
+                      bar.instance,
+                      bar.n,
+                      bar.total
+                    )}
+                  />{' '}
+                  {trans.__('batch %1: %2/%3', bar.instance, bar.n, bar.total)}
+                </div>
+              ))}
             </td>
             <td>{statusText(t.status, trans)}</td>
             <td>{seconds(t.seconds, trans)}</td>
@@ -621,12 +672,26 @@ function RunStatus(props: {
           {seconds(run.seconds, trans)}
         </span>
         {run.finished ? (
-          <button
-            className="jp-Button jp-mod-styled jp-mod-reject"
-            onClick={() => model.clearRun()}
-          >
-            {trans.__('Clear')}
-          </button>
+          <span>
+            {run.canResume ? (
+              <button
+                className="jp-Button jp-mod-styled jp-mod-accept"
+                data-action="rerun-failed"
+                title={trans.__(
+                  'Run again only the failed or missing instances of this run, then the merger'
+                )}
+                onClick={() => void model.rerunFailed()}
+              >
+                {trans.__('Re-run failed')}
+              </button>
+            ) : null}
+            <button
+              className="jp-Button jp-mod-styled jp-mod-reject"
+              onClick={() => model.clearRun()}
+            >
+              {trans.__('Clear')}
+            </button>
+          </span>
         ) : (
           <button
             className="jp-Button jp-mod-styled jp-mod-warn"
@@ -643,6 +708,24 @@ function RunStatus(props: {
       {run.contexts.map(c => (
         <ContextProgress key={c.context} context={c} trans={trans} />
       ))}
+      {run.reuse ? (
+        <p className="jp-NaavreBatch-note" data-reuse={run.reuse.reused}>
+          {run.reuse.resumedFrom
+            ? trans.__(
+                'Resumed from %1: %2 instances reused, %3 re-run, %4 failed again.',
+                run.reuse.resumedFrom,
+                run.reuse.reused,
+                run.reuse.ran,
+                run.reuse.failed
+              )
+            : trans.__(
+                'Reuse: %1 instances reused, %2 ran, %3 failed.',
+                run.reuse.reused,
+                run.reuse.ran,
+                run.reuse.failed
+              )}
+        </p>
+      ) : null}
       {verdict ? (
         <div
           className={`jp-NaavreBatch-verdict jp-mod-${verdict}`}
@@ -739,6 +822,18 @@ function RunStatus(props: {
           ) : null}
           <p>{f.message}</p>
           {f.where ? <p className="jp-NaavreBatch-note">{f.where}</p> : null}
+          {f.context === 'workflow' && f.task ? (
+            <button
+              className="jp-Button jp-mod-styled jp-mod-accept"
+              data-action="debug-in-notebook"
+              title={trans.__(
+                "Load the header values and this instance's inputs into the notebook's kernel and select the failing cell"
+              )}
+              onClick={() => void model.debugInNotebook(f)}
+            >
+              {trans.__('Debug in notebook')}
+            </button>
+          ) : null}
           {f.logs ? (
             <details>
               <summary>{trans.__('Logs')}</summary>

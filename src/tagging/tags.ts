@@ -17,6 +17,8 @@ export const ROLES: readonly Role[] = ['splitter', 'processor', 'merger'];
 
 const BATCH_COUNT = 'batch-count';
 const SPLIT = 'split';
+/** `naavre:no-reuse`: the cell's step always runs, a run with reuse never takes it from the store. */
+export const NO_REUSE = 'no-reuse';
 
 /** Python's `[+-]?[0-9]+` full match, what `int()` accepts in the grammar. */
 const INT_RE = /^[+-]?[0-9]+$/;
@@ -83,6 +85,8 @@ export interface IAnnotation {
   /** An integer for `naavre:batch-count:5`, the parameter name for `:param_x`, else null. */
   batchCount: TagBatchCount | null;
   split: string | null;
+  /** `naavre:no-reuse`: the step holding the cell always runs (docs/tags.md). */
+  noReuse: boolean;
   problems: ITagProblem[];
 }
 
@@ -125,6 +129,7 @@ export function parseTags(
     role: null,
     batchCount: null,
     split: null,
+    noReuse: false,
     problems: []
   };
   const roles: Role[] = [];
@@ -148,13 +153,16 @@ export function parseTags(
       counts.push(body.slice(BATCH_COUNT.length + 1));
     } else if (body.startsWith(`${SPLIT}:`)) {
       splits.push(body.slice(SPLIT.length + 1));
+    } else if (body === NO_REUSE) {
+      ann.noReuse = true;
     } else {
       ann.problems.push(
         problem(
           'unknown-tag',
           `unknown tag '${tag}'`,
           'use naavre:splitter, naavre:processor, naavre:merger, ' +
-            'naavre:batch-count:<N or param_name> or naavre:split:<variable>'
+            'naavre:batch-count:<N or param_name>, naavre:split:<variable> ' +
+            'or naavre:no-reuse'
         )
       );
     }
@@ -314,7 +322,8 @@ function optionTags(tags: readonly string[], option: string): string[] {
  *
  * `role` null or `'none'` removes every `naavre:` tag. For a splitter, an undefined/null
  * `batchCount` keeps the existing `naavre:batch-count:` tag and an undefined/null `split` keeps the
- * existing `naavre:split:` tag, so changing one option does not lose the other. Throws
+ * existing `naavre:split:` tag, so changing one option does not lose the other; a
+ * `naavre:no-reuse` tag stays when the role changes. Throws
  * `TagValueError` for a value the grammar rejects.
  */
 export function setRole(
@@ -368,7 +377,23 @@ export function setRole(
       added.push(...optionTags(ours, SPLIT).slice(0, 1));
     }
   }
+  if (ours.includes(`${PREFIX}${NO_REUSE}`)) {
+    added.push(`${PREFIX}${NO_REUSE}`);
+  }
   return [...kept, ...added];
+}
+
+/**
+ * Return `tags` with `naavre:no-reuse` set or removed, every other tag kept in order: the
+ * panel's "Always run" toggle.
+ */
+export function setNoReuse(
+  tags: readonly unknown[] | null | undefined,
+  on: boolean
+): unknown[] {
+  const tag = `${PREFIX}${NO_REUSE}`;
+  const kept = (Array.isArray(tags) ? [...tags] : []).filter(t => t !== tag);
+  return on ? [...kept, tag] : kept;
 }
 
 /** The batch count in the spec's JSON shape (without a parameter default), as the fixture has it. */

@@ -3,12 +3,15 @@ import * as path from 'path';
 
 /**
  * Run on cluster: the panel submits the tagged seed to the fake Argo server that
- * ui-tests/jupyter_server_test_config.py starts (tests/argo_fake.py, a scripted run: pending,
- * running batches, batch 3 fails, then retried, succeeded), follows it on the graph and the cell
- * badges, shows the failed batch's log at its cell, retries, and stops another run.
+ * ui-tests/jupyter_server_test_config.py starts (tests/argo_fake.py, which runs the exported pods
+ * for real: the seed's processor raises for item 13, batch 2, until the run is retried), follows
+ * it on the graph and the cell badges, shows the failed batch's log at its cell, retries, and
+ * stops another run.
  */
 const SEED = 'splitting-batches.ipynb';
-const EXAMPLES = path.resolve(__dirname, '../../examples');
+/** The tagged seed whose processor fails on the item the pods' environment names
+ * (tests/helpers.py seed_with_a_broken_item; tests/test_ui_tests_config.py checks the copy). */
+const NOTEBOOKS = path.resolve(__dirname, '../notebooks');
 const PANEL = '#jp-NaavreBatch-workflowPanel';
 /** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
 const IMAGES = process.env.UPDATE_DOCS_IMAGES
@@ -20,7 +23,7 @@ test.setTimeout(120000);
 
 async function openSeed(page: IJupyterLabPageFixture, tmpPath: string) {
   await page.contents.uploadFile(
-    path.join(EXAMPLES, 'splitting-batches-tagged.ipynb'),
+    path.join(NOTEBOOKS, 'splitting-batches-broken.ipynb'),
     `${tmpPath}/${SEED}`
   );
   await page.notebook.openByPath(`${tmpPath}/${SEED}`);
@@ -77,7 +80,7 @@ test.describe('Run on cluster', () => {
     await expect(
       page.locator(PANEL).locator('.jp-NaavreBatch-clusterRun')
     ).toBeVisible({ timeout: 30000 });
-    // The scripted run fails batch 3: the graph, the table and the cell badge say so.
+    // Batch 2 fails (item 13): the graph, the table and the cell badge say so.
     await expect(run).toHaveAttribute('data-phase', 'Failed', {
       timeout: 30000
     });
@@ -90,7 +93,7 @@ test.describe('Run on cluster', () => {
     const failure = run.locator(
       '.jp-NaavreBatch-failure[data-task="process-batches"]'
     );
-    await expect(failure).toContainText('batch 3 (items 18–22)');
+    await expect(failure).toContainText('batch 2 (item 2)');
     await page.setViewportSize({ width: 1400, height: 1100 });
     await panel.screenshot({ path: path.join(IMAGES, 'panel-cluster.png') });
     await page.locator('.jp-Notebook').screenshot({
@@ -100,11 +103,11 @@ test.describe('Run on cluster', () => {
     // Its log opens at the failing cell with the batch's item range.
     await failure.locator('[data-action="cluster-log"]').click();
     const dialog = page.locator('.jp-Dialog');
-    await expect(dialog).toContainText('Log of batch 3 of process-batches');
-    await expect(dialog).toContainText('items 18–22');
-    await expect(dialog).toContainText('failed in cell 6, line 4');
+    await expect(dialog).toContainText('Log of batch 2 of process-batches');
+    await expect(dialog).toContainText('item 2');
+    await expect(dialog).toContainText('failed in cell 6, line 8');
     await expect(dialog.locator('pre')).toContainText(
-      'ValueError: cannot process item 18'
+      'ValueError: cannot process item 13'
     );
     await expect.poll(() => activeCellIndex(page)).toBe(6);
     await dialog.getByRole('button', { name: 'Close' }).click();
@@ -116,7 +119,8 @@ test.describe('Run on cluster', () => {
       timeout: 30000
     });
     await expect(processor).toContainText('5/5 done');
-    // The merger's printed output is shown once the run succeeded.
+    // The merger's printed output is shown once the run succeeded, from the run's status (pod
+    // GC deleted the merger's pod, and its log, as soon as it succeeded).
     await expect(run.locator('.jp-NaavreBatch-clusterOutput')).toContainText(
       'Processed items: [0.0, 0.0238'
     );

@@ -3,16 +3,19 @@
  * the graph and the cell badges show.
  *
  * cluster-status.json holds real `naavre_batch_ext.engines.cluster.run_status` answers for the tagged
- * seed on the fake Argo server's scripted run (tests/argo_fake.py; make_cluster_status.py
- * regenerates it): `running` (3 of 5 batches done), `failed` (batch 3 failed, the merger too),
- * `succeeded`.
+ * seed on the fake Argo server, whose nodes come from really running the exported pods
+ * (tests/argo_fake.py; make_cluster_status.py regenerates it): `running` (3 of 5 batches done),
+ * `failed` (the processor raised for item 13: batch 2 failed, the merger too), `succeeded` (the
+ * merger's printed output stored in the status), `retried` (the failed run retried once item 13
+ * works: batch 2 ran again, the others were kept).
  */
 import {
   clusterInstances,
   countsText,
   itemRangeText,
   parseClusterRun,
-  stepStatesOf
+  stepStatesOf,
+  storedOutputText
 } from '../cluster';
 import statuses from './cluster-status.json';
 
@@ -34,9 +37,31 @@ describe('parseClusterRun', () => {
     const run = parseClusterRun(statuses.failed);
     expect(run.finished).toBe(true);
     const batch = run.failures.find(f => f.index !== null)!;
-    expect([batch.index, batch.start, batch.stop]).toEqual([3, 18, 23]);
+    // items are elements of the split variable: the seed's 5 lists, one per batch
+    expect([batch.index, batch.start, batch.stop]).toEqual([2, 2, 3]);
     expect(batch.cells).toEqual([6]);
-    expect(itemRangeText(batch.start, batch.stop)).toBe('items 18–22');
+    expect(itemRangeText(batch.start, batch.stop)).toBe('item 2');
+  });
+
+  it('gives every batch its item range', () => {
+    const run = parseClusterRun(statuses.succeeded);
+    const items = run.steps[1].instances!.items;
+    expect(items.map(i => [i.start, i.stop])).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5]
+    ]);
+  });
+
+  it('says which batches a retry kept and which ran again', () => {
+    const retried = parseClusterRun(statuses.retried).steps[1].instances!;
+    expect(retried.reused).toBe(4);
+    expect(retried.items.filter(i => !i.reused).map(i => i.index)).toEqual([2]);
+    expect(parseClusterRun(statuses.succeeded).steps[1].instances!.reused).toBe(
+      0
+    );
   });
 
   it('tolerates a run summary without steps', () => {
@@ -64,6 +89,23 @@ describe('stepStatesOf', () => {
     const run = parseClusterRun(statuses.succeeded);
     expect(countsText(run.steps[1].instances!)).toBe('5/5 done');
     expect(clusterInstances(run)).toEqual({ 'process-batches': 5 });
+  });
+});
+
+describe('storedOutputText', () => {
+  it('shows the merger output the status stores', () => {
+    const merger = parseClusterRun(statuses.succeeded).steps[2];
+    expect(merger.output!.cutBytes).toBe(0);
+    expect(storedOutputText(merger.output!)).toContain(
+      'Processed items: [0.0, 0.023809523809523808,'
+    );
+    expect(parseClusterRun(statuses.failed).steps[2].output).toBeNull();
+  });
+
+  it('says when the start of the output was cut', () => {
+    expect(storedOutputText({ text: 'end', cutBytes: 1024 })).toBe(
+      '[the first 1024 bytes are cut; the whole output is in the pod’s log]\nend'
+    );
   });
 });
 

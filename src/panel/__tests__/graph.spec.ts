@@ -214,6 +214,15 @@ describe('buildGraph', () => {
     expect(g.nodes.filter(n => n.instances !== null)).toHaveLength(1);
   });
 
+  it('marks a step tagged naavre:no-reuse, and only that one', () => {
+    const spec = seedSpec();
+    spec.steps[1] = { ...spec.steps[1], no_reuse: true };
+    const g = buildGraph(spec);
+    expect(g.nodes.filter(n => n.noReuse).map(n => n.id)).toEqual([
+      spec.steps[1].id
+    ]);
+  });
+
   it('follows a batch count written in the tag', () => {
     const g = buildGraph(seedSpec({ value: 3 }));
     expect(

@@ -4,7 +4,8 @@
  * run-snapshot.json holds real `Run.snapshot()` answers of naavre_batch_ext.runs.RunManager on
  * examples/splitting-batches-tagged.ipynb: `final` (context both, param_max_batch_count = 4,
  * succeeded, same result), `running` (taken while the workflow context's splitter ran), and
- * `failed` (workflow context, the processor raising for item 10).
+ * `failed` (workflow context, the processor raising for item 10); `resumed` (written by
+ * make_run_snapshot_resumed.py): a failed run's batch 3 fixed and resumed with `"resume"`.
  */
 import { IParameter } from '../../spec';
 import {
@@ -154,6 +155,42 @@ describe('parseRunStatus', () => {
     expect(failure.where).toContain('instance 2/5');
     expect(failure.logs).toContain('Traceback');
     expect(verdictOf(view)).toBeNull();
+  });
+
+  it('offers to resume a failed workflow run and to debug its failed batch', () => {
+    const view = parseRunStatus(snapshots.failed);
+    expect(view.canResume).toBe(true);
+    expect(view.reuse).toBeNull();
+    expect([view.failures[0].task, view.failures[0].batch]).toEqual([
+      'process-batches',
+      1
+    ]);
+    expect(parseRunStatus(snapshots.final).canResume).toBe(false);
+  });
+
+  it('shows the tqdm bars of running instances, not of finished ones', () => {
+    const running = JSON.parse(JSON.stringify(snapshots.running));
+    const task = running.progress.workflow.tasks[0];
+    task.instance_progress = { '0': { n: 3, total: 8 } };
+    expect(parseRunStatus(running).contexts[1].tasks[0].bars).toEqual([
+      { instance: 0, n: 3, total: 8 }
+    ]);
+    task.instance_status = [{ instance: 0, status: 'ok', seconds: 1 }];
+    expect(parseRunStatus(running).contexts[1].tasks[0].bars).toEqual([]);
+  });
+
+  it('counts what a resumed run reused, ran and failed again', () => {
+    const view = parseRunStatus(snapshots.resumed);
+    expect(view.status).toBe('succeeded');
+    expect(view.canResume).toBe(false);
+    expect(view.reuse).toEqual({
+      reused: 4,
+      ran: 2,
+      failed: 0,
+      resumedFrom: snapshots.resumed.result.workflow_run.reuse.resumed_from
+    });
+    const chain = view.contexts[0].tasks.find(t => t.kind === 'processors')!;
+    expect([chain.reused, chain.total]).toEqual([3, 4]);
   });
 
   it('shows the stdout and stderr tails of a failed instance once, the traceback not twice', () => {

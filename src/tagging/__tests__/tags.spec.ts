@@ -12,6 +12,7 @@ import {
   isPythonName,
   normaliseBatchCount,
   parseTags,
+  setNoReuse,
   setRole,
   TagValueError
 } from '../tags';
@@ -23,6 +24,7 @@ interface IFixtureCase {
     role: string | null;
     batch_count: { value: number } | { parameter: string } | null;
     split: string | null;
+    no_reuse: boolean;
     codes: string[];
   };
 }
@@ -45,6 +47,7 @@ describe('parseTags on the shared fixture', () => {
         role: ann.role,
         batch_count: batchCountJSON(ann.batchCount),
         split: ann.split,
+        no_reuse: ann.noReuse,
         codes: ann.problems.map(p => p.code)
       }).toEqual(c.expected);
     }
@@ -91,6 +94,20 @@ describe('setRole writes what parseTags reads back', () => {
       'b',
       'naavre:processor'
     ]);
+  });
+
+  it('keeps naavre:no-reuse when the role changes', () => {
+    expect(setRole(['naavre:merger', 'naavre:no-reuse'], 'processor')).toEqual([
+      'naavre:processor',
+      'naavre:no-reuse'
+    ]);
+  });
+
+  it('sets and removes naavre:no-reuse, other tags kept', () => {
+    const on = setNoReuse(['a', 'naavre:processor'], true);
+    expect(on).toEqual(['a', 'naavre:processor', 'naavre:no-reuse']);
+    expect(parseTags(on).noReuse).toBe(true);
+    expect(setNoReuse(on, false)).toEqual(['a', 'naavre:processor']);
   });
 
   it('removes every naavre: tag for none, also misspelt ones', () => {
