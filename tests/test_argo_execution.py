@@ -57,14 +57,14 @@ from helpers import (
     write_tmp,
 )
 
-from naavre_batch_ext.core import split
 from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.engines.compare import compare_traces
-from naavre_batch_ext.engines.runner import run_notebook
-from naavre_batch_ext.exporters import argo
+from naavre_batch_ext.engines.runner import joiner, run_notebook
+from naavre_batch_ext.exporters import argo, r_export
 from naavre_batch_ext.exporters.argo import ArgoOptions, argo_name, export_argo
-from naavre_batch_ext.steps import transport
+from naavre_batch_ext.steps import r_scripts, transport
 from naavre_batch_ext.steps.scripts import plan_tasks
+from naavre_batch_ext.steps.transport import RValue
 
 AGGREGATIONS = ("json-strings", "aggregatedJSONValueList")
 """Argo's fan-in encodings: before v3.5.11 (a JSON list of the output strings) and from v3.5.11
@@ -511,7 +511,7 @@ class ArgoPlayer:
             return pod_root / path.lstrip("/")
 
         script = template["script"]
-        assert script["command"] == ["python"]
+        assert script["command"] in (["python"], r_export.ARGO_COMMAND), script["command"]
         source_file = pod_root / "argo" / "staging" / "script"
         source_file.write_text(script["source"], encoding="utf-8")
         for artifact in template.get("inputs", {}).get("artifacts", []):
@@ -527,8 +527,11 @@ class ArgoPlayer:
         # Instrumentation, not Argo: what each cell printed, as the pod's log shows it but cut by
         # cell, for the comparison with the notebook (compare.compare_traces).
         env["NAAVRE_PRINTED_FILE"] = str(pod_root / "printed-by-cell.json")
+        # workflowpod.go: a script template runs as its command with the script's path appended
+        # (ExecutorScriptSourcePath); the image's python or Rscript is this machine's.
+        program = sys.executable if script["command"][0] == "python" else r_scripts.rscript()
         proc = subprocess.run(
-            [sys.executable, str(source_file)],
+            [program, *script["command"][1:], str(source_file)],
             check=False,
             env=env,
             cwd=pod_root,
@@ -624,7 +627,9 @@ def handed_on(pod: Pod, name: str) -> Any:
         return transport.loads(pod.outputs[name].encode("utf-8"), stub_missing=True)
     stored = pod.stored[name]
     if stored.is_dir():
-        return [transport.load(str(p), stub_missing=True) for p in sorted(stored.iterdir())]
+        # Batch files are named by item index (0, 1, ..., 10): in number order.
+        files = sorted(stored.iterdir(), key=lambda p: (len(p.name), p.name))
+        return [transport.load(str(p), stub_missing=True) for p in files]
     return transport.load(str(stored), stub_missing=True)
 
 
@@ -635,7 +640,15 @@ def batches_of(pod: Pod) -> list[Any]:
         return [transport.loads(t.encode("ascii"), stub_missing=True) for t in texts]
     batches = handed_on(pod, "naavre-batches")
     assert isinstance(batches, list)
+    if batches and isinstance(batches[0], RValue):
+        return batches  # R values: in file order, which is batch order
     return sorted(batches, key=lambda b: b["index"])
+
+
+def joined(parts: list[Any], keys: tuple[str, ...]) -> Any:
+    """Per-batch parts joined as the local runner joins them (``runner.joiner``: by
+    core/split.py, or for an R notebook by R's merge rule)."""
+    return joiner(parts)(parts, keys)
 
 
 def played_trace(spec: dict[str, Any], play: Play) -> dict[str, dict[str, Any]]:
@@ -646,18 +659,16 @@ def played_trace(spec: dict[str, Any], play: Play) -> dict[str, dict[str, Any]]:
     for task in plan_tasks(spec):
         if task.kind == "processors":
             results = [handed_on(p, "naavre-result") for p in play.pods[task.id]]
-            results.sort(key=lambda r: r["index"])
             for name in task.merged:
                 step = task.merged_steps.get(name, task.steps[-1])
-                parts = [r["outputs"][name] for r in results]
-                trace.setdefault(step, {})[name] = split.merge_batches(parts)
+                trace.setdefault(step, {})[name] = joined(results, ("outputs", name))
             continue
         pod = play.only(task.id)
         for step_id in task.steps:
             entry = trace.setdefault(step_id, {})
             for name in steps[step_id].get("outputs", []):
                 if task.kind == "splitter" and name == task.split_variable:
-                    entry[name] = split.merge_batches([b["items"] for b in batches_of(pod)])
+                    entry[name] = joined(batches_of(pod), ("items",))
                 elif argo_name(name) in pod.outputs or argo_name(name) in pod.stored:
                     entry[name] = handed_on(pod, name)
     return trace
@@ -878,6 +889,8 @@ def _file_cases() -> list[Path]:
         if ".ipynb_checkpoints" in path.parts or name in LONG_RUNNING:
             continue
         spec = build_spec(load_notebook(path), path.name)
+        if r_scripts.is_r(spec):  # played in tests/test_r_exports.py
+            continue
         if spec["steps"] and not spec["summary"]["errors"]:
             found.append(path)
     return found

@@ -32,6 +32,7 @@ from collections.abc import Generator
 from typing import Any
 
 from ..steps.step_runtime import with_article
+from . import r_values
 from .preview import describe, for_json, summarize
 
 __all__ = [
@@ -573,6 +574,8 @@ def compare_traces(
     differences: list[dict[str, Any]] = []
     not_compared: list[dict[str, Any]] = []
     compared = 0
+    # An R notebook's values are compared by R itself (identical(), bitwise doubles): one call.
+    r_found = r_values.r_differences(nb_trace, wf_trace) if r_values.has_r_values(wf_trace) else {}
     for step in spec["steps"]:
         sid = step["id"]
         wf_values = wf_trace.get(sid, {})
@@ -596,8 +599,18 @@ def compare_traces(
                 )
                 not_compared.append({"step": sid, "variable": name, "reason": reason})
                 continue
+            r_answer = r_found.get((sid, name), "")
+            if isinstance(r_answer, str) and r_answer:
+                not_compared.append({"step": sid, "variable": name, "reason": r_answer})
+                continue
             compared += 1
-            diff = first_difference(nb_values[name], wf_values[name])
+            diff: Difference | None
+            if (sid, name) not in r_found:
+                diff = first_difference(nb_values[name], wf_values[name])
+            elif isinstance(r_answer, tuple):
+                diff = ([PathStep(r_answer[0])], r_answer[1], r_answer[2])
+            else:
+                diff = None
             if diff is not None:
                 path, a, b = diff
                 differences.append(

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ..core import split
+from ..exporters import r_export
 from ..exporters.argo import parameter_value
 from ..exporters.cwl import (
     ERROR_FILE,
@@ -48,6 +48,7 @@ from .runner import (
     RunError,
     check_parameters,
     conclude,
+    joiner,
     run_notebook,
 )
 
@@ -146,18 +147,17 @@ def _trace(
     for task in tasks:
         outputs = values.get(task.id, {})
         if task.kind == "processors":
-            results = sorted(outputs[scripts.RESERVED_RESULT], key=lambda r: r["index"])
-            parts = [r["outputs"] for r in results]
+            results = outputs[scripts.RESERVED_RESULT]
             for name in task.merged:
                 step = task.merged_steps.get(name, task.steps[-1])
-                trace.setdefault(step, {})[name] = split.merge_batches(p[name] for p in parts)
+                trace.setdefault(step, {})[name] = joiner(results)(results, ("outputs", name))
             continue
         for step_id in task.steps:
             entry = trace.setdefault(step_id, {})
             for name in steps_by_id[step_id].get("outputs", []):
                 if task.kind == "splitter" and name == task.split_variable:
                     batches = outputs[scripts.RESERVED_BATCHES]
-                    entry[name] = split.merge_batches(b["items"] for b in batches)
+                    entry[name] = joiner(batches)(batches, ("items",))
                 elif name in outputs:
                     entry[name] = outputs[name]
     return trace
@@ -223,7 +223,10 @@ def _job_task(folder: Path, by_id: Mapping[str, scripts.Task]) -> scripts.Task |
     try:
         head = (folder / SCRIPT_NAME).read_text(encoding="utf-8")
     except OSError:
-        return None
+        try:  # an R notebook's step script
+            head = (folder / r_export.CWL_SCRIPT_NAME).read_text(encoding="utf-8")
+        except OSError:
+            return None
     match = _SCRIPT_HEAD.search(head)
     return by_id.get(match.group(1)) if match else None
 
@@ -241,7 +244,8 @@ def _printed(jobs: Path, tasks: list[scripts.Task]) -> dict[str, str]:
         index = 0
         batch_file = path.parent / INPUTS_DIR / "naavre-batch"
         if task.kind == "processors" and batch_file.exists():
-            index = _load(str(batch_file))["index"]
+            batch = _load(str(batch_file))
+            index = batch["index"] if isinstance(batch, dict) else 0  # R: processors not compared
         found.append((order[task.id], index, json.loads(path.read_text(encoding="utf-8"))))
     printed: dict[str, str] = {}
     for _, _, texts in sorted(found, key=lambda f: (f[0], f[1])):

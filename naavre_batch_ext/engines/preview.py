@@ -168,6 +168,9 @@ def summarize(value: Any) -> dict[str, str]:
     ``list, 28 items of float``) and its repr cut to :data:`PREVIEW_LIMIT` characters.
     JSON-serialisable by construction; never raises.
     """
+    r_summary = _r_summary(value)
+    if r_summary is not None:
+        return r_summary
     try:
         summary = _summary(value)
     except Exception:
@@ -175,8 +178,21 @@ def summarize(value: Any) -> dict[str, str]:
     return {"type": type_name(value), "summary": summary, "preview": short_repr(value)}
 
 
+def _r_summary(value: Any) -> dict[str, str] | None:
+    """An R value's summary as R gave it (``engines/r_values.py``); None for other values."""
+    if type(value).__name__ in ("RValue", "RMerged", "RShown") and hasattr(value, "summary"):
+        from .r_values import summary_of
+
+        return dict(summary_of(value))
+    return None
+
+
 def describe(value: Any, limit: int = 80) -> str:
     """``0.5 (float)``: a value's short repr and its type, for one-line messages."""
+    r_summary = _r_summary(value)
+    if r_summary is not None:
+        text = r_summary["preview"] or r_summary["summary"]
+        return f"{text if len(text) <= limit else text[: limit - 3] + '...'} ({r_summary['type']})"
     return f"{short_repr(value, limit)} ({type_name(value)})"
 
 

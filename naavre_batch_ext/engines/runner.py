@@ -42,9 +42,9 @@ from nbformat import NotebookNode
 from ..core import split
 from ..core.analysis import json_kind
 from ..core.spec import resolve_batch_count
-from ..steps import scripts, step_runtime, transport
+from ..steps import r_scripts, scripts, step_runtime, transport
 from ..steps.step_runtime import format_parameter, parse_parameter
-from . import batch_progress, compare, preview, reuse, timings
+from . import batch_progress, compare, preview, r_values, reuse, timings
 from .safe_folder import FolderMovedError, SafeFolder
 
 __all__ = [
@@ -441,6 +441,14 @@ def _precompile(script: Path) -> None:
         )
 
 
+def _command(script: Path, python: str) -> list[str]:
+    """How one instance of a task is started: the one place that chooses the command per
+    language (``Rscript`` for an R notebook's ``.R`` scripts, Python's launcher otherwise)."""
+    if script.suffix == ".R":
+        return r_scripts.command(str(script))
+    return [python, "-c", _LAUNCH, str(script)]
+
+
 def _run_instance(
     inst: _Instance,
     script: Path,
@@ -488,7 +496,7 @@ def _run_instance(
         open(inst.folder / "stderr.txt", "wb") as err,
     ):
         proc = subprocess.Popen(
-            [python, "-c", _LAUNCH, str(script)],
+            _command(script, python),
             cwd=str(cwd),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -655,10 +663,12 @@ def run_workflow(
         (folder / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
         script_dir = folder / "scripts"
         script_dir.mkdir()
+        language_r = r_scripts.is_r(spec)
         for task in tasks:
-            paths[task.id] = script_dir / f"{task.id}.py"
+            paths[task.id] = script_dir / f"{task.id}{'.R' if language_r else '.py'}"
             paths[task.id].write_text(scripts.task_script(spec, task), encoding="utf-8")
-            _precompile(paths[task.id])
+            if not language_r:
+                _precompile(paths[task.id])
         for task in tasks:
             if cancel.cancelled:
                 status = "cancelled"
@@ -947,15 +957,14 @@ def _record_trace(
     steps_by_id: dict[str, dict[str, Any]],
 ) -> None:
     """What each step handed on, as the next step saw it (merged values for processor outputs,
-    the whole list for the split variable), loaded for the comparison."""
+    the whole list for the split variable), loaded for the comparison. Per-batch parts are joined
+    by :func:`join_parts`, or for an R notebook's values by R (:func:`r_values.join_parts`)."""
     if task.kind == "processors":
         results = [_load_value(out / scripts.RESERVED_RESULT) for out in results_of[task.id]]
-        results.sort(key=lambda r: r["index"])
+        join = joiner(results)
         for name in task.merged:
             step = task.merged_steps.get(name, task.steps[-1])
-            trace.setdefault(step, {})[name] = split.merge_batches(
-                [r["outputs"][name] for r in results]
-            )
+            trace.setdefault(step, {})[name] = join(results, ("outputs", name))
         return
     out = outputs_of[task.id]
     for step_id in task.steps:
@@ -964,9 +973,24 @@ def _record_trace(
             if task.kind == "splitter" and name == task.split_variable:
                 batch_dir = out / scripts.RESERVED_BATCHES
                 batches = [_load_value(p) for p in sorted(batch_dir.iterdir())]
-                entry[name] = split.merge_batches([b["items"] for b in batches])
+                join = joiner(batches)
+                entry[name] = join(batches, ("items",))
             elif (out / name).exists():
                 entry[name] = _load_value(out / name)
+
+
+def joiner(parts: list[Any]) -> Callable[[list[Any], tuple[str, ...]], Any]:
+    """How per-batch values are joined: an R notebook's by R, others by :func:`join_parts`."""
+    return r_values.join_parts if any(r_values.is_r_value(p) for p in parts) else join_parts
+
+
+def join_parts(parts: list[Any], keys: tuple[str, ...]) -> Any:
+    """Per-batch values (batches or results, ``{"index", ...}``) joined in batch order by the one
+    split rule, after picking ``keys`` inside each (``("items",)``, ``("outputs", name)``)."""
+    parts = sorted(parts, key=lambda part: part["index"])
+    for key in keys:
+        parts = [part[key] for part in parts]
+    return split.merge_batches(parts)
 
 
 def readable_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -975,6 +999,7 @@ def readable_result(result: dict[str, Any]) -> dict[str, Any]:
     trace = result.get("trace")
     if not isinstance(trace, dict):
         return result
+    r_values.describe_all(v for values in trace.values() for v in values.values())
     shown = {
         step: {name: preview.for_json(value) for name, value in values.items()}
         for step, values in trace.items()
@@ -1202,6 +1227,7 @@ async def _run_notebook_async(
     )
 
     originals = list(work.cells)
+    language_r = r_scripts.is_r(spec)
 
     async def scratch(cell: NotebookNode, index: int, store_history: bool = True) -> NotebookNode:
         """Run a cell that is not the notebook's. nbclient stores every executed cell back into
@@ -1282,7 +1308,9 @@ async def _run_notebook_async(
 
     try:
         async with client.async_setup_kernel(env={**os.environ, "PYTHONHASHSEED": _hash_seed()}):
-            await hidden(_kernel_setup_source(values))
+            await hidden(
+                r_scripts.kernel_setup_source() if language_r else _kernel_setup_source(values)
+            )
             for index, cell in enumerate(originals):
                 if cell.cell_type != "code":
                     continue
@@ -1296,7 +1324,9 @@ async def _run_notebook_async(
                     open_step(name)
                 cell_start = time.perf_counter()
                 try:
-                    if index in params_by_cell and index in header:
+                    if index in params_by_cell and index in header and language_r:
+                        await _run_r_header(scratch, cell, index, header[index], spec, overrides)
+                    elif index in params_by_cell and index in header:
                         cell.outputs = []
                         source = header[index]["source"]
                         lines = source.splitlines(True)
@@ -1343,7 +1373,11 @@ async def _run_notebook_async(
                     step_dir = Path(tmp.name) / str(index)
                     step_dir.mkdir()
                     try:
-                        await hidden(f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})")
+                        await hidden(
+                            r_scripts.kernel_trace_source(step["outputs"], str(step_dir))
+                            if language_r
+                            else f"__naavre_trace__({step['outputs']!r}, {str(step_dir)!r})"
+                        )
                         snapshot = json.loads((step_dir / "index.json").read_text(encoding="utf-8"))
                     except CellExecutionError as exc:
                         # Writing the values failed in a way the transport did not foresee:
@@ -1413,6 +1447,32 @@ async def _run_notebook_async(
         "errors": errors,
         "warnings": warnings,
     }
+
+
+async def _run_r_header(
+    scratch: Callable[[NotebookNode, int], Any],
+    cell: NotebookNode,
+    index: int,
+    ref: dict[str, Any],
+    spec: dict[str, Any],
+    overrides: dict[str, Any],
+) -> None:
+    """An R header cell with parameter overrides: R's parser cuts it into expressions and each
+    parameter takes its run value, in its R type, right after its assignment (as in the step
+    scripts); the cell's outputs are what that run printed."""
+    kinds = {p["name"]: p.get("type") for p in spec.get("parameters", [])}
+    texts = {
+        p["name"]: format_parameter(overrides[p["name"]], kinds.get(p["name"]))
+        for p in spec.get("parameters", [])
+        if p["name"] in overrides and p.get("cell_index") == index
+    }
+    source = r_scripts.kernel_header_source(scripts.notebook_file_name(spec), ref, texts)
+    chunk = nbformat.v4.new_code_cell(source)
+    cell.outputs = []
+    try:
+        await scratch(chunk, index)
+    finally:
+        cell.outputs.extend(chunk.outputs)
 
 
 def _not_passable_warning(item: dict[str, Any]) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from .. import SPEC_API_VERSION
+from ..steps import r_scripts
 from ..steps.scripts import (
     RESERVED_BATCH_COUNT,
     RESERVED_BATCHES,
@@ -50,6 +51,7 @@ from ..steps.step_runtime import (
     RESERVED_PRINTED,
     RESERVED_SUMMARY,
 )
+from . import r_export
 from .k8s_options import (
     OptionError,
     check_dns_label,
@@ -563,6 +565,10 @@ def script_source(spec: Mapping[str, Any], task: Task) -> str:
     prologue (:data:`ARGO_PROLOGUE`) and the task's payload: the runner's
     :func:`~naavre_batch_ext.steps.scripts.task_script` with the prologue between runtime and payload.
     """
+    if r_scripts.is_r(dict(spec)):
+        return r_export.argo_script_source(
+            spec, task, _ref(f"workflow.annotations.{ANNOTATION_RUNTIME}")
+        )
     return RUNTIME_LOADER + task_payload_text(dict(spec), task)
 
 
@@ -650,7 +656,7 @@ def _template(
 
     script: dict[str, Any] = {
         "image": options.image_for(_task_role(task)),
-        "command": ["python"],
+        "command": list(r_export.ARGO_COMMAND) if r_scripts.is_r(dict(spec)) else ["python"],
         "env": env,
     }
     requests = {k: v for k, v in (("cpu", options.cpu), ("memory", options.memory)) if v}
@@ -768,6 +774,7 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     """
     options = options or ArgoOptions()
     options.check()
+    options = r_export.for_language(spec, options)
     tasks = plan_tasks(dict(spec))
     if not tasks:
         raise NothingToExportError(
@@ -785,7 +792,9 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
         ANNOTATION_SPEC_VERSION: str(spec.get("apiVersion", SPEC_API_VERSION)),
         ANNOTATION_NOTEBOOK: _source_notebook(notebook),
         ANNOTATION_IMPORTS: ",".join(third_party_imports(spec)),
-        ANNOTATION_RUNTIME: runtime_annotation(),
+        ANNOTATION_RUNTIME: (
+            r_export.runtime_annotation() if r_scripts.is_r(dict(spec)) else runtime_annotation()
+        ),
     }
     entry = _entry_name(tasks)
     dag_tasks: list[dict[str, Any]] = []

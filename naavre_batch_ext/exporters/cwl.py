@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import SPEC_API_VERSION
+from ..steps import r_scripts
 from ..steps.scripts import (
     RESERVED_BATCH_COUNT,
     RESERVED_BATCHES,
@@ -42,6 +43,7 @@ from ..steps.scripts import (
     script_prefix,
     task_payload_text,
 )
+from . import r_export
 from .argo import (
     ArgoOptions,
     NothingToExportError,
@@ -256,6 +258,9 @@ def runtime_entry() -> dict[str, str]:
 
 def script_entry(spec: Mapping[str, Any], task: Task) -> dict[str, str]:
     """The entry of the task's own script: :data:`RUNTIME_LOADER`, then its payload."""
+    if r_scripts.is_r(dict(spec)):  # an R script carries its runtime; see r_scripts
+        text = r_scripts.r_task_script(dict(spec), task)
+        return {"entryname": r_export.CWL_SCRIPT_NAME, "entry": escape_literal(text)}
     text = RUNTIME_LOADER + task_payload_text(dict(spec), task)
     return {"entryname": SCRIPT_NAME, "entry": escape_literal(text)}
 
@@ -269,7 +274,11 @@ def _tool(
         task.kind, "step"
     )
     inputs: dict[str, Any] = {}
-    listing: list[dict[str, Any]] = [runtime, script_entry(spec, task)]
+    r_notebook = r_scripts.is_r(dict(spec))
+    script = script_entry(spec, task)
+    script_name = script["entryname"]
+    # An R tool's script carries its own runtime (base R): the Python runtime is not staged.
+    listing: list[dict[str, Any]] = [script] if r_notebook else [runtime, script]
     for param in spec.get("parameters", []):
         cwl_type, _ = cwl_parameter(param)
         inputs[cwl_id(param["name"])] = {"type": cwl_type}
@@ -359,7 +368,11 @@ def _tool(
             {"class": "DockerRequirement", "dockerPull": options.image_for(role)},
             {"class": "NetworkAccess", "networkAccess": True},
         ],
-        "baseCommand": ["python3", SCRIPT_NAME],
+        "baseCommand": (
+            ["Rscript", *r_scripts.SOURCE_ARGS, script_name]
+            if script_name == r_export.CWL_SCRIPT_NAME
+            else ["python3", script_name]
+        ),
         "inputs": inputs,
         "outputs": outputs,
     }
@@ -396,6 +409,7 @@ def build_workflow(spec: Mapping[str, Any], options: ArgoOptions | None = None) 
     """
     options = options or ArgoOptions()
     check_options(options)
+    options = r_export.for_language(spec, options)
     tasks = plan_tasks(dict(spec))
     if not tasks:
         raise NothingToExportError(

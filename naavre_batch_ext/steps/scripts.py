@@ -407,5 +407,10 @@ def task_payload_text(spec: dict[str, Any], task: Task) -> str:
 
 
 def task_script(spec: dict[str, Any], task: Task) -> str:
-    """The standalone Python 3 script of one task (deterministic: same spec, same bytes)."""
+    """The standalone script of one task (deterministic: same spec, same bytes): Python 3, or
+    ``Rscript`` for an R notebook (:mod:`naavre_batch_ext.steps.r_scripts`)."""
+    from . import r_scripts
+
+    if r_scripts.is_r(spec):
+        return r_scripts.r_task_script(spec, task)
     return script_prefix() + task_payload_text(spec, task)

@@ -25,6 +25,10 @@ Codecs, chosen per value by :func:`codec_of`:
 - ``pickle`` (protocol 5): anything else that pickles: tuples, sets, int keys, dates, Decimal,
   classes defined in the header (the header runs in every step, so they resolve), numpy and pandas
   objects the faster codecs do not take.
+- ``rds``: a value of an R step, as R's ``serialize`` writes it (``saveRDS(compress = FALSE)``),
+  written and read by the R runtime (``steps/r_runtime.R``). Python never decodes it: it loads as
+  :class:`RValue` (the payload's bytes), which R itself compares and describes
+  (:mod:`naavre_batch_ext.engines.r_values`), and writes it back unchanged.
 
 Two forms of the same file: the *binary* form (files: local runs, CWL, Argo artifacts) and the *text*
 form (Argo output parameters), which is printable ASCII only, never contains two curly braces in a
@@ -49,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 MAGIC = b"naavre-value/1 "
 """How every value file starts; the codec name and ``;base64`` (text form) follow on that line."""
 
-CODECS = ("json", "npy", "parquet", "pickle")
+CODECS = ("json", "npy", "parquet", "pickle", "rds")
 PICKLE_PROTOCOL = 5
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
@@ -71,6 +75,32 @@ class NotPassableError(Exception):
         self.path = path
         self.type_name = type_name
         self.reason = reason
+
+
+class RValue:
+    """A value an R step wrote (codec ``rds``): the serialized payload, opaque to Python.
+
+    Equal payloads are equal values; different payloads may still be ``identical()`` in R (a
+    compact sequence ``1:3`` and the same numbers stored in full), so the comparison asks R.
+    ``summary`` is filled in by R (:func:`naavre_batch_ext.engines.r_values.describe_all`).
+    """
+
+    __slots__ = ("data", "summary")
+
+    def __init__(self, data: bytes, summary: dict[str, str] | None = None) -> None:
+        self.data = bytes(data)
+        self.summary = summary
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RValue) and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+    def __repr__(self) -> str:
+        if self.summary:
+            return f"<R value: {self.summary.get('summary', '')}>"
+        return f"<R value, {len(self.data)} bytes>"
 
 
 class ValueFileError(Exception):
@@ -183,6 +213,8 @@ def codec_of(value: Any) -> str:
 
 
 def _binary_codec(value: Any) -> str:
+    if isinstance(value, RValue):
+        return "rds"
     if _numpy_array(value) and not value.dtype.hasobject:
         return "npy"
     if _pandas_kind(value) and _parquet_exact(value):
@@ -213,7 +245,9 @@ def _flags(value: Any, codec: str) -> list[str]:
 
 
 def _write_payload(value: Any, codec: str, handle: IO[bytes]) -> None:
-    if codec == "npy":
+    if codec == "rds":
+        handle.write(value.data)
+    elif codec == "npy":
         import numpy
 
         numpy.save(handle, value, allow_pickle=False)
@@ -378,6 +412,8 @@ def _load_from(handle: IO[bytes], stub_missing: bool) -> Any:
     try:
         if codec == "json":
             return json.loads(handle.read())
+        if codec == "rds":
+            return RValue(handle.read())
         if codec == "npy":
             import numpy
 

@@ -1,0 +1,165 @@
+"""R runner benchmarks; prints figures (run when the machine is quiet:
+``python benchmarks/bench_r_runner.py``). Needs R (Rscript) and IRkernel (kernel ``ir``).
+
+1. A CPU-bound R processor (about 4 s of work in notebook context), batch count 2: wall time of
+   the workflow context (one Rscript per instance) over the notebook context (IRkernel). Goal on
+   2 cores: at most 0.6, as for Python.
+2. Trivial items, batch count N (one R instance per item) against batch count 2: the per-instance
+   overhead of an R instance in ms (an Rscript start, the runtime, reading and writing rds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_runner import _chain_wall, _wall  # noqa: E402 - the same figures as for Python
+
+from naavre_batch_ext.core.spec import build_spec
+from naavre_batch_ext.engines import runner
+
+
+def _notebook(cells: list[tuple[list[str], str]]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    nb.metadata["language_info"] = {"name": "R"}
+    for tags, source in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    return nb
+
+
+BURN = (
+    "burn <- function(seed, work) {\n"
+    "  acc <- seed\n"
+    "  for (i in seq_len(work)) acc <- (acc * 31 + i) %% 1000003\n"
+    "  acc\n"
+    "}\n"
+)
+
+
+def cpu_notebook(work: int) -> nbformat.NotebookNode:
+    """Eight items of ``work`` loop iterations each, processed in an R loop."""
+    return _notebook(
+        [
+            ([], f"# parameters\nparam_work <- {work}L\n"),
+            (["naavre:splitter", "naavre:batch-count:2"], "# items\nitems <- 0:7\n"),
+            (
+                ["naavre:processor"],
+                "# burn\n" + BURN + "burned <- vapply(items, burn, 0, param_work)\n",
+            ),
+            (["naavre:merger"], "# total\nprint(sum(burned))\n"),
+        ]
+    )
+
+
+def trivial_notebook(n: int) -> nbformat.NotebookNode:
+    return _notebook(
+        [
+            ([], f"# parameters\nparam_batches <- {n}L\n"),
+            (
+                ["naavre:splitter", "naavre:batch-count:param_batches"],
+                f"# items\nitems <- seq_len({n})\n",
+            ),
+            (["naavre:processor"], "# double\ndoubled <- items * 2L\n"),
+            (["naavre:merger"], "# total\nprint(sum(doubled))\n"),
+        ]
+    )
+
+
+def _calibrate() -> int:
+    """Loop iterations per item so that eight items take about 4 s in R on this machine."""
+    code = (
+        "t <- proc.time()[[3]]\n"
+        + BURN
+        + "invisible(burn(0, 400000L))\ncat(proc.time()[[3]] - t)\n"
+    )
+    seconds = float(subprocess.run(["Rscript", "-e", code], capture_output=True, text=True).stdout)
+    return max(1000, int(4.0 / 8 / (seconds / 400_000)))
+
+
+def bench_cpu(folder: Path, parallelism: int, repeat: int) -> None:
+    nb = cpu_notebook(_calibrate())
+    path = folder / "cpu.ipynb"
+    nbformat.write(nb, str(path))
+    nb_walls, wf_walls, cell_times = [], [], []
+    for _ in range(repeat):
+        result = runner.run(
+            path,
+            "both",
+            nb=nb,
+            spec=build_spec(nb, str(path)),
+            parallelism=parallelism,
+            runs_dir=folder / "runs",
+        )
+        assert result["status"] == "ok", result.get("comparison")
+        nb_walls.append(_wall(result, "notebook"))
+        wf_walls.append(_wall(result, "workflow"))
+        cell_times.append(sum(c["seconds"] for c in result["notebook_run"]["cells"]))
+    nb_wall, wf_wall, cells = min(nb_walls), min(wf_walls), min(cell_times)
+    print(f"1. CPU-bound R processor, batch count 2 (best of {repeat} runs)")
+    print(
+        f"   notebook context (IRkernel) {nb_wall:.2f} s, workflow context (Rscript) {wf_wall:.2f} s "
+        f"(parallelism {parallelism}, {os.cpu_count()} CPUs)"
+    )
+    print(f"   workflow/notebook wall-time ratio: {wf_wall / nb_wall:.2f} (goal <= 0.6)")
+    print(f"   against the notebook's cell time alone ({cells:.2f} s): {wf_wall / cells:.2f}")
+
+
+def bench_overhead(folder: Path, parallelism: int, n: int) -> None:
+    nb = trivial_notebook(n)
+    path = folder / "trivial.ipynb"
+    nbformat.write(nb, str(path))
+    spec = build_spec(nb, str(path))
+    walls = {}
+    for batches in (n, 2):
+        started = time.perf_counter()
+        result = runner.run(
+            path,
+            "workflow",
+            {"param_batches": batches},
+            nb=nb,
+            spec=spec,
+            parallelism=parallelism,
+            runs_dir=folder / "runs",
+        )
+        assert result["status"] == "ok", result["workflow_run"]["errors"]
+        walls[batches] = (time.perf_counter() - started, *_chain_wall(result))
+    (classic, classic_chain, k1), (batched, batched_chain, k2) = walls[n], walls[2]
+    per_instance = (classic_chain - batched_chain) / (k1 - k2) * 1000
+    print(f"2. {n} trivial items: batch count {n} ({k1} R instances) vs 2 ({k2} instances)")
+    print(f"   whole run {classic:.2f} s vs {batched:.2f} s")
+    print(
+        f"   per-instance overhead of an R instance (wall, parallelism {parallelism}): {per_instance:.0f} ms"
+    )
+    print(f"   per-instance cost on one worker: {per_instance * parallelism:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parallelism", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--items", type=int, default=40)
+    parser.add_argument("--only", choices=["cpu", "overhead"])
+    parser.add_argument("--repeat", type=int, default=2, help="runs of benchmark 1 (best is kept)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="naavre-bench-r-") as tmp:
+        folder = Path(tmp)
+        if args.only in (None, "overhead"):
+            bench_overhead(folder, args.parallelism, args.items)
+        if args.only in (None, "cpu"):
+            bench_cpu(folder, args.parallelism, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
