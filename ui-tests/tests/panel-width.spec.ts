@@ -16,16 +16,6 @@ const IMAGES = process.env.UPDATE_DOCS_IMAGES
 
 test.use({ autoGoto: true, viewport: { width: 1400, height: 900 } });
 
-/**
- * Galata waits 15 s for JupyterLab to start, which a machine shared by many sessions exceeds
- * (plugins were seen taking 5-7 s each to activate): give its waits a minute here.
- */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const galataUtils = require('@jupyterlab/galata/lib/utils');
-const waitForCondition = galataUtils.waitForCondition;
-galataUtils.waitForCondition = (fn: () => Promise<boolean>, timeout = 15000) =>
-  waitForCondition(fn, Math.max(timeout, 60000));
-
 async function openSeed(page: IJupyterLabPageFixture, tmpPath: string) {
   await page.contents.uploadFile(
     path.join(EXAMPLES, 'splitting-batches-tagged.ipynb'),
