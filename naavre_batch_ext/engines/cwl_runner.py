@@ -16,6 +16,7 @@ cwltool is optional (the ``naavre-batch-ext[cwl]`` extra): :func:`cwltool_comman
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -34,6 +35,7 @@ from ..exporters.argo import parameter_value
 from ..exporters.cwl import (
     ERROR_FILE,
     INPUTS_DIR,
+    OUTPUTS_DIR,
     PRINTED_FILE,
     SCRIPT_NAME,
     cwl_id,
@@ -236,6 +238,13 @@ def _printed(jobs: Path, tasks: list[scripts.Task]) -> dict[str, str]:
     in task order and batch order, as the workflow context gathers its instances'."""
     by_id = {t.id: t for t in tasks}
     order = {t.id: i for i, t in enumerate(tasks)}
+    # An R batch is an rds value Python cannot read: its index is the name of the splitter's batch
+    # file with the same bytes (the splitter's job folder keeps them: --copy-outputs).
+    index_of_bytes = {
+        hashlib.sha256(f.read_bytes()).digest(): int(f.name)
+        for f in jobs.glob(f"*/{OUTPUTS_DIR}/{scripts.RESERVED_BATCHES}/*")
+        if f.name.isdigit()
+    }
     found: list[tuple[int, int, dict[str, str]]] = []
     for path in jobs.glob(f"*/{PRINTED_FILE}"):
         task = _job_task(path.parent, by_id)
@@ -245,7 +254,11 @@ def _printed(jobs: Path, tasks: list[scripts.Task]) -> dict[str, str]:
         batch_file = path.parent / INPUTS_DIR / "naavre-batch"
         if task.kind == "processors" and batch_file.exists():
             batch = _load(str(batch_file))
-            index = batch["index"] if isinstance(batch, dict) else 0  # R: processors not compared
+            index = (
+                batch["index"]
+                if isinstance(batch, dict)
+                else index_of_bytes.get(hashlib.sha256(batch_file.read_bytes()).digest(), 0)
+            )
         found.append((order[task.id], index, json.loads(path.read_text(encoding="utf-8"))))
     printed: dict[str, str] = {}
     for _, _, texts in sorted(found, key=lambda f: (f[0], f[1])):

@@ -380,16 +380,11 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-HASH_SEED = "0"
-"""``PYTHONHASHSEED`` of the notebook context's kernel and of every step process (unless the
-environment sets one): str and bytes hashes, and with them the order in which a set of strings
-iterates and prints, are then the same in every process of a run, so ``print(set_of_strings)`` in
-a merger prints the same line in both contexts instead of differing by hash randomisation."""
-
-
 def _hash_seed() -> str:
+    """The notebook context's kernel and every local step process run with
+    :data:`~naavre_batch_ext.steps.scripts.HASH_SEED`, unless the environment sets a seed."""
     seed = os.environ.get("PYTHONHASHSEED", "")
-    return seed if seed.isdigit() else HASH_SEED
+    return seed if seed.isdigit() else scripts.HASH_SEED
 
 
 def _child_env() -> dict[str, str]:

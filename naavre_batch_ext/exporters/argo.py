@@ -36,6 +36,7 @@ import yaml
 from .. import SPEC_API_VERSION
 from ..steps import r_scripts
 from ..steps.scripts import (
+    HASH_SEED,
     RESERVED_BATCH_COUNT,
     RESERVED_BATCHES,
     RESERVED_RESULT,
@@ -618,6 +619,7 @@ def _template(
         _env("NAAVRE_INPUTS_DIR", INPUTS_DIR),
         _env("NAAVRE_OUTPUTS_DIR", OUTPUTS_DIR),
         _env("NAAVRE_VALUES", "binary" if artifacts_mode else "text"),
+        _env("PYTHONHASHSEED", HASH_SEED),  # a printed set of strings as in the notebook
     ]
     if not artifacts_mode:
         env.append(_env("NAAVRE_TEXT_LIMIT", str(PARAMETER_VALUE_LIMIT)))

@@ -35,6 +35,7 @@ from typing import Any
 from .. import SPEC_API_VERSION
 from ..steps import r_scripts
 from ..steps.scripts import (
+    HASH_SEED,
     RESERVED_BATCH_COUNT,
     RESERVED_BATCHES,
     RESERVED_RESULT,
@@ -340,6 +341,7 @@ def _tool(
             "class": "EnvVarRequirement",
             "envDef": [
                 {"envName": "NAAVRE_VALUES", "envValue": "binary"},
+                {"envName": "PYTHONHASHSEED", "envValue": HASH_SEED},
                 {"envName": "NAAVRE_INPUTS_DIR", "envValue": f"$(runtime.outdir)/{INPUTS_DIR}"},
                 {"envName": "NAAVRE_OUTPUTS_DIR", "envValue": f"$(runtime.outdir)/{OUTPUTS_DIR}"},
                 {"envName": "NAAVRE_ERROR_FILE", "envValue": f"$(runtime.outdir)/{ERROR_FILE}"},

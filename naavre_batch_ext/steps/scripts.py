@@ -48,6 +48,12 @@ RESERVED_BATCH_COUNT = step_runtime.RESERVED_BATCH_COUNT
 RESERVED_RESULT = step_runtime.RESERVED_RESULT
 """Processor-chain output: ``{"index": i, "outputs": {merged variable: per-batch list}}``."""
 
+HASH_SEED = "0"
+"""``PYTHONHASHSEED`` of every step, in every engine (local runs, the notebook context's kernel,
+the Argo and CWL exports): str and bytes hashes, and with them the order in which a set of strings
+iterates and prints, are then the same in every process, so ``print(set_of_strings)`` in a merger
+prints the same line in the notebook, locally, on Argo and in cwltool."""
+
 
 @dataclass(frozen=True)
 class TaskInput:
