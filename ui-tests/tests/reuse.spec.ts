@@ -82,9 +82,19 @@ test.describe('A failed batch', () => {
       'batch: [[6'
     );
 
+    // The scratch cell goes again; runs use the saved notebook, so the panel asks to save first.
+    await page.evaluate(() =>
+      (
+        window as any
+      ).jupyterapp.shell.currentWidget.model.sharedModel.deleteCell(9)
+    );
     // Fix the cause, then re-run only what failed.
     await page.contents.deleteFile(`${tmpPath}/broken`);
     await panel.locator('[data-action="rerun-failed"]').click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Save and run' })
+      .click();
     await expect(status).toHaveAttribute('data-status', 'succeeded', {
       timeout: 60000
     });

@@ -348,7 +348,9 @@ test.describe('cell roles', () => {
     );
     const batch = cell(page, SPLITTER).locator('.jp-NaavreBatch-badge-batch');
     await expect(batch).toHaveText('× param_max_batch_count (5)');
-    // One line: as high as the role word beside it.
+    // One line: as high as the role word beside it (measured on screen: a windowed notebook
+    // gives cells out of view no box).
+    await batch.scrollIntoViewIfNeeded();
     const role = cell(page, SPLITTER).locator('.jp-NaavreBatch-badge-role');
     const [h1, h2] = [
       (await batch.boundingBox())!.height,
