@@ -348,15 +348,15 @@ test.describe('cell roles', () => {
     );
     const batch = cell(page, SPLITTER).locator('.jp-NaavreBatch-badge-batch');
     await expect(batch).toHaveText('× param_max_batch_count (5)');
-    // One line: as high as the role word beside it (measured on screen: a windowed notebook
-    // gives cells out of view no box).
-    await batch.scrollIntoViewIfNeeded();
+    // One line: as high as the role word beside it, measured on screen (a windowed notebook gives
+    // cells out of view no box, and may re-render while scrolling: poll until both have one).
     const role = cell(page, SPLITTER).locator('.jp-NaavreBatch-badge-role');
-    const [h1, h2] = [
-      (await batch.boundingBox())!.height,
-      (await role.boundingBox())!.height
-    ];
-    expect(h1).toBeLessThanOrEqual(h2 + 1);
+    const extraHeight = async () => {
+      await batch.scrollIntoViewIfNeeded();
+      const [b, r] = [await batch.boundingBox(), await role.boundingBox()];
+      return b && r ? b.height - r.height : null;
+    };
+    await expect.poll(extraHeight, { timeout: 15000 }).toBeLessThanOrEqual(1);
   });
 
   test('a processor without a splitter shows its diagnostic on the cell', async ({
