@@ -1,5 +1,12 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import * as path from 'path';
+import {
+  activeCellIndex,
+  IMAGES,
+  NOTEBOOKS,
+  openWithPanel,
+  PANEL
+} from './helpers';
 
 /**
  * Run on cluster: the panel submits the tagged seed to the fake Argo server that
@@ -8,39 +15,19 @@ import * as path from 'path';
  * it on the graph and the cell badges, shows the failed batch's log at its cell, retries, and
  * stops another run.
  */
-const SEED = 'splitting-batches.ipynb';
-/** The tagged seed whose processor fails on the item the pods' environment names
- * (tests/helpers.py seed_with_a_broken_item; tests/test_ui_tests_config.py checks the copy). */
-const NOTEBOOKS = path.resolve(__dirname, '../notebooks');
-const PANEL = '#jp-NaavreBatch-workflowPanel';
-/** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
-const IMAGES = process.env.UPDATE_DOCS_IMAGES
-  ? path.resolve(__dirname, '../../docs/images')
-  : path.resolve(__dirname, '../test-results/screenshots');
-
 test.use({ autoGoto: true });
 test.setTimeout(120000);
 
+/** The tagged seed whose processor fails on the item the pods' environment names
+ * (tests/helpers.py seed_with_a_broken_item; tests/test_ui_tests_config.py checks the copy). */
 async function openSeed(page: IJupyterLabPageFixture, tmpPath: string) {
-  await page.contents.uploadFile(
-    path.join(NOTEBOOKS, 'splitting-batches-broken.ipynb'),
-    `${tmpPath}/${SEED}`
+  const panel = await openWithPanel(
+    page,
+    tmpPath,
+    path.join(NOTEBOOKS, 'splitting-batches-broken.ipynb')
   );
-  await page.notebook.openByPath(`${tmpPath}/${SEED}`);
-  await page.notebook.activate(SEED);
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
-  );
-  const panel = page.locator(PANEL);
   await expect(panel.locator('[data-node-id="process-batches"]')).toBeVisible();
   return panel;
-}
-
-async function activeCellIndex(page: IJupyterLabPageFixture): Promise<number> {
-  return page.evaluate(() => {
-    const nb = (window as any).jupyterapp.shell.currentWidget;
-    return nb?.content?.activeCellIndex ?? -1;
-  });
 }
 
 async function confirm(page: IJupyterLabPageFixture, label: string) {

@@ -5,38 +5,26 @@ import {
   test
 } from '@jupyterlab/galata';
 import * as path from 'path';
+import {
+  activeCellIndex,
+  EXAMPLES,
+  IMAGES,
+  openWithPanel,
+  SEED
+} from './helpers';
 
 /**
  * The Batch workflow panel on the seed notebook: graph, navigation, live updates, export, runs
  * with the equivalence verdict, and a notebook with an error.
  */
-const SEED = 'splitting-batches.ipynb';
-const EXAMPLES = path.resolve(__dirname, '../../examples');
-const PANEL = '#jp-NaavreBatch-workflowPanel';
-/** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
-const IMAGES = process.env.UPDATE_DOCS_IMAGES
-  ? path.resolve(__dirname, '../../docs/images')
-  : path.resolve(__dirname, '../test-results/screenshots');
-
 test.use({ autoGoto: true });
 
-async function openSeed(
+function openSeed(
   page: IJupyterLabPageFixture,
   tmpPath: string,
   file = 'splitting-batches-tagged.ipynb'
 ) {
-  await page.contents.uploadFile(
-    path.join(EXAMPLES, file),
-    `${tmpPath}/${SEED}`
-  );
-  await page.notebook.openByPath(`${tmpPath}/${SEED}`);
-  await page.notebook.activate(SEED);
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
-  );
-  const panel = page.locator(PANEL);
-  await expect(panel).toBeVisible();
-  return panel;
+  return openWithPanel(page, tmpPath, path.join(EXAMPLES, file));
 }
 
 /** Set a cell's tags through the shared model, as the tag editor or a collaborator would. */
@@ -52,20 +40,6 @@ async function setTags(
     },
     [index, tags] as [number, string[]]
   );
-}
-
-async function activeCellIndex(page: IJupyterLabPageFixture): Promise<number> {
-  return page.evaluate(() => {
-    const app = (window as any).jupyterapp;
-    const tracker = app.shell.widgets('main');
-    let widget = null;
-    for (const w of tracker) {
-      if (w.content && w.content.activeCellIndex !== undefined) {
-        widget = w;
-      }
-    }
-    return widget ? widget.content.activeCellIndex : -1;
-  });
 }
 
 test.describe('Batch workflow panel', () => {

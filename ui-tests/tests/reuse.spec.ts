@@ -1,26 +1,29 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import * as path from 'path';
+import {
+  activeCellIndex,
+  EXAMPLES,
+  openNotebook,
+  PANEL,
+  SEED,
+  showPanel
+} from './helpers';
 
 /**
  * A failed batch in the panel: "Debug in notebook" loads that batch into the notebook's own
  * kernel and selects the failing cell; once fixed, "Re-run failed" runs only what failed (and the
  * merger) and says how many instances it reused (docs/panel.md, docs/running.md).
  */
-const SEED = 'splitting-batches.ipynb';
-const EXAMPLES = path.resolve(__dirname, '../../examples');
-const PANEL = '#jp-NaavreBatch-workflowPanel';
-
 test.use({ autoGoto: true });
 
 async function openFailingSeed(page: IJupyterLabPageFixture, tmpPath: string) {
-  await page.contents.uploadFile(
-    path.join(EXAMPLES, 'splitting-batches-tagged.ipynb'),
-    `${tmpPath}/${SEED}`
+  await openNotebook(
+    page,
+    tmpPath,
+    path.join(EXAMPLES, 'splitting-batches-tagged.ipynb')
   );
   // The batch holding item 6 fails while the file `broken` exists beside the notebook.
   await page.contents.uploadContent('broken', 'text', `${tmpPath}/broken`);
-  await page.notebook.openByPath(`${tmpPath}/${SEED}`);
-  await page.notebook.activate(SEED);
   await page.evaluate(() => {
     const nb = (window as any).jupyterapp.shell.currentWidget;
     const cell = nb.model.cells.get(6);
@@ -36,20 +39,7 @@ async function openFailingSeed(page: IJupyterLabPageFixture, tmpPath: string) {
     );
   });
   await page.notebook.save();
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
-  );
-  const panel = page.locator(PANEL);
-  await expect(panel).toBeVisible();
-  return panel;
-}
-
-async function activeCellIndex(page: IJupyterLabPageFixture): Promise<number> {
-  return page.evaluate(
-    () =>
-      (window as any).jupyterapp.shell.currentWidget?.content
-        ?.activeCellIndex ?? -1
-  );
+  return showPanel(page);
 }
 
 test.describe('A failed batch', () => {
