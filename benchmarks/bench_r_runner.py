@@ -1,6 +1,9 @@
-"""R runner benchmarks; prints figures (run when the machine is quiet:
+"""R benchmarks; prints figures (run when the machine is quiet:
 ``python benchmarks/bench_r_runner.py``). Needs R (Rscript) and IRkernel (kernel ``ir``).
+Each figure is printed with the machine's load average, as the machine may be shared.
 
+0. Analysis + spec of a 100-cell R notebook (bench_r_analysis.py's notebook, one Rscript): median
+   wall and CPU seconds. Goal: well under 1 s.
 1. A CPU-bound R processor (about 4 s of work in notebook context), batch count 2: wall time of
    the workflow context (one Rscript per instance) over the notebook context (IRkernel). Goal on
    2 cores: at most 0.6, as for Python.
@@ -23,10 +26,25 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_r_analysis import generate, timed  # noqa: E402 - the analysis benchmark's notebook
 from bench_runner import _chain_wall, _wall  # noqa: E402 - the same figures as for Python
 
 from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.engines import runner
+
+
+def _load() -> str:
+    """The 1-minute load average, printed beside each figure (the machine may be shared)."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+
+
+def bench_analysis(repeats: int, cells: int = 100) -> None:
+    nb = generate(cells)
+    spec = build_spec(nb, "bench.ipynb")
+    assert spec["summary"]["errors"] == 0, spec["diagnostics"]
+    wall, cpu = timed(lambda: build_spec(nb, "bench.ipynb"), repeats)
+    print(f"0. R analysis + spec of a {cells}-cell notebook (one Rscript, median of {repeats})")
+    print(f"   wall {wall:.2f} s, CPU {cpu:.2f} s (goal well under 1 s; {_load()})")
 
 
 def _notebook(cells: list[tuple[list[str], str]]) -> nbformat.NotebookNode:
@@ -113,7 +131,7 @@ def bench_cpu(folder: Path, parallelism: int, repeat: int) -> None:
         f"   notebook context (IRkernel) {nb_wall:.2f} s, workflow context (Rscript) {wf_wall:.2f} s "
         f"(parallelism {parallelism}, {os.cpu_count()} CPUs)"
     )
-    print(f"   workflow/notebook wall-time ratio: {wf_wall / nb_wall:.2f} (goal <= 0.6)")
+    print(f"   workflow/notebook wall-time ratio: {wf_wall / nb_wall:.2f} (goal <= 0.6; {_load()})")
     print(f"   against the notebook's cell time alone ({cells:.2f} s): {wf_wall / cells:.2f}")
 
 
@@ -141,7 +159,8 @@ def bench_overhead(folder: Path, parallelism: int, n: int) -> None:
     print(f"2. {n} trivial items: batch count {n} ({k1} R instances) vs 2 ({k2} instances)")
     print(f"   whole run {classic:.2f} s vs {batched:.2f} s")
     print(
-        f"   per-instance overhead of an R instance (wall, parallelism {parallelism}): {per_instance:.0f} ms"
+        f"   per-instance overhead of an R instance (wall, parallelism {parallelism}): "
+        f"{per_instance:.0f} ms ({_load()})"
     )
     print(f"   per-instance cost on one worker: {per_instance * parallelism:.0f} ms")
 
@@ -150,11 +169,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parallelism", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--items", type=int, default=40)
-    parser.add_argument("--only", choices=["cpu", "overhead"])
+    parser.add_argument("--only", choices=["analysis", "cpu", "overhead"])
     parser.add_argument("--repeat", type=int, default=2, help="runs of benchmark 1 (best is kept)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="naavre-bench-r-") as tmp:
         folder = Path(tmp)
+        if args.only in (None, "analysis"):
+            bench_analysis(args.repeat * 3)
         if args.only in (None, "overhead"):
             bench_overhead(folder, args.parallelism, args.items)
         if args.only in (None, "cpu"):

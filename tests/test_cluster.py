@@ -24,10 +24,12 @@ from helpers import (
     seed_with_a_broken_item,
     write_tmp,
 )
+from r_helpers import needs_r
 
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.core.spec import spec_for_path
 from naavre_batch_ext.core.split import batch_ranges
+from naavre_batch_ext.engines import cluster
 from naavre_batch_ext.engines.cluster import (
     ApiRequest,
     ClusterConfigError,
@@ -52,6 +54,7 @@ from naavre_batch_ext.engines.cluster_client import ArgoClient
 from naavre_batch_ext.exporters.argo import ArgoOptions, export_argo
 
 TAGGED = NOTEBOOKS / "splitting-batches-tagged.ipynb"
+R_SEED = Path(__file__).parent.parent / "examples" / "splitting-batches-r-tagged.ipynb"
 NS = "naavre"
 
 
@@ -434,6 +437,26 @@ def test_submit_watch_follows_a_retried_run_to_success_and_prints_the_stored_out
     assert "3/3 done (2 kept from before the retry)" in out
     assert "retried: process-batches: batch(es) 0, 2 kept (succeeded before the retry), " in out
     assert "batch(es) 1 re-ran" in out
+
+
+@needs_r
+def test_submit_watch_runs_an_r_notebook_and_prints_its_merger_output(
+    argo_env: FakeThread, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The R seed on the cluster: the fake's pods run the exported R scripts with Rscript (the
+    tests' Argo player), and --watch ends with what the R merger printed (R's own deparse)."""
+    # The fake plays every pod inside one poll, so that poll's answer waits for all the Rscript
+    # starts (a real server answers at once): a busy machine must not turn it into a time-out.
+    monkeypatch.setattr(cluster, "DEFAULT_TIMEOUT", 180.0)
+    code = main(
+        ["submit", str(R_SEED), "-p", "param_max_batch_count=2", "--watch", "--interval", "0.01"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "2/2 done" in out
+    assert "--- output of retrieve-batches ---\nProcessed batches: list(c(0, 0.0238" in out
+    assert "\nProcessed items: c(0, 0.0238095238095238, " in out
+    assert argo_env.fake.problems == []
 
 
 def test_a_run_never_retried_reports_nothing_kept(tmp_path: Path) -> None:

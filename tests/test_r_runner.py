@@ -7,11 +7,14 @@ srcrefs, also inside a function the cell defines), the batch and its items.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from typing import Any
 
-from helpers import r_notebook, section_tags, write_tmp
+from helpers import pid_exists, r_notebook, section_tags, wait_for_pid_files, write_tmp
 from r_helpers import needs_r
 
+from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.engines import runner
 
 pytestmark = needs_r
@@ -74,3 +77,53 @@ def test_a_cell_r_cannot_parse_is_located_by_rs_parser(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "step step-1 failed in cell 4, line 2: syntax error: unexpected '*'" in done.stderr
     assert r_scripts.is_r({"notebook": {"language": "R"}})
+
+
+def _processes_working_in(folder: Path) -> list[int]:
+    """Ids of the live processes whose working folder is ``folder`` (read from /proc): step
+    instances run beside the notebook, as the notebook's own cells do."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cwd").resolve() == folder.resolve():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_cancel_stops_every_rscript_instance_and_leaves_no_r_process(tmp_path: Path) -> None:
+    """As for Python (test_runner.py's cancel test): each processor instance writes its pid and
+    sleeps; cancel ends the run as ``cancelled`` and no Rscript of the run is left."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    nb = r_notebook(
+        "items <- 1:4",
+        f'file.create(file.path("{pids}", Sys.getpid()))\nSys.sleep(120)\nout <- items',
+        "print(out)",
+        tags=section_tags(batch_count="2"),
+    )
+    path = write_tmp(nb, tmp_path)
+    cancel = runner.CancelHandle()
+    out: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: out.update(
+            runner.run_workflow(
+                build_spec(nb, str(path)),
+                path,
+                runs_dir=tmp_path / "runs",
+                parallelism=2,
+                cancel=cancel,
+            )
+        )
+    )
+    thread.start()
+    started = wait_for_pid_files(pids, 2, timeout=60)
+    assert len(started) == 2 and all(pid_exists(p) for p in started)
+    assert set(started) <= set(_processes_working_in(tmp_path))
+    cancel.cancel()
+    thread.join(15)
+    assert not thread.is_alive()
+    assert out["status"] == "cancelled"
+    assert not any(pid_exists(p) for p in started)
+    assert _processes_working_in(tmp_path) == []
