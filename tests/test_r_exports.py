@@ -168,7 +168,12 @@ def test_r_cwl_export_passes_cwltool_validate(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("notebook", [SEED, R_NOTEBOOKS / "frame.ipynb"], ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "notebook",
+    # the seed; a data frame; header function and constant, a broadcast constant, nested lists
+    [SEED, R_NOTEBOOKS / "frame.ipynb", R_NOTEBOOKS / "nested.ipynb"],
+    ids=lambda p: p.stem,
+)
 def test_an_r_notebook_run_with_cwltool_gives_the_notebook_result(
     tmp_path: Path, notebook: Path
 ) -> None:

@@ -75,10 +75,12 @@ NOTEBOOKS: dict[str, list[tuple[list[str], str]]] = {
     "nested": [
         (
             [],
-            "# header: a parameter and a function every step uses\n"
+            "# header: a parameter, a constant and a function every step uses\n"
             "param_scale <- 2.5\n"
+            "area_digits <- 1L\n"
             "describe_site <- function(site) {\n"
-            "  list(name = site$name, area = site$area * param_scale, tags = as.list(site$tags))\n"
+            "  area <- round(site$area * param_scale, area_digits)\n"
+            "  list(name = site$name, area = area, tags = as.list(site$tags))\n"
             "}\n",
         ),
         (
