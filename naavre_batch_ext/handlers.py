@@ -779,6 +779,8 @@ class RunDebugHandler(NaavreBatchHandler):
             target = await self.in_thread(debug.find_target, runs_dir, run_id, batch, task)
         except RunError as exc:
             raise _field_error("path", exc.message, hint=exc.hint) from None
+        except debug.DebugNotSupported as exc:
+            raise ApiError(400, exc.message, hint=exc.hint) from None
         except debug.DebugError as exc:
             raise ApiError(404, exc.message, hint=exc.hint) from None
         cell = target.failing_cell

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import pid_exists, r_notebook, section_tags, wait_for_pid_files, write_tmp
 from r_helpers import needs_r
 
@@ -127,3 +128,49 @@ def test_cancel_stops_every_rscript_instance_and_leaves_no_r_process(tmp_path: P
     assert out["status"] == "cancelled"
     assert not any(pid_exists(p) for p in started)
     assert _processes_working_in(tmp_path) == []
+
+
+def _failed_r_run(folder: Path) -> str:
+    """A workflow run of an R notebook whose batch 2 (of 3) fails; its run id. The run folder is
+    .naavre-batch/runs beside the notebook, where ``debug`` and ``GET runs/<id>/debug`` look."""
+    nb = r_notebook(
+        "items <- 1:6",
+        "out <- items * 2L\nif (5L %in% items) stop('item 5 is bad')\n",
+        "print(out)",
+        tags=section_tags(batch_count="3"),
+    )
+    result = runner.run(write_tmp(nb, folder, "failing.ipynb"), "workflow")
+    assert result["status"] == "failed"
+    return str(result["workflow_run"]["run_id"])
+
+
+def test_debug_of_a_failed_r_instance_says_it_is_not_supported_instead_of_a_python_loader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from naavre_batch_ext import cli
+
+    run_id = _failed_r_run(tmp_path)
+    runs = tmp_path / ".naavre-batch" / "runs"
+    assert cli.main(["debug", run_id, "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"task processor-1, batch 2 of run {run_id}: debug for R notebooks is not supported yet "
+        "(step processor-1 failed in cell 1, line 2: Error: item 5 is bad)" in err
+    )
+    assert "naavre-batch run --context notebook" in err
+    assert "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".ipynb"] == ["failing.ipynb"]
+
+
+async def test_get_debug_of_an_r_run_is_a_400_saying_it_is_not_supported(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    from helpers import api_call
+
+    run_id = _failed_r_run(jp_root_dir)
+    status, error = await api_call(
+        jp_fetch, "runs", run_id, "debug", params={"path": "failing.ipynb"}
+    )
+    assert status == 400
+    assert "debug for R notebooks is not supported yet" in error["message"]
+    assert "stderr.txt" in error["hint"]

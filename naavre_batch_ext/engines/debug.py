@@ -19,10 +19,17 @@ from typing import Any
 
 import nbformat
 
-from ..steps import step_runtime
+from ..steps import r_scripts, step_runtime
 from . import reuse
 
-__all__ = ["DebugError", "DebugTarget", "find_target", "loader_source", "write_notebook"]
+__all__ = [
+    "DebugError",
+    "DebugNotSupported",
+    "DebugTarget",
+    "find_target",
+    "loader_source",
+    "write_notebook",
+]
 
 
 class DebugError(Exception):
@@ -32,6 +39,11 @@ class DebugError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class DebugNotSupported(DebugError):
+    """The run exists but its notebook's language has no loader yet (R: the loader is Python
+    that imports the instance's Python step script, which an R run does not have)."""
 
 
 class DebugTarget:
@@ -117,6 +129,15 @@ def find_target(
         raise DebugError(
             f"{target.what} of run {run_id} did not start, so it has no inputs to load",
             "debug an instance that ran (the summary lists the failed ones)",
+        )
+    if r_scripts.is_r(spec):
+        where = target.error.get("message") if target.error else None
+        raise DebugNotSupported(
+            f"{target.what} of run {run_id}: debug for R notebooks is not supported yet"
+            + (f" ({where})" if where else ""),
+            f"read the instance's log ({target.folder / 'stderr.txt'}), or run the notebook "
+            "in notebook context (naavre-batch run --context notebook, the panel's Run "
+            "notebook) to see the failing cell in the R kernel",
         )
     return target
 

@@ -26,6 +26,10 @@ RESERVED_BATCH_RESULTS <- "naavre-batch-results"
 RESERVED_BATCH_LIST <- "naavre-batch-list"
 PARAMETERS_DIR <- "naavre-parameters"
 PRINTED_LIMIT <- 1000000L
+# The byte-code JIT level the user's cells run with, or NA to leave R's JIT as it is (the notebook
+# context's kernel). A step script starts the runtime with the JIT off (compiling the runtime's own
+# functions cost each instance more CPU than R's start) and sets this to the level R started with.
+USER_JIT <- NA_integer_
 
 # -- the split rule ------------------------------------------------------------------------------
 
@@ -356,6 +360,10 @@ parse_cell <- function(task, step, cell) {
 # Evaluate one top-level expression of a cell in the global environment; an error becomes a
 # failure record located at the deepest line of this cell on the call stack.
 eval_located <- function(expr, srcref, task, step, cell) {
+  if (!is.na(USER_JIT)) {
+    compiler::enableJIT(USER_JIT)
+    on.exit(compiler::enableJIT(0L), add = TRUE)
+  }
   filename <- cell_filename(task$notebook, cell$index)
   line <- if (is.null(srcref)) NULL else as.integer(srcref[1])
   calls <- NULL

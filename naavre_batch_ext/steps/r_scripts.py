@@ -179,13 +179,19 @@ def runtime_loader() -> str:
     Written out as top-level definitions on purpose: ``Rscript FILE`` reads a script as a console
     does, parsing an unfinished expression again with every line it adds, so the runtime as one
     800-line expression (``local(...)``) took seconds of CPU to start; each definition is short.
+
+    The runtime runs without R's byte-code JIT: compiling its functions cost each instance about
+    0.17 s of CPU, more than the rest of the runtime (benchmarks/bench_r_runner.py). The user's
+    cells run with the JIT level R started with (the runtime's ``USER_JIT``), as in the notebook.
     """
     return (
-        runtime_source()
+        ".naavre_jit <- compiler::enableJIT(0L)\n"
+        + runtime_source()
         + "\n.naavre <- new.env(parent = baseenv())\n"
         + 'for (.n in setdiff(ls(all.names = TRUE), ".naavre")) assign(.n, get(.n), envir = .naavre)\n'
         + "for (.n in ls(.naavre)) if (is.function(.naavre[[.n]])) "
         + "environment(.naavre[[.n]]) <- .naavre\n"
+        + ".naavre$USER_JIT <- .naavre_jit\n"
         + 'rm(list = setdiff(ls(all.names = TRUE), ".naavre"))\n'
     )
 
