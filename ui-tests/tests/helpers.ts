@@ -38,7 +38,9 @@ export async function openNotebook(
 }
 
 /** Show the Batch workflow panel of the current notebook; it is visible when this returns. */
-export async function showPanel(page: IJupyterLabPageFixture): Promise<Locator> {
+export async function showPanel(
+  page: IJupyterLabPageFixture
+): Promise<Locator> {
   await page.evaluate(() =>
     (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
   );

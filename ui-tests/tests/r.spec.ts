@@ -79,9 +79,9 @@ test.describe('An R notebook', () => {
 
     await execute(page, 'notebook:undo-cell-action');
     await expect(badge(page, MERGER)).not.toHaveText(/^merger/);
-    await expect(panel.locator('[data-node-id="retrieve-batches"]')).toHaveCount(
-      0
-    );
+    await expect(
+      panel.locator('[data-node-id="retrieve-batches"]')
+    ).toHaveCount(0);
     await expect(badge(page, PROCESSOR)).toHaveText(/processor/);
   });
 
@@ -90,7 +90,11 @@ test.describe('An R notebook', () => {
     tmpPath
   }) => {
     test.setTimeout(240000);
-    const panel = await openR(page, tmpPath, 'splitting-batches-r-tagged.ipynb');
+    const panel = await openR(
+      page,
+      tmpPath,
+      'splitting-batches-r-tagged.ipynb'
+    );
     await page.notebook.save();
     await panel.locator('[data-action="run-both"]').click();
     const verdict = panel.locator('[data-verdict]');
@@ -107,7 +111,11 @@ test.describe('An R notebook', () => {
     page,
     tmpPath
   }) => {
-    const panel = await openR(page, tmpPath, 'splitting-batches-r-tagged.ipynb');
+    const panel = await openR(
+      page,
+      tmpPath,
+      'splitting-batches-r-tagged.ipynb'
+    );
     const button = panel.locator('[data-action="export-argo"]');
     // Enabled once the server's R analysis (one Rscript) has answered.
     await expect(button).toBeEnabled({ timeout: 30000 });
