@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -149,8 +150,10 @@ def bench_overhead(folder: Path, parallelism: int, n: int) -> None:
     nbformat.write(nb, str(path))
     spec = build_spec(nb, str(path))
     walls = {}
+    cpus = {}
     for batches in (n, 2):
         started = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = runner.run(
             path,
             "workflow",
@@ -162,6 +165,8 @@ def bench_overhead(folder: Path, parallelism: int, n: int) -> None:
         )
         assert result["status"] == "ok", result["workflow_run"]["errors"]
         walls[batches] = (time.perf_counter() - started, *_chain_wall(result))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus[batches] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     (classic, classic_chain, k1), (batched, batched_chain, k2) = walls[n], walls[2]
     per_instance = (classic_chain - batched_chain) / (k1 - k2) * 1000
     print(f"2. {n} trivial items: batch count {n} ({k1} R instances) vs 2 ({k2} instances)")
@@ -171,6 +176,9 @@ def bench_overhead(folder: Path, parallelism: int, n: int) -> None:
         f"{per_instance:.0f} ms ({_load()})"
     )
     print(f"   per-instance cost on one worker: {per_instance * parallelism:.0f} ms")
+    # CPU seconds of the step processes (waited-for children): what the load does not inflate much
+    cpu_per_instance = (cpus[n] - cpus[2]) / (k1 - k2) * 1000
+    print(f"   CPU per R instance (its Rscript process): {cpu_per_instance:.0f} ms")
 
 
 def main() -> None:

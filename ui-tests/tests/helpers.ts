@@ -70,3 +70,31 @@ export async function activeCellIndex(
         ?.activeCellIndex ?? -1
   );
 }
+
+/** Run one of JupyterLab's commands (the extension's or the notebook's) with `args`. */
+export async function execute(
+  page: IJupyterLabPageFixture,
+  id: string,
+  args: Record<string, unknown> = {}
+): Promise<void> {
+  await page.evaluate(
+    ({ id, args }) => (window as any).jupyterapp.commands.execute(id, args),
+    { id, args }
+  );
+}
+
+/**
+ * Tag the seed's splitter (cell 4, batch count `param_max_batch_count`), processor (6) and merger
+ * (8) with the extension's commands, as a user selecting each cell would; the same cells in the
+ * Python and the R seed.
+ */
+export async function tagSeed(page: IJupyterLabPageFixture): Promise<void> {
+  await page.notebook.selectCells(4);
+  await execute(page, 'naavre-batch:set-splitter', {
+    batchCount: 'param_max_batch_count'
+  });
+  await page.notebook.selectCells(6);
+  await execute(page, 'naavre-batch:set-processor');
+  await page.notebook.selectCells(8);
+  await execute(page, 'naavre-batch:set-merger');
+}

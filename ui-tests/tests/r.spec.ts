@@ -1,7 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
-import { EXAMPLES, openWithPanel } from './helpers';
+import { EXAMPLES, execute, openWithPanel, tagSeed } from './helpers';
 
 /**
  * An R notebook (IRkernel, kernel `ir`) in JupyterLab: the seed written in R
@@ -30,31 +30,13 @@ function badge(page: IJupyterLabPageFixture, index: number): Locator {
     .locator('.jp-NaavreBatch-badge');
 }
 
-async function execute(
-  page: IJupyterLabPageFixture,
-  id: string,
-  args: Record<string, unknown> = {}
-) {
-  await page.evaluate(
-    ({ id, args }) => (window as any).jupyterapp.commands.execute(id, args),
-    { id, args }
-  );
-}
-
 test.describe('An R notebook', () => {
   test('the commands tag its cells: badges name role and step, the graph shows the section, undo removes a role', async ({
     page,
     tmpPath
   }) => {
     const panel = await openR(page, tmpPath, 'splitting-batches-r.ipynb');
-    await page.notebook.selectCells(SPLITTER);
-    await execute(page, 'naavre-batch:set-splitter', {
-      batchCount: 'param_max_batch_count'
-    });
-    await page.notebook.selectCells(PROCESSOR);
-    await execute(page, 'naavre-batch:set-processor');
-    await page.notebook.selectCells(MERGER);
-    await execute(page, 'naavre-batch:set-merger');
+    await tagSeed(page);
 
     // The step ids come from the server's spec, read from the R cells' title comments.
     await expect(badge(page, SPLITTER)).toHaveText(

@@ -1,6 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
+import { execute, tagSeed } from './helpers';
 
 /**
  * Tagging cells as splitter, processor and merger on the seed notebook (issue 7): with the cell
@@ -81,17 +82,6 @@ function naavreOnly(tags: (unknown[] | null)[]): Record<number, unknown[]> {
     }
   });
   return result;
-}
-
-async function execute(
-  page: IJupyterLabPageFixture,
-  id: string,
-  args: Record<string, unknown> = {}
-) {
-  await page.evaluate(
-    ({ id, args }) => (window as any).jupyterapp.commands.execute(id, args),
-    { id, args }
-  );
 }
 
 async function tagWithToolbar(
@@ -402,14 +392,7 @@ test.describe('cell roles', () => {
   test('screenshots of the tagged notebook in the light and dark themes', async ({
     page
   }, testInfo) => {
-    await page.notebook.selectCells(SPLITTER);
-    await execute(page, 'naavre-batch:set-splitter', {
-      batchCount: 'param_max_batch_count'
-    });
-    await page.notebook.selectCells(PROCESSOR);
-    await execute(page, 'naavre-batch:set-processor');
-    await page.notebook.selectCells(MERGER);
-    await execute(page, 'naavre-batch:set-merger');
+    await tagSeed(page);
     await expectSeedBadges(page);
     await cell(page, SPLITTER).locator('.jp-InputPrompt').click();
     await expect(
