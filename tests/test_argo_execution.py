@@ -51,6 +51,7 @@ import yaml
 from helpers import (
     TUTORIALS,
     code_notebook,
+    reference_runs,
     section_tags,
     tagged_seed_notebook,
     tagged_tutorial,
@@ -926,13 +927,11 @@ def test_every_tagged_test_notebook_plays_like_the_local_workflow(
     differences (none, or e.g. a merger that prints its process id). Failure: the same pods fail
     as in the local run."""
     from naavre_batch_ext.core.notebook import load_notebook
-    from naavre_batch_ext.engines.runner import run_workflow
 
-    nb = load_notebook(path)
-    spec, play = export_and_play(nb, tmp_path, encoding)
-    local = run_workflow(spec, tmp_path / "notebook.ipynb", runs_dir=tmp_path / "runs")
+    spec, play = export_and_play(load_notebook(path), tmp_path, encoding)
+    local, nb_run = reference_runs(path)[1:]
     if local["status"] == "ok":
-        nb_run = notebook_context(spec, nb, tmp_path)
+        assert nb_run is not None and nb_run["status"] == "ok", nb_run
         expected = compare_traces(spec, nb_run, local)
         if expected["same"]:
             assert_same_as_notebook(spec, play, nb_run)
