@@ -132,6 +132,8 @@ class ArgoClient:
         raw = b"".join(chunks)
         if response.code >= 300:
             raise error_for_status(response.code, raw, s, request)
+        if request.binary:
+            return raw
         if request.stream:
             return raw.decode("utf-8", "replace")
         try:
