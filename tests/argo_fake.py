@@ -152,8 +152,8 @@ POD_GC_DELETES = {
 
 
 def node_inputs(pod: Pod) -> dict[str, Any]:
-    """A pod node's ``inputs``: operator.go ``executeTemplate`` sets ``node.Inputs`` to the
-    template's inputs after substitution, the parameters with their values and the artifacts
+    """A pod node's ``inputs``: operator.go ``initializeExecutableNode`` sets ``node.Inputs``
+    to the template's inputs after substitution (common/util.go ``ProcessArgs``), the parameters with their values and the artifacts
     with their ``raw`` data and locations (``s3.key``) resolved (``Pod.input_artifacts``)."""
     inputs: dict[str, Any] = {}
     if pod.inputs:

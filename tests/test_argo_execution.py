@@ -297,7 +297,7 @@ class Pod:
     """The input parameters as the task's arguments resolved them (the node's ``inputs``)."""
     input_artifacts: list[dict[str, Any]] = field(default_factory=list)
     """The input artifacts as the controller resolves them into the node's ``inputs`` (operator.go
-    ``executeTemplate``: ``node.Inputs = executeTmpl.Inputs``, the template after substitution,
+    ``initializeExecutableNode``: ``node.Inputs = executeTmpl.Inputs``, the template after substitution,
     each artifact's location from the task's arguments): ``raw`` data and ``s3.key`` filled in."""
     desc: str = ""
     """What the controller puts between the parentheses of a fan-out node's name (``node_desc``)."""

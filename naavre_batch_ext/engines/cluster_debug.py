@@ -10,7 +10,8 @@ processor instance's pod node (the failed batch, or the one asked for) and write
   the ``naavre-batch/runtime`` annotation substituted, exactly what the pod ran (the step runtime,
   the transport and the Argo prologue, which prepares the inputs folder as in the pod);
 - ``<task>/<batch>/in/``: each of the node's input artifacts (``status.nodes[].inputs``, the
-  template's inputs as the controller resolved them: operator.go ``executeTemplate``) at its path
+  template's inputs as the controller resolved them: operator.go
+  ``initializeExecutableNode``) at its path
   below the inputs folder: a ``raw`` one (the parameters, and with ``--values parameters`` every
   value) from the node itself, any other (``--values artifacts``) through the server's artifact
   endpoint (:func:`~naavre_batch_ext.engines.cluster.input_artifact_request`);
