@@ -927,6 +927,10 @@ _CLUSTER_STATUS = {"not-found": 404, "timeout": 504, "not-configured": 503}
 one, failed or refused), except Argo's own 4xx refusals, passed on as 400/409."""
 
 
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+"""What reading a field of another shape than Argo's raises past the answer readers."""
+
+
 def _cluster_api_error(exc: ClusterError, settings: ClusterSettings) -> ApiError:
     """The REST error of a :class:`ClusterError`: its kind's status, the message and hint."""
     status = _CLUSTER_STATUS.get(exc.kind, 502)
@@ -969,13 +973,18 @@ class ClusterHandler(NaavreBatchHandler):
         not cover still have another shape, a 502 like the reader's (the traceback in the log)."""
         try:
             return func(workflow)
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError):
-            self.log.exception("naavre-batch: an Argo answer of an unexpected shape")
-            raise ApiError(
-                502,
-                "the Argo server's answer is not what Argo sends (see the Jupyter server log)",
-                kind="bad-answer",
-            ) from None
+        except _SHAPE_ERRORS:
+            raise self.bad_answer() from None
+
+    def bad_answer(self) -> ApiError:
+        """The 502 of an answer whose shape a reader did not catch (the traceback goes to the
+        log; call it in an ``except`` block)."""
+        self.log.exception("naavre-batch: an Argo answer of an unexpected shape")
+        return ApiError(
+            502,
+            "the Argo server's answer is not what Argo sends (see the Jupyter server log)",
+            kind="bad-answer",
+        )
 
 
 class ClusterConnectionHandler(ClusterHandler):
@@ -1124,13 +1133,8 @@ class ClusterRunDebugHandler(ClusterHandler):
             ) from None
         except ClusterError as exc:
             raise _cluster_api_error(exc, settings) from None
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError):
-            self.log.exception("naavre-batch: an Argo answer of an unexpected shape")
-            raise ApiError(
-                502,
-                "the Argo server's answer is not what Argo sends (see the Jupyter server log)",
-                kind="bad-answer",
-            ) from None
+        except _SHAPE_ERRORS:
+            raise self.bad_answer() from None
         self.finish(json.dumps(_debug_answer(target, name)))
 
 

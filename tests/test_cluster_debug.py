@@ -209,11 +209,18 @@ async def debug_call(jp_fetch: Any, name: str, **query: str) -> tuple[int, dict[
     return response.code, json.loads(response.body)
 
 
-async def test_rest_debug_answers_the_loader_and_the_failing_cell(
-    cluster: Cluster, jp_fetch: Any, jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def served(cluster: Cluster, jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """The Jupyter server pointed at the fake Argo server, the seed at its root."""
     cluster.env(monkeypatch)
     write_tmp(seed_with_a_broken_item(), jp_root_dir, "seed.ipynb")
+    return cluster
+
+
+async def test_rest_debug_answers_the_loader_and_the_failing_cell(
+    served: Cluster, jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    cluster = served
     code, answer = await debug_call(jp_fetch, cluster.names["parameters"])
     assert code == 200
     assert (answer["task"], answer["batch"], answer["cell_index"]) == ("process-batches", 1, 6)
@@ -226,10 +233,8 @@ async def test_rest_debug_answers_the_loader_and_the_failing_cell(
 
 
 async def test_rest_debug_errors_are_located_json(
-    unreadable: Cluster, jp_fetch: Any, jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch
+    served: Cluster, unreadable: Cluster, jp_fetch: Any
 ) -> None:
-    unreadable.env(monkeypatch)
-    write_tmp(seed_with_a_broken_item(), jp_root_dir, "seed.ipynb")
     code, unread = await debug_call(jp_fetch, unreadable.names["artifacts"])
     assert (code, unread["kind"]) == (502, "artifact-unreadable")
     assert "could not read input 'naavre-batch'" in unread["message"]
