@@ -1129,8 +1129,18 @@ def _debug_cluster(args: argparse.Namespace) -> int:
             notebook = annotations.get(ANNOTATION_NOTEBOOK_PATH)
             if not notebook:
                 raise ClusterDebugError(
-                    f"run {name} does not name its notebook", "give --notebook NB", 404, "x"
+                    f"run {name} does not name its notebook",
+                    "give --notebook NB",
+                    404,
+                    "no-notebook",
                 )
+        if not Path(notebook).is_file():
+            raise ClusterDebugError(
+                f"run {name} was submitted from {notebook}, which is not a file here",
+                "give --notebook NB, the notebook to write the debug notebook beside",
+                404,
+                "no-notebook",
+            )
         runs = check_runs_folder(notebook, args.runs_dir)
         target = await load_cluster_target(
             client.send, settings.namespace, name, runs, args.batch, args.task

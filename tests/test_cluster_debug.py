@@ -133,6 +133,19 @@ def test_an_artifact_the_server_cannot_read_is_a_clear_error(
     assert not (tmp_path / ".cluster" / unreadable.names["artifacts"]).exists()
 
 
+def test_nothing_is_written_through_a_symbolic_link_in_the_runs_folder(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / ".cluster").symlink_to(outside)
+    with pytest.raises(ClusterDebugError) as err:
+        cluster.load("parameters", runs)
+    assert err.value.kind == "symlink" and list(outside.iterdir()) == []
+
+
 def test_a_batch_that_did_not_fail_is_refused_naming_the_failed_ones(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -166,8 +179,9 @@ def test_cli_writes_a_debug_notebook_that_fails_on_the_same_item(
     with pytest.raises(CellExecutionError, match="cannot process item 13"):
         client.execute()
     assert f"loaded batch {FAILED} as batches (1 items)" in nb.cells[1].outputs[0]["text"]
-    # a second debug never writes over the first notebook
-    assert main(["debug", "--cluster", name, "--notebook", str(notebook)]) == 0
+    # a second debug, of the notebook the run was submitted with, never writes over the first
+    monkeypatch.chdir(notebook.parent)
+    assert main(["debug", "--cluster", name]) == 0
     assert Path(capsys.readouterr().out.strip()).name.endswith("-2.ipynb")
     assert written.is_file()
 

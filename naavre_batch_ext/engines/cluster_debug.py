@@ -325,7 +325,14 @@ def _lay_out(
         ],
     }
     parent = runs_folder / CLUSTER_FOLDER
-    parent.mkdir(parents=True, exist_ok=True)
+    if parent.is_symlink() or (parent / name).is_symlink():
+        raise ClusterDebugError(
+            f"{parent / name} is a symbolic link; nothing was written through it",
+            f"remove it: {CLUSTER_FOLDER} only holds copies of cluster batches",
+            409,
+            "symlink",
+        )
+    parent.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))
     try:
         (staging / "scripts").mkdir()
