@@ -244,6 +244,7 @@ async def test_rest_debug_answers_the_loader_and_the_failing_cell(
     exec(answer["code"], ns)  # noqa: S102 - what the panel runs in the kernel
     assert ns["batches"] == cluster.batches["parameters"][FAILED]["items"]
     assert "cell 6 is selected" in answer["message"]
+    assert cluster.fake.problems == []  # the nodes' inputs are valid for Argo's OpenAPI
 
 
 async def test_rest_debug_errors_are_located_json(
