@@ -25,9 +25,13 @@ from tornado.httpclient import HTTPClientError
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.core.spec import spec_for_path
 from naavre_batch_ext.engines import debug
-from naavre_batch_ext.engines.cluster import ClusterSettings, workflow_for
+from naavre_batch_ext.engines.cluster import ClusterError, ClusterSettings, workflow_for
 from naavre_batch_ext.engines.cluster_client import ArgoClient
-from naavre_batch_ext.engines.cluster_debug import ClusterDebugError, load_cluster_target
+from naavre_batch_ext.engines.cluster_debug import (
+    ClusterDebugError,
+    artifact_error,
+    load_cluster_target,
+)
 from naavre_batch_ext.exporters.argo import ArgoOptions
 
 NS = "naavre"
@@ -131,6 +135,19 @@ def test_an_artifact_the_server_cannot_read_is_a_clear_error(
     assert "could not read input 'naavre-batch' of batch 1 of process-batches" in err.value.message
     assert "artifact repository" in err.value.hint
     assert not (tmp_path / ".cluster" / unreadable.names["artifacts"]).exists()
+
+
+def test_an_artifact_over_the_answer_limit_says_so_and_what_to_do_instead() -> None:
+    """The client stops reading past MAX_ANSWER_BYTES (test_cluster_answers shows it); for an
+    artifact that is said in the words of the batch, not of a run with many nodes."""
+    too_large = ClusterError("too-large", "answered with more than 64 MiB", "use the argo CLI")
+    err = artifact_error(too_large, "naavre-batch", "batch 1 of process-batches", "seed-x0001")
+    assert (err.kind, err.status) == ("artifact-too-large", 502)
+    assert (
+        "input 'naavre-batch' of batch 1 of process-batches in run seed-x0001 is larger than "
+        "64 MiB" in err.message
+    )
+    assert "local run" in err.hint
 
 
 def test_nothing_is_written_through_a_symbolic_link_in_the_runs_folder(

@@ -44,6 +44,7 @@ __all__ = [
     "LABEL_NOTEBOOK",
     "LABEL_NOTEBOOK_KEY",
     "LABEL_SUBMITTED_BY",
+    "MAX_ANSWER_BYTES",
     "ApiRequest",
     "batch_nodes",
     "ClusterConfigError",
@@ -86,6 +87,11 @@ SUBMITTED_BY = "naavre-batch-ext"
 DEFAULT_NAMESPACE = "argo"
 """The namespace when neither ``ARGO_NAMESPACE`` nor the traitlet names one: Argo's quick-start
 installs into ``argo``, and the argo CLI without a kube context falls back to it too."""
+
+MAX_ANSWER_BYTES = 64 * 2**20
+"""The largest answer read (64 MiB: a workflow of some ten thousand nodes, or an artifact); a
+larger one is reported as too large, not read into memory. Below tornado's own 100 MB limit, past
+which it hangs up and the answer would look like no answer at all."""
 
 DEFAULT_TIMEOUT = 20.0
 """Seconds a request to the Argo server may take; a server that hangs is reported, not waited on."""

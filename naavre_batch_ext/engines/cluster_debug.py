@@ -41,6 +41,7 @@ from ..exporters.argo import ANNOTATION_RUNTIME, INPUTS_DIR
 from ..steps.step_runtime import batch_file_name
 from . import debug
 from .cluster import (
+    MAX_ANSWER_BYTES,
     ApiRequest,
     ClusterError,
     batch_nodes,
@@ -55,7 +56,13 @@ from .cluster import (
 )
 from .cluster_answers import read_workflow
 
-__all__ = ["CLUSTER_FOLDER", "ClusterDebugError", "find_instance", "load_cluster_target"]
+__all__ = [
+    "CLUSTER_FOLDER",
+    "ClusterDebugError",
+    "artifact_error",
+    "find_instance",
+    "load_cluster_target",
+]
 
 CLUSTER_FOLDER = ".cluster"
 """The folder of the runs folder that holds the cluster instances laid out for debugging."""
@@ -206,7 +213,7 @@ def _relative(path: Any, what: str) -> PurePosixPath:
     return PurePosixPath(*rest)
 
 
-def _artifact_error(exc: ClusterError, artifact: str, what: str, name: str) -> ClusterDebugError:
+def artifact_error(exc: ClusterError, artifact: str, what: str, name: str) -> ClusterDebugError:
     """The clear message of an artifact the server could not give (artifact_server.go: 500 when
     it cannot reach or open the repository, 404 ``CodeNotFound`` for a key that is gone, 501 for
     a key that is a folder); other statuses (401, 403, no answer) keep the connection's own."""
@@ -228,6 +235,14 @@ def _artifact_error(exc: ClusterError, artifact: str, what: str, name: str) -> C
             "resubmit the run, or debug a local run",
             502,
             "artifact-gone",
+        )
+    if exc.kind == "too-large":
+        return ClusterDebugError(
+            f"{where} is larger than {MAX_ANSWER_BYTES // 2**20} MiB; it was not read",
+            "debug it from a local run of the notebook with a smaller batch (naavre-batch run, "
+            "then naavre-batch debug RUN_ID)",
+            502,
+            "artifact-too-large",
         )
     return ClusterDebugError(exc.message, exc.hint, 502, exc.kind)
 
@@ -275,7 +290,7 @@ async def load_cluster_target(
         except ClusterError as exc:
             if artifact.get("optional") and exc.status == 404:
                 continue
-            raise _artifact_error(exc, artifact["name"], what, name) from None
+            raise artifact_error(exc, artifact["name"], what, name) from None
     error: dict[str, Any] = {"message": pod.get("message") or "", "cell_index": None}
     cells = [c["index"] for s in payload.get("steps", []) for c in s.get("cells", [])]
     annotations = (workflow.get("metadata") or {}).get("annotations") or {}
