@@ -1000,15 +1000,23 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         return asyncio.run(follow())
     except ClusterError as exc:
         return _fail(exc.message, exc.hint)
-    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-        # a field the answer reader does not cover, of another shape: no traceback either
-        return _fail(
-            f"the Argo server's answer is not what Argo sends ({type(exc).__name__})",
-            "is ARGO_SERVER an Argo server (not a proxy or its UI)?",
-        )
+    except _SHAPE_ERRORS as exc:
+        return _bad_answer(exc)
     except KeyboardInterrupt:
         print("\nnaavre-batch: stopped watching; the run goes on on the cluster", file=sys.stderr)
         return 130
+
+
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+"""What reading a field of an Argo answer of another shape raises past the answer readers."""
+
+
+def _bad_answer(exc: Exception) -> int:
+    """Exit 2 for an Argo answer of another shape that a reader did not catch: no traceback."""
+    return _fail(
+        f"the Argo server's answer is not what Argo sends ({type(exc).__name__})",
+        "is ARGO_SERVER an Argo server (not a proxy or its UI)?",
+    )
 
 
 def _add_debug(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -1151,6 +1159,8 @@ def _debug_cluster(args: argparse.Namespace) -> int:
         target, notebook = asyncio.run(load())
     except (ClusterError, ClusterDebugError, RunError) as exc:
         return _fail(exc.message, exc.hint)
+    except _SHAPE_ERRORS as exc:
+        return _bad_answer(exc)
     return _write_debug_notebook(target, notebook, name)
 
 
