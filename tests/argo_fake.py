@@ -49,7 +49,8 @@ mirror):
 - resubmit: a new workflow from the old one's spec (util.go, ``FormulateResubmitWorkflow``);
 - input artifacts: ``GET /input-artifacts/{namespace}/{name}/{nodeId}/{artifactName}``
   (server/artifacts/artifact_server.go ``GetInputArtifact``; see ``_ArtifactHandler``), the bytes
-  the pods stored, or the server's plain-text errors (``FakeArgo.repository_readable``).
+  the pods stored, or the server's plain-text errors (``FakeArgo.repository_readable``), or with
+  ``ARGO_ARTIFACT_SERVER=false`` the UI's index.html (``FakeArgo.artifact_server``).
 """
 
 from __future__ import annotations
@@ -219,6 +220,10 @@ class FakeArgo:
     """The fan-in encoding of the server's version (v4.1.2: ``aggregatedJSONValueList``)."""
     heal_on_retry: bool = False
     """Clear ``pod_env`` when a run is retried (the UI tests' broken service comes back)."""
+    artifact_server: bool = True
+    """False: the server runs with ``ARGO_ARTIFACT_SERVER=false``, so argoserver.go registers no
+    artifact route and the UI's file server (server/static/static.go ``ServerFiles``) answers
+    ``/input-artifacts/...`` with its ``index.html``, 200."""
     repository_readable: bool = True
     """False: the server cannot read the artifact repository (unreachable from it, or its
     credentials Secret not readable with the caller's token): ``/input-artifacts/`` answers 500
@@ -846,6 +851,10 @@ class _ArtifactHandler(tornado.web.RequestHandler):
                 "authorization": self.request.headers.get("Authorization"),
             }
         )
+        if not fake.artifact_server:
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish("<!doctype html><html><head><title>Argo</title></head></html>")
+            return None
         parts = path.split("/", 5)
         if len(parts) != 6:
             return self._error(400)

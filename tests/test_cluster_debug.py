@@ -163,6 +163,19 @@ def test_nothing_is_written_through_a_symbolic_link_in_the_runs_folder(
     assert err.value.kind == "symlink" and list(outside.iterdir()) == []
 
 
+def test_a_server_whose_artifact_endpoint_is_off_is_named_not_read_as_a_value(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    cluster.fake.artifact_server = False
+    try:
+        with pytest.raises(ClusterDebugError) as err:
+            cluster.load("artifacts", tmp_path)
+    finally:
+        cluster.fake.artifact_server = True
+    assert err.value.kind == "artifact-server-off"
+    assert "ARGO_ARTIFACT_SERVER=false" in err.value.hint
+
+
 def test_a_batch_that_did_not_fail_is_refused_naming_the_failed_ones(
     cluster: Cluster, tmp_path: Path
 ) -> None:

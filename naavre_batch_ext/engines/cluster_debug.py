@@ -286,11 +286,26 @@ async def load_cluster_target(
             continue
         request = input_artifact_request(namespace, name, str(pod.get("id")), artifact["name"])
         try:
-            files[relative] = await send(request)
+            data = await send(request)
         except ClusterError as exc:
             if artifact.get("optional") and exc.status == 404:
                 continue
             raise artifact_error(exc, artifact["name"], what, name) from None
+        if bytes(data[:256]).lstrip()[:1] == b"<":
+            # No value file starts with "<" (JSON, or the transport's first line): a web page.
+            # With ARGO_ARTIFACT_SERVER=false the route is not registered and the UI's file
+            # server answers every unknown path with its index.html (server/static/static.go
+            # ServerFiles; server/apiserver/argoserver.go registers the routes only if enabled).
+            raise ClusterDebugError(
+                f"the Argo server answered with a web page, not input {artifact['name']!r} of "
+                f"{what} in run {name}: its artifact endpoint is switched off",
+                "the Argo server runs with ARGO_ARTIFACT_SERVER=false (or a proxy in front of it "
+                "does not pass /input-artifacts/); ask the cluster's administrator to enable it, "
+                "or debug a local run (naavre-batch run, then naavre-batch debug RUN_ID)",
+                502,
+                "artifact-server-off",
+            )
+        files[relative] = data
     error: dict[str, Any] = {"message": pod.get("message") or "", "cell_index": None}
     cells = [c["index"] for s in payload.get("steps", []) for c in s.get("cells", [])]
     annotations = (workflow.get("metadata") or {}).get("annotations") or {}
