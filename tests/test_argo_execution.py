@@ -296,6 +296,10 @@ class Pod:
     printed: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     """The input parameters as the task's arguments resolved them (the node's ``inputs``)."""
+    input_artifacts: list[dict[str, Any]] = field(default_factory=list)
+    """The input artifacts as the controller resolves them into the node's ``inputs`` (operator.go
+    ``initializeExecutableNode``: ``node.Inputs = executeTmpl.Inputs``, the template after substitution,
+    each artifact's location from the task's arguments): ``raw`` data and ``s3.key`` filled in."""
     desc: str = ""
     """What the controller puts between the parentheses of a fan-out node's name (``node_desc``)."""
     attempts: list[Pod] = field(default_factory=list)
@@ -466,6 +470,7 @@ class ArgoPlayer:
         shown = json.loads(go_marshal(item)) if item is not None else None
         pod = self._run_pod(task["name"], resolved, shown)
         pod.inputs = args
+        pod.input_artifacts = copy.deepcopy(resolved.get("inputs", {}).get("artifacts", []))
         pod.desc = node_desc(item) if item is not None else ""
         return pod
 
