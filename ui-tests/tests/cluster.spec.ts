@@ -5,7 +5,8 @@ import {
   IMAGES,
   NOTEBOOKS,
   openWithPanel,
-  PANEL
+  PANEL,
+  SEED
 } from './helpers';
 
 /**
