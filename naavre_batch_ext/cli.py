@@ -478,11 +478,7 @@ def _cmd_advise(args: argparse.Namespace) -> int:
         parameters = parse_parameter_options(args.parameter, spec)
         runs = check_runs_folder(args.notebook, args.runs_dir)
         parallelism = args.parallelism or export_defaults().get("parallelism")
-        start_cost, source = args.start_cost, "--start-cost"
-        if start_cost is None:
-            start_cost, source = advisor_start_cost(), "your settings"
-        if start_cost is None:
-            start_cost, source = advisor.DEFAULT_START_COST, "default"
+        settings_cost = advisor_start_cost() if args.start_cost is None else None
     except RunError as exc:
         return _fail(exc.message, exc.hint)
     except SettingsError as exc:
@@ -517,6 +513,13 @@ def _cmd_advise(args: argparse.Namespace) -> int:
             folder, str(Path(args.notebook).resolve()), values, notebook_run["timings"], None
         )
         measurement = {"notebook": notebook_run["timings"], "workflow": None}
+    start_cost, source = advisor.choose_start_cost(
+        args.start_cost,
+        "--start-cost",
+        timings.last_cluster_run(runs, args.notebook),
+        measurement,
+        settings_cost,
+    )
     sections = advisor.advise_sections(
         spec, measurement, parameters, parallelism, start_cost, source
     )
@@ -870,6 +873,7 @@ def _add_submit(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
+    import contextlib
     import os
     import time
 
@@ -894,6 +898,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     from .engines.cluster_answers import read_workflow
     from .engines.cluster_client import ArgoClient
     from .engines.runner import RunError, parse_parameter_options
+    from .engines.timings import record_cluster_run
     from .exporters.argo import NothingToExportError
     from .exporters.k8s_options import OptionError
     from .settings import SettingsError
@@ -951,6 +956,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 print(f"[{time.strftime('%H:%M:%S')}] " + format_status_table(status), flush=True)
                 shown = table
             if status["finished"]:
+                with contextlib.suppress(OSError):  # only the advisor's default is lost
+                    record_cluster_run(args.notebook, status)
                 await show_logs(name, status)
                 return 0 if status["phase"] == "Succeeded" else 1
             await asyncio.sleep(max(0.05, args.interval))
