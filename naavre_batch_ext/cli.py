@@ -702,10 +702,17 @@ def _flag(option: str) -> str:
 
 def _argo_options(args: argparse.Namespace, namespace: str | None) -> Any:
     """The export's ``ArgoOptions`` from the flags of :func:`_add_argo_options`, checked:
-    ArgoOptions' defaults, then the user's JupyterLab settings (as the panel), then the flags.
-    Raises ``SettingsError``, ``OptionError`` (naming the option) or ``ValueError``."""
+    ArgoOptions' defaults, then the user's JupyterLab settings, then the options the panel saved
+    in the notebook's metadata (as the panel), then the flags. Raises ``SettingsError``,
+    ``OptionError`` (naming the option) or ``ValueError``."""
+    from .core.notebook import NotebookError, load_notebook_data
     from .exporters.argo import ArgoOptions
-    from .settings import export_defaults
+    from .settings import export_defaults, notebook_export_options
+
+    try:
+        saved = notebook_export_options(load_notebook_data(args.notebook), args.notebook)
+    except (NotebookError, OSError):
+        saved = {}  # the export reads the notebook next and says what is wrong with it
 
     given = {
         key: value
@@ -733,7 +740,7 @@ def _argo_options(args: argparse.Namespace, namespace: str | None) -> Any:
         for role in ("splitter", "processor", "merger")
         if getattr(args, f"image_{role}") is not None
     }
-    options = ArgoOptions(images=images, **{**export_defaults(), **given})
+    options = ArgoOptions(images=images, **{**export_defaults(), **saved, **given})
     options.check()
     return options
 
@@ -772,7 +779,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
             check_options(options)
     except SettingsError as exc:
-        return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
+        return _fail(str(exc), exc.hint)
     except OptionError as exc:
         return _fail(f"{_flag(exc.option)}: {exc.problem}")
     except ValueError as exc:
@@ -911,7 +918,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     except ClusterConfigError as exc:
         return _fail(exc.message, exc.hint)
     except SettingsError as exc:
-        return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
+        return _fail(str(exc), exc.hint)
     except OptionError as exc:
         return _fail(f"{_flag(exc.option)}: {exc.problem}")
     except ValueError as exc:
