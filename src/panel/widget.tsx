@@ -101,7 +101,7 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
             <Section title={trans.__('Batch count')} name="advisor">
               <BatchCountAdvisor
                 advisor={model.advisor}
-                exportParallelism={model.exportOptions.parallelism}
+                exportParallelism={model.exportParallelism}
                 trans={trans}
               />
             </Section>
@@ -326,19 +326,6 @@ function Export(props: {
           value={options.image}
           placeholder={trans.__('server default')}
           onChange={v => model.setExportOption('image', v)}
-        />
-        <Field
-          name="parallelism"
-          label={trans.__('Parallelism')}
-          value={options.parallelism}
-          placeholder={trans.__('no limit')}
-          onChange={v => model.setExportOption('parallelism', v)}
-        />
-        <Field
-          name="retries"
-          label={trans.__('Retries')}
-          value={options.retries}
-          onChange={v => model.setExportOption('retries', v)}
         />
         <div className="jp-NaavreBatch-field">
           <label htmlFor="jp-NaavreBatch-exportValues">
