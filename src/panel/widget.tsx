@@ -16,7 +16,7 @@ import { AdvancedExportOptions } from './advancedview';
 import { BatchCountAdvisor } from './advisorview';
 import { ClusterRuns } from './clusterview';
 import { Field } from './fields';
-import { GraphView } from './graphview';
+import { GraphLayout, GraphView, roleWords } from './graphview';
 import { PanelModel } from './model';
 import {
   IContextProgress,
@@ -187,8 +187,8 @@ function Graph(props: {
     model.run?.instances ?? (followed ? clusterInstances(followed) : undefined);
   const states = followed ? stepStatesOf(followed, trans) : undefined;
   const key = JSON.stringify([values, instances, states]);
-  const graph = React.useMemo(
-    () =>
+  const layout = React.useCallback<GraphLayout>(
+    (metrics, maxWidth) =>
       layoutGraph(
         buildGraph(spec, {
           values,
@@ -196,8 +196,12 @@ function Graph(props: {
           runStates: states,
           parametersTitle: trans.__('Parameters'),
           headerTitle: trans.__('Header'),
-          headerEdgeLabel: trans.__('runs in every step')
-        })
+          headerEdgeLabel: trans.__('runs in every step'),
+          roleWords: roleWords(trans),
+          metrics,
+          maxWidth
+        }),
+        metrics
       ),
     [spec, key]
   );
@@ -227,7 +231,7 @@ function Graph(props: {
   };
   return (
     <GraphView
-      graph={graph}
+      layout={layout}
       trans={trans}
       activeCell={model.activeCell}
       onActivate={activate}
