@@ -434,7 +434,8 @@ def _add_advise(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         type=float,
         metavar="S",
         help="seconds each instance costs beyond its items: pod start, value transfer "
-        "(default: the advisorStartCost setting, else 10)",
+        "(default: the overhead the notebook's last finished cluster run measured, else the "
+        "advisorStartCost setting, else 10)",
     )
     p.add_argument(
         "--kernel", metavar="NAME", help="kernel for notebook context (default: the notebook's)"

@@ -59,7 +59,8 @@ export class AdvisorModel {
 
   useSettings(settings: ISettingRegistry.ISettings): void {
     const read = () => {
-      const value = settings.get('advisorStartCost').composite;
+      // only a value the user set: the schema's default is the server's own (source "default")
+      const value = settings.get('advisorStartCost').user;
       this._settingsStartCost = typeof value === 'number' ? value : null;
       void this.refresh();
     };
