@@ -52,6 +52,11 @@ export interface IGraphNode {
   state?: IStepState;
   /** `naavre:no-reuse` on the step (or the header): a run with reuse always runs it. */
   noReuse?: boolean;
+  /**
+   * The compact layout draws the role word (or "× m") on its own line under the title, so the
+   * title has the box's whole width.
+   */
+  roleLine?: boolean;
   width: number;
   height: number;
   /** Centre, after layout. */
@@ -243,30 +248,38 @@ function sized(
   let title = clip(node.title);
   const stack = node.instances ? 2 * STACK_OFFSET : 0;
   const frame = 2 * PADDING + 2 * textInset(node.kind) + stack;
-  // Room for the role word or the "× m" drawn right of the title.
+  // Room for the role word or the "× m" drawn right of the title (compact: under it).
   const role = metrics.role(roleText);
-  if (maxWidth !== undefined) {
+  const compact = maxWidth !== undefined;
+  if (compact) {
     // Narrow panel: the text is cut to the room, never drawn smaller.
     const room = Math.max(maxWidth - frame, MIN_WIDTH - 2 * PADDING);
     // A title keeps its first MIN_TITLE_CHARS characters: a box cut narrower says nothing, so
     // the graph is rather too wide (and the panel says so) than unreadable.
     const least = metrics.title(title.slice(0, MIN_TITLE_CHARS) + '…');
-    title = clipTo(title, Math.max(room - role, least), metrics.title);
+    title = clipTo(title, Math.max(room, least), metrics.title);
     lines = lines.map(l => clipTo(l, room, metrics.line));
   }
   const longest = Math.max(
-    metrics.title(title) + role,
+    compact
+      ? Math.max(metrics.title(title), role)
+      : metrics.title(title) + role,
     ...lines.map(l => metrics.line(l))
   );
   return {
     ...node,
     title,
     lines,
+    ...(compact ? { roleLine: true } : {}),
     width:
       Math.max(MIN_WIDTH, Math.ceil(longest) + 2 * PADDING) +
       2 * textInset(node.kind) +
       stack,
-    height: TITLE_HEIGHT + lines.length * LINE_HEIGHT + PADDING + stack,
+    height:
+      TITLE_HEIGHT +
+      (lines.length + (compact ? 1 : 0)) * LINE_HEIGHT +
+      PADDING +
+      stack,
     x: 0,
     y: 0
   };

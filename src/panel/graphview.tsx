@@ -19,11 +19,13 @@ import {
 import { roleLabel } from '../roles';
 
 /**
- * The smallest scale at which the graph's text stays readable. Fit-to-view always fits the panel's
- * width (never a sideways scroll); below this scale the panel says the graph is too wide to read
- * here and offers to open it large (the same live view in a main-area tab).
+ * The smallest fit scale at which the graph's text is drawn at its own size (the titles at the
+ * theme's UI font size; 1 less rounding). Fit-to-view always fits the panel's width (never a
+ * sideways scroll); when even the compact layout must be scaled below this, the panel says the
+ * graph does not fit at full text size and offers to open it large (the same live view in a
+ * main-area tab).
  */
-export const MIN_FIT_ZOOM = 0.7;
+export const MIN_FIT_ZOOM = 0.99;
 
 /** The width of an element, kept current by a `ResizeObserver` (null before the first layout). */
 function useWidth(ref: React.RefObject<HTMLElement>): number | null {
@@ -125,7 +127,7 @@ export interface IGraphViewProps {
   activeCell: number | null;
   /** Called with a node when the user clicks it or presses Enter/Space on it. */
   onActivate: (node: IGraphNode) => void;
-  /** Opens the panel large (in the main area); offered when the graph is too wide to read. */
+  /** Opens the panel large (in the main area); offered when the graph does not fit at full size. */
   onOpenLarge?: () => void;
 }
 
@@ -217,7 +219,7 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
         <p className="jp-NaavreBatch-graphTooWide" role="note">
           <span>
             {trans.__(
-              'The graph is too wide to read at this width (shown at %1%).',
+              'The graph does not fit this width at full text size (shown at %1%).',
               Math.round(fitScale * 100)
             )}
           </span>{' '}
@@ -457,9 +459,9 @@ function Node(props: {
         {node.title}
       </text>
       <text
-        x={w - 8 - inset}
-        y={TITLE_BASELINE}
-        textAnchor="end"
+        x={node.roleLine ? 10 + inset : w - 8 - inset}
+        y={node.roleLine ? TITLE_BASELINE + 17 : TITLE_BASELINE}
+        textAnchor={node.roleLine ? 'start' : 'end'}
         className={
           node.instances
             ? 'jp-NaavreBatch-nodeCount'
@@ -472,7 +474,7 @@ function Node(props: {
         <text
           key={i}
           x={10 + inset}
-          y={TITLE_BASELINE + 21 + i * 16}
+          y={TITLE_BASELINE + 21 + (node.roleLine ? 16 : 0) + i * 16}
           className={
             node.state && i === node.lines.length - 1
               ? 'jp-NaavreBatch-nodeState'

@@ -506,6 +506,13 @@ describe('the compact graph of a narrow panel', () => {
     expect(line.endsWith('…')).toBe(true);
   });
 
+  it('draws the role word under the title, so the title has the whole width', () => {
+    const splitter = g.nodes.find(n => n.id === 'gen-batches')!;
+    expect(splitter.roleLine).toBe(true);
+    expect(splitter.title).toBe('split: gen batches');
+    expect(full.nodes.every(n => !n.roleLine)).toBe(true);
+  });
+
   it('names the batch-count parameter in the splitter instead of a long edge', () => {
     const splitter = g.nodes.find(n => n.id === 'gen-batches')!;
     expect(splitter.lines).toContain('× param_max_batch_count');
