@@ -1015,15 +1015,23 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         return asyncio.run(follow())
     except ClusterError as exc:
         return _fail(exc.message, exc.hint)
-    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-        # a field the answer reader does not cover, of another shape: no traceback either
-        return _fail(
-            f"the Argo server's answer is not what Argo sends ({type(exc).__name__})",
-            "is ARGO_SERVER an Argo server (not a proxy or its UI)?",
-        )
+    except _SHAPE_ERRORS as exc:
+        return _bad_answer(exc)
     except KeyboardInterrupt:
         print("\nnaavre-batch: stopped watching; the run goes on on the cluster", file=sys.stderr)
         return 130
+
+
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+"""What reading a field of an Argo answer of another shape raises past the answer readers."""
+
+
+def _bad_answer(exc: Exception) -> int:
+    """Exit 2 for an Argo answer of another shape that a reader did not catch: no traceback."""
+    return _fail(
+        f"the Argo server's answer is not what Argo sends ({type(exc).__name__})",
+        "is ARGO_SERVER an Argo server (not a proxy or its UI)?",
+    )
 
 
 def _add_debug(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -1033,9 +1041,23 @@ def _add_debug(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Write, next to the run's notebook, a small notebook whose first cell loads "
         "the header values and the inputs of one instance of run RUN_ID (the batch as the "
         "splitter's variable), read with the run's own step script, followed by that step's "
-        "cells. Never writes over a file: a taken name gets -2, -3, ...",
+        "cells. With --cluster WORKFLOW, the failed batch of a cluster run instead: its script "
+        "and inputs are read through the Argo server (ARGO_SERVER, ... as for submit; see "
+        "docs/cluster.md). Never writes over a file: a taken name gets -2, -3, ... "
+        "Exit 0 when written, 2 when the run, batch or its inputs cannot be read.",
     )
-    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("run_id", metavar="RUN_ID", nargs="?", help="a local run's id")
+    p.add_argument(
+        "--cluster",
+        metavar="WORKFLOW",
+        help="the name of a run on the Argo server (as submit printed it) instead of RUN_ID",
+    )
+    p.add_argument(
+        "--notebook",
+        metavar="NB",
+        help="with --cluster: the notebook to write beside (default: the path it was "
+        "submitted with)",
+    )
     p.add_argument(
         "--batch",
         type=int,
@@ -1046,8 +1068,9 @@ def _add_debug(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--runs-dir",
         metavar="DIR",
-        default=".naavre-batch/runs",
-        help="where the run is kept (default: .naavre-batch/runs in the current folder)",
+        default=None,
+        help="where the run is kept (default: .naavre-batch/runs in the current folder; with "
+        "--cluster, beside the notebook)",
     )
     p.set_defaults(func=_cmd_debug)
 
@@ -1058,7 +1081,13 @@ def _cmd_debug(args: argparse.Namespace) -> int:
 
     from .engines import debug
 
-    runs = Path(args.runs_dir)
+    if args.cluster:
+        if args.run_id:
+            return _fail("give RUN_ID or --cluster WORKFLOW, not both")
+        return _debug_cluster(args)
+    if not args.run_id:
+        return _fail("give a run id (naavre-batch run printed it) or --cluster WORKFLOW")
+    runs = Path(args.runs_dir or ".naavre-batch/runs")
     try:
         target = debug.find_target(runs, args.run_id, args.batch, args.task)
     except debug.DebugError as exc:
@@ -1068,15 +1097,86 @@ def _cmd_debug(args: argparse.Namespace) -> int:
         notebook = Path(result["notebook"])
     except (OSError, ValueError, KeyError):
         notebook = runs.resolve().parent.parent / f"{target.spec['notebook']['name']}.ipynb"
+    return _write_debug_notebook(target, notebook, args.run_id)
+
+
+def _write_debug_notebook(target: Any, notebook: Any, run: str) -> int:
+    """Write the debug notebook beside ``notebook`` and say what to do with it."""
+    from .engines import debug
+
     path = debug.write_notebook(target, notebook)
     print(path)
     where = f"cell {target.failing_cell}" if target.failing_cell is not None else "its first cell"
     print(
-        f"naavre-batch: {target.what} of run {args.run_id}: open {path.name}, run the first cell "
+        f"naavre-batch: {target.what} of run {run}: open {path.name}, run the first cell "
         f"to load its inputs, then the step's cells (the failure was in {where} of the notebook)",
         file=sys.stderr,
     )
     return 0
+
+
+def _debug_cluster(args: argparse.Namespace) -> int:
+    """``debug --cluster WORKFLOW``: the failed batch of a cluster run, laid out in the runs
+    folder beside the notebook (engines/cluster_debug.py), then the same debug notebook."""
+    import asyncio
+    import os
+    from pathlib import Path
+
+    from .engines.cluster import (
+        ANNOTATION_NOTEBOOK_PATH,
+        ClusterConfigError,
+        ClusterError,
+        check_object_name,
+        get_request,
+        settings_from,
+    )
+    from .engines.cluster_answers import read_workflow
+    from .engines.cluster_client import ArgoClient
+    from .engines.cluster_debug import ClusterDebugError, load_cluster_target
+    from .engines.runner import RunError, check_runs_folder
+
+    try:
+        settings = settings_from(os.environ)
+        name = check_object_name(args.cluster)
+    except ClusterConfigError as exc:
+        return _fail(exc.message, exc.hint)
+    except ValueError as exc:
+        return _fail(f"--cluster: {exc}")
+    client = ArgoClient(settings)
+
+    async def load() -> tuple[Any, Path]:
+        notebook = args.notebook
+        if not notebook:
+            workflow = read_workflow(await client.send(get_request(settings.namespace, name)))
+            annotations = workflow["metadata"].get("annotations") or {}
+            notebook = annotations.get(ANNOTATION_NOTEBOOK_PATH)
+            if not notebook:
+                raise ClusterDebugError(
+                    f"run {name} does not name its notebook",
+                    "give --notebook NB",
+                    404,
+                    "no-notebook",
+                )
+        if not Path(notebook).is_file():
+            raise ClusterDebugError(
+                f"run {name} was submitted from {notebook}, which is not a file here",
+                "give --notebook NB, the notebook to write the debug notebook beside",
+                404,
+                "no-notebook",
+            )
+        runs = check_runs_folder(notebook, args.runs_dir)
+        target = await load_cluster_target(
+            client.send, settings.namespace, name, runs, args.batch, args.task
+        )
+        return target, Path(notebook)
+
+    try:
+        target, notebook = asyncio.run(load())
+    except (ClusterError, ClusterDebugError, RunError) as exc:
+        return _fail(exc.message, exc.hint)
+    except _SHAPE_ERRORS as exc:
+        return _bad_answer(exc)
+    return _write_debug_notebook(target, notebook, name)
 
 
 def build_parser() -> argparse.ArgumentParser:

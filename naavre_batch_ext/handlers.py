@@ -70,6 +70,7 @@ from .engines.cluster import (
 )
 from .engines.cluster_answers import read_version, read_workflow, read_workflow_list
 from .engines.cluster_client import ArgoClient
+from .engines.cluster_debug import ClusterDebugError, load_cluster_target
 from .engines.runner import RunError, check_parameters, check_runs_folder
 from .exporters.argo import (
     POD_GC_STRATEGIES,
@@ -376,6 +377,26 @@ class NaavreBatchHandler(APIHandler):
             return await self.in_thread(read_notebook, content)
         except NotebookError as exc:
             raise _field_error("notebook", exc.message, hint=exc.hint) from None
+
+    async def runs_folder(self, path: str) -> Path:
+        """The runs folder of the notebook at ``path`` (inside the server root), created."""
+        disk = self.disk_path(path)
+        if disk is None:
+            raise _field_error("path", "the notebook is not on this server's disk")
+        runs_root = Path(self.naavre_config.runs_dir) if self.naavre_config.runs_dir else None
+        root = runs_root or getattr(self.contents_manager, "root_dir", None)
+        try:
+            return await self.in_thread(check_runs_folder, disk, runs_root, root)
+        except RunError as exc:
+            raise _field_error("path", exc.message, hint=exc.hint) from None
+
+    def batch_argument(self) -> int | None:
+        """The ``batch`` query argument: a batch number, or None."""
+        text = self.get_argument("batch", None)
+        try:
+            return int(text) if text not in (None, "") else None
+        except ValueError:
+            raise _field_error("batch", f"expected a batch number, got {text!r}") from None
 
     async def analyse(self, nb: NotebookNode, path: str) -> dict[str, Any]:
         """The spec of a loaded notebook (off the event loop); a 400 with the hint when it cannot
@@ -763,41 +784,31 @@ class RunDebugHandler(NaavreBatchHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
         path = _check_path(self.get_argument("path", None))
-        batch_text = self.get_argument("batch", None)
-        try:
-            batch = int(batch_text) if batch_text not in (None, "") else None
-        except ValueError:
-            raise _field_error("batch", f"expected a batch number, got {batch_text!r}") from None
+        batch = self.batch_argument()
         task = self.get_argument("task", None)
-        disk = self.disk_path(path)
-        if disk is None:
-            raise _field_error("path", "the notebook is not on this server's disk")
-        runs_root = Path(self.naavre_config.runs_dir) if self.naavre_config.runs_dir else None
-        root = runs_root or getattr(self.contents_manager, "root_dir", None)
+        runs_dir = await self.runs_folder(path)
         try:
-            runs_dir = await self.in_thread(check_runs_folder, disk, runs_root, root)
             target = await self.in_thread(debug.find_target, runs_dir, run_id, batch, task)
-        except RunError as exc:
-            raise _field_error("path", exc.message, hint=exc.hint) from None
         except debug.DebugError as exc:
             raise ApiError(404, exc.message, hint=exc.hint) from None
-        cell = target.failing_cell
-        cell_id = next((c.get("id") for c in target.cells if c["index"] == cell), None)
-        self.finish(
-            json.dumps(
-                {
-                    "run_id": run_id,
-                    "task": target.task["id"],
-                    "batch": target.instance,
-                    "code": debug.loader_source(target),
-                    "cell_index": cell,
-                    "cell_id": cell_id,
-                    "error": (target.error or {}).get("message"),
-                    "message": f"loaded the header and the inputs of {target.what} of run "
-                    f"{run_id}; cell {cell} is selected: run it to debug",
-                }
-            )
-        )
+        self.finish(json.dumps(_debug_answer(target, run_id)))
+
+
+def _debug_answer(target: debug.DebugTarget, run: str) -> dict[str, Any]:
+    """The answer of a debug endpoint: the loader code and the cell the panel selects."""
+    cell = target.failing_cell
+    cell_id = next((c.get("id") for c in target.cells if c["index"] == cell), None)
+    return {
+        "run_id": run,
+        "task": target.task["id"],
+        "batch": target.instance,
+        "code": debug.loader_source(target),
+        "cell_index": cell,
+        "cell_id": cell_id,
+        "error": (target.error or {}).get("message"),
+        "message": f"loaded the header and the inputs of {target.what} of run "
+        f"{run}; cell {cell} is selected: run it to debug",
+    }
 
 
 class AdviseHandler(NaavreBatchHandler):
@@ -911,6 +922,7 @@ def setup_handlers(server_app: Any) -> None:
             (route("cluster-runs"), ClusterRunsHandler),
             (route("cluster-runs/([^/]+)"), ClusterRunHandler),
             (route("cluster-runs/([^/]+)/log"), ClusterRunLogHandler),
+            (route("cluster-runs/([^/]+)/debug"), ClusterRunDebugHandler),
             (route("cluster-runs/([^/]+)/(stop|retry|resubmit)"), ClusterRunActionHandler),
         ],
     )
@@ -921,6 +933,26 @@ def setup_handlers(server_app: Any) -> None:
 _CLUSTER_STATUS = {"not-found": 404, "timeout": 504, "not-configured": 503}
 """HTTP status of a :class:`ClusterError` by kind; the others are 502 (the Argo server, not this
 one, failed or refused), except Argo's own 4xx refusals, passed on as 400/409."""
+
+
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+"""What reading a field of another shape than Argo's raises past the answer readers."""
+
+
+def _cluster_api_error(exc: ClusterError, settings: ClusterSettings) -> ApiError:
+    """The REST error of a :class:`ClusterError`: its kind's status, the message and hint."""
+    status = _CLUSTER_STATUS.get(exc.kind, 502)
+    if exc.kind == "rejected" and exc.status in (400, 409, 422):
+        status = 409 if exc.status == 409 else 400
+    return ApiError(
+        status,
+        exc.message,
+        hint=exc.hint or None,
+        kind=exc.kind,
+        connection=settings.describe(),
+        answerField=getattr(exc, "field", None),
+        created=getattr(exc, "created", None) or None,
+    )
 
 
 class ClusterHandler(NaavreBatchHandler):
@@ -942,18 +974,7 @@ class ClusterHandler(NaavreBatchHandler):
             answer = await ArgoClient(settings).send(request)
             return read(answer) if read is not None else answer
         except ClusterError as exc:
-            status = _CLUSTER_STATUS.get(exc.kind, 502)
-            if exc.kind == "rejected" and exc.status in (400, 409, 422):
-                status = 409 if exc.status == 409 else 400
-            raise ApiError(
-                status,
-                exc.message,
-                hint=exc.hint or None,
-                kind=exc.kind,
-                connection=settings.describe(),
-                answerField=getattr(exc, "field", None),
-                created=getattr(exc, "created", None) or None,
-            ) from None
+            raise _cluster_api_error(exc, settings) from None
 
     async def remember(self, status: dict[str, Any]) -> None:
         """Keep a finished run's processor pod times as its notebook's last cluster run (the
@@ -981,13 +1002,18 @@ class ClusterHandler(NaavreBatchHandler):
         not cover still have another shape, a 502 like the reader's (the traceback in the log)."""
         try:
             return func(workflow)
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError):
-            self.log.exception("naavre-batch: an Argo answer of an unexpected shape")
-            raise ApiError(
-                502,
-                "the Argo server's answer is not what Argo sends (see the Jupyter server log)",
-                kind="bad-answer",
-            ) from None
+        except _SHAPE_ERRORS:
+            raise self.bad_answer() from None
+
+    def bad_answer(self) -> ApiError:
+        """The 502 of an answer whose shape a reader did not catch (the traceback goes to the
+        log; call it in an ``except`` block)."""
+        self.log.exception("naavre-batch: an Argo answer of an unexpected shape")
+        return ApiError(
+            502,
+            "the Argo server's answer is not what Argo sends (see the Jupyter server log)",
+            kind="bad-answer",
+        )
 
 
 class ClusterConnectionHandler(ClusterHandler):
@@ -1111,6 +1137,36 @@ class ClusterRunLogHandler(ClusterHandler):
         missing = None if text.strip() else missing_log_reason(status, found["state"])
         answer = {"name": name, "podName": pod, "text": text, "missing": missing}
         self.finish(json.dumps({**answer, **found, **location}))
+
+
+class ClusterRunDebugHandler(ClusterHandler):
+    """``GET cluster-runs/<name>/debug?path=NB&batch=K``: the failed batch of a cluster run, its
+    script and inputs read through the Argo server and laid out in the notebook's runs folder
+    (:mod:`naavre_batch_ext.engines.cluster_debug`); the same answer as ``runs/<id>/debug``."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        _check_object_name(name, "name")
+        path = _check_path(self.get_argument("path", None))
+        batch = self.batch_argument()
+        task = self.get_argument("task", None)
+        runs_dir = await self.runs_folder(path)
+        settings = self.cluster_settings()
+        send = ArgoClient(settings).send
+        try:
+            target = await load_cluster_target(
+                send, settings.namespace, name, runs_dir, batch, task
+            )
+        except ClusterDebugError as exc:
+            field = "batch" if exc.kind in ("not-failed", "no-batch") else None
+            raise ApiError(
+                exc.status, exc.message, hint=exc.hint, kind=exc.kind, field=field
+            ) from None
+        except ClusterError as exc:
+            raise _cluster_api_error(exc, settings) from None
+        except _SHAPE_ERRORS:
+            raise self.bad_answer() from None
+        self.finish(json.dumps(_debug_answer(target, name)))
 
 
 class ClusterRunActionHandler(ClusterHandler):

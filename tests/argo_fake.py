@@ -46,7 +46,11 @@ mirror):
 - retry: workflow/util/util.go, ``FormulateRetryWorkflow``: failed pod nodes and what depends on
   them are removed (their pods deleted) and run again, succeeded ones kept, the workflow Running
   again;
-- resubmit: a new workflow from the old one's spec (util.go, ``FormulateResubmitWorkflow``).
+- resubmit: a new workflow from the old one's spec (util.go, ``FormulateResubmitWorkflow``);
+- input artifacts: ``GET /input-artifacts/{namespace}/{name}/{nodeId}/{artifactName}``
+  (server/artifacts/artifact_server.go ``GetInputArtifact``; see ``_ArtifactHandler``), the bytes
+  the pods stored, or the server's plain-text errors (``FakeArgo.repository_readable``), or with
+  ``ARGO_ARTIFACT_SERVER=false`` the UI's index.html (``FakeArgo.artifact_server``).
 """
 
 from __future__ import annotations
@@ -148,6 +152,18 @@ POD_GC_DELETES = {
 ``spec.podGC.strategy`` deletes (the others are only labelled completed)."""
 
 
+def node_inputs(pod: Pod) -> dict[str, Any]:
+    """A pod node's ``inputs``: operator.go ``initializeExecutableNode`` sets ``node.Inputs``
+    to the template's inputs after substitution (common/util.go ``ProcessArgs``), the parameters with their values and the artifacts
+    with their ``raw`` data and locations (``s3.key``) resolved (``Pod.input_artifacts``)."""
+    inputs: dict[str, Any] = {}
+    if pod.inputs:
+        inputs["parameters"] = [{"name": k, "value": v} for k, v in pod.inputs.items()]
+    if pod.input_artifacts:
+        inputs["artifacts"] = copy.deepcopy(pod.input_artifacts)
+    return inputs
+
+
 @dataclass
 class Shown:
     """One pod of the played run as the controller shows it: its node name, the DAG task, the
@@ -204,6 +220,14 @@ class FakeArgo:
     """The fan-in encoding of the server's version (v4.1.2: ``aggregatedJSONValueList``)."""
     heal_on_retry: bool = False
     """Clear ``pod_env`` when a run is retried (the UI tests' broken service comes back)."""
+    artifact_server: bool = True
+    """False: the server runs with ``ARGO_ARTIFACT_SERVER=false``, so argoserver.go registers no
+    artifact route and the UI's file server (server/static/static.go ``ServerFiles``) answers
+    ``/input-artifacts/...`` with its ``index.html``, 200."""
+    repository_readable: bool = True
+    """False: the server cannot read the artifact repository (unreachable from it, or its
+    credentials Secret not readable with the caller's token): ``/input-artifacts/`` answers 500
+    for every artifact but ``raw`` ones, as artifact_server.go does when the driver fails."""
     _counter: int = 0
 
     def __post_init__(self) -> None:
@@ -350,10 +374,8 @@ class FakeArgo:
             if phase in ("Succeeded", "Failed"):
                 entry["finishedAt"] = _ts(max(s.end, started) * 10 - 1)
                 entry["progress"] = "1/1"
-                if pod.inputs:
-                    entry["inputs"] = {
-                        "parameters": [{"name": k, "value": v} for k, v in pod.inputs.items()]
-                    }
+                if pod.inputs or pod.input_artifacts:
+                    entry["inputs"] = node_inputs(pod)
                 declared = self._template(wf, template).get("outputs", {}).get("parameters", [])
                 params = [
                     {
@@ -369,10 +391,8 @@ class FakeArgo:
                     entry["outputs"]["parameters"] = params
                 if phase == "Failed":
                     entry["message"] = f"Error (exit code {pod.returncode})"
-            elif pod.inputs:
-                entry["inputs"] = {
-                    "parameters": [{"name": k, "value": v} for k, v in pod.inputs.items()]
-                }
+            elif pod.inputs or pod.input_artifacts:
+                entry["inputs"] = node_inputs(pod)
             return entry
 
         def phase_of(s: Shown, pod: Pod) -> str:
@@ -797,9 +817,86 @@ class _Handler(tornado.web.RequestHandler):
         await self._any()
 
 
+class _ArtifactHandler(tornado.web.RequestHandler):
+    """``GET /input-artifacts/{namespace}/{name}/{nodeId}/{artifactName}``: server/artifacts/
+    artifact_server.go ``GetInputArtifact`` (``getArtifact``, routed in server/apiserver/
+    argoserver.go), serving the bytes the played pods really stored. As there: the path split in
+    six (else 400), the token checked (``gateKeeping``: 401), the workflow read
+    (``getWorkflowAndValidate``: 403 for a forbidden namespace, 404 for an unknown workflow), the
+    node's input artifact by name (``getArtifactAndDriver``: a missing node or artifact, or a
+    repository the server cannot use, is 500), then the driver's stream (``returnArtifact``): a
+    ``raw`` artifact's data, a key-only one relocated into the repository (``Relocate``), a key that
+    does not exist 404 (s3.go ``streamS3Artifact``: ``CodeNotFound``), a folder 501
+    (``CodeNotImplemented``). Errors are Go's ``http.Error``: the status text, plain text."""
+
+    fake: FakeArgo
+
+    def initialize(self, fake: FakeArgo) -> None:
+        self.fake = fake
+
+    def _error(self, status: int) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(f"{self._reason}\n")
+
+    def get(self, path: str) -> None:
+        fake = self.fake
+        fake.requests.append(
+            {
+                "method": "GET",
+                "path": path,
+                "query": [],
+                "body": None,
+                "authorization": self.request.headers.get("Authorization"),
+            }
+        )
+        if not fake.artifact_server:
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish("<!doctype html><html><head><title>Argo</title></head></html>")
+            return None
+        parts = path.split("/", 5)
+        if len(parts) != 6:
+            return self._error(400)
+        _, _, namespace, name, node, artifact_name = parts
+        if self.request.headers.get("Authorization") != f"Bearer {fake.token}":
+            return self._error(401)
+        if namespace not in fake.namespaces:
+            return self._error(403)
+        run = fake.runs.get(name)
+        if run is None or run.workflow["metadata"]["namespace"] != namespace:
+            return self._error(404)
+        found = run.workflow.get("status", {}).get("nodes", {}).get(node)
+        artifacts = (found or {}).get("inputs", {}).get("artifacts", [])
+        artifact = next((a for a in artifacts if a["name"] == artifact_name), None)
+        if artifact is None:
+            return self._error(500)
+        if "raw" in artifact:
+            data = artifact["raw"]["data"].encode("utf-8")
+            key = artifact["name"]
+        else:
+            if not fake.repository_readable:
+                return self._error(500)
+            key = artifact["s3"]["key"]
+            stored = run.folder / "repository" / key
+            if stored.is_dir():
+                return self._error(501)
+            if not stored.is_file():
+                return self._error(404)
+            data = stored.read_bytes()
+        self.set_header("Content-Disposition", f'filename="{key.rsplit("/", 1)[-1]}"')
+        self.set_header("Content-Type", "")
+        self.finish(data)
+
+
 def make_app(fake: FakeArgo, base_href: str = "") -> tornado.web.Application:
     prefix = "/" + base_href.strip("/") if base_href.strip("/") else ""
-    return tornado.web.Application([(prefix + r"(/api/.*)", _Handler, {"fake": fake})])
+    return tornado.web.Application(
+        [
+            (prefix + r"(/api/.*)", _Handler, {"fake": fake}),
+            (prefix + r"(/input-artifacts/.*)", _ArtifactHandler, {"fake": fake}),
+        ]
+    )
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

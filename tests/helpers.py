@@ -8,15 +8,18 @@ shows up in every test that uses them.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import nbformat
 import pytest
@@ -167,6 +170,50 @@ def write_tmp(nb: NotebookNode, directory: Path, name: str = "nb.ipynb") -> Path
     path = directory / name
     nbformat.write(nb, str(path))
     return path
+
+
+class ReferenceRuns(NamedTuple):
+    """A test notebook file run locally: the spec, the workflow context and, when that run
+    succeeded, the notebook context (``None`` otherwise)."""
+
+    spec: dict[str, Any]
+    workflow: dict[str, Any]
+    notebook: dict[str, Any] | None
+
+
+_REFERENCE_RUNS: dict[Path, ReferenceRuns] = {}
+_REFERENCE_FOLDER: list[Path] = []
+
+
+def _reference_folder() -> Path:
+    if not _REFERENCE_FOLDER:
+        folder = Path(tempfile.mkdtemp(prefix="naavre-reference-runs-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _REFERENCE_FOLDER.append(folder)
+    return _REFERENCE_FOLDER[0]
+
+
+def reference_runs(path: Path) -> ReferenceRuns:
+    """The local workflow context and notebook context of the notebook file ``path``, run once per
+    test process.
+
+    The engine tests (the Argo player in three encodings, cwltool, the R exports) each compare
+    their engine's run with these two runs; running both again for every engine and encoding was
+    half of those tests' time, and the two runs read nothing but the notebook file. Callers must
+    not change the dicts they get."""
+    from naavre_batch_ext.core.spec import build_spec
+    from naavre_batch_ext.engines.runner import run_notebook, run_workflow
+
+    if path not in _REFERENCE_RUNS:
+        folder = _reference_folder() / f"{len(_REFERENCE_RUNS)}"
+        folder.mkdir()
+        nb = load_notebook(path)
+        notebook = write_tmp(nb, folder, path.name)
+        spec = build_spec(nb, path.name)
+        workflow = run_workflow(spec, notebook, runs_dir=folder / "runs")
+        nb_run = run_notebook(spec, nb, notebook) if workflow["status"] == "ok" else None
+        _REFERENCE_RUNS[path] = ReferenceRuns(spec, workflow, nb_run)
+    return _REFERENCE_RUNS[path]
 
 
 def pid_exists(pid: int) -> bool:

@@ -51,6 +51,7 @@ import yaml
 from helpers import (
     TUTORIALS,
     code_notebook,
+    reference_runs,
     section_tags,
     tagged_seed_notebook,
     tagged_tutorial,
@@ -295,6 +296,10 @@ class Pod:
     printed: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     """The input parameters as the task's arguments resolved them (the node's ``inputs``)."""
+    input_artifacts: list[dict[str, Any]] = field(default_factory=list)
+    """The input artifacts as the controller resolves them into the node's ``inputs`` (operator.go
+    ``initializeExecutableNode``: ``node.Inputs = executeTmpl.Inputs``, the template after substitution,
+    each artifact's location from the task's arguments): ``raw`` data and ``s3.key`` filled in."""
     desc: str = ""
     """What the controller puts between the parentheses of a fan-out node's name (``node_desc``)."""
     attempts: list[Pod] = field(default_factory=list)
@@ -465,6 +470,7 @@ class ArgoPlayer:
         shown = json.loads(go_marshal(item)) if item is not None else None
         pod = self._run_pod(task["name"], resolved, shown)
         pod.inputs = args
+        pod.input_artifacts = copy.deepcopy(resolved.get("inputs", {}).get("artifacts", []))
         pod.desc = node_desc(item) if item is not None else ""
         return pod
 
@@ -926,13 +932,11 @@ def test_every_tagged_test_notebook_plays_like_the_local_workflow(
     differences (none, or e.g. a merger that prints its process id). Failure: the same pods fail
     as in the local run."""
     from naavre_batch_ext.core.notebook import load_notebook
-    from naavre_batch_ext.engines.runner import run_workflow
 
-    nb = load_notebook(path)
-    spec, play = export_and_play(nb, tmp_path, encoding)
-    local = run_workflow(spec, tmp_path / "notebook.ipynb", runs_dir=tmp_path / "runs")
+    spec, play = export_and_play(load_notebook(path), tmp_path, encoding)
+    local, nb_run = reference_runs(path)[1:]
     if local["status"] == "ok":
-        nb_run = notebook_context(spec, nb, tmp_path)
+        assert nb_run is not None and nb_run["status"] == "ok", nb_run
         expected = compare_traces(spec, nb_run, local)
         if expected["same"]:
             assert_same_as_notebook(spec, play, nb_run)

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import reference_runs
 from r_helpers import R_NOTEBOOKS, needs_r
 from test_argo_execution import (
     AGGREGATIONS,
     TRANSPORTS,
     ArgoPlayer,
     assert_same_as_notebook,
-    notebook_context,
 )
 
 from naavre_batch_ext.core.notebook import load_notebook
@@ -106,8 +106,9 @@ def test_played_argo_run_of_an_r_notebook_gives_the_notebook_result(
     tmp_path: Path, notebook: Path, transport: str
 ) -> None:
     spec, played = play(notebook, tmp_path, transport)
-    nb = load_notebook(notebook)
-    assert_same_as_notebook(spec, played, notebook_context(spec, nb, tmp_path))
+    nb_run = reference_runs(notebook).notebook
+    assert nb_run is not None and nb_run["status"] == "ok", nb_run
+    assert_same_as_notebook(spec, played, nb_run)
 
 
 def test_argo_parameters_reach_r_steps_with_their_r_type(tmp_path: Path) -> None:
@@ -168,10 +169,10 @@ def test_r_cwl_export_passes_cwltool_validate(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("notebook", [SEED, R_NOTEBOOKS / "frame.ipynb"], ids=lambda p: p.stem)
-def test_an_r_notebook_run_with_cwltool_gives_the_notebook_result(
-    tmp_path: Path, notebook: Path
-) -> None:
+def test_the_r_seed_run_with_cwltool_gives_the_notebook_result(tmp_path: Path) -> None:
+    """``run --context cwl`` on the R seed; every R test notebook runs in cwltool too
+    (tests/test_cwl_execution.py, every tagged test notebook)."""
+    notebook = SEED
     path = tmp_path / notebook.name
     shutil.copy(notebook, path)
     nb = load_notebook(path)

@@ -44,7 +44,9 @@ __all__ = [
     "LABEL_NOTEBOOK",
     "LABEL_NOTEBOOK_KEY",
     "LABEL_SUBMITTED_BY",
+    "MAX_ANSWER_BYTES",
     "ApiRequest",
+    "batch_nodes",
     "ClusterConfigError",
     "ClusterError",
     "ClusterSettings",
@@ -53,6 +55,7 @@ __all__ = [
     "failure_location",
     "format_status_table",
     "generate_pod_name",
+    "input_artifact_request",
     "item_range_text",
     "get_request",
     "label_selector",
@@ -61,6 +64,7 @@ __all__ = [
     "log_text",
     "missing_log_reason",
     "notebook_key",
+    "planned_tasks",
     "prepare_workflow",
     "resubmit_request",
     "retry_request",
@@ -68,6 +72,7 @@ __all__ = [
     "run_summary",
     "settings_from",
     "stop_request",
+    "task_nodes",
     "version_request",
     "workflow_for",
 ]
@@ -82,6 +87,11 @@ SUBMITTED_BY = "naavre-batch-ext"
 DEFAULT_NAMESPACE = "argo"
 """The namespace when neither ``ARGO_NAMESPACE`` nor the traitlet names one: Argo's quick-start
 installs into ``argo``, and the argo CLI without a kube context falls back to it too."""
+
+MAX_ANSWER_BYTES = 64 * 2**20
+"""The largest answer read (64 MiB: a workflow of some ten thousand nodes, or an artifact); a
+larger one is reported as too large, not read into memory. Below tornado's own 100 MB limit, past
+which it hangs up and the answer would look like no answer at all."""
 
 DEFAULT_TIMEOUT = 20.0
 """Seconds a request to the Argo server may take; a server that hangs is reported, not waited on."""
@@ -244,6 +254,8 @@ class ApiRequest:
     query: tuple[tuple[str, str], ...] = ()
     body: dict[str, Any] | None = None
     stream: bool = False
+    binary: bool = False
+    """The answer is bytes as they are (an artifact), not JSON."""
 
 
 def _seg(value: str) -> str:
@@ -327,6 +339,23 @@ def log_request(namespace: str, name: str, pod_name: str) -> ApiRequest:
             ("logOptions.tailLines", str(LOG_TAIL_LINES)),
         ),
         stream=True,
+    )
+
+
+def input_artifact_request(namespace: str, name: str, node_id: str, artifact: str) -> ApiRequest:
+    """``GET /input-artifacts/{namespace}/{name}/{nodeId}/{artifactName}``: the bytes of a
+    node's input artifact, read by the Argo server from where the node's inputs say
+    (server/artifacts/artifact_server.go ``GetInputArtifact``, routed in
+    server/apiserver/argoserver.go; a plain HTTP handler beside the API, so not in its OpenAPI
+    description). Errors come as plain text: 401, 403 and 404 for the workflow, 500 when the
+    server cannot find the node or artifact or cannot read the artifact repository, 404 for a key
+    that is gone (``CodeNotFound``)."""
+    return ApiRequest(
+        "GET",
+        f"/input-artifacts/{_seg(namespace)}/{_seg(check_object_name(name))}/"
+        f"{_seg(check_object_name(node_id, 'node id'))}/{_seg(artifact)}",
+        f"read the input artifact {artifact}",
+        binary=True,
     )
 
 
@@ -538,7 +567,8 @@ def generate_pod_name(
     return f"{prefix}-{h}"
 
 
-def _tasks_of(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
+def planned_tasks(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The planned tasks of the ``naavre-batch/tasks`` annotation (task, kind, steps, cells)."""
     text = (workflow.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_TASKS)
     try:
         rows = json.loads(text) if text else []
@@ -715,6 +745,39 @@ def run_summary(workflow: Mapping[str, Any], now: datetime | None = None) -> dic
     }
 
 
+def task_nodes(workflow: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Each DAG task's node by its ``displayName`` (the task's name: dag.go ``taskNodeName``
+    names it ``<dag node>.<task>``), without the DAG itself and the fan-out's ``(i:...)``
+    instances."""
+    name = (workflow.get("metadata") or {}).get("name") or ""
+    nodes: Mapping[str, Any] = (workflow.get("status") or {}).get("nodes") or {}
+    by_display: dict[str, Mapping[str, Any]] = {}
+    for node in nodes.values():
+        if node.get("type") in ("DAG", "Steps") and node.get("id") == name:
+            continue
+        display = node.get("displayName") or ""
+        if display and not _INDEX.search(display):
+            by_display.setdefault(display, node)
+    return by_display
+
+
+def batch_nodes(
+    nodes: Mapping[str, Any], group: Mapping[str, Any]
+) -> list[tuple[int, Mapping[str, Any], Mapping[str, Any]]]:
+    """``(batch index, instance node, its pod node)`` for each child of a fan-out's
+    ``TaskGroup`` node: the index from the child's name ``<task>(<i>:...)`` (operator.go
+    ``generateNodeName``), the pod the child itself or its last attempt under ``Retry``."""
+    found: list[tuple[int, Mapping[str, Any], Mapping[str, Any]]] = []
+    for child_id in group.get("children") or []:
+        child = nodes.get(child_id)
+        if not child:
+            continue
+        match = _INDEX.search(child.get("name") or "")
+        index = int(match.group(1)) if match else len(found)
+        found.append((index, child, _leaf(nodes, child)))
+    return found
+
+
 def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """A Workflow (``GET /api/v1/workflows/{ns}/{name}``) as the panel and ``--watch`` show it.
 
@@ -745,16 +808,10 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
     nodes: Mapping[str, Any] = (workflow.get("status") or {}).get("nodes") or {}
     annotations = (workflow.get("metadata") or {}).get("annotations") or {}
     pod_version = annotations.get("workflows.argoproj.io/pod-name-format", "v2")
-    by_display: dict[str, Mapping[str, Any]] = {}
-    for node in nodes.values():
-        if node.get("type") in ("DAG", "Steps") and node.get("id") == name:
-            continue
-        display = node.get("displayName") or ""
-        if display and not _INDEX.search(display):
-            by_display.setdefault(display, node)
+    by_display = task_nodes(workflow)
 
     ranges: dict[str, dict[int, tuple[int, int]]] = {}
-    tasks = _tasks_of(workflow)
+    tasks = planned_tasks(workflow)
     for row in tasks:
         node = by_display.get(row["task"])
         if row.get("kind") == "splitter" and node is not None:
@@ -790,13 +847,7 @@ def run_status(workflow: Mapping[str, Any], now: datetime | None = None) -> dict
         if node is not None and node.get("type") == "TaskGroup":
             task_ranges = ranges.get(splitter_of.get(row["task"], ""), {})
             items: list[dict[str, Any]] = []
-            for child_id in node.get("children") or []:
-                child = nodes.get(child_id)
-                if not child:
-                    continue
-                match = _INDEX.search(child.get("name") or "")
-                index = int(match.group(1)) if match else len(items)
-                pod = _leaf(nodes, child)
+            for index, child, pod in batch_nodes(nodes, node):
                 found = task_ranges.get(index) or _instance_range(pod) or _instance_range(child)
                 start, stop = found if found else (None, None)
                 items.append(

@@ -27,7 +27,16 @@ _PARAMETERS = {
     "type": ["array", "null"],
     "items": {"type": "object", "properties": {"name": _STR, "value": _STR}},
 }
-_IO = {"type": ["object", "null"], "properties": {"parameters": _PARAMETERS}}
+_IO = {
+    "type": ["object", "null"],
+    "properties": {
+        "parameters": _PARAMETERS,
+        "artifacts": {  # debugging a batch reads them (cluster_debug.py)
+            "type": ["array", "null"],
+            "items": {"type": "object", "properties": {"name": _STR, "path": _STR}},
+        },
+    },
+}
 _NODE = {
     "type": "object",
     "properties": {
@@ -77,6 +86,10 @@ _WORKFLOW = {
                     "properties": {"parameters": _PARAMETERS},
                 },
                 "podGC": {"type": ["object", "null"], "properties": {"strategy": _STR}},
+                "templates": {  # debugging a batch reads their scripts (cluster_debug.py)
+                    "type": ["array", "null"],
+                    "items": {"type": "object", "properties": {"name": _STR}},
+                },
             },
         },
         "status": {

@@ -22,6 +22,7 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from .cluster import (
+    MAX_ANSWER_BYTES,
     ApiRequest,
     ClusterConfigError,
     ClusterError,
@@ -30,11 +31,6 @@ from .cluster import (
 )
 
 __all__ = ["MAX_ANSWER_BYTES", "ArgoClient"]
-
-MAX_ANSWER_BYTES = 64 * 2**20
-"""The largest answer read (64 MiB: a workflow of some ten thousand nodes); a larger one is
-reported as too large, not read into memory. Below tornado's own 100 MB limit, past which it
-hangs up and the answer would look like no answer at all."""
 
 
 class _TooLarge(Exception):
@@ -132,6 +128,8 @@ class ArgoClient:
         raw = b"".join(chunks)
         if response.code >= 300:
             raise error_for_status(response.code, raw, s, request)
+        if request.binary:
+            return raw
         if request.stream:
             return raw.decode("utf-8", "replace")
         try:

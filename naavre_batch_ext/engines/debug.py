@@ -132,10 +132,11 @@ def loader_source(target: DebugTarget) -> str:
         f"_nb_spec = _nb_u.spec_from_file_location('naavre_debug_step', {str(target.script)!r})",
         "_nb_step = _nb_u.module_from_spec(_nb_spec)",
         "_nb_sys.modules['naavre_debug_step'] = _nb_step  # the runtime finds itself there",
-        "_nb_spec.loader.exec_module(_nb_step)",
         "_nb_old = _nb_os.environ.get('NAAVRE_INPUTS_DIR')",
+        "# set before the script runs: an Argo pod's script prepares its inputs folder on start",
         f"_nb_os.environ['NAAVRE_INPUTS_DIR'] = {str(target.folder / 'in')!r}",
         "try:",
+        "    _nb_spec.loader.exec_module(_nb_step)",
         "    _nb_step.run_header(_nb_step.TASK, _nb_step.resolve_parameters(_nb_step.TASK), "
         "globals())",
         "    globals().update(_nb_step.read_inputs(_nb_step.TASK))",

@@ -319,3 +319,24 @@ export function durationText(seconds: number | null): string {
   const s = Math.round(seconds - m * 60);
   return m < 60 ? `${m} min ${s} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
+
+/**
+ * The endpoint of "Debug in notebook" for a failed batch of a cluster run
+ * (`GET cluster-runs/<name>/debug?path=&batch=&task=`), or null for a failed step that is not a
+ * batch (only processor instances are loaded into the kernel).
+ */
+export function clusterDebugEndPoint(
+  runName: string,
+  path: string,
+  failure: IClusterFailure
+): string | null {
+  if (failure.index === null) {
+    return null;
+  }
+  const query = new URLSearchParams({
+    path,
+    batch: String(failure.index),
+    task: failure.task
+  });
+  return `cluster-runs/${encodeURIComponent(runName)}/debug?${query.toString()}`;
+}

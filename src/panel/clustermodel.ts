@@ -4,6 +4,8 @@ import { Widget } from '@lumino/widgets';
 
 import { APIError, requestAPI } from '../request';
 import {
+  clusterDebugEndPoint,
+  IClusterFailure,
   IClusterLog,
   IClusterRun,
   itemRangeText,
@@ -262,6 +264,33 @@ export class ClusterModel {
       body,
       buttons: [Dialog.okButton({ label: trans.__('Close') })]
     });
+  }
+
+  /**
+   * "Debug in notebook" for a failed batch: the server reads its inputs through the Argo server
+   * (`GET cluster-runs/<name>/debug`); they are loaded into the notebook's kernel and the failing
+   * cell is selected, as for a local run.
+   */
+  async debugBatch(failure: IClusterFailure): Promise<void> {
+    const run = this._run;
+    const endPoint =
+      run && this._path
+        ? clusterDebugEndPoint(run.name, this._path, failure)
+        : null;
+    if (!endPoint) {
+      return;
+    }
+    this._setBusy(this.panel.trans.__('Reading the batch from the cluster…'));
+    try {
+      await this.panel.loadIntoKernel(endPoint);
+    } catch (error) {
+      await showErrorMessage(
+        this.panel.trans.__('Debug in notebook'),
+        errorText(error)
+      );
+    } finally {
+      this._setBusy(null);
+    }
   }
 
   /** Ask the server for the Argo server's version; a dialog says it or why not. */

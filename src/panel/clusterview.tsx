@@ -182,6 +182,19 @@ function ClusterRunStatus(props: {
           >
             {trans.__('Log at the cell')}
           </button>
+          {f.index !== null ? (
+            <button
+              className="jp-Button jp-mod-styled jp-mod-accept"
+              data-action="cluster-debug"
+              title={trans.__(
+                "Read this batch's inputs through the Argo server, load them and the header values into the notebook's kernel and select the failing cell"
+              )}
+              disabled={cluster.busy !== null}
+              onClick={() => void cluster.debugBatch(f)}
+            >
+              {trans.__('Debug in notebook')}
+            </button>
+          ) : null}
         </div>
       ))}
     </div>

@@ -380,9 +380,7 @@ export class PanelModel {
    */
   async debugInNotebook(failure: IRunFailure): Promise<void> {
     const run = this._run;
-    const panel = this.notebook;
-    const trans = this.trans;
-    if (!run || !panel || !this._runPath) {
+    if (!run || !this.notebook || !this._runPath) {
       return;
     }
     const query = new URLSearchParams({ path: this._runPath });
@@ -393,46 +391,59 @@ export class PanelModel {
       query.set('task', failure.task);
     }
     try {
-      const answer = await requestAPI<{
-        code: string;
-        cell_index: number | null;
-        message: string;
-      }>(
-        `runs/${encodeURIComponent(run.id)}/debug?${query.toString()}`,
-        this.app.serviceManager.serverSettings
+      await this.loadIntoKernel(
+        `runs/${encodeURIComponent(run.id)}/debug?${query.toString()}`
       );
-      const kernel = panel.sessionContext.session?.kernel;
-      if (!kernel) {
-        throw new Error(
-          trans.__(
-            'The notebook has no running kernel: start one, then try again.'
-          )
-        );
-      }
-      const reply = await kernel.requestExecute({
-        code: answer.code,
-        store_history: false
-      }).done;
-      if (reply.content.status !== 'ok') {
-        const content = reply.content as { ename?: string; evalue?: string };
-        throw new Error(
-          trans.__(
-            'Loading the inputs failed in the kernel: %1: %2',
-            content.ename ?? 'error',
-            content.evalue ?? ''
-          )
-        );
-      }
-      if (answer.cell_index !== null) {
-        await this.goToCell(answer.cell_index);
-      }
-      Notification.success(answer.message, { autoClose: 8000 });
     } catch (error) {
       await showErrorMessage(
-        trans.__('Debug in notebook'),
+        this.trans.__('Debug in notebook'),
         (error as Error).message
       );
     }
+  }
+
+  /**
+   * Run the loader a debug endpoint answers (`runs/<id>/debug`, `cluster-runs/<name>/debug`:
+   * `{code, cell_index, message}`) in the notebook's running kernel, select the failing cell and
+   * say so; throws what went wrong (the request, no kernel, the loader failing in the kernel).
+   */
+  async loadIntoKernel(endPoint: string): Promise<void> {
+    const panel = this.notebook;
+    const trans = this.trans;
+    if (!panel) {
+      return;
+    }
+    const answer = await requestAPI<{
+      code: string;
+      cell_index: number | null;
+      message: string;
+    }>(endPoint, this.app.serviceManager.serverSettings);
+    const kernel = panel.sessionContext.session?.kernel;
+    if (!kernel) {
+      throw new Error(
+        trans.__(
+          'The notebook has no running kernel: start one, then try again.'
+        )
+      );
+    }
+    const reply = await kernel.requestExecute({
+      code: answer.code,
+      store_history: false
+    }).done;
+    if (reply.content.status !== 'ok') {
+      const content = reply.content as { ename?: string; evalue?: string };
+      throw new Error(
+        trans.__(
+          'Loading the inputs failed in the kernel: %1: %2',
+          content.ename ?? 'error',
+          content.evalue ?? ''
+        )
+      );
+    }
+    if (answer.cell_index !== null) {
+      await this.goToCell(answer.cell_index);
+    }
+    Notification.success(answer.message, { autoClose: 8000 });
   }
 
   /** Cancel the current run (the server stops every process and kernel it started). */

@@ -155,6 +155,41 @@ test.describe('Run on cluster', () => {
     );
   });
 
+  test('Debug in notebook loads the failed batch from the cluster into the kernel', async ({
+    page,
+    tmpPath
+  }) => {
+    test.setTimeout(180000);
+    const panel = await openSeed(page, tmpPath);
+    await panel.locator('[data-action="run-on-cluster"]').click();
+    const run = panel.locator('.jp-NaavreBatch-clusterRun');
+    await expect(run).toHaveAttribute('data-phase', 'Failed', {
+      timeout: 60000
+    });
+    const failure = run.locator(
+      '.jp-NaavreBatch-failure[data-task="process-batches"]'
+    );
+    await page.notebook.activate(SEED);
+    // Only a batch offers it; the failed merger does not.
+    await expect(
+      run.locator(
+        '.jp-NaavreBatch-failure[data-task="retrieve-batches"] [data-action="cluster-debug"]'
+      )
+    ).toHaveCount(0);
+    await failure.locator('[data-action="cluster-debug"]').click();
+    await expect(page.locator('.Toastify')).toContainText(
+      'cell 6 is selected',
+      { timeout: 60000 }
+    );
+    await expect.poll(() => activeCellIndex(page)).toBe(6);
+    // The kernel holds batch 2 (items 12..17 of the seed's 28 in 5 batches) as `batches`.
+    await page.notebook.addCell('code', 'print("batch:", batches)');
+    await page.notebook.runCell(9);
+    await expect(page.locator('.jp-OutputArea-output').last()).toContainText(
+      'batch: [[12, 13'
+    );
+  });
+
   test('test connection shows the Argo server version', async ({
     page,
     tmpPath

@@ -10,6 +10,7 @@
  * works: batch 2 ran again, the others were kept).
  */
 import {
+  clusterDebugEndPoint,
   clusterInstances,
   countsText,
   itemRangeText,
@@ -114,5 +115,26 @@ describe('itemRangeText', () => {
     expect(itemRangeText(4, 5)).toBe('item 4');
     expect(itemRangeText(0, 0)).toBe('no items');
     expect(itemRangeText(null, null)).toBe('');
+  });
+});
+
+describe('clusterDebugEndPoint', () => {
+  it("asks for the failed batch of the run's processor chain", () => {
+    const run = parseClusterRun(statuses.failed);
+    const batch = run.failures.find(f => f.index !== null)!;
+    const url = clusterDebugEndPoint(run.name, 'dir/my seed.ipynb', batch)!;
+    const [path, query] = url.split('?');
+    expect(path).toBe(`cluster-runs/${encodeURIComponent(run.name)}/debug`);
+    const params = new URLSearchParams(query);
+    expect(params.get('path')).toBe('dir/my seed.ipynb');
+    expect(params.get('batch')).toBe(String(batch.index));
+    expect(params.get('task')).toBe('process-batches');
+  });
+
+  it('offers nothing for a failed step that is not a batch (the merger)', () => {
+    const run = parseClusterRun(statuses.failed);
+    const step = run.failures.find(f => f.index === null)!;
+    expect(step.task).toBe('retrieve-batches');
+    expect(clusterDebugEndPoint(run.name, 'seed.ipynb', step)).toBeNull();
   });
 });
