@@ -434,7 +434,8 @@ def _add_advise(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         type=float,
         metavar="S",
         help="seconds each instance costs beyond its items: pod start, value transfer "
-        "(default: the advisorStartCost setting, else 10)",
+        "(default: the overhead the notebook's last finished cluster run measured, else the "
+        "advisorStartCost setting, else 10)",
     )
     p.add_argument(
         "--kernel", metavar="NAME", help="kernel for notebook context (default: the notebook's)"
@@ -478,11 +479,7 @@ def _cmd_advise(args: argparse.Namespace) -> int:
         parameters = parse_parameter_options(args.parameter, spec)
         runs = check_runs_folder(args.notebook, args.runs_dir)
         parallelism = args.parallelism or export_defaults().get("parallelism")
-        start_cost, source = args.start_cost, "--start-cost"
-        if start_cost is None:
-            start_cost, source = advisor_start_cost(), "your settings"
-        if start_cost is None:
-            start_cost, source = advisor.DEFAULT_START_COST, "default"
+        settings_cost = advisor_start_cost() if args.start_cost is None else None
     except RunError as exc:
         return _fail(exc.message, exc.hint)
     except SettingsError as exc:
@@ -517,6 +514,13 @@ def _cmd_advise(args: argparse.Namespace) -> int:
             folder, str(Path(args.notebook).resolve()), values, notebook_run["timings"], None
         )
         measurement = {"notebook": notebook_run["timings"], "workflow": None}
+    start_cost, source = advisor.choose_start_cost(
+        args.start_cost,
+        "--start-cost",
+        timings.last_cluster_run(runs, args.notebook),
+        measurement,
+        settings_cost,
+    )
     sections = advisor.advise_sections(
         spec, measurement, parameters, parallelism, start_cost, source
     )
@@ -699,10 +703,17 @@ def _flag(option: str) -> str:
 
 def _argo_options(args: argparse.Namespace, namespace: str | None) -> Any:
     """The export's ``ArgoOptions`` from the flags of :func:`_add_argo_options`, checked:
-    ArgoOptions' defaults, then the user's JupyterLab settings (as the panel), then the flags.
-    Raises ``SettingsError``, ``OptionError`` (naming the option) or ``ValueError``."""
+    ArgoOptions' defaults, then the user's JupyterLab settings, then the options the panel saved
+    in the notebook's metadata (as the panel), then the flags. Raises ``SettingsError``,
+    ``OptionError`` (naming the option) or ``ValueError``."""
+    from .core.notebook import NotebookError, load_notebook_data
     from .exporters.argo import ArgoOptions
-    from .settings import export_defaults
+    from .settings import export_defaults, notebook_export_options
+
+    try:
+        saved = notebook_export_options(load_notebook_data(args.notebook), args.notebook)
+    except (NotebookError, OSError):
+        saved = {}  # the export reads the notebook next and says what is wrong with it
 
     given = {
         key: value
@@ -730,7 +741,7 @@ def _argo_options(args: argparse.Namespace, namespace: str | None) -> Any:
         for role in ("splitter", "processor", "merger")
         if getattr(args, f"image_{role}") is not None
     }
-    options = ArgoOptions(images=images, **{**export_defaults(), **given})
+    options = ArgoOptions(images=images, **{**export_defaults(), **saved, **given})
     options.check()
     return options
 
@@ -769,7 +780,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
             check_options(options)
     except SettingsError as exc:
-        return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
+        return _fail(str(exc), exc.hint)
     except OptionError as exc:
         return _fail(f"{_flag(exc.option)}: {exc.problem}")
     except ValueError as exc:
@@ -870,6 +881,7 @@ def _add_submit(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
+    import contextlib
     import os
     import time
 
@@ -894,6 +906,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     from .engines.cluster_answers import read_workflow
     from .engines.cluster_client import ArgoClient
     from .engines.runner import RunError, parse_parameter_options
+    from .engines.timings import record_cluster_run
     from .exporters.argo import NothingToExportError
     from .exporters.k8s_options import OptionError
     from .settings import SettingsError
@@ -906,7 +919,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     except ClusterConfigError as exc:
         return _fail(exc.message, exc.hint)
     except SettingsError as exc:
-        return _fail(str(exc), "fix or delete it in JupyterLab's Settings Editor")
+        return _fail(str(exc), exc.hint)
     except OptionError as exc:
         return _fail(f"{_flag(exc.option)}: {exc.problem}")
     except ValueError as exc:
@@ -951,6 +964,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 print(f"[{time.strftime('%H:%M:%S')}] " + format_status_table(status), flush=True)
                 shown = table
             if status["finished"]:
+                with contextlib.suppress(OSError):  # only the advisor's default is lost
+                    record_cluster_run(args.notebook, status)
                 await show_logs(name, status)
                 return 0 if status["phase"] == "Succeeded" else 1
             await asyncio.sleep(max(0.05, args.interval))

@@ -831,6 +831,11 @@ class AdviseHandler(NaavreBatchHandler):
         start_cost = _optional(body, "startCost", (int, float), None, "a number of seconds")
         if start_cost is not None and start_cost < 0:
             raise _field_error("startCost", "cannot be negative")
+        settings_cost = _optional(
+            body, "settingsStartCost", (int, float), None, "a number of seconds, or null"
+        )
+        if settings_cost is not None and settings_cost < 0:
+            raise _field_error("settingsStartCost", "cannot be negative")
         nb = await self.notebook_from(body, path)
         spec = await self.analyse(nb, path)
         _refuse_analysis_errors(spec, "advise on")
@@ -854,25 +859,26 @@ class AdviseHandler(NaavreBatchHandler):
         except RunError as exc:
             raise _field_error("parameters", exc.message, hint=exc.hint) from None
         disk = self.disk_path(path)
-        if measurement is None and disk is not None:
+        cluster_run = None
+        if disk is not None:
             runs = (
                 Path(self.naavre_config.runs_dir)
                 if self.naavre_config.runs_dir
                 else disk.parent / ".naavre-batch" / "runs"
             )
             values = {p["name"]: p["default"] for p in spec.get("parameters", [])} | parameters
-            measurement = await self.in_thread(
-                lambda: advisor.choose_measurement(timings.load_measurements(runs, disk), values)
-            )
+            if measurement is None:
+                measurement = await self.in_thread(
+                    lambda: advisor.choose_measurement(
+                        timings.load_measurements(runs, disk), values
+                    )
+                )
+            cluster_run = await self.in_thread(timings.last_cluster_run, runs, disk)
+        cost, source = advisor.choose_start_cost(
+            start_cost, "given", cluster_run, measurement, settings_cost
+        )
         sections = (
-            advisor.advise_sections(
-                spec,
-                measurement,
-                parameters,
-                parallelism,
-                advisor.DEFAULT_START_COST if start_cost is None else float(start_cost),
-                "default" if start_cost is None else "given",
-            )
+            advisor.advise_sections(spec, measurement, parameters, parallelism, cost, source)
             if measurement
             else []
         )
@@ -888,6 +894,8 @@ class AdviseHandler(NaavreBatchHandler):
                     "sections": sections,
                     "model": advisor.MODEL,
                     "defaultStartCost": advisor.DEFAULT_START_COST,
+                    "startCost": cost,
+                    "startCostSource": source,
                 }
             )
         )
@@ -969,6 +977,27 @@ class ClusterHandler(NaavreBatchHandler):
             return read(answer) if read is not None else answer
         except ClusterError as exc:
             raise _cluster_api_error(exc, settings) from None
+
+    async def remember(self, status: dict[str, Any]) -> None:
+        """Keep a finished run's processor pod times as its notebook's last cluster run (the
+        advisor's start cost, :func:`~naavre_batch_ext.engines.timings.record_cluster_run`), in
+        the notebook's runs folder inside the server root (or ``c.NaavreBatch.runs_dir``). The
+        notebook is the one the run's annotation names; a path that is not a notebook of this
+        server's disk, or a folder that cannot be written, keeps nothing and fails nothing."""
+        if not status.get("finished") or not isinstance(status.get("notebook"), str):
+            return
+        try:
+            disk = self.disk_path(_check_path(status["notebook"]))
+        except ApiError:
+            return
+        if disk is None:
+            return
+        runs_dir = self.naavre_config.runs_dir or None
+        root = runs_dir or getattr(self.contents_manager, "root_dir", None)
+        try:
+            await self.in_thread(timings.record_cluster_run, disk, status, runs_dir, root)
+        except OSError as exc:
+            self.log.warning("naavre-batch: the cluster run's times were not kept: %s", exc)
 
     def mapped(self, func: Callable[[Any], T], workflow: Any) -> T:
         """``run_status``/``run_summary`` of a checked answer; should a field the reader does
@@ -1070,7 +1099,9 @@ class ClusterRunHandler(ClusterHandler):
         _check_object_name(name, "name")
         settings = self.cluster_settings()
         workflow = await self.argo(get_request(settings.namespace, name), read_workflow)
-        self.finish(json.dumps(self.mapped(run_status, workflow)))
+        status = self.mapped(run_status, workflow)
+        await self.remember(status)
+        self.finish(json.dumps(status))
 
 
 class ClusterRunLogHandler(ClusterHandler):

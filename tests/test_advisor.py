@@ -123,6 +123,83 @@ def test_a_cluster_runs_start_cost_is_the_median_pod_time_beyond_its_items() -> 
     assert advisor.start_cost_from_cluster({"steps": []}, 1.0) is None
 
 
+def test_a_pod_s_overhead_takes_off_its_own_step_s_time_per_item() -> None:
+    pods = [
+        {"steps": ["a"], "seconds": 9.0, "items": 4},  # 4 items of 2 s: 1 s beyond
+        {"steps": ["b"], "seconds": 9.0, "items": 4},  # 4 items of 0.5 s: 7 s beyond
+        {"steps": ["c"], "seconds": 9.0, "items": 4},  # not measured: left out
+    ]
+    assert advisor.start_cost_from_pods(pods, {"a": 2.0, "b": 0.5}) == 4.0
+    assert advisor.start_cost_from_pods(pods[2:], {"a": 2.0}) is None
+
+
+MEASURED = {
+    "notebook": [{"section": 0, "processors": ["work"], "items": 4, "item_seconds": 1.0}],
+    "workflow": None,
+}
+"""A measurement as :func:`timings.section_timings` records it: 1 s per item of step ``work``."""
+
+CLUSTER_RUN = {"name": "nb-x7k2p", "pods": [{"steps": ["work"], "seconds": 5.5, "items": 2}]}
+"""A kept cluster run: one pod of 2 items that took 5.5 s, so 3.5 s beyond its items."""
+
+
+@pytest.mark.parametrize(
+    ("given", "cluster_run", "settings", "expected"),
+    [
+        (2.0, CLUSTER_RUN, 7.0, (2.0, "--start-cost")),
+        (None, CLUSTER_RUN, 7.0, (3.5, "last cluster run nb-x7k2p")),
+        (None, None, 7.0, (7.0, "your settings")),
+        (None, {**CLUSTER_RUN, "pods": []}, None, (advisor.DEFAULT_START_COST, "default")),
+    ],
+)
+def test_the_start_cost_is_the_given_then_the_last_cluster_run_s_then_settings_then_default(
+    given: float | None,
+    cluster_run: dict[str, Any] | None,
+    settings: float | None,
+    expected: tuple[float, str],
+) -> None:
+    found = advisor.choose_start_cost(given, "--start-cost", cluster_run, MEASURED, settings)
+    assert found == expected
+
+
+def finished_status(name: str, finished_at: str, finished: bool = True) -> dict[str, Any]:
+    """A ``GET cluster-runs/<name>`` answer (engines/cluster.py, run_status) with one pod."""
+    pod = {"index": 0, "state": "succeeded", "seconds": 5.5, "start": 0, "stop": 2}
+    return {
+        "name": name,
+        "finished": finished,
+        "finishedAt": finished_at,
+        "phase": "Succeeded",
+        "steps": [{"kind": "processors", "steps": ["work"], "instances": {"items": [pod]}}],
+    }
+
+
+def test_the_runs_folder_keeps_the_last_finished_cluster_run_of_each_notebook(
+    tmp_path: Path,
+) -> None:
+    nb, other = tmp_path / "nb.ipynb", tmp_path / "other.ipynb"
+    runs = tmp_path / ".naavre-batch" / "runs"
+    running = finished_status("nb-1", "", finished=False)
+    assert not timings.record_cluster_run(nb, running)
+    assert timings.last_cluster_run(runs, nb) is None
+    assert timings.record_cluster_run(nb, finished_status("nb-2", "2026-12-04T10:00:00Z"))
+    # an older run looked at again does not replace the newer one
+    assert not timings.record_cluster_run(nb, finished_status("nb-1", "2026-12-04T09:00:00Z"))
+    kept = timings.last_cluster_run(runs, nb)
+    assert kept is not None and kept["name"] == "nb-2"
+    assert kept["pods"] == [{"steps": ["work"], "seconds": 5.5, "items": 2}]
+    assert timings.last_cluster_run(runs, other) is None  # another notebook of the folder
+
+
+def test_a_cluster_run_outside_the_root_is_not_kept(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / ".naavre-batch").symlink_to(tmp_path)
+    status = finished_status("nb-2", "2026-12-04T10:00:00Z")
+    with pytest.raises(OSError):
+        timings.record_cluster_run(tmp_path / "root" / "nb.ipynb", status, root=tmp_path / "root")
+    assert not (tmp_path / "runs").exists()
+
+
 # -- measured times ---------------------------------------------------------------------------
 
 
@@ -216,6 +293,28 @@ def test_advise_runs_the_notebook_context_once_then_reuses_it(
     assert "<- now" in first.out and "model: " in first.out
 
 
+def test_advise_starts_from_the_last_cluster_run_s_pod_overheads(
+    argo_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``submit --watch`` keeps the finished run's processor pod times (the fake Argo server's
+    node times, tests/argo_fake.py, of the pods it really ran); ``advise`` takes s from them
+    with its own time per item, and ``--start-cost`` still wins."""
+    path = write_tmp(sleeping_items(n=4, batch_count=2, sleep=0.05), tmp_path)
+    assert main(["submit", str(path), "--watch", "--interval", "0.01"]) == 0
+    out = capsys.readouterr().out
+    kept = timings.last_cluster_run(tmp_path / ".naavre-batch" / "runs", path)
+    assert kept is not None and f"submitted {kept['name']}" in out
+    assert [pod["items"] for pod in kept["pods"]] == [2, 2]
+    assert main(["advise", str(path), "--json"]) == 0
+    [section] = json.loads(capsys.readouterr().out)["sections"]
+    assert section["start_cost_source"] == f"last cluster run {kept['name']}"
+    overhead = advisor.start_cost_from_pods(kept["pods"], section["item_seconds"])
+    assert overhead is not None and section["start_cost"] == overhead > 0
+    assert main(["advise", str(path), "--json", "--start-cost", "1.5"]) == 0
+    [given] = json.loads(capsys.readouterr().out)["sections"]
+    assert (given["start_cost"], given["start_cost_source"]) == (1.5, "--start-cost")
+
+
 def test_advise_refuses_a_notebook_without_a_section(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -243,6 +342,10 @@ async def test_rest_advise_gives_the_table_of_a_finished_run(
     # Without the run id: the newest run folder with the same parameters; the CLI agrees.
     again = await api_post(jp_fetch, "advise", {k: v for k, v in body.items() if k != "run"})
     assert again["sections"] == advice["sections"]
+    # Without a start cost given nor a cluster run kept: the user's setting the panel sends.
+    settings = {**body, "startCost": None, "settingsStartCost": 3}
+    from_settings = await api_post(jp_fetch, "advise", settings)
+    assert (from_settings["startCost"], from_settings["startCostSource"]) == (3, "your settings")
     cli = ["advise", str(jp_root_dir / "nb.ipynb"), "--parallelism", "2", "--start-cost", "0.5"]
     assert main([*cli, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sections"][0]["best"] == section["best"]
@@ -256,3 +359,33 @@ async def test_rest_advise_without_a_measurement_says_what_to_run(
     assert code == 409 and "Compare both" in error["hint"]
     code, error = await api_error(jp_fetch, "advise", {"path": "nb.ipynb", "parallelism": 0})
     assert code == 400 and error["field"] == "parallelism"
+
+
+async def test_rest_a_finished_cluster_run_s_pod_times_become_the_start_cost(
+    jp_fetch: Any, jp_root_dir: Path, argo_env: Any
+) -> None:
+    """Reading a finished run's status (``GET cluster-runs/<name>``, the fake Argo server running
+    the exported pods) keeps its pod times in the notebook's runs folder inside the root; ``POST
+    advise`` then takes s from them before the user's setting, and a given s before both."""
+    from test_handlers_runs import start_run, wait_until_over
+
+    write_tmp(sleeping_items(n=4, batch_count=2, sleep=0.05), jp_root_dir, "nb.ipynb")
+    run = await api_post(jp_fetch, "cluster-runs", {"path": "nb.ipynb"}, code=201)
+    while not run["finished"]:
+        response = await jp_fetch("naavre-batch-ext", "cluster-runs", run["name"])
+        run = json.loads(response.body)
+    kept = timings.last_cluster_run(
+        jp_root_dir / ".naavre-batch" / "runs", jp_root_dir / "nb.ipynb"
+    )
+    assert kept is not None and kept["name"] == run["name"]
+    local = await start_run(jp_fetch, {"path": "nb.ipynb", "context": "notebook"})
+    assert (await wait_until_over(jp_fetch, local["id"]))["status"] == "succeeded"
+    body = {"path": "nb.ipynb", "run": local["id"], "settingsStartCost": 7}
+    advice = await api_post(jp_fetch, "advise", body)
+    [section] = advice["sections"]
+    assert advice["startCostSource"] == f"last cluster run {run['name']}"
+    assert section["start_cost"] == advisor.start_cost_from_pods(
+        kept["pods"], section["item_seconds"]
+    )
+    given = await api_post(jp_fetch, "advise", {**body, "startCost": 0.5})
+    assert (given["startCost"], given["startCostSource"]) == (0.5, "given")

@@ -75,3 +75,44 @@ def test_settings_schema_defaults_are_the_cli_defaults() -> None:
     defaults = ArgoOptions()
     for key, field in EXPORT_SETTINGS.items():
         assert properties[key]["default"] == getattr(defaults, field), key
+
+
+def _with_saved_options(seed: Path, options: dict) -> None:
+    """The seed with export options as the panel's Advanced section saves them."""
+    nb = json.loads(seed.read_text())
+    nb["metadata"]["naavre-batch"] = {"export": options, "kept": "by the panel"}
+    seed.write_text(json.dumps(nb))
+
+
+def test_export_takes_the_advanced_setting_when_the_notebook_has_none(seed: Path) -> None:
+    _user_settings(
+        '{"exportRetries": 1, "exportAdvanced": {"podGC": null, "ttlAfterSuccess": 60,'
+        ' "parallelism": 4, "retries": 2}}'
+    )
+    assert main(["export", str(seed)]) == 0
+    spec = _exported(seed)["spec"]
+    assert "podGC" not in spec  # null: keep pods
+    assert spec["ttlStrategy"]["secondsAfterSuccess"] == 60
+    assert spec["parallelism"] == 4
+    assert {t.get("retryStrategy", {}).get("limit") for t in spec["templates"]} >= {"2"}
+
+
+def test_flags_win_over_the_notebook_s_options_which_win_over_the_setting(seed: Path) -> None:
+    _user_settings('{"exportAdvanced": {"ttlAfterSuccess": 60, "activeDeadlineSeconds": 600}}')
+    _with_saved_options(seed, {"ttlAfterSuccess": 120, "podGC": "OnWorkflowSuccess"})
+    assert main(["export", str(seed), "--pod-gc", "OnPodCompletion"]) == 0
+    spec = _exported(seed)["spec"]
+    assert spec["podGC"]["strategy"] == "OnPodCompletion"  # the flag
+    assert spec["ttlStrategy"]["secondsAfterSuccess"] == 120  # the notebook's
+    assert spec["activeDeadlineSeconds"] == 600  # the setting's
+
+
+def test_a_saved_option_of_the_wrong_type_names_the_notebook_and_the_key(
+    seed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _with_saved_options(seed, {"ttlAfterSuccess": "one day"})
+    assert main(["export", str(seed)]) == 2
+    err = capsys.readouterr().err
+    assert f"{seed}: metadata naavre-batch.export.ttlAfterSuccess: expected an integer" in err
+    assert "Advanced export options" in err and "Traceback" not in err
+    assert not seed.with_name("splitting-batches.argo.yaml").exists()

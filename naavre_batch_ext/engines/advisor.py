@@ -34,8 +34,12 @@ __all__ = [
     "advise",
     "advise_sections",
     "choose_measurement",
+    "choose_start_cost",
+    "cluster_record",
     "expected_seconds",
+    "item_seconds_by_step",
     "start_cost_from_cluster",
+    "start_cost_from_pods",
 ]
 
 DEFAULT_START_COST = 10.0
@@ -130,6 +134,17 @@ def choose_measurement(
     return None
 
 
+def _timed_sections(measurement: Mapping[str, Any]) -> dict[int, tuple[str, Mapping[str, Any]]]:
+    """Each section's timing record, by section index, with the context it comes from: the
+    notebook context's when it timed the section (no process start in it), else the workflow's."""
+    timed: dict[int, tuple[str, Mapping[str, Any]]] = {}
+    for context in ("workflow", "notebook"):  # the notebook's figures win
+        for record in measurement.get(context) or []:
+            if record.get("item_seconds") is not None and record.get("items") is not None:
+                timed[record["section"]] = (context, record)
+    return timed
+
+
 def advise_sections(
     spec: dict[str, Any],
     measurement: Mapping[str, Any],
@@ -145,11 +160,7 @@ def advise_sections(
     else the workflow context's (which then includes the local start cost). Each entry adds
     ``section``, ``splitter``, ``batch_count`` (where m comes from: the spec's ``{"parameter"}``
     or ``{"value"}``, what *Use m = k* edits), ``measured_in`` and ``start_cost_source``."""
-    timed: dict[int, tuple[str, Mapping[str, Any]]] = {}
-    for context in ("workflow", "notebook"):  # the notebook's figures win
-        for record in measurement.get(context) or []:
-            if record.get("item_seconds") is not None and record.get("items") is not None:
-                timed[record["section"]] = (context, record)
+    timed = _timed_sections(measurement)
     values = {p["name"]: p["default"] for p in spec.get("parameters", [])}
     values.update(parameters)
     out = []
@@ -182,13 +193,13 @@ def advise_sections(
     return out
 
 
-def start_cost_from_cluster(status: Mapping[str, Any], item_seconds: float) -> float | None:
-    """The start cost s a cluster run shows: for each succeeded processor pod, its wall time less
-    its items times ``item_seconds``; the median (a slow image pull should not set it), never
-    below 0. ``status`` is a ``GET cluster-runs/<name>`` answer
-    (:func:`naavre_batch_ext.engines.cluster.run_status`); ``None`` when no processor pod
-    finished."""
-    overheads = []
+def cluster_pods(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The processor pods of a cluster run that succeeded, as the advisor needs them: ``{"steps"
+    (the task's processor steps), "seconds" (the pod's wall time, start to finish as Argo records
+    it: scheduling, init and wait containers, value transfer and the items), "items"}``.
+    ``status`` is a ``GET cluster-runs/<name>`` answer
+    (:func:`naavre_batch_ext.engines.cluster.run_status`)."""
+    pods = []
     for step in status.get("steps") or []:
         if step.get("kind") != "processors":
             continue
@@ -197,5 +208,82 @@ def start_cost_from_cluster(status: Mapping[str, Any], item_seconds: float) -> f
             if batch.get("state") != "succeeded" or seconds is None:
                 continue
             size = (stop - start) if start is not None and stop is not None else 0
-            overheads.append(max(0.0, float(seconds) - size * item_seconds))
+            pods.append({"steps": list(step.get("steps") or []), "seconds": seconds, "items": size})
+    return pods
+
+
+def cluster_record(status: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the runs folder keeps of a *finished* cluster run for the advisor's start cost: its
+    name, end and succeeded processor pods (:func:`cluster_pods`); ``None`` while it runs or when
+    no processor pod succeeded. The pods are kept, not a start cost: the time per item to take
+    off each pod's time is the one of the measurement advised on later."""
+    if not status.get("finished"):
+        return None
+    pods = cluster_pods(status)
+    if not pods:
+        return None
+    return {
+        "name": status.get("name"),
+        "finishedAt": status.get("finishedAt"),
+        "phase": status.get("phase"),
+        "pods": pods,
+    }
+
+
+def item_seconds_by_step(measurement: Mapping[str, Any]) -> dict[str, float]:
+    """The measured time per item of each processor step (its section's figure, from the context
+    :func:`advise_sections` takes it from)."""
+    out: dict[str, float] = {}
+    for _, record in _timed_sections(measurement).values():
+        for step in record.get("processors") or []:
+            out[step] = float(record["item_seconds"])
+    return out
+
+
+def start_cost_from_pods(
+    pods: Iterable[Mapping[str, Any]], item_seconds: float | Mapping[str, float]
+) -> float | None:
+    """The start cost s the pods of a cluster run show: each pod's wall time less its items
+    times the time per item (one figure, or per processor step: a pod of a step without one is
+    left out); the median (a slow image pull should not set it), never below 0; ``None`` when no
+    pod is left."""
+    overheads = []
+    for pod in pods:
+        if isinstance(item_seconds, Mapping):
+            t = next((item_seconds[s] for s in pod.get("steps") or [] if s in item_seconds), None)
+        else:
+            t = item_seconds
+        if t is None:
+            continue
+        overheads.append(max(0.0, float(pod["seconds"]) - int(pod["items"]) * t))
     return round(statistics.median(overheads), 3) if overheads else None
+
+
+def start_cost_from_cluster(status: Mapping[str, Any], item_seconds: float) -> float | None:
+    """:func:`start_cost_from_pods` of a ``GET cluster-runs/<name>`` answer's processor pods."""
+    return start_cost_from_pods(cluster_pods(status), item_seconds)
+
+
+def choose_start_cost(
+    given: float | None,
+    given_source: str,
+    cluster_run: Mapping[str, Any] | None,
+    measurement: Mapping[str, Any] | None,
+    settings_value: float | None,
+) -> tuple[float, str]:
+    """The start cost s to advise with and where it comes from, first found: the value the user
+    gave (``given_source`` names it: ``--start-cost``, ``given``); the overhead measured by the
+    last finished cluster run of the notebook (:func:`cluster_record`, with the measurement's
+    time per item), ``last cluster run <name>``; the user's setting ``advisorStartCost``, ``your
+    settings``; :data:`DEFAULT_START_COST`, ``default``."""
+    if given is not None:
+        return float(given), given_source
+    if cluster_run and measurement:
+        cost = start_cost_from_pods(
+            cluster_run.get("pods") or [], item_seconds_by_step(measurement)
+        )
+        if cost is not None:
+            return cost, f"last cluster run {cluster_run.get('name')}"
+    if settings_value is not None:
+        return float(settings_value), "your settings"
+    return DEFAULT_START_COST, "default"

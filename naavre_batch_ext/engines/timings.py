@@ -20,19 +20,26 @@ beside ``result.json``, which the advisor reads back (:func:`load_measurements`)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..core import split
 from ..core.spec import resolve_batch_count
+from .advisor import cluster_record
 from .safe_folder import SafeFolder
 
 __all__ = [
     "TIMINGS_FILE",
+    "cluster_run_file",
     "item_count",
+    "last_cluster_run",
     "load_measurements",
+    "record_cluster_run",
+    "save_cluster_run",
     "save_measurement",
     "save_run_measurement",
     "section_timings",
@@ -41,6 +48,18 @@ __all__ = [
 TIMINGS_FILE = "timings.json"
 """Both contexts' section timings of a run, in its run folder: ``{"parameters", "notebook",
 "workflow"}``."""
+
+
+CLUSTER_RUN_FILE = "cluster-run-{key}.json"
+"""The last finished cluster run of a notebook (its processor pods' times, for the advisor's start
+cost), in the runs folder beside the run folders; ``key`` names the notebook (runs folders are
+shared by the notebooks of a folder)."""
+
+
+def cluster_run_file(notebook_path: str | Path) -> str:
+    """The file name of ``notebook_path``'s last cluster run in its runs folder."""
+    wanted = str(Path(notebook_path).resolve())
+    return CLUSTER_RUN_FILE.format(key=hashlib.sha256(wanted.encode()).hexdigest()[:16])
 
 
 def item_count(value: Any) -> int | None:
@@ -226,3 +245,65 @@ def load_measurements(
             continue
         if isinstance(record, dict) and record.get("notebook_path") == wanted:
             yield {"run_id": folder.name, **record}
+
+
+def save_cluster_run(
+    runs: SafeFolder, notebook_path: str | Path, record: Mapping[str, Any] | None
+) -> bool:
+    """Keep ``record`` (:func:`~.advisor.cluster_record` of a finished cluster run) as the
+    notebook's last cluster run in the open runs folder ``runs``, unless the one kept already
+    finished later (an older run looked at again does not replace it) or is this one. Written to
+    a new file then renamed, so a reader never sees half of it. True when written."""
+    if not record:
+        return False
+    name = cluster_run_file(notebook_path)
+    kept = _read_cluster_run(runs.path / name)
+    if kept is not None and (
+        kept.get("name") == record.get("name")
+        or str(kept.get("finishedAt") or "") > str(record.get("finishedAt") or "")
+    ):
+        return False
+    runs.guard()
+    text = json.dumps({"notebook_path": str(Path(notebook_path).resolve()), **record}, indent=1)
+    temporary = runs.path / f".{name}.{os.getpid()}.tmp"
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, runs.path / name)
+    return True
+
+
+def last_cluster_run(runs_folder: str | Path, notebook_path: str | Path) -> dict[str, Any] | None:
+    """The notebook's last finished cluster run kept by :func:`save_cluster_run`, or ``None``."""
+    record = _read_cluster_run(Path(runs_folder) / cluster_run_file(notebook_path))
+    if record is None or record.get("notebook_path") != str(Path(notebook_path).resolve()):
+        return None
+    return record
+
+
+def _read_cluster_run(path: Path) -> dict[str, Any] | None:
+    """The record in ``path``; ``None`` when missing or unreadable (it is only a default)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("pods"), list) else None
+
+
+def record_cluster_run(
+    notebook_path: str | Path,
+    status: Mapping[str, Any],
+    runs_dir: str | Path | None = None,
+    root: str | Path | None = None,
+) -> bool:
+    """Keep a cluster run's status (``GET cluster-runs/<name>``) as the notebook's last cluster run
+    once it has finished, in the runs folder (``runs_dir``, default ``.naavre-batch/runs`` beside
+    the notebook), opened without following a symbolic link and, with ``root``, only inside it
+    (:class:`~.safe_folder.SafeFolder`). What ``naavre-batch submit --watch`` and the REST
+    status handler call on every status they read; True when written. ``OSError`` (a folder that
+    cannot be made, or leads outside ``root``) passes through: the callers drop it, the run's
+    status matters more than this default."""
+    record = cluster_record(status)
+    if record is None:
+        return False
+    base = Path(runs_dir) if runs_dir else Path(notebook_path).parent / ".naavre-batch" / "runs"
+    with SafeFolder.open(base, root=root) as runs:
+        return save_cluster_run(runs, notebook_path, record)

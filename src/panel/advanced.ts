@@ -7,6 +7,8 @@
 
 /** The options of the section, by their REST names (`docs/rest-api.md#post-export`). */
 export const ADVANCED_FIELDS = [
+  'parallelism',
+  'retries',
   'podGC',
   'ttlAfterSuccess',
   'ttlAfterFailure',
@@ -16,12 +18,33 @@ export const ADVANCED_FIELDS = [
 
 export type AdvancedField = (typeof ADVANCED_FIELDS)[number];
 
-/** Options that are whole seconds; empty means "leave it out of the workflow" (null). */
-const SECONDS: ReadonlySet<AdvancedField> = new Set<AdvancedField>([
+/**
+ * Options that are whole numbers; empty means "leave it out of the workflow" (null): no
+ * parallelism limit, keep the workflow, no deadline.
+ */
+const NUMBERS: ReadonlySet<AdvancedField> = new Set<AdvancedField>([
+  'parallelism',
   'ttlAfterSuccess',
   'ttlAfterFailure',
   'activeDeadlineSeconds'
 ]);
+
+/** The texts of the settings `exportParallelism` and `exportRetries` (user values only). */
+export function legacyTexts(
+  parallelism: unknown,
+  retries: unknown
+): Partial<Record<'parallelism' | 'retries', string>> {
+  const texts: Partial<Record<'parallelism' | 'retries', string>> = {};
+  if (typeof parallelism === 'number') {
+    texts.parallelism = String(parallelism);
+  } else if (parallelism === null) {
+    texts.parallelism = '';
+  }
+  if (typeof retries === 'number') {
+    texts.retries = String(retries);
+  }
+  return texts;
+}
 
 /** The texts of the fields the user set; a field not in it takes the default. */
 export type AdvancedTexts = Partial<Record<AdvancedField, string>>;
@@ -30,9 +53,10 @@ export type AdvancedTexts = Partial<Record<AdvancedField, string>>;
 export const METADATA_KEY = 'naavre-batch';
 
 /**
- * The options `POST export` takes for the set fields: seconds as numbers (text that is not a
- * number is sent as it is, so the server names the field), an empty seconds or pod GC field as
- * null ("leave it out": keep pods, keep the workflow, no deadline).
+ * The options `POST export` takes for the set fields: numbers as numbers (text that is not a
+ * number is sent as it is, so the server names the field), an empty parallelism, seconds or pod
+ * GC field as null ("leave it out": no limit, keep pods, keep the workflow, no deadline), an
+ * empty retries field left out (the default).
  */
 export function advancedRequest(texts: AdvancedTexts): Record<string, unknown> {
   const options: Record<string, unknown> = {};
@@ -42,10 +66,14 @@ export function advancedRequest(texts: AdvancedTexts): Record<string, unknown> {
       continue;
     }
     const trimmed = text.trim();
-    if (SECONDS.has(field)) {
+    if (NUMBERS.has(field)) {
       const n = Number(trimmed);
-      options[field] =
-        trimmed === '' ? null : trimmed !== '' && !isNaN(n) ? n : trimmed;
+      options[field] = trimmed === '' ? null : !isNaN(n) ? n : trimmed;
+    } else if (field === 'retries') {
+      // empty: the default (no retries); text that is not a number goes to the server's check
+      if (trimmed !== '') {
+        options[field] = !isNaN(Number(trimmed)) ? Number(trimmed) : trimmed;
+      }
     } else if (field === 'podGC') {
       options[field] = trimmed === '' ? null : trimmed;
     } else {

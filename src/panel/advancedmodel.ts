@@ -10,6 +10,7 @@ import {
   advancedRequest,
   advancedTexts,
   exportOptionsOf,
+  legacyTexts,
   withExportOptions
 } from './advanced';
 import type { PanelModel } from './model';
@@ -25,8 +26,8 @@ const CHECK_MS = 300;
 
 /**
  * The Advanced export options of the panel: the notebook's own (its metadata, under
- * `naavre-batch.export`), else the user's settings (`exportAdvanced`), else the CLI's defaults
- * (`GET export-options`). Every change is saved in the notebook's metadata and checked by the
+ * `naavre-batch.export`), else the user's settings (`exportAdvanced`, then `exportParallelism`
+ * and `exportRetries`), else the CLI's defaults (`GET export-options`). Every change is saved in the notebook's metadata and checked by the
  * server, so a bad value shows at its field before anything is exported or submitted.
  */
 export class AdvancedOptionsModel {
@@ -79,7 +80,13 @@ export class AdvancedOptionsModel {
 
   useSettings(settings: ISettingRegistry.ISettings): void {
     const read = () => {
-      this._settings = advancedTexts(settings.get('exportAdvanced').composite);
+      this._settings = {
+        ...legacyTexts(
+          settings.get('exportParallelism').user,
+          settings.get('exportRetries').user
+        ),
+        ...advancedTexts(settings.get('exportAdvanced').composite)
+      };
       this._check();
     };
     settings.changed.connect(read);

@@ -10,7 +10,8 @@ function shown(value: unknown, none: string): string {
 }
 
 /**
- * The *Advanced* export options (Argo hygiene): pod GC, TTLs, deadline, retry backoff. Each field
+ * The *Advanced* export options: parallelism, retries and Argo's hygiene (pod GC, TTLs, deadline,
+ * retry backoff). Each field
  * shows the CLI's default as its placeholder and the server's message when its value is bad.
  */
 export function AdvancedExportOptions(props: {
@@ -19,6 +20,12 @@ export function AdvancedExportOptions(props: {
 }): JSX.Element {
   const { advanced, trans } = props;
   const seconds: [AdvancedField, string, string][] = [
+    [
+      'parallelism',
+      trans.__('Parallelism (pods at once)'),
+      trans.__('no limit')
+    ],
+    ['retries', trans.__('Retries of a failed batch'), '0'],
     [
       'ttlAfterSuccess',
       trans.__('Delete the workflow this many seconds after it succeeded'),

@@ -40,6 +40,49 @@ export interface IAdvice {
   sections: IAdviceSection[];
   model: string;
   defaultStartCost: number;
+  /** The start cost s advised with, and where it comes from (`startCostOrigin`). */
+  startCost: number;
+  startCostSource: string;
+}
+
+/**
+ * Where the server's start cost s comes from (`advisor.choose_start_cost`): a value given in the
+ * field, the last finished cluster run of the notebook (its pods' measured time beyond their
+ * items), the setting `advisorStartCost`, or the documented default.
+ */
+export type StartCostOrigin =
+  | { kind: 'given' }
+  | { kind: 'cluster'; run: string }
+  | { kind: 'settings' }
+  | { kind: 'default' };
+
+const CLUSTER_SOURCE = 'last cluster run ';
+
+/** The origin named by a `startCostSource` of the server. */
+export function startCostOrigin(source: string): StartCostOrigin {
+  if (source.startsWith(CLUSTER_SOURCE)) {
+    return { kind: 'cluster', run: source.slice(CLUSTER_SOURCE.length) };
+  }
+  if (source === 'your settings') {
+    return { kind: 'settings' };
+  }
+  return source === 'default' ? { kind: 'default' } : { kind: 'given' };
+}
+
+/**
+ * The start cost fields of `POST advise`: `startCost` only when the user typed one (it wins over
+ * everything), and the setting as `settingsStartCost`, which the server takes only when no
+ * cluster run of the notebook measured s.
+ */
+export function startCostRequest(
+  typed: string,
+  setting: number | null
+): { startCost: number | null; settingsStartCost: number | null } {
+  const text = typed.trim();
+  return {
+    startCost: text ? Number(text) : null,
+    settingsStartCost: setting
+  };
 }
 
 /** Margins of the plot inside its view box (room for the axis labels). */

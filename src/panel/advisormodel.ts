@@ -3,7 +3,12 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { APIError, requestAPI } from '../request';
 import { setCellRole } from '../tagging/actions';
-import { IAdvice, IAdviceSection, batchCountEdit } from './advisor';
+import {
+  IAdvice,
+  IAdviceSection,
+  batchCountEdit,
+  startCostRequest
+} from './advisor';
 import type { PanelModel } from './model';
 import { IRunView } from './runs';
 
@@ -34,7 +39,10 @@ export class AdvisorModel {
     return this._parallelism;
   }
 
-  /** The start cost s typed (empty: the setting `advisorStartCost`, else the server default). */
+  /**
+   * The start cost s typed (empty: the last cluster run's measured overhead, else the setting
+   * `advisorStartCost`, else the server default).
+   */
   get startCost(): string {
     return this._startCost;
   }
@@ -51,7 +59,8 @@ export class AdvisorModel {
 
   useSettings(settings: ISettingRegistry.ISettings): void {
     const read = () => {
-      const value = settings.get('advisorStartCost').composite;
+      // only a value the user set: the schema's default is the server's own (source "default")
+      const value = settings.get('advisorStartCost').user;
       this._settingsStartCost = typeof value === 'number' ? value : null;
       void this.refresh();
     };
@@ -116,16 +125,15 @@ export class AdvisorModel {
       this._changed.emit();
       return;
     }
-    const exportP = this.panel.exportOptions.parallelism.trim();
+    const exportP = this.panel.exportParallelism.trim();
     const p = this._parallelism.trim() || exportP;
-    const s = this._startCost.trim();
     const body: Record<string, unknown> = {
       path: notebook.context.path,
       notebook: notebook.context.model.toJSON(),
       run: this._runId,
       parameters: this.panel.parameterValues,
       parallelism: p && Number.isInteger(Number(p)) ? Number(p) : null,
-      startCost: s ? Number(s) : this._settingsStartCost
+      ...startCostRequest(this._startCost, this._settingsStartCost)
     };
     const ticket = ++this._ticket;
     try {

@@ -1,7 +1,13 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { IAdviceSection, PLOT_MARGIN, plotLayout } from './advisor';
+import {
+  IAdvice,
+  IAdviceSection,
+  PLOT_MARGIN,
+  plotLayout,
+  startCostOrigin
+} from './advisor';
 import { AdvisorModel } from './advisormodel';
 import { Field } from './fields';
 
@@ -55,12 +61,19 @@ export function BatchCountAdvisor(props: {
           label={trans.__('Start cost s per instance (seconds)')}
           value={advisor.startCost}
           placeholder={String(
-            advisor.defaultStartCost ?? advice?.defaultStartCost ?? ''
+            advice && !advisor.startCost.trim()
+              ? advice.startCost
+              : (advisor.defaultStartCost ?? advice?.defaultStartCost ?? '')
           )}
           error={sError}
           onChange={v => advisor.setStartCost(v)}
         />
       </div>
+      {advice && !advisor.startCost.trim() ? (
+        <p className="jp-NaavreBatch-note" data-advisor="start-cost">
+          {startCostNote(advice, trans)}
+        </p>
+      ) : null}
       {advisor.error ? (
         <p className="jp-NaavreBatch-reason" data-advisor="error">
           {advisor.error}
@@ -76,6 +89,30 @@ export function BatchCountAdvisor(props: {
       ))}
     </div>
   );
+}
+
+/** Where the start cost s of an empty field comes from, in one sentence. */
+function startCostNote(advice: IAdvice, trans: TranslationBundle): string {
+  const origin = startCostOrigin(advice.startCostSource);
+  const s = seconds(advice.startCost, trans);
+  switch (origin.kind) {
+    case 'cluster':
+      return trans.__(
+        's = %1: measured by the last cluster run %2 (its pods’ time beyond their items).',
+        s,
+        origin.run
+      );
+    case 'settings':
+      return trans.__(
+        's = %1: the setting advisorStartCost (no cluster run of this notebook measured it yet).',
+        s
+      );
+    default:
+      return trans.__(
+        's = %1: the default (no cluster run of this notebook measured it yet).',
+        s
+      );
+  }
 }
 
 function SectionAdvice(props: {

@@ -52,6 +52,11 @@ export interface IGraphNode {
   state?: IStepState;
   /** `naavre:no-reuse` on the step (or the header): a run with reuse always runs it. */
   noReuse?: boolean;
+  /**
+   * The compact layout draws the role word (or "× m") on its own line under the title, so the
+   * title has the box's whole width.
+   */
+  roleLine?: boolean;
   width: number;
   height: number;
   /** Centre, after layout. */
@@ -84,15 +89,21 @@ export interface IGraph {
 export const PARAMETERS_NODE = '__parameters__';
 export const HEADER_NODE = '__header__';
 
-/** Rough text metrics of the SVG font (the node's 12px UI font); enough to size boxes. */
+/** Rough text metrics of the SVG font, used where nothing can measure text (Jest, first paint). */
 const CHAR_WIDTH = 7;
 const LABEL_CHAR_WIDTH = 6;
+/** Room kept right of a title for the role word or the "× m" (in rough metrics: 12 characters). */
+const ROLE_ROOM = 12 * CHAR_WIDTH;
 const LINE_HEIGHT = 16;
-const TITLE_HEIGHT = 22;
+const TITLE_HEIGHT = 24;
+/** Where a node's first text line sits below its top (the title's baseline). */
+export const TITLE_BASELINE = 17;
 const PADDING = 10;
 const MAX_LINE_CHARS = 34;
 const MAX_LINES = 6;
 const MIN_WIDTH = 120;
+/** The fewest characters of a title a compact box shows (before "…"). */
+const MIN_TITLE_CHARS = 8;
 /** Extra room a stacked processor needs for the cards drawn behind it. */
 export const STACK_OFFSET = 6;
 /**
@@ -175,14 +186,53 @@ function edgeLabel(variables: string[], kind: GraphEdgeKind): string {
   return `${names.join(', ')} (${kind})`;
 }
 
+/**
+ * How wide texts of the graph are drawn, in SVG units (CSS pixels at zoom 1): node titles (the
+ * theme's UI font size), the role word or "× m" right of a title, cell lines (code font) and
+ * edge labels. The panel measures them in the page (`graphview.tsx`); `ROUGH_METRICS` guesses.
+ */
+export interface ITextMetrics {
+  title(text: string): number;
+  role(text: string): number;
+  line(text: string): number;
+  label(text: string): number;
+}
+
+/** Character-count metrics: enough to size boxes where the page cannot measure text. */
+export const ROUGH_METRICS: ITextMetrics = {
+  title: text => text.length * CHAR_WIDTH,
+  role: () => ROLE_ROOM,
+  line: text => text.length * CHAR_WIDTH,
+  label: text => text.length * LABEL_CHAR_WIDTH
+};
+
 function clip(text: string): string {
   return text.length > MAX_LINE_CHARS
     ? text.slice(0, MAX_LINE_CHARS - 1) + '…'
     : text;
 }
 
+/** `text` cut (with "…") to at most `room` wide as `measure` draws it. */
+export function clipTo(
+  text: string,
+  room: number,
+  measure: (text: string) => number
+): string {
+  if (measure(text) <= room) {
+    return text;
+  }
+  let keep = text.length - 1;
+  while (keep > 1 && measure(text.slice(0, keep) + '…') > room) {
+    keep--;
+  }
+  return text.slice(0, keep) + '…';
+}
+
 function sized(
-  node: Omit<IGraphNode, 'width' | 'height' | 'x' | 'y'>
+  node: Omit<IGraphNode, 'width' | 'height' | 'x' | 'y'>,
+  metrics: ITextMetrics,
+  roleText: string,
+  maxWidth?: number
 ): IGraphNode {
   // a run state is the last line, kept when the cell lines are cut
   let lines = (node.state ? node.lines.slice(0, -1) : node.lines).map(clip);
@@ -195,19 +245,41 @@ function sized(
   if (node.state) {
     lines.push(clip(node.state.text));
   }
-  const title = clip(node.title);
-  // Room for the role word or the "× m" drawn right of the title.
-  const longest = Math.max(title.length + 12, ...lines.map(l => l.length));
+  let title = clip(node.title);
   const stack = node.instances ? 2 * STACK_OFFSET : 0;
+  const frame = 2 * PADDING + 2 * textInset(node.kind) + stack;
+  // Room for the role word or the "× m" drawn right of the title (compact: under it).
+  const role = metrics.role(roleText);
+  const compact = maxWidth !== undefined;
+  if (compact) {
+    // Narrow panel: the text is cut to the room, never drawn smaller.
+    const room = Math.max(maxWidth - frame, MIN_WIDTH - 2 * PADDING);
+    // A title keeps its first MIN_TITLE_CHARS characters: a box cut narrower says nothing, so
+    // the graph is rather too wide (and the panel says so) than unreadable.
+    const least = metrics.title(title.slice(0, MIN_TITLE_CHARS) + '…');
+    title = clipTo(title, Math.max(room, least), metrics.title);
+    lines = lines.map(l => clipTo(l, room, metrics.line));
+  }
+  const longest = Math.max(
+    compact
+      ? Math.max(metrics.title(title), role)
+      : metrics.title(title) + role,
+    ...lines.map(l => metrics.line(l))
+  );
   return {
     ...node,
     title,
     lines,
+    ...(compact ? { roleLine: true } : {}),
     width:
-      Math.max(MIN_WIDTH, longest * CHAR_WIDTH + 2 * PADDING) +
+      Math.max(MIN_WIDTH, Math.ceil(longest) + 2 * PADDING) +
       2 * textInset(node.kind) +
       stack,
-    height: TITLE_HEIGHT + lines.length * LINE_HEIGHT + PADDING + stack,
+    height:
+      TITLE_HEIGHT +
+      (lines.length + (compact ? 1 : 0)) * LINE_HEIGHT +
+      PADDING +
+      stack,
     x: 0,
     y: 0
   };
@@ -225,6 +297,20 @@ export interface IBuildOptions {
   headerTitle?: string;
   /** Label of the header-to-steps edges, translated by the caller. */
   headerEdgeLabel?: string;
+  /** How wide texts are drawn (default: `ROUGH_METRICS`). */
+  metrics?: ITextMetrics;
+  /**
+   * The role word drawn right of a node's title, by kind, translated by the caller (its width is
+   * kept free); a stack's "× m" takes its place.
+   */
+  roleWords?: Partial<Record<NodeKind, string>>;
+  /**
+   * The compact graph for a narrow panel: no box wider than this (texts cut with "…" at their
+   * own size, never shrunk), and every splitter names its batch-count parameter on a line of its
+   * box instead of an edge from the parameters node (that edge and its label would stand beside
+   * the header, a second column). Laid out, the graph is then one column wide.
+   */
+  maxWidth?: number;
 }
 
 /**
@@ -234,6 +320,17 @@ export interface IBuildOptions {
  * and header -> the steps nothing else feeds.
  */
 export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
+  const metrics = options.metrics ?? ROUGH_METRICS;
+  const compact = options.maxWidth !== undefined;
+  const size = (node: Omit<IGraphNode, 'width' | 'height' | 'x' | 'y'>) =>
+    sized(
+      node,
+      metrics,
+      node.instances
+        ? instancesText(node.instances)
+        : (options.roleWords?.[node.kind] ?? node.kind),
+      options.maxWidth
+    );
   const nodes: IGraphNode[] = [];
   const edges: IGraphEdge[] = [];
   const edge = (
@@ -257,7 +354,7 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
 
   if (spec.parameters.length > 0) {
     nodes.push(
-      sized({
+      size({
         id: PARAMETERS_NODE,
         kind: 'parameters',
         title: options.parametersTitle ?? 'Parameters',
@@ -273,7 +370,7 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
   const hasHeader = spec.header.cells.length > 0;
   if (hasHeader) {
     nodes.push(
-      sized({
+      size({
         id: HEADER_NODE,
         kind: 'header',
         title: options.headerTitle ?? 'Header',
@@ -296,7 +393,7 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
   const parameterLine = (step: ISpec['steps'][0]): string | null => {
     const bc = step.batch_count;
     return step.role === 'splitter' &&
-      fed.has(step.id) &&
+      (compact || fed.has(step.id)) &&
       bc &&
       'parameter' in bc &&
       parameterNames.has(bc.parameter)
@@ -323,7 +420,7 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
     }
     const state = options.runStates?.[step.id];
     nodes.push(
-      sized({
+      size({
         id: step.id,
         kind: step.role,
         title: step.title || step.id,
@@ -355,7 +452,7 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
     for (const step of spec.steps) {
       const bc = step.batch_count;
       if (step.role === 'splitter' && bc && 'parameter' in bc) {
-        if (parameterNames.has(bc.parameter) && !fed.has(step.id)) {
+        if (parameterNames.has(bc.parameter) && !compact && !fed.has(step.id)) {
           edge(PARAMETERS_NODE, step.id, 'parameter', [bc.parameter]);
         }
       }
@@ -374,7 +471,10 @@ export function buildGraph(spec: ISpec, options: IBuildOptions = {}): IGraph {
  * Lay the graph out top to bottom with dagre (ranks follow the data flow, crossings minimised,
  * edge labels placed as nodes of their own so they never overlap boxes). Returns a new graph.
  */
-export function layoutGraph(graph: IGraph): IGraph {
+export function layoutGraph(
+  graph: IGraph,
+  metrics: ITextMetrics = ROUGH_METRICS
+): IGraph {
   const g = new graphlib.Graph<GraphLabel, NodeLabel, EdgeLabel>({
     multigraph: true
   });
@@ -390,7 +490,7 @@ export function layoutGraph(graph: IGraph): IGraph {
     g.setNode(node.id, { width: node.width, height: node.height });
   }
   graph.edges.forEach((e, i) => {
-    const width = e.label ? e.label.length * LABEL_CHAR_WIDTH + 8 : 0;
+    const width = e.label ? Math.ceil(metrics.label(e.label)) + 8 : 0;
     g.setEdge(
       e.from,
       e.to,

@@ -5,8 +5,12 @@ import {
   IGraph,
   IGraphEdge,
   IGraphNode,
+  ITextMetrics,
+  NodeKind,
+  ROUGH_METRICS,
   SLANT,
   STACK_OFFSET,
+  TITLE_BASELINE,
   fitViewBox,
   instancesText,
   nodeForCell,
@@ -15,11 +19,13 @@ import {
 import { roleLabel } from '../roles';
 
 /**
- * The smallest scale at which the graph's text stays readable. Fit-to-view always fits the panel's
- * width (never a sideways scroll); below this scale the panel says the graph is too wide to read
- * here and offers to open it large (the same live view in a main-area tab).
+ * The smallest fit scale at which the graph's text is drawn at its own size (the titles at the
+ * theme's UI font size; 1 less rounding). Fit-to-view always fits the panel's width (never a
+ * sideways scroll); when even the compact layout must be scaled below this, the panel says the
+ * graph does not fit at full text size and offers to open it large (the same live view in a
+ * main-area tab).
  */
-export const MIN_FIT_ZOOM = 0.7;
+export const MIN_FIT_ZOOM = 0.99;
 
 /** The width of an element, kept current by a `ResizeObserver` (null before the first layout). */
 function useWidth(ref: React.RefObject<HTMLElement>): number | null {
@@ -40,19 +46,88 @@ function useWidth(ref: React.RefObject<HTMLElement>): number | null {
   return width;
 }
 
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/**
+ * Text metrics measured in the page: a hidden SVG with the graph's classes inside `host` (so the
+ * theme's fonts and sizes apply) and `getComputedTextLength` of each text, cached until the
+ * panel's width changes. Null before the first layout; the rough metrics are used until then.
+ */
+function usePageMetrics(
+  host: React.RefObject<HTMLElement>,
+  available: number | null
+): ITextMetrics | null {
+  const [metrics, setMetrics] = React.useState<ITextMetrics | null>(null);
+  React.useLayoutEffect(() => {
+    const node = host.current;
+    if (!node) {
+      return;
+    }
+    const svg = document.createElementNS(SVG_NS, 'svg');
+    svg.setAttribute('class', 'jp-NaavreBatch-measure');
+    svg.setAttribute('aria-hidden', 'true');
+    node.appendChild(svg);
+    const measurer = (
+      className: string,
+      rough: (value: string) => number,
+      parent: Element = svg
+    ) => {
+      const text = document.createElementNS(SVG_NS, 'text');
+      text.setAttribute('class', className);
+      parent.appendChild(text);
+      const cache = new Map<string, number>();
+      return (value: string): number => {
+        let width = cache.get(value);
+        if (width === undefined) {
+          text.textContent = value;
+          width = text.getComputedTextLength();
+          if (width <= 0 && value.trim()) {
+            // not rendered (the panel is hidden): guess, and measure again once shown
+            return rough(value);
+          }
+          cache.set(value, width);
+        }
+        return width;
+      };
+    };
+    const label = document.createElementNS(SVG_NS, 'g');
+    label.setAttribute('class', 'jp-NaavreBatch-edgeLabel');
+    svg.appendChild(label);
+    const title = measurer('jp-NaavreBatch-nodeTitle', ROUGH_METRICS.title);
+    const role = measurer('jp-NaavreBatch-nodeRole', ROUGH_METRICS.role);
+    const count = measurer('jp-NaavreBatch-nodeCount', ROUGH_METRICS.role);
+    setMetrics({
+      title,
+      // a letter's room between the title and the role word
+      role: text =>
+        title('n') + (text.startsWith('×') ? count(text) : role(text)),
+      line: measurer('jp-NaavreBatch-nodeLine', ROUGH_METRICS.line),
+      label: measurer('', ROUGH_METRICS.label, label)
+    });
+    return () => svg.remove();
+  }, [host, available]); // measured afresh on resize: the theme's font size may have changed
+  return metrics;
+}
+
 /** Zoom steps of the graph toolbar; null is fit-to-view (scaled down to the panel width). */
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2];
 
 let markerCount = 0;
 
+/**
+ * The laid-out graph for text `metrics`; with `maxWidth`, the compact graph for a narrow panel
+ * (`IBuildOptions.maxWidth` in graph.ts).
+ */
+export type GraphLayout = (metrics: ITextMetrics, maxWidth?: number) => IGraph;
+
 export interface IGraphViewProps {
-  graph: IGraph;
+  layout: GraphLayout;
   trans: TranslationBundle;
   /** The notebook's active cell, to highlight its step. */
   activeCell: number | null;
   /** Called with a node when the user clicks it or presses Enter/Space on it. */
   onActivate: (node: IGraphNode) => void;
-  /** Opens the panel large (in the main area); offered when the graph is too wide to read. */
+  /** Opens the panel large (in the main area); offered when the graph does not fit at full size. */
   onOpenLarge?: () => void;
 }
 
@@ -61,10 +136,27 @@ export interface IGraphViewProps {
  * zoom and fit-to-view. Nodes are buttons (Tab, Enter/Space) with a spoken label.
  */
 export function GraphView(props: IGraphViewProps): JSX.Element {
-  const { graph, trans, activeCell, onActivate, onOpenLarge } = props;
+  const { layout, trans, activeCell, onActivate, onOpenLarge } = props;
   const scroller = React.useRef<HTMLDivElement>(null);
+  const outer = React.useRef<HTMLDivElement>(null);
   const available = useWidth(scroller);
+  const measured = usePageMetrics(outer, available);
   const [zoom, setZoom] = React.useState<number | null>(null);
+  // Fit-to-view keeps the text at its own size: when the graph is wider than the panel, the
+  // compact layout (one column, texts cut to the room) is drawn instead of a shrunken one.
+  const graph = React.useMemo(() => {
+    const metrics = measured ?? ROUGH_METRICS;
+    const full = layout(metrics);
+    const room = available === null ? null : available - 2;
+    if (zoom !== null || room === null || fitViewBox(full).w <= room) {
+      return full;
+    }
+    const compact = layout(
+      metrics,
+      room - (fitViewBox(full).w - full.width) - 24
+    );
+    return fitViewBox(compact).w < fitViewBox(full).w ? compact : full;
+  }, [layout, measured, available, zoom]);
   const [selected, setSelected] = React.useState<string | null>(null);
   const marker = React.useMemo(
     () => `jp-NaavreBatch-arrow-${++markerCount}`,
@@ -89,7 +181,7 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
   const tooWide = zoom === null && fitScale < MIN_FIT_ZOOM;
 
   return (
-    <div className="jp-NaavreBatch-graph">
+    <div className="jp-NaavreBatch-graph" ref={outer}>
       <div
         className="jp-NaavreBatch-graphToolbar"
         role="toolbar"
@@ -127,7 +219,7 @@ export function GraphView(props: IGraphViewProps): JSX.Element {
         <p className="jp-NaavreBatch-graphTooWide" role="note">
           <span>
             {trans.__(
-              'The graph is too wide to read at this width (shown at %1%).',
+              'The graph does not fit this width at full text size (shown at %1%).',
               Math.round(fitScale * 100)
             )}
           </span>{' '}
@@ -251,6 +343,20 @@ function shape(kind: IGraphNode['kind'], w: number, h: number): JSX.Element {
   }
 }
 
+/** The role word drawn right of each kind of node's title (its room is kept in the layout). */
+export function roleWords(
+  trans: TranslationBundle
+): Partial<Record<NodeKind, string>> {
+  const kinds: NodeKind[] = [
+    'parameters',
+    'header',
+    'splitter',
+    'processor',
+    'merger'
+  ];
+  return Object.fromEntries(kinds.map(k => [k, roleText(k, trans)]));
+}
+
 function roleText(kind: IGraphNode['kind'], trans: TranslationBundle): string {
   switch (kind) {
     case 'header':
@@ -345,13 +451,17 @@ function Node(props: {
         </>
       ) : null}
       <g className="jp-NaavreBatch-nodeShape">{shape(node.kind, w, h)}</g>
-      <text x={10 + inset} y={16} className="jp-NaavreBatch-nodeTitle">
+      <text
+        x={10 + inset}
+        y={TITLE_BASELINE}
+        className="jp-NaavreBatch-nodeTitle"
+      >
         {node.title}
       </text>
       <text
-        x={w - 8 - inset}
-        y={16}
-        textAnchor="end"
+        x={node.roleLine ? 10 + inset : w - 8 - inset}
+        y={node.roleLine ? TITLE_BASELINE + 17 : TITLE_BASELINE}
+        textAnchor={node.roleLine ? 'start' : 'end'}
         className={
           node.instances
             ? 'jp-NaavreBatch-nodeCount'
@@ -364,7 +474,7 @@ function Node(props: {
         <text
           key={i}
           x={10 + inset}
-          y={36 + i * 16}
+          y={TITLE_BASELINE + 21 + (node.roleLine ? 16 : 0) + i * 16}
           className={
             node.state && i === node.lines.length - 1
               ? 'jp-NaavreBatch-nodeState'

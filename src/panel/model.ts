@@ -26,11 +26,12 @@ import {
   runParameters
 } from './runs';
 
-/** Export options of the panel, prefilled from the settings (`schema/plugin.json`). */
+/**
+ * Export options of the panel, prefilled from the settings (`schema/plugin.json`); parallelism,
+ * retries and Argo's hygiene options are the *Advanced* ones (`advancedmodel.ts`).
+ */
 export interface IExportOptions {
   image: string;
-  parallelism: string;
-  retries: string;
   /** How values cross steps: `parameters` (the server's default) or `artifacts`. */
   values: string;
 }
@@ -103,6 +104,11 @@ export class PanelModel {
     return this._exportOptions;
   }
 
+  /** The export's parallelism as typed (Advanced section, or its fallbacks); empty: no limit. */
+  get exportParallelism(): string {
+    return this.advanced.text('parallelism') ?? '';
+  }
+
   get busy(): string | null {
     return this._busy;
   }
@@ -151,18 +157,14 @@ export class PanelModel {
   }
 
   /**
-   * Follow the export defaults of the settings (`exportImage`, `exportParallelism`,
-   * `exportRetries` in schema/plugin.json); a changed setting replaces what was typed.
+   * Follow the export defaults of the settings (`exportImage` in schema/plugin.json; the
+   * Advanced section reads its own); a changed setting replaces what was typed.
    */
   useSettings(settings: ISettingRegistry.ISettings): void {
     const read = () => {
       const image = settings.get('exportImage').composite;
-      const parallelism = settings.get('exportParallelism').composite;
-      const retries = settings.get('exportRetries').composite;
       this._exportOptions = {
         image: typeof image === 'string' ? image : '',
-        parallelism: typeof parallelism === 'number' ? String(parallelism) : '',
-        retries: typeof retries === 'number' ? String(retries) : '0',
         values: this._exportOptions.values
       };
       this._changed.emit();
@@ -533,22 +535,6 @@ export class PanelModel {
       }
       options.image = o.image.trim();
     }
-    if (o.parallelism.trim()) {
-      const n = Number(o.parallelism);
-      if (!Number.isInteger(n) || n < 1) {
-        return trans.__(
-          'Parallelism must be an integer of at least 1 (or empty for no limit).'
-        );
-      }
-      options.parallelism = n;
-    }
-    if (o.retries.trim()) {
-      const n = Number(o.retries);
-      if (!Number.isInteger(n) || n < 0) {
-        return trans.__('Retries must be an integer of at least 0.');
-      }
-      options.retries = n;
-    }
     if (o.values === 'artifacts') {
       options.values = 'artifacts';
     }
@@ -609,8 +595,6 @@ export class PanelModel {
   private _parameterTexts: Record<string, string> = {};
   private _exportOptions: IExportOptions = {
     image: '',
-    parallelism: '',
-    retries: '0',
     values: 'parameters'
   };
   private _exportResult: { path: string | null; warnings: string[] } | null =

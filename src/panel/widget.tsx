@@ -16,7 +16,7 @@ import { AdvancedExportOptions } from './advancedview';
 import { BatchCountAdvisor } from './advisorview';
 import { ClusterRuns } from './clusterview';
 import { Field } from './fields';
-import { GraphView } from './graphview';
+import { GraphLayout, GraphView, roleWords } from './graphview';
 import { PanelModel } from './model';
 import {
   IContextProgress,
@@ -101,7 +101,7 @@ function PanelView({ model, trans }: IViewProps): JSX.Element {
             <Section title={trans.__('Batch count')} name="advisor">
               <BatchCountAdvisor
                 advisor={model.advisor}
-                exportParallelism={model.exportOptions.parallelism}
+                exportParallelism={model.exportParallelism}
                 trans={trans}
               />
             </Section>
@@ -187,8 +187,8 @@ function Graph(props: {
     model.run?.instances ?? (followed ? clusterInstances(followed) : undefined);
   const states = followed ? stepStatesOf(followed, trans) : undefined;
   const key = JSON.stringify([values, instances, states]);
-  const graph = React.useMemo(
-    () =>
+  const layout = React.useCallback<GraphLayout>(
+    (metrics, maxWidth) =>
       layoutGraph(
         buildGraph(spec, {
           values,
@@ -196,8 +196,12 @@ function Graph(props: {
           runStates: states,
           parametersTitle: trans.__('Parameters'),
           headerTitle: trans.__('Header'),
-          headerEdgeLabel: trans.__('runs in every step')
-        })
+          headerEdgeLabel: trans.__('runs in every step'),
+          roleWords: roleWords(trans),
+          metrics,
+          maxWidth
+        }),
+        metrics
       ),
     [spec, key]
   );
@@ -227,7 +231,7 @@ function Graph(props: {
   };
   return (
     <GraphView
-      graph={graph}
+      layout={layout}
       trans={trans}
       activeCell={model.activeCell}
       onActivate={activate}
@@ -326,19 +330,6 @@ function Export(props: {
           value={options.image}
           placeholder={trans.__('server default')}
           onChange={v => model.setExportOption('image', v)}
-        />
-        <Field
-          name="parallelism"
-          label={trans.__('Parallelism')}
-          value={options.parallelism}
-          placeholder={trans.__('no limit')}
-          onChange={v => model.setExportOption('parallelism', v)}
-        />
-        <Field
-          name="retries"
-          label={trans.__('Retries')}
-          value={options.retries}
-          onChange={v => model.setExportOption('retries', v)}
         />
         <div className="jp-NaavreBatch-field">
           <label htmlFor="jp-NaavreBatch-exportValues">

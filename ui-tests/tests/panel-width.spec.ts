@@ -73,6 +73,23 @@ async function overflowing(panel: Locator): Promise<string[]> {
   });
 }
 
+/** The drawn font size of each node title, and the theme's UI font size, in CSS pixels. */
+async function titleSizes(
+  panel: Locator
+): Promise<{ drawn: number[]; ui: number }> {
+  return panel.evaluate(root => {
+    const svg = root.querySelector('.jp-NaavreBatch-graphSvg') as SVGSVGElement;
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const ui = parseFloat(
+      getComputedStyle(root).getPropertyValue('--jp-ui-font-size1')
+    );
+    const drawn = Array.from(
+      svg.querySelectorAll('.jp-NaavreBatch-nodeTitle')
+    ).map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+    return { drawn, ui };
+  });
+}
+
 test.describe('Batch workflow panel at the default sidebar width', () => {
   // Generous: the machine these run on is shared by many sessions.
   test.describe.configure({ timeout: 300000 });
@@ -92,6 +109,15 @@ test.describe('Batch workflow panel at the default sidebar width', () => {
     expect(
       await graph.evaluate(g => g.scrollWidth <= g.clientWidth)
     ).toBeTruthy();
+    await expect(panel.locator('.jp-NaavreBatch-graphTooWide')).toHaveCount(0);
+    // Drawn size of every node title: its computed font size times the SVG's scale (rendered
+    // width over view-box width), equal to the theme's --jp-ui-font-size1: fit-to-view did
+    // not shrink it.
+    const titles = await titleSizes(panel);
+    expect(titles.drawn.length).toBeGreaterThanOrEqual(5);
+    for (const size of titles.drawn) {
+      expect(size).toBeCloseTo(titles.ui, 1);
+    }
     await panel.evaluate(p => (p.scrollTop = 0)); // the graph, as the panel opens
     await panel.screenshot({
       path: path.join(IMAGES, 'panel-sidebar-light.png')
@@ -123,7 +149,12 @@ test.describe('Batch workflow panel at the default sidebar width', () => {
       ]);
       expect(svgWidth).toBeLessThanOrEqual(areaWidth + 1);
     }
-    await page.sidebar.setWidth(250, 'right');
+    // The sidebar goes no narrower than the compact (one-column) graph at the default UI font
+    // size; with a large one (a user's theme setting) the titles cannot fit: the panel says so.
+    await panel.evaluate(p =>
+      p.style.setProperty('--jp-ui-font-size1', '40px')
+    );
+    await page.sidebar.setWidth(260, 'right');
     const note = panel.locator('.jp-NaavreBatch-graphTooWide');
     await expect(note).toBeVisible();
     await note.locator('[data-action="open-large"]').click();

@@ -6,6 +6,7 @@ import {
   advancedRequest,
   advancedTexts,
   exportOptionsOf,
+  legacyTexts,
   withExportOptions
 } from '../advanced';
 
@@ -17,6 +18,11 @@ describe('advancedRequest', () => {
     [{ podGC: '' }, { podGC: null }],
     [{ podGC: 'OnPodCompletion' }, { podGC: 'OnPodCompletion' }],
     [{ retryBackoff: ' 30s ' }, { retryBackoff: '30s' }],
+    [{ parallelism: '4' }, { parallelism: 4 }],
+    [{ parallelism: '' }, { parallelism: null }],
+    [{ parallelism: 'many' }, { parallelism: 'many' }],
+    [{ retries: '2' }, { retries: 2 }],
+    [{ retries: ' ' }, {}],
     [{}, {}]
   ])('%p is sent as %p', (texts, options) => {
     expect(advancedRequest(texts)).toEqual(options);
@@ -37,7 +43,13 @@ describe('advancedTexts', () => {
   });
 
   it('round-trips what advancedRequest sends', () => {
-    const texts = { ttlAfterSuccess: '60', podGC: '', retryBackoff: '5s' };
+    const texts = {
+      ttlAfterSuccess: '60',
+      podGC: '',
+      retryBackoff: '5s',
+      parallelism: '',
+      retries: '3'
+    };
     expect(advancedTexts(advancedRequest(texts))).toEqual(texts);
   });
 });
@@ -52,5 +64,13 @@ describe('withExportOptions', () => {
 
   it('drops the export key when nothing is set', () => {
     expect(withExportOptions({ export: { podGC: null } }, {})).toEqual({});
+  });
+});
+
+describe('legacyTexts', () => {
+  it('takes the exportParallelism and exportRetries the user set', () => {
+    expect(legacyTexts(4, 2)).toEqual({ parallelism: '4', retries: '2' });
+    expect(legacyTexts(null, undefined)).toEqual({ parallelism: '' });
+    expect(legacyTexts(undefined, undefined)).toEqual({});
   });
 });

@@ -9,6 +9,8 @@ import {
   batchCountEdit,
   plotLayout,
   replaceAssignment,
+  startCostOrigin,
+  startCostRequest,
   xTicks
 } from '../advisor';
 
@@ -134,5 +136,34 @@ describe('batchCountEdit', () => {
         () => 'param_m = f()'
       )
     ).toBeNull();
+  });
+});
+
+describe('the start cost s', () => {
+  it.each([
+    ['last cluster run nb-x7k2p', { kind: 'cluster', run: 'nb-x7k2p' }],
+    ['your settings', { kind: 'settings' }],
+    ['default', { kind: 'default' }],
+    ['given', { kind: 'given' }]
+  ])('names where %p comes from', (source, origin) => {
+    expect(startCostOrigin(source)).toEqual(origin);
+  });
+
+  it('sends a typed value as given, so it wins over the cluster run', () => {
+    expect(startCostRequest(' 2.5 ', 10)).toEqual({
+      startCost: 2.5,
+      settingsStartCost: 10
+    });
+  });
+
+  it('sends the setting apart when the field is empty: a cluster run wins over it', () => {
+    expect(startCostRequest('', 10)).toEqual({
+      startCost: null,
+      settingsStartCost: 10
+    });
+    expect(startCostRequest('  ', null)).toEqual({
+      startCost: null,
+      settingsStartCost: null
+    });
   });
 });

@@ -9,8 +9,10 @@
 import {
   HEADER_NODE,
   PARAMETERS_NODE,
+  ROUGH_METRICS,
   SLANT,
   batchInstances,
+  clipTo,
   buildGraph,
   fitViewBox,
   instancesText,
@@ -487,5 +489,50 @@ describe('buildGraph with a followed cluster run', () => {
     )!;
     expect(processor.height).toBeGreaterThan(plain.height);
     expect(plain.state).toBeUndefined();
+  });
+});
+
+describe('the compact graph of a narrow panel', () => {
+  const full = layoutGraph(buildGraph(seedSpec()));
+  const maxWidth = 220;
+  const g = layoutGraph(buildGraph(seedSpec(), { maxWidth }));
+
+  it('keeps every box within the width, cutting text rather than shrinking it', () => {
+    expect(full.width).toBeGreaterThan(maxWidth + 24);
+    for (const n of g.nodes) {
+      expect(n.width).toBeLessThanOrEqual(maxWidth);
+    }
+    const line = g.nodes.find(n => n.id === 'gen-batches')!.lines[0];
+    expect(line.endsWith('…')).toBe(true);
+  });
+
+  it('draws the role word under the title, so the title has the whole width', () => {
+    const splitter = g.nodes.find(n => n.id === 'gen-batches')!;
+    expect(splitter.roleLine).toBe(true);
+    expect(splitter.title).toBe('split: gen batches');
+    expect(full.nodes.every(n => !n.roleLine)).toBe(true);
+  });
+
+  it('names the batch-count parameter in the splitter instead of a long edge', () => {
+    const splitter = g.nodes.find(n => n.id === 'gen-batches')!;
+    expect(splitter.lines).toContain('× param_max_batch_count');
+    expect(g.edges.filter(e => e.kind === 'parameter').map(e => e.to)).toEqual([
+      HEADER_NODE
+    ]);
+  });
+
+  it('lays the seed out in one column: no wider than its widest box and margins', () => {
+    const widest = Math.max(...g.nodes.map(n => n.width));
+    expect(g.width).toBeLessThanOrEqual(widest + 24 + 1);
+  });
+});
+
+describe('clipTo', () => {
+  it.each([
+    ['short', 100, 'short'],
+    ['cell 4: split: gen batches', 70, 'cell 4: s…'],
+    ['abc', 0, 'a…']
+  ])('%p in %p px is %p', (text, room, clipped) => {
+    expect(clipTo(text, room, ROUGH_METRICS.line)).toBe(clipped);
   });
 });
