@@ -196,6 +196,8 @@ class Run:
     deleted: set[str] = field(default_factory=set)
     """Pods deleted by pod GC: their logs are gone."""
     shown: list[Shown] = field(default_factory=list)
+    healed: bool = False
+    """The run was retried on a server with ``heal_on_retry``: its pods run without ``pod_env``."""
 
 
 @dataclass
@@ -219,7 +221,8 @@ class FakeArgo:
     encoding: str = "aggregatedJSONValueList"
     """The fan-in encoding of the server's version (v4.1.2: ``aggregatedJSONValueList``)."""
     heal_on_retry: bool = False
-    """Clear ``pod_env`` when a run is retried (the UI tests' broken service comes back)."""
+    """A retried run's pods run without ``pod_env`` (the UI tests' broken service came back for
+    that run; runs submitted later still meet it, so each UI test sees the failure it expects)."""
     artifact_server: bool = True
     """False: the server runs with ``ARGO_ARTIFACT_SERVER=false``, so argoserver.go registers no
     artifact route and the UI's file server (server/static/static.go ``ServerFiles``) answers
@@ -283,7 +286,7 @@ class FakeArgo:
             folder,
             self.encoding,
             name=run.workflow["metadata"]["name"],
-            env=self.pod_env,
+            env={} if run.healed else self.pod_env,
         )
         if keep:  # a retry reads what the kept pods stored in the artifact repository
             old = run.folder / "repository"
@@ -564,8 +567,7 @@ class FakeArgo:
         ones and every node that depends on them are removed (their pods deleted) and run again;
         the workflow is Running again."""
         assert run.play is not None
-        if self.heal_on_retry:
-            self.pod_env.clear()
+        run.healed = self.heal_on_retry
         keep: dict[tuple[str, int | None], Pod] = {}
         for s in run.shown:
             if s.pod.returncode == 0 and not _depends_on_failure(run, s):
