@@ -789,8 +789,6 @@ class RunDebugHandler(NaavreBatchHandler):
         runs_dir = await self.runs_folder(path)
         try:
             target = await self.in_thread(debug.find_target, runs_dir, run_id, batch, task)
-        except debug.DebugNotSupported as exc:
-            raise ApiError(400, exc.message, hint=exc.hint) from None
         except debug.DebugError as exc:
             raise ApiError(404, exc.message, hint=exc.hint) from None
         self.finish(json.dumps(_debug_answer(target, run_id)))

@@ -131,46 +131,55 @@ def test_cancel_stops_every_rscript_instance_and_leaves_no_r_process(tmp_path: P
 
 
 def _failed_r_run(folder: Path) -> str:
-    """A workflow run of an R notebook whose batch 2 (of 3) fails; its run id. The run folder is
-    .naavre-batch/runs beside the notebook, where ``debug`` and ``GET runs/<id>/debug`` look."""
+    """A workflow run (``param_offset = 100``) of an R notebook whose batch 2 (of 3) fails; its
+    run id. The run folder is .naavre-batch/runs beside the notebook, where ``debug`` and
+    ``GET runs/<id>/debug`` look."""
     nb = r_notebook(
+        "param_offset <- 10L\nscale <- 3L",
         "items <- 1:6",
-        "out <- items * 2L\nif (5L %in% items) stop('item 5 is bad')\n",
+        "out <- items * scale + param_offset\nif (5L %in% items) stop('item 5 is bad')\n",
         "print(out)",
-        tags=section_tags(batch_count="3"),
+        tags=section_tags(1, batch_count="3"),
     )
-    result = runner.run(write_tmp(nb, folder, "failing.ipynb"), "workflow")
+    result = runner.run(write_tmp(nb, folder, "failing.ipynb"), "workflow", {"param_offset": 100})
     assert result["status"] == "failed"
     return str(result["workflow_run"]["run_id"])
 
 
-def test_debug_of_a_failed_r_instance_says_it_is_not_supported_instead_of_a_python_loader(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_debug_writes_an_r_notebook_that_loads_the_failed_batch_and_fails_on_the_same_item(
+    tmp_path: Path,
 ) -> None:
+    """The loader cell runs in IRkernel: the header with the run's parameter value, then batch 2
+    (items 5 and 6) as ``items``; the processor cell after it fails as the instance failed."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
     from naavre_batch_ext import cli
 
     run_id = _failed_r_run(tmp_path)
-    runs = tmp_path / ".naavre-batch" / "runs"
-    assert cli.main(["debug", run_id, "--runs-dir", str(runs)]) == 2
-    err = capsys.readouterr().err
-    assert (
-        f"task processor-1, batch 2 of run {run_id}: debug for R notebooks is not supported yet "
-        "(step processor-1 failed in cell 1, line 2: Error: item 5 is bad)" in err
-    )
-    assert "naavre-batch run --context notebook" in err
-    assert "Traceback" not in err
-    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".ipynb"] == ["failing.ipynb"]
+    assert cli.main(["debug", run_id, "--runs-dir", str(tmp_path / ".naavre-batch" / "runs")]) == 0
+    [written] = [p for p in tmp_path.iterdir() if p.name.startswith("failing-debug-")]
+    assert written.name == f"failing-debug-{run_id}-batch-2.ipynb"
+    nb = nbformat.read(written, as_version=4)
+    assert nb.metadata["kernelspec"]["language"] == "R"
+    nb.cells.insert(2, nbformat.v4.new_code_cell("cat(param_offset, scale, items)"))
+    client = NotebookClient(nb, kernel_name="ir", resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(CellExecutionError, match="item 5 is bad"):
+        client.execute()
+    assert "naavre-batch: loaded batch 2 as items (2 items)" in nb.cells[1].outputs[0]["text"]
+    assert nb.cells[2].outputs[0]["text"] == "100 3 5 6"
 
 
-async def test_get_debug_of_an_r_run_is_a_400_saying_it_is_not_supported(
+async def test_get_debug_of_an_r_run_answers_r_code_and_the_failing_cell(
     jp_fetch: Any, jp_root_dir: Path
 ) -> None:
     from helpers import api_call
 
     run_id = _failed_r_run(jp_root_dir)
-    status, error = await api_call(
+    status, answer = await api_call(
         jp_fetch, "runs", run_id, "debug", params={"path": "failing.ipynb"}
     )
-    assert status == 400
-    assert "debug for R notebooks is not supported yet" in error["message"]
-    assert "stderr.txt" in error["hint"]
+    assert status == 200, answer
+    assert "parse(file = " in answer["code"] and "processor-1.R" in answer["code"]
+    assert answer["cell_index"] == 2 and answer["batch"] == 2

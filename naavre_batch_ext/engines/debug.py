@@ -24,7 +24,6 @@ from . import reuse
 
 __all__ = [
     "DebugError",
-    "DebugNotSupported",
     "DebugTarget",
     "find_target",
     "loader_source",
@@ -41,11 +40,6 @@ class DebugError(Exception):
         self.hint = hint
 
 
-class DebugNotSupported(DebugError):
-    """The run exists but its notebook's language has no loader yet (R: the loader is Python
-    that imports the instance's Python step script, which an R run does not have)."""
-
-
 class DebugTarget:
     """One instance of a run: its task, folders, batch and the cells to run again."""
 
@@ -59,7 +53,8 @@ class DebugTarget:
         self.folder = run_folder / task["id"]
         if instance is not None:
             self.folder = self.folder / step_runtime.batch_file_name(instance)
-        self.script = run_folder / "scripts" / f"{task['id']}.py"
+        self.r = r_scripts.is_r(spec)
+        self.script = run_folder / "scripts" / f"{task['id']}{'.R' if self.r else '.py'}"
         steps = {s["id"]: s for s in spec["steps"]}
         self.cells: list[dict[str, Any]] = [c for s in task["steps"] for c in steps[s]["cells"]]
         self.error: dict[str, Any] | None = None
@@ -130,20 +125,14 @@ def find_target(
             f"{target.what} of run {run_id} did not start, so it has no inputs to load",
             "debug an instance that ran (the summary lists the failed ones)",
         )
-    if r_scripts.is_r(spec):
-        where = target.error.get("message") if target.error else None
-        raise DebugNotSupported(
-            f"{target.what} of run {run_id}: debug for R notebooks is not supported yet"
-            + (f" ({where})" if where else ""),
-            f"read the instance's log ({target.folder / 'stderr.txt'}), or run the notebook "
-            "in notebook context (naavre-batch run --context notebook, the panel's Run "
-            "notebook) to see the failing cell in the R kernel",
-        )
     return target
 
 
 def loader_source(target: DebugTarget) -> str:
-    """Python that loads the header and the instance's inputs into the running namespace."""
+    """Code, in the notebook's language, that loads the header and the instance's inputs into
+    the running kernel's namespace."""
+    if target.r:
+        return _r_loader_source(target)
     task = target.task
     lines = [
         f"# naavre-batch debug: {target.what} of run {target.run_folder.name}",
@@ -187,14 +176,64 @@ def loader_source(target: DebugTarget) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _r_string(text: str) -> str:
+    """An R string literal (JSON's escapes are R's)."""
+    return json.dumps(text)
+
+
+def _r_loader_source(target: DebugTarget) -> str:
+    """R that loads the header and the instance's inputs into the kernel's global environment.
+
+    The instance's own R step script is parsed and every expression but its last (the call that
+    runs the task and quits) is evaluated in an environment of its own: that defines the runtime
+    as ``.naavre`` there and the task's payload, as in the instance's process. The runtime's
+    ``run_header``, ``read_inputs`` and batch reading then assign into the global environment, as
+    they did for the failed instance; the JIT level the script turned off for the runtime is
+    given back to the kernel."""
+    task = target.task
+    lines = [
+        f"# naavre-batch debug: {target.what} of run {target.run_folder.name}",
+        "# Loads the header (with the run's parameter values) and this instance's inputs, read",
+        "# with the run's own step script; then run the step's cells below.",
+        "local({",
+        f"  exprs <- parse(file = {_r_string(str(target.script))}, keep.source = FALSE)",
+        "  step <- new.env()",
+        '  old <- Sys.getenv("NAAVRE_INPUTS_DIR", NA)',
+        f"  Sys.setenv(NAAVRE_INPUTS_DIR = {_r_string(str(target.folder / 'in'))})",
+        '  on.exit(if (is.na(old)) Sys.unsetenv("NAAVRE_INPUTS_DIR") else '
+        "Sys.setenv(NAAVRE_INPUTS_DIR = old))",
+        "  jit <- compiler::enableJIT(-1L)",
+        "  for (expr in exprs[-length(exprs)]) eval(expr, step)  # all but: run the task, quit",
+        "  compiler::enableJIT(jit)",
+        "  runtime <- step$.naavre",
+        "  task <- step$.naavre_task",
+        "  runtime$run_header(task, runtime$parameter_texts(task))",
+        "  runtime$read_inputs(task)",
+    ]
+    if task["kind"] == "processors":
+        name = task["split_variable"]
+        lines += [
+            "  batch <- runtime$read_input(runtime$input_path(runtime$RESERVED_BATCH), "
+            '"the batch")',
+            f"  assign({_r_string(name)}, batch$items, envir = globalenv())",
+            f'  cat(sprintf("naavre-batch: loaded batch %d as {name} (%d items)\n", '
+            "as.integer(batch$index), NROW(batch$items)))",
+        ]
+    elif task["kind"] == "merger":
+        lines.append("  runtime$merge_results(task)")
+    lines += ["  invisible(NULL)", "})"]
+    return "\n".join(lines) + "\n"
+
+
 def write_notebook(target: DebugTarget, notebook_path: Path) -> Path:
     """``<name>-debug-<run>-batch-<K>.ipynb`` beside the notebook (a free name: ``-2``, ``-3``...
     when taken; an existing file is never written), holding the loader and the task's cells."""
     suffix = f"-batch-{target.instance}" if target.instance is not None else f"-{target.task['id']}"
     stem = f"{notebook_path.stem}-debug-{target.run_folder.name}{suffix}"
     nb = nbformat.v4.new_notebook()
-    kernel = target.spec.get("notebook", {}).get("kernel") or "python3"
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    kernel = target.spec.get("notebook", {}).get("kernel") or ("ir" if target.r else "python3")
+    language = "R" if target.r else "python"
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": language}
     message = (target.error or {}).get("message", "")
     nb.cells.append(
         nbformat.v4.new_markdown_cell(
