@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_r_analysis import generate, timed  # noqa: E402 - the analysis benchmark's notebook
-from bench_runner import _chain_wall, _wall  # noqa: E402 - the same figures as for Python
+from bench_runner import _chain_wall, best_of_both  # noqa: E402 - the same figures as for Python
 
 from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.engines import runner
@@ -120,21 +120,7 @@ def bench_cpu(folder: Path, parallelism: int, repeat: int) -> None:
     nb = cpu_notebook(_calibrate())
     path = folder / "cpu.ipynb"
     nbformat.write(nb, str(path))
-    nb_walls, wf_walls, cell_times = [], [], []
-    for _ in range(repeat):
-        result = runner.run(
-            path,
-            "both",
-            nb=nb,
-            spec=build_spec(nb, str(path)),
-            parallelism=parallelism,
-            runs_dir=folder / "runs",
-        )
-        assert result["status"] == "ok", result.get("comparison")
-        nb_walls.append(_wall(result, "notebook"))
-        wf_walls.append(_wall(result, "workflow"))
-        cell_times.append(sum(c["seconds"] for c in result["notebook_run"]["cells"]))
-    nb_wall, wf_wall, cells = min(nb_walls), min(wf_walls), min(cell_times)
+    nb_wall, wf_wall, cells = best_of_both(path, nb, folder, parallelism, repeat)
     print(f"1. CPU-bound R processor, batch count 2 (best of {repeat} runs)")
     print(
         f"   notebook context (IRkernel) {nb_wall:.2f} s, workflow context (Rscript) {wf_wall:.2f} s "

@@ -87,6 +87,29 @@ def _chain_wall(result: dict[str, Any]) -> tuple[float, int]:
     return float(step["wall_seconds"]), int(step["instances"])
 
 
+def best_of_both(
+    path: Path, nb: nbformat.NotebookNode, folder: Path, parallelism: int, repeat: int
+) -> tuple[float, float, float]:
+    """``repeat`` runs of both contexts: the least notebook wall, workflow wall and notebook cell
+    time (the minimum of several runs is the figure least disturbed by other load on the
+    machine). Shared with bench_r_runner.py."""
+    nb_walls, wf_walls, cell_times = [], [], []
+    for _ in range(repeat):
+        result = runner.run(
+            path,
+            "both",
+            nb=nb,
+            spec=build_spec(nb, str(path)),
+            parallelism=parallelism,
+            runs_dir=folder / "runs",
+        )
+        assert result["status"] == "ok", result.get("comparison")
+        nb_walls.append(_wall(result, "notebook"))
+        wf_walls.append(_wall(result, "workflow"))
+        cell_times.append(sum(c["seconds"] for c in result["notebook_run"]["cells"]))
+    return min(nb_walls), min(wf_walls), min(cell_times)
+
+
 def bench_cpu(folder: Path, parallelism: int, repeat: int) -> None:
     # Calibrate the work so the notebook context takes about 4 s on this machine.
     # Timed as the processor runs it (inside a function: local variables are faster than globals).
@@ -103,22 +126,7 @@ def bench_cpu(folder: Path, parallelism: int, repeat: int) -> None:
     nb = cpu_notebook(work)
     path = folder / "cpu.ipynb"
     nbformat.write(nb, str(path))
-    nb_walls, wf_walls, cell_times = [], [], []
-    for _ in range(repeat):
-        result = runner.run(
-            path,
-            "both",
-            nb=nb,
-            spec=build_spec(nb, str(path)),
-            parallelism=parallelism,
-            runs_dir=folder / "runs",
-        )
-        assert result["status"] == "ok", result.get("comparison")
-        nb_walls.append(_wall(result, "notebook"))
-        wf_walls.append(_wall(result, "workflow"))
-        cell_times.append(sum(c["seconds"] for c in result["notebook_run"]["cells"]))
-    # The minimum of several runs is the figure least disturbed by other load on the machine.
-    nb_wall, wf_wall, cells = min(nb_walls), min(wf_walls), min(cell_times)
+    nb_wall, wf_wall, cells = best_of_both(path, nb, folder, parallelism, repeat)
     print(f"1. CPU-bound processor, batch count 2 (best of {repeat} runs)")
     print(
         f"   notebook context {nb_wall:.2f} s, workflow context {wf_wall:.2f} s "
