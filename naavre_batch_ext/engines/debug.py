@@ -176,11 +176,6 @@ def loader_source(target: DebugTarget) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _r_string(text: str) -> str:
-    """An R string literal (JSON's escapes are R's)."""
-    return json.dumps(text)
-
-
 def _r_loader_source(target: DebugTarget) -> str:
     """R that loads the header and the instance's inputs into the kernel's global environment.
 
@@ -196,10 +191,10 @@ def _r_loader_source(target: DebugTarget) -> str:
         "# Loads the header (with the run's parameter values) and this instance's inputs, read",
         "# with the run's own step script; then run the step's cells below.",
         "local({",
-        f"  exprs <- parse(file = {_r_string(str(target.script))}, keep.source = FALSE)",
+        f"  exprs <- parse(file = {r_scripts.r_literal(str(target.script))}, keep.source = FALSE)",
         "  step <- new.env()",
         '  old <- Sys.getenv("NAAVRE_INPUTS_DIR", NA)',
-        f"  Sys.setenv(NAAVRE_INPUTS_DIR = {_r_string(str(target.folder / 'in'))})",
+        f"  Sys.setenv(NAAVRE_INPUTS_DIR = {r_scripts.r_literal(str(target.folder / 'in'))})",
         '  on.exit(if (is.na(old)) Sys.unsetenv("NAAVRE_INPUTS_DIR") else '
         "Sys.setenv(NAAVRE_INPUTS_DIR = old))",
         "  jit <- compiler::enableJIT(-1L)",
@@ -215,7 +210,7 @@ def _r_loader_source(target: DebugTarget) -> str:
         lines += [
             "  batch <- runtime$read_input(runtime$input_path(runtime$RESERVED_BATCH), "
             '"the batch")',
-            f"  assign({_r_string(name)}, batch$items, envir = globalenv())",
+            f"  assign({r_scripts.r_literal(name)}, batch$items, envir = globalenv())",
             f'  cat(sprintf("naavre-batch: loaded batch %d as {name} (%d items)\n", '
             "as.integer(batch$index), NROW(batch$items)))",
         ]
