@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import functools
 import json
 import os
 import shutil
@@ -181,18 +182,14 @@ class ReferenceRuns(NamedTuple):
     notebook: dict[str, Any] | None
 
 
-_REFERENCE_RUNS: dict[Path, ReferenceRuns] = {}
-_REFERENCE_FOLDER: list[Path] = []
-
-
+@functools.cache
 def _reference_folder() -> Path:
-    if not _REFERENCE_FOLDER:
-        folder = Path(tempfile.mkdtemp(prefix="naavre-reference-runs-"))
-        atexit.register(shutil.rmtree, folder, True)
-        _REFERENCE_FOLDER.append(folder)
-    return _REFERENCE_FOLDER[0]
+    folder = Path(tempfile.mkdtemp(prefix="naavre-reference-runs-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
+@functools.cache
 def reference_runs(path: Path) -> ReferenceRuns:
     """The local workflow context and notebook context of the notebook file ``path``, run once per
     test process.
@@ -204,16 +201,13 @@ def reference_runs(path: Path) -> ReferenceRuns:
     from naavre_batch_ext.core.spec import build_spec
     from naavre_batch_ext.engines.runner import run_notebook, run_workflow
 
-    if path not in _REFERENCE_RUNS:
-        folder = _reference_folder() / f"{len(_REFERENCE_RUNS)}"
-        folder.mkdir()
-        nb = load_notebook(path)
-        notebook = write_tmp(nb, folder, path.name)
-        spec = build_spec(nb, path.name)
-        workflow = run_workflow(spec, notebook, runs_dir=folder / "runs")
-        nb_run = run_notebook(spec, nb, notebook) if workflow["status"] == "ok" else None
-        _REFERENCE_RUNS[path] = ReferenceRuns(spec, workflow, nb_run)
-    return _REFERENCE_RUNS[path]
+    folder = Path(tempfile.mkdtemp(dir=_reference_folder()))
+    nb = load_notebook(path)
+    notebook = write_tmp(nb, folder, path.name)
+    spec = build_spec(nb, path.name)
+    workflow = run_workflow(spec, notebook, runs_dir=folder / "runs")
+    nb_run = run_notebook(spec, nb, notebook) if workflow["status"] == "ok" else None
+    return ReferenceRuns(spec, workflow, nb_run)
 
 
 def pid_exists(pid: int) -> bool:
