@@ -4,7 +4,8 @@ tests/argo_fake.py: the broken seed (item 13 raises, helpers.seed_with_a_broken_
 in its pods once per value mode (module-scoped), batch 1 of 3 fails, and its inputs come back from
 the run's status (``--values parameters``) or through the server's input-artifact endpoint
 (``--values artifacts``, artifact_server.go ``GetInputArtifact``), or not, with a clear message,
-when the server cannot read the artifact repository."""
+when the server cannot read the artifact repository. An R notebook (r_helpers.failing_r_notebook,
+batch 2 of 3 stops) runs the same way and is loaded into IRkernel; its payload is read without R."""
 
 from __future__ import annotations
 
@@ -465,25 +466,42 @@ async def test_rest_debug_of_an_r_batch_answers_r_code_and_the_failing_cell(
     assert f'parse(file = "{runs}/scripts/{R_TASK}.R"' in answer["code"]
 
 
+PWNED = '.naavre_task <- list(system("touch pwned"), '
+
+
 @needs_r
-def test_r_payload_that_r_literal_did_not_write_is_refused_not_run(
-    r_cluster: Cluster, tmp_path: Path
+@pytest.mark.parametrize(
+    ("field", "edit", "message"),
+    [
+        (
+            "source",
+            lambda source: source.replace(".naavre_task <- list(", PWNED),
+            "its task payload is not naavre-batch's (not an R literal of naavre-batch at offset",
+        ),
+        ("command", lambda _: ["bash"], "its step runs ['bash'], not naavre-batch's Python or R"),
+    ],
+    ids=["payload-with-a-call", "unknown-command"],
+)
+def test_an_r_step_naavre_batch_did_not_write_is_refused_and_nothing_runs(
+    r_cluster: Cluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+    edit: Any,
+    message: str,
 ) -> None:
-    """A payload with any other call (here ``system()``) is a 409 ``not-naavre``; nothing is
-    laid out and nothing ran (R is never started by the server)."""
+    """A payload with any other call than ``list()`` (here ``system()``), or a step run by
+    another program, is a 409 ``not-naavre``: nothing is laid out, nothing ran."""
+    monkeypatch.chdir(tmp_path)
     workflow = r_cluster.fake.runs[r_cluster.names["parameters"]].workflow
     [template] = [t for t in workflow["spec"]["templates"] if t["name"] == R_TASK]
-    source = template["script"]["source"]
-    template["script"]["source"] = source.replace(
-        ".naavre_task <- list(", '.naavre_task <- list(system("touch pwned"), '
-    )
+    kept = template["script"][field]
+    template["script"][field] = edit(kept)
     try:
         with pytest.raises(ClusterDebugError) as err:
             r_cluster.load("parameters", tmp_path)
     finally:
-        template["script"]["source"] = source
+        template["script"][field] = kept
     assert (err.value.status, err.value.kind) == (409, "not-naavre")
-    assert f"batch {R_FAILED} of {R_TASK}: its task payload is not naavre-batch's" in (
-        err.value.message
-    )
-    assert not (tmp_path / ".cluster").exists()
+    assert f"batch {R_FAILED} of {R_TASK}: {message}" in err.value.message
+    assert list(tmp_path.iterdir()) == []
