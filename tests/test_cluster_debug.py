@@ -478,9 +478,14 @@ PWNED = '.naavre_task <- list(system("touch pwned"), '
             lambda source: source.replace(".naavre_task <- list(", PWNED),
             "its task payload is not naavre-batch's (not an R literal of naavre-batch at offset",
         ),
+        (
+            "source",
+            lambda source: source.replace("globalenv()", "baseenv()", 1),
+            "its R step script does not load the runtime as naavre-batch does",
+        ),
         ("command", lambda _: ["bash"], "its step runs ['bash'], not naavre-batch's Python or R"),
     ],
-    ids=["payload-with-a-call", "unknown-command"],
+    ids=["payload-with-a-call", "another-runtime-loader", "unknown-command"],
 )
 def test_an_r_step_naavre_batch_did_not_write_is_refused_and_nothing_runs(
     r_cluster: Cluster,
@@ -490,8 +495,9 @@ def test_an_r_step_naavre_batch_did_not_write_is_refused_and_nothing_runs(
     edit: Any,
     message: str,
 ) -> None:
-    """A payload with any other call than ``list()`` (here ``system()``), or a step run by
-    another program, is a 409 ``not-naavre``: nothing is laid out, nothing ran."""
+    """A payload with any other call than ``list()`` (here ``system()``), a runtime loader that
+    is not naavre-batch's, or a step run by another program, is a 409 ``not-naavre``: nothing is
+    laid out, nothing ran."""
     monkeypatch.chdir(tmp_path)
     workflow = r_cluster.fake.runs[r_cluster.names["parameters"]].workflow
     [template] = [t for t in workflow["spec"]["templates"] if t["name"] == R_TASK]

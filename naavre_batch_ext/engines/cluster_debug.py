@@ -189,28 +189,31 @@ def _script(workflow: Mapping[str, Any], template: Any, what: str) -> tuple[str,
     raise _not_naavre(what, f"its step runs {str(command)[:80]}, not naavre-batch's Python or R")
 
 
+def _python_payload(script: str) -> Any:
+    """The value of a Python script's ``TASK = json.loads("...")``, read with :mod:`ast`."""
+    for stmt in ast.parse(script).body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and [getattr(t, "id", None) for t in stmt.targets] == ["TASK"]
+            and isinstance(stmt.value, ast.Call)
+            and stmt.value.args
+        ):
+            return json.loads(ast.literal_eval(stmt.value.args[0]))
+    return None
+
+
 def _payload(script: str, r: bool, what: str) -> dict[str, Any]:
     """The script's task payload, read without running anything: Python's ``TASK =
     json.loads("...")`` with :mod:`ast`, R's ``.naavre_task <- list(...)`` with
     :func:`~naavre_batch_ext.steps.r_scripts.read_task_payload`, the exact inverse of the R
-    literal writer (R's parser would need R in the Jupyter server; the writer's grammar is small
-    and its escapes invert exactly, and anything else in it is refused, never evaluated)."""
-    data: Any = None
-    if r:
-        try:
-            data = r_scripts.read_task_payload(script)
-        except ValueError as exc:
-            raise _not_naavre(what, f"its task payload is not naavre-batch's ({exc})") from None
-    else:
-        for stmt in ast.parse(script).body:
-            if (
-                isinstance(stmt, ast.Assign)
-                and [getattr(t, "id", None) for t in stmt.targets] == ["TASK"]
-                and isinstance(stmt.value, ast.Call)
-                and stmt.value.args
-            ):
-                data = json.loads(ast.literal_eval(stmt.value.args[0]))
-                break
+    literal writer. Not R's own parser run parse-only: that needs R in the Jupyter server, and
+    the writer's grammar is small, its escapes invert exactly, and the reader checks that the
+    value it read is written back to the same text, so anything else (any call but ``list()``,
+    any name) is refused, never evaluated."""
+    try:
+        data = r_scripts.read_task_payload(script) if r else _python_payload(script)
+    except (SyntaxError, ValueError, TypeError) as exc:
+        raise _not_naavre(what, f"its task payload is not naavre-batch's ({exc})") from None
     if isinstance(data, dict) and isinstance(data.get("id"), str):
         return data
     raise _not_naavre(what, "its step script has no task payload")
