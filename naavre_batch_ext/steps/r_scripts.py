@@ -169,7 +169,7 @@ _R_CONSTANTS: dict[str, Any] = {
     "-Inf": -math.inf,
 }
 MAX_LITERAL_DEPTH = 100
-"""The deepest ``list()`` nesting :func:`read_r_literal` reads (a payload nests four deep)."""
+"""The deepest ``list()`` nesting :func:`read_r_literal` reads (a task payload nests five deep)."""
 
 
 def read_r_literal(text: str) -> Any:
