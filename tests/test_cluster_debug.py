@@ -409,8 +409,8 @@ def test_r_cli_writes_an_ir_debug_notebook_that_holds_the_pod_s_batch_and_fails_
     written = Path(out.out.strip())
     assert written.name == f"failing-debug-{name}-batch-{R_FAILED}.ipynb"
     assert "the failure was in cell 2" in out.err
-    scripts = r_cluster.notebook.parent / ".naavre-batch" / "runs" / ".cluster" / name / "scripts"
-    assert [p.name for p in scripts.iterdir()] == [f"{R_TASK}.R"]
+    laid_out = r_cluster.notebook.parent / ".naavre-batch" / "runs" / ".cluster" / name
+    assert [p.name for p in (laid_out / "scripts").iterdir()] == [f"{R_TASK}.R"]
     nb = nbformat.read(written, as_version=4)
     assert nb.metadata["kernelspec"]["name"] == "ir"
     assert nb.metadata["kernelspec"]["language"] == "R"
