@@ -163,7 +163,7 @@ def _spec(nb: Any, name: str = "splitting-batches.ipynb") -> dict[str, Any]:
 
 
 def _doc(spec: dict[str, Any], options: ArgoOptions | None = None) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(export_argo(spec, options))
+    document: dict[str, Any] = argo.load_yaml(export_argo(spec, options))
     return document
 
 

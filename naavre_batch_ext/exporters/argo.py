@@ -910,6 +910,12 @@ def dump_yaml(document: Mapping[str, Any], dumper: type[yaml.SafeDumper] | None 
     )
 
 
+def load_yaml(text: str) -> Any:
+    """YAML text as data with PyYAML's safe loader, on libyaml when PyYAML has it (the same
+    data, read about 20 times faster than the pure-Python reader)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def export_argo(spec: Mapping[str, Any], options: ArgoOptions | None = None) -> str:
     """The Argo Workflow YAML of a spec (deterministic: same spec and options, same text)."""
     return dump_yaml(build_workflow(spec, options))
