@@ -194,7 +194,12 @@ export const test = galataTest.extend<
       await page.setViewportSize(viewport);
     }
     await use(page);
-    await sharedLab.reset();
+    if (testInfo.status === testInfo.expectedStatus) {
+      await sharedLab.reset();
+    } else {
+      // Playwright ends the worker after a failure; the next test gets a new page anyway
+      await sharedLab.close();
+    }
   }
 });
 
