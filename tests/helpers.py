@@ -11,7 +11,9 @@ from __future__ import annotations
 import atexit
 import copy
 import functools
+import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -310,3 +312,28 @@ def sections_notebook(count: int, header: str = "param_scale = 2", cell: str = "
             f"total_{k} = sum(out_{k})\nprint(label_{k}, total_{k})",
         ]
     return code_notebook(*cells, tags=tags)
+
+
+def _keep_the_standard_schema() -> None:
+    """cwltool.main.main's ``custom_schema_callback``: without one, ``setup_schema`` (cwltool/
+    main.py) calls ``use_standard_schema`` for every CWL version, which empties
+    cwltool/process.py's ``SCHEMA_CACHE``, so each call parsed the CWL metaschema again with
+    ruamel (about 2 s of CPU, 80% of a validation). The standard schema stays what it is: this
+    only keeps the copy ``get_schema`` already loaded in this process."""
+
+
+def cwltool_exit(argv: list[str]) -> str:
+    """``cwltool ARGV`` run in this process (cwltool.main.main, the command's own entry point):
+    "" for exit 0, else everything it printed and logged."""
+    from cwltool.main import main as cwltool_main  # optional: the [cwl] extra
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    code = cwltool_main(
+        ["--disable-color", *argv],
+        stdout=out,
+        stderr=out,
+        logger_handler=handler,
+        custom_schema_callback=_keep_the_standard_schema,
+    )
+    return "" if code == 0 else out.getvalue() or f"exit {code}"

@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import r_notebook, section_tags
+from nbformat import NotebookNode
 
 from naavre_batch_ext.steps import r_scripts
 
@@ -31,3 +33,21 @@ def run_r(code: str, tmp_path: Path, check: bool = True) -> subprocess.Completed
     if check and done.returncode != 0:
         raise AssertionError(f"R failed ({done.returncode}):\n{done.stderr}")
     return done
+
+
+FAILING_R_ERROR = "item 5 is bad"
+"""What the processor of :func:`failing_r_notebook` stops with."""
+
+
+def failing_r_notebook() -> NotebookNode:
+    """An R notebook whose processor (cell 2) fails on its batch 2 of 3 (items 5 and 6 of
+    ``items <- 1:6``), after printing the batch's items; a parameter ``param_offset`` (default
+    10) and a header value ``scale``. The notebook of the R debug tests, local and cluster."""
+    return r_notebook(
+        "param_offset <- 10L\nscale <- 3L",
+        "items <- 1:6",
+        'cat("batch items:", items, "\\n")\nout <- items * scale + param_offset\n'
+        f"if (5L %in% items) stop('{FAILING_R_ERROR}')\n",
+        "print(out)",
+        tags=section_tags(1, batch_count="3"),
+    )

@@ -4,12 +4,15 @@ tests/argo_fake.py: the broken seed (item 13 raises, helpers.seed_with_a_broken_
 in its pods once per value mode (module-scoped), batch 1 of 3 fails, and its inputs come back from
 the run's status (``--values parameters``) or through the server's input-artifact endpoint
 (``--values artifacts``, artifact_server.go ``GetInputArtifact``), or not, with a clear message,
-when the server cannot read the artifact repository."""
+when the server cannot read the artifact repository. An R notebook (r_helpers.failing_r_notebook,
+batch 2 of 3 stops) runs the same way and is loaded into IRkernel; its payload is read without R."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,11 @@ from typing import Any
 import nbformat
 import pytest
 from argo_fake import FakeArgo, FakeThread
-from helpers import BROKEN_ITEM_VARIABLE, seed_with_a_broken_item, write_tmp
+from helpers import BROKEN_ITEM_VARIABLE, api_call, seed_with_a_broken_item, write_tmp
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-from tornado.httpclient import HTTPClientError
+from r_helpers import FAILING_R_ERROR, failing_r_notebook, needs_r
+from test_argo_execution import Play, Pod, batches_of
 
 from naavre_batch_ext.cli import main
 from naavre_batch_ext.core.spec import spec_for_path
@@ -33,6 +37,7 @@ from naavre_batch_ext.engines.cluster_debug import (
     load_cluster_target,
 )
 from naavre_batch_ext.exporters.argo import ArgoOptions
+from naavre_batch_ext.steps import r_scripts, scripts
 
 NS = "naavre"
 FAILED = 1
@@ -40,18 +45,29 @@ FAILED = 1
 
 
 class Cluster:
-    """The fake server with one failed run of the broken seed per value mode."""
+    """The fake server with one failed run of a notebook per value mode: by default the broken
+    seed, with its pods' environment failing item 13."""
 
-    def __init__(self, root: Path) -> None:
-        self.fake = FakeArgo(pod_env={BROKEN_ITEM_VARIABLE: "13"}, root=root / "argo")
+    def __init__(
+        self,
+        root: Path,
+        notebook: nbformat.NotebookNode | None = None,
+        parameters: dict[str, Any] | None = None,
+        pod_env: dict[str, str] | None = None,
+        filename: str = "seed.ipynb",
+    ) -> None:
+        if notebook is None:
+            notebook, pod_env = seed_with_a_broken_item(), {BROKEN_ITEM_VARIABLE: "13"}
+            parameters = {"param_max_batch_count": 3}
+        self.fake = FakeArgo(pod_env=pod_env or {}, root=root / "argo")
         self.server = FakeThread(self.fake)
-        self.notebook = write_tmp(seed_with_a_broken_item(), root, "seed.ipynb")
+        self.notebook = write_tmp(notebook, root, filename)
         spec = spec_for_path(str(self.notebook))
         self.names: dict[str, str] = {}
-        self.batches: dict[str, Any] = {}
+        self.plays: dict[str, Play] = {}
         for values in ("parameters", "artifacts"):
             options = ArgoOptions(values=values)
-            workflow = workflow_for(spec, "seed.ipynb", options, {"param_max_batch_count": 3}, NS)
+            workflow = workflow_for(spec, filename, options, parameters or {}, NS)
             name = self.fake.create(NS, workflow)["metadata"]["name"]
             run = self.fake.runs[name]
             self.fake.execute(run)
@@ -59,10 +75,13 @@ class Cluster:
             self.fake.fill(run)
             self.names[values] = name
             assert run.play is not None
-            from test_argo_execution import batches_of
-
-            self.batches[values] = batches_of(run.play.only("gen-batches"))
+            self.plays[values] = run.play
         assert self.fake.problems == []
+
+    @property
+    def batches(self) -> dict[str, Any]:
+        """The seed's batches as its splitter handed them on, per value mode."""
+        return {v: batches_of(play.only("gen-batches")) for v, play in self.plays.items()}
 
     @property
     def settings(self) -> ClusterSettings:
@@ -239,18 +258,9 @@ def test_cli_unknown_workflow_exits_2_naming_it(
 
 
 async def debug_call(jp_fetch: Any, name: str, **query: str) -> tuple[int, dict[str, Any]]:
-    try:
-        response = await jp_fetch(
-            "naavre-batch-ext",
-            "cluster-runs",
-            name,
-            "debug",
-            params={"path": "seed.ipynb", **query},
-        )
-    except HTTPClientError as exc:
-        assert exc.response is not None
-        return exc.code, json.loads(exc.response.body)
-    return response.code, json.loads(response.body)
+    """``GET cluster-runs/<name>/debug`` of the seed (``path=...`` for another notebook)."""
+    params = {"path": "seed.ipynb", **query}
+    return await api_call(jp_fetch, "cluster-runs", name, "debug", params=params)
 
 
 @pytest.fixture
@@ -289,3 +299,215 @@ async def test_rest_debug_errors_are_located_json(
     code, unknown = await debug_call(jp_fetch, "no-such-run")
     assert (code, unknown["kind"]) == (404, "not-found")
     assert unreadable.fake.token not in json.dumps([unread, succeeded, unknown])
+
+
+# -- an R payload, read without R (r_scripts.read_r_literal, the inverse of r_literal) -------------
+
+R_EXAMPLE = Path(__file__).parent.parent / "examples" / "splitting-batches-r-tagged.ipynb"
+
+
+def as_r_reads(value: Any) -> Any:
+    """``value`` as :func:`r_scripts.read_r_literal` gives it back: ``list()`` is ``[]``, as R
+    has no empty named list (r_literal writes ``{}`` and ``[]`` alike)."""
+    if isinstance(value, dict):
+        return {k: as_r_reads(v) for k, v in value.items()} if value else []
+    if isinstance(value, list):
+        return [as_r_reads(v) for v in value]
+    return value
+
+
+@needs_r
+def test_the_r_example_s_payloads_read_back_exactly_as_r_literal_wrote_them() -> None:
+    spec = spec_for_path(str(R_EXAMPLE))
+    tasks = scripts.plan_tasks(spec)
+    assert [t.kind for t in tasks] == ["splitter", "processors", "merger"]
+    for task in tasks:
+        payload = r_scripts.r_task_payload(spec, task)
+        text = r_scripts.r_literal(payload)
+        read = r_scripts.read_r_literal(text)
+        assert read == as_r_reads(payload)
+        assert r_scripts.r_literal(read) == text
+
+
+def test_strings_with_quotes_backslashes_newlines_and_unicode_read_back_exactly() -> None:
+    """Every escape the writer uses, a string long enough to be written as ``paste0()`` of
+    pieces, and the numbers it writes (ints, doubles, the big int it writes as a double)."""
+    tricky = 'say "hi" \\ C:\\tmp\n\ttab\r {braces} \x01 é ü 中 😀 \u2028'
+    payload = {
+        "source": tricky,
+        "long": tricky * 20,
+        "numbers": [0, -7, 2**31 - 1, 2**40, 1.5, -0.0, 1e-07, 3e300],
+        "special": [None, True, False, math.inf, -math.inf],
+        "nested": {"list": [[], ["x"]], "": "empty name"},
+    }
+    text = r_scripts.r_literal(payload)
+    assert "paste0(" in text
+    read = r_scripts.read_r_literal(text)
+    assert read == {**payload, "numbers": [0, -7, 2**31 - 1, float(2**40), 1.5, -0.0, 1e-07, 3e300]}
+    assert r_scripts.r_literal(read) == text
+    assert math.isnan(r_scripts.read_r_literal("NaN"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'system("id")',
+        "c(1L, 2L)",
+        "list(x = 1L)",
+        'list("a" = 1L,\n2L)',
+        'list("a" = 1L,\n"a" = 2L)',
+        "list(1L, 2L)",
+        '"\\x41"',
+        '"a" ; q()',
+        "1.50",
+        "007L",
+        "TRUE + 1L",
+        "list(" * 101 + ")" * 101,
+    ],
+)
+def test_anything_r_literal_does_not_write_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="R literal|expected|nested deeper|mixes or repeats"):
+        r_scripts.read_r_literal(text)
+
+
+# -- an R notebook's failed batch ------------------------------------------------------------------
+#
+# The same layout and loader as a local R run (engines/debug.py ``_r_loader_source``): the pod's
+# script with the runtime its loader decodes (r_export.inline_runtime) as scripts/<task>.R, its
+# payload read without R (r_scripts.read_task_payload). Batch 2 of 3 (items 5 and 6) fails.
+
+R_FAILED = 2
+R_TASK = "processor-1"
+
+
+@pytest.fixture(scope="module")
+def r_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("cluster-debug-r")
+    found = Cluster(root, failing_r_notebook(), {"param_offset": 100}, filename="failing.ipynb")
+    yield found
+    found.server.close()
+
+
+def failed_pod(cluster: Cluster, values: str) -> Pod:
+    """The processor pod that failed, as the fake ran it."""
+    [pod] = [p for p in cluster.plays[values].pods[R_TASK] if p.returncode != 0]
+    return pod
+
+
+@needs_r
+def test_r_cli_writes_an_ir_debug_notebook_that_holds_the_pod_s_batch_and_fails_the_same(
+    r_cluster: Cluster,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The kernel prints the processor's batch as the failed pod printed it, holds the run's
+    parameter value (100, not the notebook's 10), and the processor cell stops as the pod did."""
+    r_cluster.env(monkeypatch)
+    name = r_cluster.names["parameters"]
+    assert main(["debug", "--cluster", name, "--notebook", str(r_cluster.notebook)]) == 0
+    out = capsys.readouterr()
+    written = Path(out.out.strip())
+    assert written.name == f"failing-debug-{name}-batch-{R_FAILED}.ipynb"
+    assert "the failure was in cell 2" in out.err
+    laid_out = r_cluster.notebook.parent / ".naavre-batch" / "runs" / ".cluster" / name
+    assert [p.name for p in (laid_out / "scripts").iterdir()] == [f"{R_TASK}.R"]
+    nb = nbformat.read(written, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "ir"
+    assert nb.metadata["kernelspec"]["language"] == "R"
+    nb.cells.insert(2, nbformat.v4.new_code_cell("cat(param_offset, scale)"))
+    client = NotebookClient(
+        nb, kernel_name="ir", resources={"metadata": {"path": str(written.parent)}}
+    )
+    with pytest.raises(CellExecutionError, match=FAILING_R_ERROR):
+        client.execute()
+    assert f"loaded batch {R_FAILED} as items (2 items)" in nb.cells[1].outputs[0]["text"]
+    assert nb.cells[2].outputs[0]["text"] == "100 3"
+    [printed, error] = nb.cells[3].outputs
+    assert printed["text"] == failed_pod(r_cluster, "parameters").stdout == "batch items: 5 6 \n"
+    assert FAILING_R_ERROR in error["evalue"]
+
+
+@needs_r
+def test_r_artifacts_mode_loads_the_batch_read_through_the_input_artifact_endpoint(
+    r_cluster: Cluster, tmp_path: Path
+) -> None:
+    """The loader run by R (as the kernel runs it): the batch the pod read from the artifact
+    repository, the run's parameter, and the failure located from the pod's log."""
+    target = r_cluster.load("artifacts", tmp_path)
+    assert (target.task["id"], target.instance, target.r) == (R_TASK, R_FAILED, True)
+    assert target.error == {"message": f"Error: {FAILING_R_ERROR}", "cell_index": 2, "line": 3}
+    name = r_cluster.names["artifacts"]
+    asked = [r["path"] for r in r_cluster.fake.requests if name in r["path"]]
+    assert any(p.startswith(f"/input-artifacts/{NS}/{name}/") for p in asked)
+    loader = tmp_path / "loader.R"
+    loader.write_text(
+        debug.loader_source(target) + 'cat("batch items:", items, "\\n")\ncat(param_offset)\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [r_scripts.rscript(), str(loader)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.split("\n", 1)[1]  # after the loader's "loaded batch" line
+    assert printed == failed_pod(r_cluster, "artifacts").stdout + "100"
+
+
+@needs_r
+async def test_rest_debug_of_an_r_batch_answers_r_code_and_the_failing_cell(
+    r_cluster: Cluster, jp_fetch: Any, jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r_cluster.env(monkeypatch)
+    write_tmp(failing_r_notebook(), jp_root_dir, "failing.ipynb")
+    name = r_cluster.names["parameters"]
+    code, answer = await debug_call(jp_fetch, name, path="failing.ipynb")
+    assert code == 200, answer
+    assert (answer["task"], answer["batch"], answer["cell_index"]) == (R_TASK, R_FAILED, 2)
+    runs = jp_root_dir / ".naavre-batch" / "runs" / ".cluster" / name
+    assert f'parse(file = "{runs}/scripts/{R_TASK}.R"' in answer["code"]
+
+
+PWNED = '.naavre_task <- list(system("touch pwned"), '
+
+
+@needs_r
+@pytest.mark.parametrize(
+    ("field", "edit", "message"),
+    [
+        (
+            "source",
+            lambda source: source.replace(".naavre_task <- list(", PWNED),
+            "its task payload is not naavre-batch's (not an R literal of naavre-batch at offset",
+        ),
+        (
+            "source",
+            lambda source: source.replace("globalenv()", "baseenv()", 1),
+            "its R step script does not load the runtime as naavre-batch does",
+        ),
+        ("command", lambda _: ["bash"], "its step runs ['bash'], not naavre-batch's Python or R"),
+    ],
+    ids=["payload-with-a-call", "another-runtime-loader", "unknown-command"],
+)
+def test_an_r_step_naavre_batch_did_not_write_is_refused_and_nothing_runs(
+    r_cluster: Cluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+    edit: Any,
+    message: str,
+) -> None:
+    """A payload with any other call than ``list()`` (here ``system()``), a runtime loader that
+    is not naavre-batch's, or a step run by another program, is a 409 ``not-naavre``: nothing is
+    laid out, nothing ran."""
+    monkeypatch.chdir(tmp_path)
+    workflow = r_cluster.fake.runs[r_cluster.names["parameters"]].workflow
+    [template] = [t for t in workflow["spec"]["templates"] if t["name"] == R_TASK]
+    kept = template["script"][field]
+    template["script"][field] = edit(kept)
+    try:
+        with pytest.raises(ClusterDebugError) as err:
+            r_cluster.load("parameters", tmp_path)
+    finally:
+        template["script"][field] = kept
+    assert (err.value.status, err.value.kind) == (409, "not-naavre")
+    assert f"batch {R_FAILED} of {R_TASK}: {message}" in err.value.message
+    assert list(tmp_path.iterdir()) == []

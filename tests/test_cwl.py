@@ -9,8 +9,6 @@ tests/test_cwl_execution.py. Where a test models what cwltool does, it names the
 
 from __future__ import annotations
 
-import io
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from helpers import (
     api_error,
     api_post,
     code_notebook,
+    cwltool_exit,
     section_tags,
     sections_notebook,
     tagged_seed_notebook,
@@ -38,7 +37,7 @@ from naavre_batch_ext.exporters.export import export_files, job_path, write_expo
 from naavre_batch_ext.steps.r_scripts import is_r
 from naavre_batch_ext.steps.scripts import plan_tasks, task_script
 
-cwltool_main = pytest.importorskip("cwltool.main")
+pytest.importorskip("cwltool.main")
 
 
 def _file_notebooks() -> list[tuple[str, Any]]:
@@ -101,17 +100,7 @@ def cwltool_validate(folder: Path, spec: dict[str, Any], options: ArgoOptions | 
     fails, "" when it accepts the document and the job file."""
     files = export_files(spec, "cwl", folder / "nb.cwl", options)
     write_exports(files, force=True)
-    return _cwltool(["--validate", str(files[0][0]), str(files[1][0])])
-
-
-def _cwltool(argv: list[str]) -> str:
-    """cwltool's exit: "" for 0, else everything it printed and logged (cwltool.main.main)."""
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    code = cwltool_main.main(
-        ["--disable-color", *argv], stdout=out, stderr=out, logger_handler=handler
-    )
-    return "" if code == 0 else out.getvalue() or f"exit {code}"
+    return cwltool_exit(["--validate", str(files[0][0]), str(files[1][0])])
 
 
 def evaluate_entry(entry: str, javascript: bool = False) -> Any:
@@ -152,7 +141,7 @@ def test_cwltool_refuses_a_broken_document(tmp_path: Path) -> None:
     doc["$graph"][0]["steps"]["process-batches"]["in"]["naavre-batch"] = "gen-batches/nothing"
     path = tmp_path / "broken.cwl"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    assert "gen-batches/nothing" in _cwltool(["--validate", str(path)])
+    assert "gen-batches/nothing" in cwltool_exit(["--validate", str(path)])
 
 
 # -- shape --------------------------------------------------------------------------------------

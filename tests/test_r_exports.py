@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import reference_runs
+from helpers import cwltool_exit, reference_runs
 from r_helpers import R_NOTEBOOKS, needs_r
 from test_argo_execution import (
     AGGREGATIONS,
@@ -160,13 +160,7 @@ def test_r_cwl_export_passes_cwltool_validate(tmp_path: Path) -> None:
     assert {tuple(t["baseCommand"]) for t in tools} == {
         ("Rscript", "-e", "source(commandArgs(TRUE)[1])", "naavre-step.R")
     }
-    done = subprocess.run(
-        [*cwl_runner.cwltool_command(), "--validate", str(tmp_path / "wf.cwl")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert cwltool_exit(["--validate", str(tmp_path / "wf.cwl")]) == ""
 
 
 def test_the_r_seed_run_with_cwltool_gives_the_notebook_result(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from helpers import pid_exists, r_notebook, section_tags, wait_for_pid_files, write_tmp
-from r_helpers import needs_r
+from r_helpers import failing_r_notebook, needs_r
 
 from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.engines import runner
@@ -134,13 +134,7 @@ def _failed_r_run(folder: Path) -> str:
     """A workflow run (``param_offset = 100``) of an R notebook whose batch 2 (of 3) fails; its
     run id. The run folder is .naavre-batch/runs beside the notebook, where ``debug`` and
     ``GET runs/<id>/debug`` look."""
-    nb = r_notebook(
-        "param_offset <- 10L\nscale <- 3L",
-        "items <- 1:6",
-        "out <- items * scale + param_offset\nif (5L %in% items) stop('item 5 is bad')\n",
-        "print(out)",
-        tags=section_tags(1, batch_count="3"),
-    )
+    nb = failing_r_notebook()
     result = runner.run(write_tmp(nb, folder, "failing.ipynb"), "workflow", {"param_offset": 100})
     assert result["status"] == "failed"
     return str(result["workflow_run"]["run_id"])

@@ -6,9 +6,11 @@ From the Workflow the server returns (``GET /api/v1/workflows/{ns}/{name}``) thi
 processor instance's pod node (the failed batch, or the one asked for) and writes, under
 ``<runs folder>/.cluster/<workflow>/``, what a local run folder holds for it:
 
-- ``scripts/<task>.py``: the task's ``script.source`` from ``spec.templates`` with the runtime of
-  the ``naavre-batch/runtime`` annotation substituted, exactly what the pod ran (the step runtime,
-  the transport and the Argo prologue, which prepares the inputs folder as in the pod);
+- ``scripts/<task>.py`` (``.R`` for an R notebook): the task's ``script.source`` from
+  ``spec.templates`` with the runtime of the ``naavre-batch/runtime`` annotation substituted,
+  exactly what the pod ran (the step runtime, the transport and the Argo prologue, which prepares
+  the inputs folder as in the pod; for R the runtime the pod's loader decodes, see
+  :func:`_script`);
 - ``<task>/<batch>/in/``: each of the node's input artifacts (``status.nodes[].inputs``, the
   template's inputs as the controller resolved them: operator.go
   ``initializeExecutableNode``) at its path
@@ -16,8 +18,9 @@ processor instance's pod node (the failed batch, or the one asked for) and write
   value) from the node itself, any other (``--values artifacts``) through the server's artifact
   endpoint (:func:`~naavre_batch_ext.engines.cluster.input_artifact_request`);
 - ``<task>/<batch>/error.json``: the cell and line it failed in, from the pod's log;
-- ``spec.json``: the task's steps and cells, read from the script's ``TASK`` payload (parsed with
-  ``ast.literal_eval``, never run here).
+- ``spec.json``: the task's steps and cells, read from the script's task payload (Python's
+  ``TASK``, parsed with ``ast.literal_eval``; R's ``.naavre_task``, read by the inverse of the
+  writer of R literals), never run here.
 
 Nothing from the cluster runs in the Jupyter server: the script only runs in the user's kernel.
 A batch whose artifacts the server cannot read (its artifact repository unreachable from it, or
@@ -37,7 +40,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..exporters import r_export
 from ..exporters.argo import ANNOTATION_RUNTIME, INPUTS_DIR
+from ..steps import r_scripts
 from ..steps.step_runtime import batch_file_name
 from . import debug
 from .cluster import (
@@ -152,31 +157,40 @@ def _template(workflow: Mapping[str, Any], pod: Mapping[str, Any], row: Mapping[
     return next((t for t in templates if isinstance(t, dict) and t.get("name") == want), None)
 
 
-def _script(workflow: Mapping[str, Any], template: Any, what: str) -> str:
-    """The script the pod ran: the template's source with Argo's substitution of the runtime."""
+def _not_naavre(what: str, why: str) -> ClusterDebugError:
+    return ClusterDebugError(
+        f"{what}: {why}",
+        "only runs submitted by naavre-batch (submit, Run on cluster) can be debugged",
+        409,
+        "not-naavre",
+    )
+
+
+def _script(workflow: Mapping[str, Any], template: Any, what: str) -> tuple[str, bool]:
+    """The script the pod ran, with Argo's substitution of the runtime, and whether it is R.
+
+    A Python script is the template's source with the annotation put in where Argo puts it; its
+    loader runs the runtime with ``exec`` into the script's module. An R script's loader evaluates the
+    runtime in ``globalenv()``, which in the user's kernel is the user's, so the runtime it loads
+    is put in its place (:func:`~naavre_batch_ext.exporters.r_export.inline_runtime`)."""
     script = template.get("script") if isinstance(template, dict) else None
     source = script.get("source") if isinstance(script, dict) else None
     command = script.get("command") if isinstance(script, dict) else None
     runtime = ((workflow.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RUNTIME)
     if not isinstance(source, str) or not isinstance(runtime, str) or _RUNTIME_REF not in source:
-        raise ClusterDebugError(
-            f"{what}: the workflow has no naavre-batch step script for it",
-            "only runs submitted by naavre-batch (submit, Run on cluster) can be debugged",
-            409,
-            "not-naavre",
-        )
-    if command != ["python"]:
-        raise ClusterDebugError(
-            f"{what}: only Python notebooks' batches can be loaded into a kernel",
-            "for an R notebook, read the batch's log (Log at the cell) instead",
-            409,
-            "not-python",
-        )
-    return source.replace(_RUNTIME_REF, runtime)
+        raise _not_naavre(what, "the workflow has no naavre-batch step script for it")
+    if command == ["python"]:
+        return source.replace(_RUNTIME_REF, runtime), False
+    if command == r_export.ARGO_COMMAND:
+        inlined = r_export.inline_runtime(source, _RUNTIME_REF, runtime)
+        if inlined is not None:
+            return inlined, True
+        raise _not_naavre(what, "its R step script does not load the runtime as naavre-batch does")
+    raise _not_naavre(what, f"its step runs {str(command)[:80]}, not naavre-batch's Python or R")
 
 
-def _payload(script: str, what: str) -> dict[str, Any]:
-    """The script's ``TASK = json.loads("...")`` payload, read without running anything."""
+def _python_payload(script: str) -> Any:
+    """The value of a Python script's ``TASK = json.loads("...")``, read with :mod:`ast`."""
     for stmt in ast.parse(script).body:
         if (
             isinstance(stmt, ast.Assign)
@@ -184,15 +198,25 @@ def _payload(script: str, what: str) -> dict[str, Any]:
             and isinstance(stmt.value, ast.Call)
             and stmt.value.args
         ):
-            data = json.loads(ast.literal_eval(stmt.value.args[0]))
-            if isinstance(data, dict):
-                return data
-    raise ClusterDebugError(
-        f"{what}: its step script has no task payload",
-        "only runs submitted by naavre-batch (submit, Run on cluster) can be debugged",
-        409,
-        "not-naavre",
-    )
+            return json.loads(ast.literal_eval(stmt.value.args[0]))
+    return None
+
+
+def _payload(script: str, r: bool, what: str) -> dict[str, Any]:
+    """The script's task payload, read without running anything: Python's ``TASK =
+    json.loads("...")`` with :mod:`ast`, R's ``.naavre_task <- list(...)`` with
+    :func:`~naavre_batch_ext.steps.r_scripts.read_task_payload`, the exact inverse of the R
+    literal writer. Not R's own parser run parse-only: that needs R in the Jupyter server, and
+    the writer's grammar is small, its escapes invert exactly, and the reader checks that the
+    value it read is written back to the same text, so anything else (any call but ``list()``,
+    any name) is refused, never evaluated."""
+    try:
+        data = r_scripts.read_task_payload(script) if r else _python_payload(script)
+    except (SyntaxError, ValueError, TypeError) as exc:
+        raise _not_naavre(what, f"its task payload is not naavre-batch's ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("id"), str):
+        return data
+    raise _not_naavre(what, "its step script has no task payload")
 
 
 def _relative(path: Any, what: str) -> PurePosixPath:
@@ -202,12 +226,7 @@ def _relative(path: Any, what: str) -> PurePosixPath:
     base = PurePosixPath(INPUTS_DIR).parts
     rest = parts[len(base) :]
     if parts[: len(base)] != base or not rest or not all(_SEGMENT.match(p) for p in rest):
-        raise ClusterDebugError(
-            f"{what}: an input's path {str(path)[:80]!r} is not in {INPUTS_DIR}",
-            "only runs submitted by naavre-batch (submit, Run on cluster) can be debugged",
-            409,
-            "not-naavre",
-        )
+        raise _not_naavre(what, f"an input's path {str(path)[:80]!r} is not in {INPUTS_DIR}")
     if any(p in (".", "..") for p in rest):
         raise ClusterDebugError(f"{what}: bad input path {path!r}", "", 409, "not-naavre")
     return PurePosixPath(*rest)
@@ -265,8 +284,8 @@ async def load_cluster_target(
     row, index, pod = find_instance(workflow, batch, task)
     what = f"batch {index} of {row['task']}"
     template = _template(workflow, pod, row)
-    script = _script(workflow, template, what)
-    payload = _payload(script, what)
+    script, r = _script(workflow, template, what)
+    payload = _payload(script, r, what)
     artifacts = ((pod.get("inputs") or {}).get("artifacts")) or []
     if not artifacts:
         raise ClusterDebugError(
@@ -326,7 +345,7 @@ async def load_cluster_target(
     if last:
         error["message"] = last[-1].split(": ", 2)[-1]
     return await asyncio.to_thread(
-        _lay_out, runs_folder, name, script, payload, index, files, error
+        _lay_out, runs_folder, name, script, r, payload, index, files, error
     )
 
 
@@ -334,6 +353,7 @@ def _lay_out(
     runs_folder: Path,
     name: str,
     script: str,
+    r: bool,
     payload: dict[str, Any],
     index: int,
     files: Mapping[PurePosixPath, bytes],
@@ -348,7 +368,11 @@ def _lay_out(
     }
     notebook = str(payload.get("notebook") or "notebook.ipynb")
     spec = {
-        "notebook": {"name": PurePosixPath(notebook).stem, "path": notebook, "kernel": "python3"},
+        "notebook": {
+            "name": PurePosixPath(notebook).stem,
+            "path": notebook,
+            "language": "R" if r else "python",  # the debug notebook's kernel: ir or python3
+        },
         "steps": [
             {"id": s["id"], "role": s.get("role"), "cells": s.get("cells", [])}
             for s in payload.get("steps", [])
@@ -366,7 +390,9 @@ def _lay_out(
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))
     try:
         (staging / "scripts").mkdir()
-        (staging / "scripts" / f"{task['id']}.py").write_text(script, encoding="utf-8")
+        (staging / "scripts" / r_scripts.script_name(task["id"], r)).write_text(
+            script, encoding="utf-8"
+        )
         (staging / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
         folder = staging / task["id"] / batch_file_name(index)
         (folder / "in").mkdir(parents=True)

@@ -54,7 +54,7 @@ class DebugTarget:
         if instance is not None:
             self.folder = self.folder / step_runtime.batch_file_name(instance)
         self.r = r_scripts.is_r(spec)
-        self.script = run_folder / "scripts" / f"{task['id']}{'.R' if self.r else '.py'}"
+        self.script = run_folder / "scripts" / r_scripts.script_name(task["id"], self.r)
         steps = {s["id"]: s for s in spec["steps"]}
         self.cells: list[dict[str, Any]] = [c for s in task["steps"] for c in steps[s]["cells"]]
         self.error: dict[str, Any] | None = None

@@ -660,7 +660,7 @@ def run_workflow(
         script_dir.mkdir()
         language_r = r_scripts.is_r(spec)
         for task in tasks:
-            paths[task.id] = script_dir / f"{task.id}{'.R' if language_r else '.py'}"
+            paths[task.id] = script_dir / r_scripts.script_name(task.id, language_r)
             paths[task.id].write_text(scripts.task_script(spec, task), encoding="utf-8")
             if not language_r:
                 _precompile(paths[task.id])

@@ -40,6 +40,7 @@ __all__ = [
     "argo_script_source",
     "default_image",
     "for_language",
+    "inline_runtime",
     "runtime_annotation",
 ]
 
@@ -98,6 +99,36 @@ def _b64_loader(annotation_ref: str) -> str:
 def argo_script_source(spec: Mapping[str, Any], task: Any, annotation_ref: str) -> str:
     """A task's ``script.source`` on Argo: the loader of the runtime annotation, then the task."""
     return _b64_loader(annotation_ref) + r_scripts.task_call(dict(spec), task)
+
+
+MAX_RUNTIME_BYTES = 16 * 2**20
+"""The most a runtime annotation may decompress to in :func:`inline_runtime` (the runtime is
+about 100 KB): a bigger one is not naavre-batch's."""
+
+
+def inline_runtime(source: str, annotation_ref: str, annotation: str) -> str | None:
+    """An R pod's script with its runtime loader replaced by the runtime it loads: the
+    annotation's text (base64, then zlib, decoded here as data: nothing is run), then the task.
+    None when ``source`` does not start with the loader :func:`argo_script_source` writes, or
+    the annotation is not base64 of zlib.
+
+    Debugging a cluster batch (engines/cluster_debug.py) evaluates a script's expressions in an
+    environment of its own in the user's kernel; the pod's loader evaluates the runtime in
+    ``globalenv()``, which in the kernel is the user's, so the laid-out script holds the runtime
+    it decodes, as the top-level definitions a local R step script has (the same expressions
+    the pod's loader evaluated at the top level of its ``Rscript``)."""
+    loader = _b64_loader(annotation_ref)
+    if not source.startswith(loader):
+        return None
+    try:
+        inflate = zlib.decompressobj()
+        data = inflate.decompress(base64.b64decode(annotation, validate=True), MAX_RUNTIME_BYTES)
+        if inflate.unconsumed_tail or not inflate.eof:
+            return None
+        text = data.decode("utf-8")
+    except (ValueError, zlib.error):
+        return None
+    return text + source[len(loader) :]
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ Base R has no JSON reader, so the payload is written as R code (:func:`r_literal
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from functools import lru_cache
 from importlib import resources
@@ -27,11 +28,14 @@ __all__ = [
     "RUNTIME_FILE",
     "is_r",
     "r_literal",
+    "read_r_literal",
+    "read_task_payload",
     "r_task_payload",
     "r_task_script",
     "rscript",
     "runtime_loader",
     "runtime_source",
+    "script_name",
     "script_prefix",
     "task_call",
     "tool_script",
@@ -148,6 +152,127 @@ def r_literal(value: Any) -> str:
     raise TypeError(f"no R literal for {type(value).__name__}")
 
 
+_R_ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n", "\\t": "\t", "\\r": "\r"}
+_R_TOKEN = re.compile(
+    r'"(?:[^"\\\n]|\\[\\"ntr]|\\u[0-9a-f]{4}|\\U[0-9a-f]{8})*"'  # one string piece
+    r"|-?(?:0|[1-9][0-9]*)L"  # an integer
+    r"|-?[0-9]+(?:\.[0-9]+)?(?:e[+-][0-9]+)?"  # a double, as Python's repr writes it
+    r"|-?Inf|NaN|NULL|TRUE|FALSE|paste0\(\n|list\(|\)|,\n| = "
+)
+_R_ESCAPE = re.compile(r"\\(?:u([0-9a-f]{4})|U([0-9a-f]{8})|.)")
+_R_CONSTANTS: dict[str, Any] = {
+    "NULL": None,
+    "TRUE": True,
+    "FALSE": False,
+    "NaN": math.nan,
+    "Inf": math.inf,
+    "-Inf": -math.inf,
+}
+MAX_LITERAL_DEPTH = 100
+"""The deepest ``list()`` nesting :func:`read_r_literal` reads (a task payload nests five deep)."""
+
+
+def read_r_literal(text: str) -> Any:
+    r"""The value whose :func:`r_literal` is exactly ``text``; :class:`ValueError` (with the
+    offset) for anything else.
+
+    The inverse of :func:`r_literal`, for reading an R step script's payload where R must not run
+    (the Jupyter server reads a cluster pod's script: engines/cluster_debug.py). It is a reader of
+    that one grammar, not of R: ``list(...)`` of items (``"name" = value`` or bare values, one
+    kind per list), string pieces with the writer's escapes (``\\``, ``\"``, ``\n``, ``\t``,
+    ``\r``, ``\uXXXX``, ``\UXXXXXXXX``) and ``paste0()`` of them, ``5L``, doubles, ``TRUE``,
+    ``FALSE``, ``NULL``, ``NaN``, ``Inf``. Any other call, name or operator is refused, never
+    evaluated. The value read is written back with :func:`r_literal` and must give ``text``
+    again, so exactly the writer's texts are accepted. ``list()`` reads as ``[]``: R has no
+    empty named list either, and :func:`r_literal` writes ``{}`` and ``[]`` alike.
+    """
+    tokens: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(text):
+        found = _R_TOKEN.match(text, pos)
+        if not found:
+            raise ValueError(
+                f"not an R literal of naavre-batch at offset {pos}: {text[pos : pos + 30]!r}"
+            )
+        tokens.append((pos, found.group()))
+        pos = found.end()
+    tokens.append((pos, ""))
+    at = 0
+
+    def take(expected: str | None = None) -> str:
+        nonlocal at
+        where, token = tokens[at]
+        if expected is not None and token != expected:
+            raise ValueError(f"expected {expected!r} at offset {where}, found {token[:30]!r}")
+        at += 1
+        return token
+
+    def value(depth: int) -> Any:
+        where, token = tokens[at]
+        if token == "list(":
+            if depth >= MAX_LITERAL_DEPTH:
+                raise ValueError(f"list() nested deeper than {MAX_LITERAL_DEPTH} at offset {where}")
+            take()
+            items: list[tuple[str | None, Any]] = []
+            while tokens[at][1] != ")":
+                if items:
+                    take(",\n")
+                key = None
+                if tokens[at][1].startswith('"') and tokens[at + 1][1] == " = ":
+                    key = string()
+                    take()
+                items.append((key, value(depth + 1)))
+            take(")")
+            keys = [k for k, _ in items]
+            if not items or all(k is None for k in keys):
+                return [v for _, v in items]
+            if None in keys or len(set(keys)) != len(keys):
+                raise ValueError(f"a list() at offset {where} mixes or repeats names")
+            return {k: v for k, v in items}
+        if token.startswith('"') or token == "paste0(\n":
+            return string()
+        take()
+        if token in _R_CONSTANTS:
+            return _R_CONSTANTS[token]
+        if token.endswith("L"):
+            return int(token[:-1])
+        if token and token[0] in "-0123456789":
+            return float(token)
+        raise ValueError(f"not an R literal of naavre-batch at offset {where}: {token[:30]!r}")
+
+    def string() -> str:
+        if tokens[at][1] != "paste0(\n":
+            return piece()
+        take()
+        pieces = [piece()]
+        while tokens[at][1] == ",\n":
+            take()
+            pieces.append(piece())
+        take(")")
+        return "".join(pieces)
+
+    def piece() -> str:
+        where, token = tokens[at]
+        if not token.startswith('"'):
+            raise ValueError(f"expected a string at offset {where}, found {token[:30]!r}")
+        take()
+        return _R_ESCAPE.sub(
+            lambda m: (
+                chr(int(m.group(1) or m.group(2), 16))
+                if m.group(1) or m.group(2)
+                else _R_ESCAPES[m.group()]
+            ),
+            token[1:-1],
+        )
+
+    result = value(0)
+    if tokens[at][1] != "":
+        raise ValueError(f"text after the R literal at offset {tokens[at][0]}")
+    if r_literal(result) != text:
+        raise ValueError("not written as naavre-batch writes R literals (r_scripts.r_literal)")
+    return result
+
+
 def r_task_payload(spec: dict[str, Any], task: scripts.Task) -> dict[str, Any]:
     """:func:`naavre_batch_ext.steps.scripts.task_payload` for an R task: the same fields, header
     cells without Python's chunks (R's parser cuts the header at run time) and each parameter's
@@ -196,16 +321,34 @@ def runtime_loader() -> str:
     )
 
 
+_TASK_ASSIGN = "\n.naavre_task <- "
+_TASK_RUN = '\nquit(save = "no", status = .naavre$execute(.naavre_task))\n'
+
+
 def task_call(spec: dict[str, Any], task: scripts.Task) -> str:
     """The task's own end of its script: its payload as an R expression and the call that runs it."""
     payload = r_literal(r_task_payload(spec, task))
     text = (
-        f"\n# The task {task.id} ({task.kind}): header, cells (escaped string literals) and wiring.\n"
-        f".naavre_task <- {payload}\n"
-        'quit(save = "no", status = .naavre$execute(.naavre_task))\n'
+        f"\n# The task {task.id} ({task.kind}): header, cells (escaped string literals) and wiring."
+        f"{_TASK_ASSIGN}{payload}{_TASK_RUN}"
     )
     scripts._check_braces(text, f"script of task {task.id}")
     return text
+
+
+def read_task_payload(script: str) -> Any:
+    """The payload a step script ends with (:func:`task_call`), read with :func:`read_r_literal`
+    (nothing is run); :class:`ValueError` when the script does not end as :func:`task_call`
+    writes or the payload is not exactly an :func:`r_literal`."""
+    start = script.rfind(_TASK_ASSIGN)
+    if start < 0 or not script.endswith(_TASK_RUN):
+        raise ValueError("the script does not end with a naavre-batch task (.naavre_task <- ...)")
+    return read_r_literal(script[start + len(_TASK_ASSIGN) : len(script) - len(_TASK_RUN)])
+
+
+def script_name(task_id: str, r: bool) -> str:
+    """The file name of a task's step script in a run folder's ``scripts/``."""
+    return f"{task_id}{'.R' if r else '.py'}"
 
 
 def r_task_script(spec: dict[str, Any], task: scripts.Task) -> str:
