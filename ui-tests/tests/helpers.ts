@@ -219,7 +219,7 @@ export const IMAGES = process.env.UPDATE_DOCS_IMAGES
 /**
  * Upload `source` (a notebook file on disk) to `tmpPath/name`, open it with JupyterLab's
  * `docmanager:open` (tests/extension.spec.ts opens one from the file browser) and make it the
- * current widget once its kernel is ready. Returns the path of the uploaded notebook.
+ * current widget once its kernel has answered. Returns the path of the uploaded notebook.
  */
 export async function openNotebook(
   page: IJupyterLabPageFixture,
@@ -234,6 +234,13 @@ export async function openNotebook(
     const widget = await app.commands.execute('docmanager:open', { path });
     await widget.context.ready;
     await widget.sessionContext.ready;
+    // Once its kernel answers, the notebook writes the kernel's language_info and kernelspec into
+    // its metadata: a test that saves before that gets a changed notebook again.
+    const kernel = widget.sessionContext.session?.kernel;
+    if (kernel) {
+      await kernel.info;
+      await kernel.spec;
+    }
     app.shell.activateById(widget.id);
   }, target);
   await expect(page.activity.getTabLocator(name)).toHaveAttribute(
