@@ -163,7 +163,7 @@ def _spec(nb: Any, name: str = "splitting-batches.ipynb") -> dict[str, Any]:
 
 
 def _doc(spec: dict[str, Any], options: ArgoOptions | None = None) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(export_argo(spec, options))
+    document: dict[str, Any] = argo.load_yaml(export_argo(spec, options))
     return document
 
 
@@ -258,6 +258,45 @@ def test_argo_validate_catches_a_dangling_reference(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
 def test_exported_workflow_uses_only_fields_argo_knows(name: str, nb: Any) -> None:
     assert schema_errors(_doc(_spec(nb), ALL_OPTIONS), strict=True) == []
+
+
+LIBYAML = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml here")
+
+
+@LIBYAML
+@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
+def test_libyaml_writes_every_export_exactly_as_pyyaml_s_emitter(name: str, nb: Any) -> None:
+    """Exports are the same text on machines with and without libyaml."""
+    document = argo.build_workflow(_spec(nb), ArgoOptions(values="artifacts"))
+    assert argo.dump_yaml(document) == argo.dump_yaml(document, argo._Dumper)
+
+
+def _characters_to_check() -> list[str]:
+    """Latin-1 and its neighbours, the line and paragraph separators, the BOM, the end of the
+    BMP, characters beyond it, and a fixed sample of the rest of the BMP."""
+    import random
+
+    points = [*range(0x300), 0x2028, 0x2029, 0xFEFF, 0xFFFD, 0xFFFE, 0xFFFF]
+    points += [0x10000, 0x1F600, 0x10FFFF]
+    bmp = [p for p in range(0x300, 0xFFFE) if not 0xD800 <= p <= 0xDFFF]
+    return [chr(p) for p in points + random.Random(19).sample(bmp, 400)]
+
+
+@LIBYAML
+def test_what_libyaml_writes_otherwise_goes_to_pyyaml_s_emitter() -> None:
+    """Each character alone, inside a word, on a line of a block and in a key: the text is
+    PyYAML's (libyaml escapes emoji, and writes multi-line keys and NEL otherwise)."""
+    differ = []
+    for c in _characters_to_check():
+        for document in ({"k": c}, {"k": f"a{c}b"}, {"k": f"x\n{c}\n"}, {f"a{c}b": 1}, {c: [c]}):
+            if argo.dump_yaml(document) != argo.dump_yaml(document, argo._Dumper):
+                differ.append((hex(ord(c)), document))
+    assert differ == []
+
+
+def test_an_emoji_in_a_cell_is_written_as_itself() -> None:
+    script = "print('done \U0001f600')\n"
+    assert "done \U0001f600" in argo.dump_yaml({"source": script})
 
 
 def test_strict_schema_catches_a_misspelt_field() -> None:

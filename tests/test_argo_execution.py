@@ -354,7 +354,7 @@ class ArgoPlayer:
         assert encoding in AGGREGATIONS, encoding
         self.name = name
         self.env = dict(env or {})
-        self.doc = yaml.safe_load(text)
+        self.doc = argo.load_yaml(text)
         self.root = root
         self.repository = root / "artifact-repository"
         self.repository.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from naavre_batch_ext.cli import main
 from naavre_batch_ext.core.notebook import load_notebook
 from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.exporters import cwl
-from naavre_batch_ext.exporters.argo import ArgoOptions, NothingToExportError
+from naavre_batch_ext.exporters.argo import ArgoOptions, NothingToExportError, load_yaml
 from naavre_batch_ext.exporters.export import export_files, job_path, write_exports
 from naavre_batch_ext.steps.r_scripts import is_r
 from naavre_batch_ext.steps.scripts import plan_tasks, task_script
@@ -73,7 +73,7 @@ def _spec(nb: Any, name: str = "splitting-batches.ipynb") -> dict[str, Any]:
 
 
 def _doc(spec: dict[str, Any], options: ArgoOptions | None = None) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(cwl.export_cwl(spec, options))
+    document: dict[str, Any] = load_yaml(cwl.export_cwl(spec, options))
     return document
 
 

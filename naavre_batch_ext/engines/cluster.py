@@ -992,11 +992,10 @@ def workflow_for(
     options (the same YAML ``naavre-batch export`` writes, parsed), then
     :func:`prepare_workflow` with the run's parameter values as Argo text
     (:func:`naavre_batch_ext.exporters.argo.parameter_value`, what ``argo submit -p`` takes)."""
-    import yaml
 
-    from ..exporters.argo import export_argo, parameter_value
+    from ..exporters.argo import export_argo, load_yaml, parameter_value
 
-    workflow = yaml.safe_load(export_argo(spec, options))
+    workflow = load_yaml(export_argo(spec, options))
     types = {p["name"]: p.get("type") for p in spec.get("parameters", [])}
     texts = {name: parameter_value(value, types.get(name)) for name, value in parameters.items()}
     return prepare_workflow(workflow, spec, path, texts, namespace)
