@@ -1,4 +1,4 @@
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import * as path from 'path';
 import {
   activeCellIndex,
@@ -6,7 +6,8 @@ import {
   NOTEBOOKS,
   openWithPanel,
   PANEL,
-  SEED
+  SEED,
+  test
 } from './helpers';
 
 /**

@@ -1,10 +1,10 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect } from '@jupyterlab/galata';
 import * as path from 'path';
+import { EXAMPLES, SEED, test } from './helpers';
 
 /**
  * The extension is installed, enabled and loads without errors, and the example notebook opens.
  */
-const SEED = 'splitting-batches.ipynb';
 
 test.describe('naavre-batch-ext foundation', () => {
   test('activates without errors in the browser console', async ({ page }) => {
@@ -44,7 +44,7 @@ test.describe('naavre-batch-ext foundation', () => {
 
   test('opens the example notebook', async ({ page, tmpPath }) => {
     await page.contents.uploadFile(
-      path.resolve(__dirname, '../../examples', SEED),
+      path.join(EXAMPLES, SEED),
       `${tmpPath}/${SEED}`
     );
     await page.notebook.openByPath(`${tmpPath}/${SEED}`);

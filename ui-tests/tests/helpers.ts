@@ -1,11 +1,207 @@
-import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
-import { Locator } from '@playwright/test';
+import {
+  expect,
+  galata,
+  IJupyterLabPageFixture,
+  test as galataTest
+} from '@jupyterlab/galata';
+import { Browser, Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
 /**
- * What the panel specs share: the example notebooks, opening one of them in a test's folder under
- * the seed's name, showing the Batch workflow panel, and reading the active cell.
+ * What the specs share: one JupyterLab page per spec file (`test`), the example notebooks, opening
+ * one of them in a test's folder under the seed's name, showing the Batch workflow panel, and
+ * reading the active cell.
  */
+
+/** Page events a test may listen to; their listeners end with the test. */
+const TEST_EVENTS = ['console', 'dialog', 'pageerror', 'request', 'response'];
+
+/** The options Galata's own `page` fixture passes to `galata.newPage`. */
+type PageOptions = Omit<Parameters<typeof galata.newPage>[0], 'browser'>;
+
+/**
+ * The JupyterLab page of the spec file being run, kept open from test to test of that file.
+ *
+ * Loading JupyterLab (a new browser context, its JavaScript, Galata's mocks, the launcher) is
+ * about three quarters of a short test; Galata's `page` fixture does it for every test. Here it
+ * is done once per spec file, with the same mocks (`galata.newPage`, as the fixture calls it),
+ * and every test ends by putting the page back the way a fresh one starts: see `reset`.
+ */
+class SharedLab {
+  constructor(private readonly browser: Browser) {}
+
+  /** The page for a test of `file`: the open one, or a fresh one when the file changed. */
+  async pageFor(
+    file: string,
+    options: PageOptions
+  ): Promise<IJupyterLabPageFixture> {
+    if (this._lab && this._file === file) {
+      // the file browser shows the test's folder, as in a fresh page
+      await this._lab.page.evaluate(
+        dir =>
+          (window as any).jupyterapp.commands.execute(
+            'filebrowser:go-to-path',
+            {
+              path: dir,
+              dontShowBrowser: true
+            }
+          ),
+        options.tmpPath ?? ''
+      );
+      return this._lab.page;
+    }
+    await this.close();
+    const { page } = await galata.newPage({
+      ...options,
+      browser: this.browser
+    });
+    this._file = file;
+    this._lab = {
+      page,
+      // the sidebars' and the main area's shares of the window (Lumino's SplitPanel)
+      sizes: await page.evaluate(() => {
+        const visit = (w: any): any =>
+          w.id === 'jp-main-split-panel'
+            ? w
+            : Array.from(w.children()).map(visit).find(Boolean);
+        return visit((window as any).jupyterapp.shell).relativeSizes();
+      }),
+      theme: await page.theme.getTheme()
+    };
+    return page;
+  }
+
+  /**
+   * Undo what a test did to the page, so the next test of the file starts as on a fresh one:
+   * no dialog or notification, every document closed without a save prompt and its kernel shut
+   * down (Galata's fixture deletes the kernels and sessions a test started), the launcher, the
+   * right sidebar collapsed at its first size, the first theme, no listener of the test.
+   */
+  async reset(): Promise<void> {
+    if (!this._lab) {
+      return;
+    }
+    const { page, sizes, theme } = this._lab;
+    for (const event of TEST_EVENTS) {
+      (page as unknown as Page).removeAllListeners(event);
+    }
+    const dialogs = page.locator('.jp-Dialog');
+    for (let i = 0; i < 5 && (await dialogs.count()) > 0; i++) {
+      await page.keyboard.press('Escape');
+    }
+    await expect(dialogs).toHaveCount(0);
+    // Closing a changed document asks whether to save it; a test's changes are never kept.
+    await page.evaluate(() => {
+      for (const widget of (window as any).jupyterapp.shell.widgets('main')) {
+        if (widget.context?.model) {
+          widget.context.model.dirty = false;
+        }
+      }
+    });
+    await page.activity.closeAll();
+    await page.kernel.shutdownAll();
+    await page.evaluate(
+      async ({ sizes }) => {
+        const app = (window as any).jupyterapp;
+        await app.commands.execute('apputils:dismiss-notification');
+        app.shell.collapseRight();
+        const visit = (w: any): any =>
+          w.id === 'jp-main-split-panel'
+            ? w
+            : Array.from(w.children()).map(visit).find(Boolean);
+        visit(app.shell).setRelativeSizes(sizes);
+        // the test's folder is deleted next: leave it
+        await app.commands.execute('filebrowser:go-to-path', {
+          path: '/',
+          dontShowBrowser: true
+        });
+      },
+      { sizes }
+    );
+    await expect(page.locator('.Toastify__toast')).toHaveCount(0);
+    if ((await page.theme.getTheme()) !== theme) {
+      await page.theme.setTheme(theme);
+    }
+  }
+
+  /** Close the page (at the end of the worker or of a spec file). */
+  async close(): Promise<void> {
+    if (this._lab) {
+      const context = this._lab.page.context();
+      this._lab = null;
+      this._file = null;
+      await context.close();
+    }
+  }
+
+  private _file: string | null = null;
+  private _lab: {
+    page: IJupyterLabPageFixture;
+    sizes: number[];
+    theme: string;
+  } | null = null;
+}
+
+/**
+ * Galata's `test` whose `page` is the spec file's shared JupyterLab page (`SharedLab`), at the
+ * test's viewport, with the file browser in the test's own folder (`tmpPath`, made and deleted
+ * per test by Galata's fixture). A failed test ends its worker, so the next test gets a fresh
+ * page.
+ */
+export const test = galataTest.extend<
+  Record<string, never>,
+  { sharedLab: SharedLab }
+>({
+  sharedLab: [
+    async ({ browser }, use) => {
+      const lab = new SharedLab(browser);
+      await use(lab);
+      await lab.close();
+    },
+    { scope: 'worker' }
+  ],
+  page: async (
+    {
+      appPath,
+      autoGoto,
+      baseURL,
+      mockConfig,
+      mockSettings,
+      mockState,
+      mockUser,
+      resetWorkspace,
+      sharedLab,
+      tmpPath,
+      viewport,
+      waitForApplication
+    },
+    use,
+    testInfo
+  ) => {
+    const page = await sharedLab.pageFor(testInfo.file, {
+      appPath,
+      autoGoto,
+      baseURL,
+      mockConfig,
+      mockSettings,
+      mockState,
+      mockUser,
+      resetWorkspace,
+      tmpPath,
+      waitForApplication
+    });
+    if (viewport) {
+      await page.setViewportSize(viewport);
+    }
+    await use(page);
+    if (testInfo.status === testInfo.expectedStatus) {
+      await sharedLab.reset();
+    } else {
+      // Playwright ends the worker after a failure; the next test gets a new page anyway
+      await sharedLab.close();
+    }
+  }
+});
 
 /** The name a spec's notebook gets in the test folder (its exports are named after it). */
 export const SEED = 'splitting-batches.ipynb';
@@ -21,8 +217,9 @@ export const IMAGES = process.env.UPDATE_DOCS_IMAGES
   : path.resolve(__dirname, '../test-results/screenshots');
 
 /**
- * Upload `source` (a notebook file on disk) to `tmpPath/name`, open it and make it the current
- * widget. Returns the path of the uploaded notebook.
+ * Upload `source` (a notebook file on disk) to `tmpPath/name`, open it with JupyterLab's
+ * `docmanager:open` (tests/extension.spec.ts opens one from the file browser) and make it the
+ * current widget once its kernel has answered. Returns the path of the uploaded notebook.
  */
 export async function openNotebook(
   page: IJupyterLabPageFixture,
@@ -32,8 +229,24 @@ export async function openNotebook(
 ): Promise<string> {
   const target = `${tmpPath}/${name}`;
   await page.contents.uploadFile(source, target);
-  await page.notebook.openByPath(target);
-  await page.notebook.activate(name);
+  await page.evaluate(async path => {
+    const app = (window as any).jupyterapp;
+    const widget = await app.commands.execute('docmanager:open', { path });
+    await widget.context.ready;
+    await widget.sessionContext.ready;
+    // Once its kernel answers, the notebook writes the kernel's language_info and kernelspec into
+    // its metadata: a test that saves before that gets a changed notebook again.
+    const kernel = widget.sessionContext.session?.kernel;
+    if (kernel) {
+      await kernel.info;
+      await kernel.spec;
+    }
+    app.shell.activateById(widget.id);
+  }, target);
+  await expect(page.activity.getTabLocator(name)).toHaveAttribute(
+    'aria-selected',
+    'true'
+  );
   return target;
 }
 

@@ -1,33 +1,21 @@
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
+import { EXAMPLES, IMAGES, openWithPanel, test } from './helpers';
 
 /**
  * The Batch workflow panel at the width people use it (the right sidebar's default width in a
  * 1400 px window), and the batch-count advisor after "Compare both" on the seed.
  */
-const SEED = 'splitting-batches.ipynb';
-const EXAMPLES = path.resolve(__dirname, '../../examples');
-const PANEL = '#jp-NaavreBatch-workflowPanel';
-/** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
-const IMAGES = process.env.UPDATE_DOCS_IMAGES
-  ? path.resolve(__dirname, '../../docs/images')
-  : path.resolve(__dirname, '../test-results/screenshots');
 
 test.use({ autoGoto: true, viewport: { width: 1400, height: 900 } });
 
 async function openSeed(page: IJupyterLabPageFixture, tmpPath: string) {
-  await page.contents.uploadFile(
-    path.join(EXAMPLES, 'splitting-batches-tagged.ipynb'),
-    `${tmpPath}/${SEED}`
+  const panel = await openWithPanel(
+    page,
+    tmpPath,
+    path.join(EXAMPLES, 'splitting-batches-tagged.ipynb')
   );
-  await page.notebook.openByPath(`${tmpPath}/${SEED}`);
-  await page.notebook.activate(SEED);
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('naavre-batch:show-panel')
-  );
-  const panel = page.locator(PANEL);
-  await expect(panel).toBeVisible();
   await panel.locator('[data-node-id="process-batches"]').waitFor();
   return panel;
 }
@@ -164,6 +152,8 @@ test.describe('Batch workflow panel at the default sidebar width', () => {
       main.locator('[data-node-id="process-batches"]')
     ).toHaveAttribute('data-instances', '5');
     await expect(main.locator('.jp-NaavreBatch-graphTooWide')).toHaveCount(0);
+    // the sidebar panel lives on with the page: back to the theme's font size
+    await panel.evaluate(p => p.style.removeProperty('--jp-ui-font-size1'));
   });
 
   test('after Compare both the advisor plots the expected time; Use m = k edits the notebook', async ({

@@ -1,16 +1,12 @@
-import {
-  expect,
-  galata,
-  IJupyterLabPageFixture,
-  test
-} from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import * as path from 'path';
 import {
   activeCellIndex,
   EXAMPLES,
   IMAGES,
   openWithPanel,
-  SEED
+  SEED,
+  test
 } from './helpers';
 
 /**
@@ -271,5 +267,3 @@ test.describe('Batch workflow panel', () => {
     await page.theme.setLightTheme();
   });
 });
-
-void galata;

@@ -1,7 +1,7 @@
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
-import { EXAMPLES, execute, openWithPanel, tagSeed } from './helpers';
+import { EXAMPLES, execute, openWithPanel, tagSeed, test } from './helpers';
 
 /**
  * An R notebook (IRkernel, kernel `ir`) in JupyterLab: the seed written in R

@@ -1,7 +1,15 @@
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
-import { execute, tagSeed } from './helpers';
+import {
+  EXAMPLES,
+  execute,
+  IMAGES,
+  openNotebook,
+  SEED,
+  tagSeed,
+  test
+} from './helpers';
 
 /**
  * Tagging cells as splitter, processor and merger on the seed notebook (issue 7): with the cell
@@ -10,7 +18,6 @@ import { execute, tagSeed } from './helpers';
  * cell it concerns; screenshots of the badges in the light and dark themes.
  */
 
-const SEED = 'splitting-batches.ipynb';
 const SPLITTER = 4;
 const PROCESSOR = 6;
 const MERGER = 8;
@@ -22,21 +29,11 @@ const EXPECTED_TAGS: Record<number, string[]> = {
   [MERGER]: ['naavre:merger']
 };
 
-/** Screenshots are test artifacts; `UPDATE_DOCS_IMAGES=1` refreshes the ones the docs show. */
-const IMAGES = process.env.UPDATE_DOCS_IMAGES
-  ? path.resolve(__dirname, '../../docs/images')
-  : path.resolve(__dirname, '../test-results/screenshots');
-
 async function openSeed(
   page: IJupyterLabPageFixture,
   tmpPath: string
 ): Promise<void> {
-  await page.contents.uploadFile(
-    path.resolve(__dirname, '../../examples', SEED),
-    `${tmpPath}/${SEED}`
-  );
-  await page.notebook.openByPath(`${tmpPath}/${SEED}`);
-  await page.notebook.activate(SEED);
+  await openNotebook(page, tmpPath, path.join(EXAMPLES, SEED));
 }
 
 function cell(page: IJupyterLabPageFixture, index: number): Locator {
