@@ -8,7 +8,7 @@ import { Browser, Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
 /**
- * What the specs share: one JupyterLab page per spec file (`test`), the example notebooks, opening
+ * What the specs share: one JupyterLab page per worker (`test`), the example notebooks, opening
  * one of them in a test's folder under the seed's name, showing the Batch workflow panel, and
  * reading the active cell.
  */
@@ -20,22 +20,24 @@ const TEST_EVENTS = ['console', 'dialog', 'pageerror', 'request', 'response'];
 type PageOptions = Omit<Parameters<typeof galata.newPage>[0], 'browser'>;
 
 /**
- * The JupyterLab page of the spec file being run, kept open from test to test of that file.
+ * The JupyterLab page of the worker, kept open from test to test and from spec file to spec file.
  *
  * Loading JupyterLab (a new browser context, its JavaScript, Galata's mocks, the launcher) is
  * about three quarters of a short test; Galata's `page` fixture does it for every test. Here it
- * is done once per spec file, with the same mocks (`galata.newPage`, as the fixture calls it),
- * and every test ends by putting the page back the way a fresh one starts: see `reset`.
+ * is done once per worker, with the same mocks (`galata.newPage`, as the fixture calls it), and
+ * every test ends by putting the page back the way a fresh one starts: see `reset`. A test whose
+ * page options (`test.use` in its spec file: the mocks, the app path, `autoGoto`) differ from
+ * the open page's gets a fresh page; `autoGoto: false` always does (the test loads it itself).
  */
 class SharedLab {
   constructor(private readonly browser: Browser) {}
 
-  /** The page for a test of `file`: the open one, or a fresh one when the file changed. */
-  async pageFor(
-    file: string,
-    options: PageOptions
-  ): Promise<IJupyterLabPageFixture> {
-    if (this._lab && this._file === file) {
+  /** The page for a test with `options`: the open one, or a fresh one when they differ. */
+  async pageFor(options: PageOptions): Promise<IJupyterLabPageFixture> {
+    const { tmpPath, waitForApplication, ...rest } = options;
+    // Galata's fixture makes a new `waitForApplication` for each test: compare its code
+    const key = JSON.stringify({ ...rest, wait: String(waitForApplication) });
+    if (this._lab && options.autoGoto !== false && this._lab.key === key) {
       // the file browser shows the test's folder, as in a fresh page
       await this._lab.page.evaluate(
         dir =>
@@ -46,7 +48,7 @@ class SharedLab {
               dontShowBrowser: true
             }
           ),
-        options.tmpPath ?? ''
+        tmpPath ?? ''
       );
       return this._lab.page;
     }
@@ -55,8 +57,8 @@ class SharedLab {
       ...options,
       browser: this.browser
     });
-    this._file = file;
     this._lab = {
+      key,
       page,
       // the sidebars' and the main area's shares of the window (Lumino's SplitPanel)
       sizes: await page.evaluate(() => {
@@ -124,18 +126,17 @@ class SharedLab {
     }
   }
 
-  /** Close the page (at the end of the worker or of a spec file). */
+  /** Close the page (at the end of the worker, after a failed test, or for other options). */
   async close(): Promise<void> {
     if (this._lab) {
       const context = this._lab.page.context();
       this._lab = null;
-      this._file = null;
       await context.close();
     }
   }
 
-  private _file: string | null = null;
   private _lab: {
+    key: string;
     page: IJupyterLabPageFixture;
     sizes: number[];
     theme: string;
@@ -143,7 +144,7 @@ class SharedLab {
 }
 
 /**
- * Galata's `test` whose `page` is the spec file's shared JupyterLab page (`SharedLab`), at the
+ * Galata's `test` whose `page` is the worker's shared JupyterLab page (`SharedLab`), at the
  * test's viewport, with the file browser in the test's own folder (`tmpPath`, made and deleted
  * per test by Galata's fixture). A failed test ends its worker, so the next test gets a fresh
  * page.
@@ -178,7 +179,7 @@ export const test = galataTest.extend<
     use,
     testInfo
   ) => {
-    const page = await sharedLab.pageFor(testInfo.file, {
+    const page = await sharedLab.pageFor({
       appPath,
       autoGoto,
       baseURL,
@@ -310,4 +311,28 @@ export async function tagSeed(page: IJupyterLabPageFixture): Promise<void> {
   await execute(page, 'naavre-batch:set-processor');
   await page.notebook.selectCells(8);
   await execute(page, 'naavre-batch:set-merger');
+}
+
+/**
+ * Add a code cell holding `source` at the end of the current notebook and run it in the
+ * notebook's kernel with JupyterLab's `notebook:run-cell`, which resolves once the kernel has
+ * answered; returns the new cell's index. (Galata's `addCell` and `runCell` type the source key
+ * by key through the toolbar's cell type menu and wait for the highlighting to settle: seconds
+ * per cell.)
+ */
+export async function runNewCell(
+  page: IJupyterLabPageFixture,
+  source: string
+): Promise<number> {
+  return page.evaluate(async source => {
+    const app = (window as any).jupyterapp;
+    const panel = app.shell.currentWidget;
+    const cells = panel.model.sharedModel;
+    const index = cells.cells.length;
+    cells.insertCell(index, { cell_type: 'code', source });
+    panel.content.deselectAll();
+    panel.content.activeCellIndex = index;
+    await app.commands.execute('notebook:run-cell');
+    return index;
+  }, source);
 }
