@@ -6,6 +6,7 @@ import {
   NOTEBOOKS,
   openWithPanel,
   PANEL,
+  runNewCell,
   SEED,
   test
 } from './helpers';
@@ -172,8 +173,7 @@ test.describe('Run on cluster', () => {
     );
     await expect.poll(() => activeCellIndex(page)).toBe(6);
     // The kernel holds batch 2 (items 12..17 of the seed's 28 in 5 batches) as `batches`.
-    await page.notebook.addCell('code', 'print("batch:", batches)');
-    await page.notebook.runCell(9);
+    expect(await runNewCell(page, 'print("batch:", batches)')).toBe(9);
     await expect(page.locator('.jp-OutputArea-output').last()).toContainText(
       'batch: [[12, 13'
     );

@@ -5,6 +5,7 @@ import {
   EXAMPLES,
   openNotebook,
   PANEL,
+  runNewCell,
   SEED,
   showPanel,
   test
@@ -67,8 +68,7 @@ test.describe('A failed batch', () => {
     });
     await expect.poll(() => activeCellIndex(page)).toBe(6);
     // The kernel now holds the failed batch as the splitter's variable.
-    await page.notebook.addCell('code', 'print("batch:", batches)');
-    await page.notebook.runCell(9);
+    expect(await runNewCell(page, 'print("batch:", batches)')).toBe(9);
     await expect(page.locator('.jp-OutputArea-output').last()).toContainText(
       'batch: [[6'
     );
