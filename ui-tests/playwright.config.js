@@ -6,10 +6,16 @@
  * gives its login page and a time-out instead of a test result. The server's log goes to
  * test-results/jupyter-server.log (kept as an artifact), not into the test output; the
  * server-log reporter prints it when the run fails.
+ *
+ * The extension's settings are Galata's in-memory mock (its defaults) with one change: the panel
+ * follows a cluster run every 500 ms instead of every 2 s (`clusterPollInterval`). The fake Argo
+ * server (tests/argo_fake.py) moves a run on by one controller step per fetch, so the tests see
+ * the same states in the same order, four times sooner.
  */
 const { execFileSync } = require('child_process');
 const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+const { galata } = require('@jupyterlab/galata');
 
 /** A free loopback port other than 8888, found once: the workers inherit it through the env. */
 function freePort() {
@@ -45,6 +51,10 @@ module.exports = {
   use: {
     ...baseConfig.use,
     baseURL,
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'naavre-batch-ext:plugin': { clusterPollInterval: 500 }
+    },
     video: 'off',
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',

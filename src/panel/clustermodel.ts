@@ -1,4 +1,5 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
@@ -16,7 +17,10 @@ import {
 import type { PanelModel } from './model';
 import { runParameters } from './runs';
 
-/** How often a cluster run that goes on is fetched, in milliseconds. */
+/**
+ * How often a cluster run that goes on is fetched, in milliseconds, unless the setting
+ * `clusterPollInterval` (schema/plugin.json) says otherwise.
+ */
 export const CLUSTER_POLL_MS = 2000;
 
 /**
@@ -67,6 +71,17 @@ export class ClusterModel {
   /** The path of the notebook whose runs are listed. */
   get path(): string | null {
     return this._path;
+  }
+
+  /** Follow the setting `clusterPollInterval`; the next fetch is scheduled with it. */
+  useSettings(settings: ISettingRegistry.ISettings): void {
+    const read = () => {
+      const value = settings.get('clusterPollInterval').composite;
+      this._pollInterval =
+        typeof value === 'number' && value > 0 ? value : CLUSTER_POLL_MS;
+    };
+    settings.changed.connect(read);
+    read();
   }
 
   /** Fetch the notebook's runs from the cluster. */
@@ -385,7 +400,7 @@ export class ClusterModel {
       if (this._run?.name === name && !this._run.finished) {
         this._poll(name);
       }
-    }, CLUSTER_POLL_MS);
+    }, this._pollInterval);
   }
 
   private async _fetch(name: string): Promise<void> {
@@ -502,6 +517,7 @@ export class ClusterModel {
   private _output: { task: string; text: string } | null = null;
   private _path: string | null = null;
   private _timer = 0;
+  private _pollInterval = CLUSTER_POLL_MS;
 }
 
 /** The server's message and, when it sent one, its hint. */

@@ -158,7 +158,8 @@ export class PanelModel {
 
   /**
    * Follow the export defaults of the settings (`exportImage` in schema/plugin.json; the
-   * Advanced section reads its own); a changed setting replaces what was typed.
+   * advisor, the Advanced section and the cluster section read their own); a changed setting
+   * replaces what was typed.
    */
   useSettings(settings: ISettingRegistry.ISettings): void {
     const read = () => {
@@ -173,6 +174,7 @@ export class PanelModel {
     read();
     this.advisor.useSettings(settings);
     this.advanced.useSettings(settings);
+    this.cluster.useSettings(settings);
   }
 
   /** Select a notebook cell, scroll to it, and put the cursor at `line`/`column` (from 1). */

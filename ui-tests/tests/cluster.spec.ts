@@ -57,10 +57,17 @@ test.describe('Run on cluster', () => {
     const run = panel.locator('.jp-NaavreBatch-clusterRun');
     await expect(run).toBeVisible();
     const processor = panel.locator('[data-node-id="process-batches"]');
-    await expect(processor).toHaveAttribute('data-state', 'running', {
-      timeout: 30000
-    });
-    await expect(processor).toContainText(/running · \d\/5 done/);
+    // Batches run for two fetches of the run (playwright.config.js: 500 ms apart): read the
+    // node's state and text together, every 100 ms.
+    await expect
+      .poll(
+        () =>
+          processor.evaluate(
+            node => `${node.getAttribute('data-state')}: ${node.textContent}`
+          ),
+        { intervals: [100], timeout: 30000 }
+      )
+      .toMatch(/^running: .*running · \d\/5 done/);
     // A page reload keeps following the run (it lives in the cluster).
     // JupyterLab restores the notebook tab (no launcher, so do not wait for one)
     await page.reload({ waitForIsReady: false });
