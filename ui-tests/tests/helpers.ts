@@ -68,6 +68,14 @@ class SharedLab {
             : Array.from(w.children()).map(visit).find(Boolean);
         return visit((window as any).jupyterapp.shell).relativeSizes();
       }),
+      // the left sidebar's open panel (the file browser), or null when collapsed
+      left: await page.evaluate(() => {
+        const shell = (window as any).jupyterapp.shell;
+        const open = Array.from(shell.widgets('left')).find(
+          (w: any) => w.isVisible
+        ) as any;
+        return shell.leftCollapsed ? null : (open?.id ?? null);
+      }),
       theme: await page.theme.getTheme()
     };
     return page;
@@ -77,13 +85,14 @@ class SharedLab {
    * Undo what a test did to the page, so the next test of the file starts as on a fresh one:
    * no dialog or notification, every document closed without a save prompt and its kernel shut
    * down (Galata's fixture deletes the kernels and sessions a test started), the launcher, the
-   * right sidebar collapsed at its first size, the first theme, no listener of the test.
+   * left sidebar showing its first panel (or collapsed), the right one collapsed, at their first
+   * sizes, the first theme, no listener of the test.
    */
   async reset(): Promise<void> {
     if (!this._lab) {
       return;
     }
-    const { page, sizes, theme } = this._lab;
+    const { page, sizes, left, theme } = this._lab;
     for (const event of TEST_EVENTS) {
       (page as unknown as Page).removeAllListeners(event);
     }
@@ -103,10 +112,15 @@ class SharedLab {
     await page.activity.closeAll();
     await page.kernel.shutdownAll();
     await page.evaluate(
-      async ({ sizes }) => {
+      async ({ sizes, left }) => {
         const app = (window as any).jupyterapp;
         await app.commands.execute('apputils:dismiss-notification');
         app.shell.collapseRight();
+        if (left) {
+          app.shell.activateById(left);
+        } else {
+          app.shell.collapseLeft();
+        }
         const visit = (w: any): any =>
           w.id === 'jp-main-split-panel'
             ? w
@@ -118,7 +132,7 @@ class SharedLab {
           dontShowBrowser: true
         });
       },
-      { sizes }
+      { sizes, left }
     );
     await expect(page.locator('.Toastify__toast')).toHaveCount(0);
     if ((await page.theme.getTheme()) !== theme) {
@@ -139,6 +153,7 @@ class SharedLab {
     key: string;
     page: IJupyterLabPageFixture;
     sizes: number[];
+    left: string | null;
     theme: string;
   } | null = null;
 }

@@ -157,8 +157,9 @@ test.describe('cell roles', () => {
 
     await page.notebook.save();
     await page.reload({ waitForIsReady: false });
-    await page.waitForFunction(() => (window as any).jupyterapp?.started);
-    // the workspace reopens the notebook; open it only if it did not
+    await page.waitForFunction(() => (window as any).jupyterapp?.restored);
+    // the workspace reopens the notebook (once the layout is restored); open it only if it did not
+    await page.evaluate(() => (window as any).jupyterapp.restored);
     if (!(await page.notebook.isOpen(SEED))) {
       await page.notebook.openByPath(`${tmpPath}/${SEED}`);
     }
