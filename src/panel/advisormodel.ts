@@ -2,7 +2,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { APIError, requestAPI } from '../request';
-import { setCellRole } from '../tagging/actions';
+import { oneUndoStep, setCellRole } from '../tagging/actions';
 import {
   IAdvice,
   IAdviceSection,
@@ -186,7 +186,7 @@ export class AdvisorModel {
       return false;
     }
     const cell = cells[edit.cellIndex];
-    shared.transact(() => {
+    oneUndoStep(shared, () => {
       if (edit.kind === 'parameter') {
         cell.model.sharedModel.setSource(edit.source);
       } else {

@@ -87,11 +87,26 @@ export function setCellsRole(
   };
   const shared = panel.model?.sharedModel;
   if (shared) {
-    shared.transact(write);
+    oneUndoStep(shared, write);
   } else {
     write();
   }
   return changed;
+}
+
+/**
+ * Make `change` one step of the notebook's undo history, on its own: the Yjs undo manager
+ * merges changes less than 500 ms apart (its `captureTimeout`), so two commands run in quick
+ * succession (W P then W M) would otherwise be undone together.
+ */
+export function oneUndoStep(
+  shared: { transact(f: () => void): void; undoManager?: unknown },
+  change: () => void
+): void {
+  const undo = shared.undoManager as { stopCapturing(): void } | undefined;
+  undo?.stopCapturing();
+  shared.transact(change);
+  undo?.stopCapturing();
 }
 
 /** The code cells a command acts on: every selected cell, or the active one. */
