@@ -232,19 +232,20 @@ def test_the_example_notebooks_are_all_exported() -> None:
     assert {"seed", *(f"tutorial:{t}" for t in TUTORIALS)} <= names
 
 
-@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
-def test_exported_workflow_matches_argo_schema(name: str, nb: Any, options: ArgoOptions) -> None:
-    doc = _doc(_spec(nb), options)
-    assert schema_errors(doc) == []
+# Every notebook of CASES in a loop per option set, not a test item each (pytest-xdist's per-item
+# cost was most of these tests' time); a failure names each notebook and what was said of it.
 
 
-@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
-def test_argo_validates_every_export(
-    name: str, nb: Any, options: ArgoOptions, tmp_path: Path
-) -> None:
-    assert argo_validate(export_argo(_spec(nb), options), tmp_path) == "OK"
+def test_exported_workflow_matches_argo_schema(options: ArgoOptions) -> None:
+    errors = {name: e for name, nb in CASES if (e := schema_errors(_doc(_spec(nb), options)))}
+    assert errors == {}
+
+
+@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
+def test_argo_validates_every_export(options: ArgoOptions, tmp_path: Path) -> None:
+    said = {name: argo_validate(export_argo(_spec(nb), options), tmp_path) for name, nb in CASES}
+    assert {name: text for name, text in said.items() if text != "OK"} == {}
 
 
 def test_argo_validate_catches_a_dangling_reference(tmp_path: Path) -> None:
