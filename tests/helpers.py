@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import atexit
 import copy
+import fcntl
 import functools
+import hashlib
 import io
 import json
 import logging
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -184,6 +187,11 @@ class ReferenceRuns(NamedTuple):
     notebook: dict[str, Any] | None
 
 
+SHARED_RUNS_ENV = "NAAVRE_TEST_SHARED_RUNS"
+"""A folder every test process of one pytest run shares (tests/conftest.py makes it in the
+controller, and pytest-xdist's workers inherit it): the reference runs are computed there once."""
+
+
 @functools.cache
 def _reference_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="naavre-reference-runs-"))
@@ -191,25 +199,45 @@ def _reference_folder() -> Path:
     return folder
 
 
-@functools.cache
-def reference_runs(path: Path) -> ReferenceRuns:
-    """The local workflow context and notebook context of the notebook file ``path``, run once per
-    test process.
-
-    The engine tests (the Argo player in three encodings, cwltool, the R exports) each compare
-    their engine's run with these two runs; running both again for every engine and encoding was
-    half of those tests' time, and the two runs read nothing but the notebook file. Callers must
-    not change the dicts they get."""
+def _run_references(path: Path, folder: Path) -> ReferenceRuns:
     from naavre_batch_ext.core.spec import build_spec
     from naavre_batch_ext.engines.runner import run_notebook, run_workflow
 
-    folder = Path(tempfile.mkdtemp(dir=_reference_folder()))
     nb = load_notebook(path)
     notebook = write_tmp(nb, folder, path.name)
     spec = build_spec(nb, path.name)
     workflow = run_workflow(spec, notebook, runs_dir=folder / "runs")
     nb_run = run_notebook(spec, nb, notebook) if workflow["status"] == "ok" else None
     return ReferenceRuns(spec, workflow, nb_run)
+
+
+@functools.cache
+def reference_runs(path: Path) -> ReferenceRuns:
+    """The local workflow context and notebook context of the notebook file ``path``, run once per
+    pytest run.
+
+    The engine tests (the Argo player in three encodings, cwltool, the R exports) each compare
+    their engine's run with these two runs; running both again for every engine and encoding was
+    half of those tests' time, and the two runs read nothing but the notebook file. With
+    pytest-xdist, the first worker to ask runs them in the shared folder, under a lock, and leaves
+    them pickled (types kept) for the other: a notebook's engine tests are spread over both
+    workers, and each ran them before. Callers must not change the dicts they get."""
+    shared = os.environ.get(SHARED_RUNS_ENV)
+    if not shared:
+        return _run_references(path, Path(tempfile.mkdtemp(dir=_reference_folder())))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    folder = Path(shared) / f"{path.stem}-{digest}"
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = folder / "runs.pickle"
+        if done.exists():
+            runs: ReferenceRuns = pickle.loads(done.read_bytes())
+            return runs
+        shutil.rmtree(folder, ignore_errors=True)  # a worker that died half-way
+        folder.mkdir()
+        runs = _run_references(path, folder)
+        done.write_bytes(pickle.dumps(runs))
+        return runs
 
 
 def pid_exists(pid: int) -> bool:
