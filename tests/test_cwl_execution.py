@@ -74,7 +74,11 @@ The other value notebooks differ from these only in their values, which cross st
 files written and read by the transport of Argo's artifacts mode, where the Argo player runs
 every one of them (tests/test_argo_execution.py). Every runner and R notebook runs here."""
 
-OWN_CWLTOOL_TESTS = {"runner/empty-list.ipynb", "runner/failing-instance.ipynb"}
+OWN_CWLTOOL_TESTS = {
+    "runner/empty-list.ipynb",
+    "runner/failing-instance.ipynb",
+    "splitting-batches-tagged.ipynb",  # the tagged seed
+}
 """Runner notebooks whose cwltool run has a test of its own below, which asserts what the case of
 every notebook would (the same result; the same failed batch) and more: not run twice."""
 
@@ -121,8 +125,13 @@ def _instances(run: dict[str, Any], task: str) -> int:
 
 
 def test_seed_gives_the_notebook_result_in_cwltool(tmp_path: Path) -> None:
-    spec, nb_run, cwl_run = run_both(tagged_seed_notebook(), tmp_path)
+    spec, nb_run, cwl_run = run_file("splitting-batches-tagged.ipynb", tmp_path)
+    assert nb_run is not None
     assert_same(spec, nb_run, cwl_run)
+    assert (
+        cwl_run["printed"]
+        == reference_runs(NOTEBOOKS / "splitting-batches-tagged.ipynb")[1]["printed"]
+    )  # what each step cell printed, as in the local workflow
     assert _instances(cwl_run, "process-batches") == 5  # param_max_batch_count's default
     assert "Processed items: [0.0, 0.023809523809523808" in cwl_run["log"]  # the merger printed
     assert cwl_run["printed"]["8"] == nb_run["printed"]["8"]  # cell 8 is the merger
