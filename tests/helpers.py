@@ -187,6 +187,41 @@ class ReferenceRuns(NamedTuple):
     notebook: dict[str, Any] | None
 
 
+LONG_RUNNING = {"runner/sleeping.ipynb"}
+"""Runner fixtures that sleep for minutes on purpose (cancellation tests): no engine runs them."""
+
+
+@functools.cache
+def _notebook_file_specs() -> tuple[tuple[Path, dict[str, Any]], ...]:
+    """Every notebook file under tests/notebooks (subfolders too) with its spec, analysed once per
+    test process: four modules pick their cases from these when pytest collects them."""
+    from naavre_batch_ext.core.spec import build_spec
+
+    return tuple(
+        (path, build_spec(load_notebook(path), path.name))
+        for path in sorted(NOTEBOOKS.rglob("*.ipynb"))
+        if ".ipynb_checkpoints" not in path.parts
+    )
+
+
+def tagged_notebook_files(
+    python_only: bool = False, runnable: bool = False
+) -> list[tuple[Path, dict[str, Any]]]:
+    """The tagged notebook files whose analysis has no error, with their specs (not to be
+    changed): ``python_only`` leaves out R notebooks (their exports are tested in
+    test_r_exports.py), ``runnable`` the ones that sleep on purpose (:data:`LONG_RUNNING`)."""
+    from naavre_batch_ext.steps import r_scripts
+
+    return [
+        (path, spec)
+        for path, spec in _notebook_file_specs()
+        if spec["steps"]
+        and not spec["summary"]["errors"]
+        and not (python_only and r_scripts.is_r(spec))
+        and not (runnable and path.relative_to(NOTEBOOKS).as_posix() in LONG_RUNNING)
+    ]
+
+
 SHARED_RUNS_ENV = "NAAVRE_TEST_SHARED_RUNS"
 """A folder every test process of one pytest run shares (tests/conftest.py makes it in the
 controller, and pytest-xdist's workers inherit it): the reference runs are computed there once."""

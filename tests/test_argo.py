@@ -29,6 +29,7 @@ from helpers import (
     code_notebook,
     section_tags,
     sections_notebook,
+    tagged_notebook_files,
     tagged_seed_notebook,
     tagged_tutorial,
 )
@@ -42,7 +43,6 @@ from naavre_batch_ext.exporters.argo import (
     export_argo,
     export_warnings,
 )
-from naavre_batch_ext.steps.r_scripts import is_r
 from naavre_batch_ext.steps.scripts import (
     PlanError,
     plan_tasks,
@@ -135,17 +135,10 @@ def schema_errors(document: Any, strict: bool = False) -> list[str]:
 def _file_notebooks() -> list[tuple[str, Any]]:
     """Every notebook file under tests/notebooks that is tagged and clean (other helpers add some,
     in subfolders too)."""
-    found = []
-    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
-        nb = load_notebook(path)
-        spec = build_spec(nb, path.name)
-        if is_r(spec):  # R exports: tests/test_r_exports.py (another runtime, loader, command)
-            continue
-        if spec["steps"] and not spec["summary"]["errors"]:
-            found.append((f"file:{path.relative_to(NOTEBOOKS).as_posix()}", nb))
-    return found
+    return [
+        (f"file:{path.relative_to(NOTEBOOKS).as_posix()}", load_notebook(path))
+        for path, _ in tagged_notebook_files(python_only=True)
+    ]
 
 
 def exported_notebooks() -> list[tuple[str, Any]]:

@@ -25,6 +25,7 @@ from helpers import (
     TUTORIALS,
     code_notebook,
     reference_runs,
+    tagged_notebook_files,
     tagged_seed_notebook,
     tagged_tutorial,
     write_tmp,
@@ -40,28 +41,13 @@ from naavre_batch_ext.exporters.argo import third_party_imports
 
 pytest.importorskip("cwltool")
 
-LONG_RUNNING = {"runner/sleeping.ipynb"}
-"""Runner fixtures that sleep for minutes on purpose (cancellation tests): not run here."""
-
 
 def _runs_here(spec: dict[str, Any]) -> bool:
     """True when every third-party module the steps import is installed here."""
     return all(importlib.util.find_spec(name) is not None for name in third_party_imports(spec))
 
 
-def _file_cases() -> list[Path]:
-    found = []
-    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
-        name = path.relative_to(NOTEBOOKS).as_posix()
-        if ".ipynb_checkpoints" in path.parts or name in LONG_RUNNING:
-            continue
-        spec = build_spec(load_notebook(path), path.name)
-        if spec["steps"] and not spec["summary"]["errors"] and _runs_here(spec):
-            found.append(path)
-    return found
-
-
-FILE_CASES = _file_cases()
+FILE_CASES = [path for path, spec in tagged_notebook_files(runnable=True) if _runs_here(spec)]
 
 VALUE_NOTEBOOKS_IN_CWLTOOL = {
     "dataframe-rows.ipynb",
