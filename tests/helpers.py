@@ -256,7 +256,8 @@ def reference_runs(path: Path) -> ReferenceRuns:
     half of those tests' time, and the two runs read nothing but the notebook file. With
     pytest-xdist, the first worker to ask runs them in the shared folder, under a lock, and leaves
     them pickled (types kept) for the other: a notebook's engine tests are spread over both
-    workers, and each ran them before. Callers must not change the dicts they get."""
+    workers, and each ran them before. Runs holding values pickle cannot write (of classes the
+    notebook defines, very deep lists) are run by each process. Callers must not change the dicts they get."""
     shared = os.environ.get(SHARED_RUNS_ENV)
     if not shared:
         return _run_references(path, Path(tempfile.mkdtemp(dir=_reference_folder())))
@@ -264,14 +265,21 @@ def reference_runs(path: Path) -> ReferenceRuns:
     folder = Path(shared) / f"{path.stem}-{digest}"
     with open(folder.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        done = folder / "runs.pickle"
+        done, own = folder / "runs.pickle", folder / "runs-not-picklable"
         if done.exists():
             runs: ReferenceRuns = pickle.loads(done.read_bytes())
             return runs
+        if own.exists():  # each process runs its own
+            return _run_references(path, Path(tempfile.mkdtemp(dir=_reference_folder())))
         shutil.rmtree(folder, ignore_errors=True)  # a worker that died half-way
         folder.mkdir()
         runs = _run_references(path, folder)
-        done.write_bytes(pickle.dumps(runs))
+        try:
+            done.write_bytes(pickle.dumps(runs))
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            # values of classes the notebook defines (stand-ins, not importable by name), lists
+            # nested deeper than pickle's recursion
+            own.touch()
         return runs
 
 
