@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argo_fake import FakeArgo, FakeThread
-from helpers import BROKEN_ITEM_VARIABLE, SEED, tagged_seed_notebook, write_tmp
+from helpers import (
+    BROKEN_ITEM_VARIABLE,
+    SEED,
+    SHARED_RUNS_ENV,
+    tagged_seed_notebook,
+    write_tmp,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controller (before pytest-xdist starts its workers, which inherit the environment):
+    the folder where helpers.reference_runs leaves each notebook's runs for every process."""
+    if not hasattr(config, "workerinput") and SHARED_RUNS_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="naavre-shared-runs-")
+        os.environ[SHARED_RUNS_ENV] = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+        config.add_cleanup(lambda: os.environ.pop(SHARED_RUNS_ENV, None))
 
 
 @pytest.fixture

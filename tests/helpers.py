@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import atexit
 import copy
+import fcntl
 import functools
+import hashlib
 import io
 import json
 import logging
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -184,6 +187,46 @@ class ReferenceRuns(NamedTuple):
     notebook: dict[str, Any] | None
 
 
+LONG_RUNNING = {"runner/sleeping.ipynb"}
+"""Runner fixtures that sleep for minutes on purpose (cancellation tests): no engine runs them."""
+
+
+@functools.cache
+def _notebook_file_specs() -> tuple[tuple[Path, dict[str, Any]], ...]:
+    """Every notebook file under tests/notebooks (subfolders too) with its spec, analysed once per
+    test process: four modules pick their cases from these when pytest collects them."""
+    from naavre_batch_ext.core.spec import build_spec
+
+    return tuple(
+        (path, build_spec(load_notebook(path), path.name))
+        for path in sorted(NOTEBOOKS.rglob("*.ipynb"))
+        if ".ipynb_checkpoints" not in path.parts
+    )
+
+
+def tagged_notebook_files(
+    python_only: bool = False, runnable: bool = False
+) -> list[tuple[Path, dict[str, Any]]]:
+    """The tagged notebook files whose analysis has no error, with their specs (not to be
+    changed): ``python_only`` leaves out R notebooks (their exports are tested in
+    test_r_exports.py), ``runnable`` the ones that sleep on purpose (:data:`LONG_RUNNING`)."""
+    from naavre_batch_ext.steps import r_scripts
+
+    return [
+        (path, spec)
+        for path, spec in _notebook_file_specs()
+        if spec["steps"]
+        and not spec["summary"]["errors"]
+        and not (python_only and r_scripts.is_r(spec))
+        and not (runnable and path.relative_to(NOTEBOOKS).as_posix() in LONG_RUNNING)
+    ]
+
+
+SHARED_RUNS_ENV = "NAAVRE_TEST_SHARED_RUNS"
+"""A folder every test process of one pytest run shares (tests/conftest.py makes it in the
+controller, and pytest-xdist's workers inherit it): the reference runs are computed there once."""
+
+
 @functools.cache
 def _reference_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="naavre-reference-runs-"))
@@ -191,25 +234,53 @@ def _reference_folder() -> Path:
     return folder
 
 
-@functools.cache
-def reference_runs(path: Path) -> ReferenceRuns:
-    """The local workflow context and notebook context of the notebook file ``path``, run once per
-    test process.
-
-    The engine tests (the Argo player in three encodings, cwltool, the R exports) each compare
-    their engine's run with these two runs; running both again for every engine and encoding was
-    half of those tests' time, and the two runs read nothing but the notebook file. Callers must
-    not change the dicts they get."""
+def _run_references(path: Path, folder: Path) -> ReferenceRuns:
     from naavre_batch_ext.core.spec import build_spec
     from naavre_batch_ext.engines.runner import run_notebook, run_workflow
 
-    folder = Path(tempfile.mkdtemp(dir=_reference_folder()))
     nb = load_notebook(path)
     notebook = write_tmp(nb, folder, path.name)
     spec = build_spec(nb, path.name)
     workflow = run_workflow(spec, notebook, runs_dir=folder / "runs")
     nb_run = run_notebook(spec, nb, notebook) if workflow["status"] == "ok" else None
     return ReferenceRuns(spec, workflow, nb_run)
+
+
+@functools.cache
+def reference_runs(path: Path) -> ReferenceRuns:
+    """The local workflow context and notebook context of the notebook file ``path``, run once per
+    pytest run.
+
+    The engine tests (the Argo player in three encodings, cwltool, the R exports) each compare
+    their engine's run with these two runs; running both again for every engine and encoding was
+    half of those tests' time, and the two runs read nothing but the notebook file. With
+    pytest-xdist, the first worker to ask runs them in the shared folder, under a lock, and leaves
+    them pickled (types kept) for the other: a notebook's engine tests are spread over both
+    workers, and each ran them before. Runs holding values pickle cannot write (of classes the
+    notebook defines, very deep lists) are run by each process. Callers must not change the dicts they get."""
+    shared = os.environ.get(SHARED_RUNS_ENV)
+    if not shared:
+        return _run_references(path, Path(tempfile.mkdtemp(dir=_reference_folder())))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    folder = Path(shared) / f"{path.stem}-{digest}"
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done, own = folder / "runs.pickle", folder / "runs-not-picklable"
+        if done.exists():
+            runs: ReferenceRuns = pickle.loads(done.read_bytes())
+            return runs
+        if own.exists():  # each process runs its own
+            return _run_references(path, Path(tempfile.mkdtemp(dir=_reference_folder())))
+        shutil.rmtree(folder, ignore_errors=True)  # a worker that died half-way
+        folder.mkdir()
+        runs = _run_references(path, folder)
+        try:
+            done.write_bytes(pickle.dumps(runs))
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            # values of classes the notebook defines (stand-ins, not importable by name), lists
+            # nested deeper than pickle's recursion
+            own.touch()
+        return runs
 
 
 def pid_exists(pid: int) -> bool:

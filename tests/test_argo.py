@@ -29,6 +29,7 @@ from helpers import (
     code_notebook,
     section_tags,
     sections_notebook,
+    tagged_notebook_files,
     tagged_seed_notebook,
     tagged_tutorial,
 )
@@ -42,7 +43,6 @@ from naavre_batch_ext.exporters.argo import (
     export_argo,
     export_warnings,
 )
-from naavre_batch_ext.steps.r_scripts import is_r
 from naavre_batch_ext.steps.scripts import (
     PlanError,
     plan_tasks,
@@ -135,17 +135,10 @@ def schema_errors(document: Any, strict: bool = False) -> list[str]:
 def _file_notebooks() -> list[tuple[str, Any]]:
     """Every notebook file under tests/notebooks that is tagged and clean (other helpers add some,
     in subfolders too)."""
-    found = []
-    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
-        nb = load_notebook(path)
-        spec = build_spec(nb, path.name)
-        if is_r(spec):  # R exports: tests/test_r_exports.py (another runtime, loader, command)
-            continue
-        if spec["steps"] and not spec["summary"]["errors"]:
-            found.append((f"file:{path.relative_to(NOTEBOOKS).as_posix()}", nb))
-    return found
+    return [
+        (f"file:{path.relative_to(NOTEBOOKS).as_posix()}", load_notebook(path))
+        for path, _ in tagged_notebook_files(python_only=True)
+    ]
 
 
 def exported_notebooks() -> list[tuple[str, Any]]:
@@ -232,19 +225,20 @@ def test_the_example_notebooks_are_all_exported() -> None:
     assert {"seed", *(f"tutorial:{t}" for t in TUTORIALS)} <= names
 
 
-@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
-def test_exported_workflow_matches_argo_schema(name: str, nb: Any, options: ArgoOptions) -> None:
-    doc = _doc(_spec(nb), options)
-    assert schema_errors(doc) == []
+# Every notebook of CASES in a loop per option set, not a test item each (pytest-xdist's per-item
+# cost was most of these tests' time); a failure names each notebook and what was said of it.
 
 
-@pytest.mark.parametrize("name,nb", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
-def test_argo_validates_every_export(
-    name: str, nb: Any, options: ArgoOptions, tmp_path: Path
-) -> None:
-    assert argo_validate(export_argo(_spec(nb), options), tmp_path) == "OK"
+def test_exported_workflow_matches_argo_schema(options: ArgoOptions) -> None:
+    errors = {name: e for name, nb in CASES if (e := schema_errors(_doc(_spec(nb), options)))}
+    assert errors == {}
+
+
+@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
+def test_argo_validates_every_export(options: ArgoOptions, tmp_path: Path) -> None:
+    said = {name: argo_validate(export_argo(_spec(nb), options), tmp_path) for name, nb in CASES}
+    assert {name: text for name, text in said.items() if text != "OK"} == {}
 
 
 def test_argo_validate_catches_a_dangling_reference(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from helpers import (
     code_notebook,
     reference_runs,
     section_tags,
+    tagged_notebook_files,
     tagged_seed_notebook,
     tagged_tutorial,
     write_tmp,
@@ -880,29 +881,7 @@ def test_player_substitutes_inside_script_sources(tmp_path: Path) -> None:
 
 # -- every tagged notebook file of the test suite -------------------------------------------------
 
-LONG_RUNNING = {"runner/sleeping.ipynb"}
-"""Runner fixtures that sleep for minutes on purpose (cancellation tests): not played here."""
-
-
-def _file_cases() -> list[Path]:
-    from helpers import NOTEBOOKS
-
-    from naavre_batch_ext.core.notebook import load_notebook
-
-    found = []
-    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
-        name = path.relative_to(NOTEBOOKS).as_posix()
-        if ".ipynb_checkpoints" in path.parts or name in LONG_RUNNING:
-            continue
-        spec = build_spec(load_notebook(path), path.name)
-        if r_scripts.is_r(spec):  # played in tests/test_r_exports.py
-            continue
-        if spec["steps"] and not spec["summary"]["errors"]:
-            found.append(path)
-    return found
-
-
-FILE_CASES = _file_cases()
+FILE_CASES = [path for path, _ in tagged_notebook_files(python_only=True, runnable=True)]
 
 
 def batch_index(pod: Pod) -> int | None:

@@ -23,6 +23,7 @@ from helpers import (
     cwltool_exit,
     section_tags,
     sections_notebook,
+    tagged_notebook_files,
     tagged_seed_notebook,
     tagged_tutorial,
     write_tmp,
@@ -34,7 +35,6 @@ from naavre_batch_ext.core.spec import build_spec
 from naavre_batch_ext.exporters import cwl
 from naavre_batch_ext.exporters.argo import ArgoOptions, NothingToExportError, load_yaml
 from naavre_batch_ext.exporters.export import export_files, job_path, write_exports
-from naavre_batch_ext.steps.r_scripts import is_r
 from naavre_batch_ext.steps.scripts import plan_tasks, task_script
 
 pytest.importorskip("cwltool.main")
@@ -42,17 +42,10 @@ pytest.importorskip("cwltool.main")
 
 def _file_notebooks() -> list[tuple[str, Any]]:
     """Every tagged, clean notebook file under tests/notebooks (subfolders too)."""
-    found = []
-    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
-        nb = load_notebook(path)
-        spec = build_spec(nb, path.name)
-        if is_r(spec):  # R exports: tests/test_r_exports.py (Rscript, another script name)
-            continue
-        if spec["steps"] and not spec["summary"]["errors"]:
-            found.append((f"file:{path.relative_to(NOTEBOOKS).as_posix()}", nb))
-    return found
+    return [
+        (f"file:{path.relative_to(NOTEBOOKS).as_posix()}", load_notebook(path))
+        for path, _ in tagged_notebook_files(python_only=True)
+    ]
 
 
 CASES = [

@@ -25,6 +25,7 @@ from helpers import (
     TUTORIALS,
     code_notebook,
     reference_runs,
+    tagged_notebook_files,
     tagged_seed_notebook,
     tagged_tutorial,
     write_tmp,
@@ -40,28 +41,13 @@ from naavre_batch_ext.exporters.argo import third_party_imports
 
 pytest.importorskip("cwltool")
 
-LONG_RUNNING = {"runner/sleeping.ipynb"}
-"""Runner fixtures that sleep for minutes on purpose (cancellation tests): not run here."""
-
 
 def _runs_here(spec: dict[str, Any]) -> bool:
     """True when every third-party module the steps import is installed here."""
     return all(importlib.util.find_spec(name) is not None for name in third_party_imports(spec))
 
 
-def _file_cases() -> list[Path]:
-    found = []
-    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
-        name = path.relative_to(NOTEBOOKS).as_posix()
-        if ".ipynb_checkpoints" in path.parts or name in LONG_RUNNING:
-            continue
-        spec = build_spec(load_notebook(path), path.name)
-        if spec["steps"] and not spec["summary"]["errors"] and _runs_here(spec):
-            found.append(path)
-    return found
-
-
-FILE_CASES = _file_cases()
+FILE_CASES = [path for path, spec in tagged_notebook_files(runnable=True) if _runs_here(spec)]
 
 VALUE_NOTEBOOKS_IN_CWLTOOL = {
     "dataframe-rows.ipynb",
@@ -74,7 +60,11 @@ The other value notebooks differ from these only in their values, which cross st
 files written and read by the transport of Argo's artifacts mode, where the Argo player runs
 every one of them (tests/test_argo_execution.py). Every runner and R notebook runs here."""
 
-OWN_CWLTOOL_TESTS = {"runner/empty-list.ipynb", "runner/failing-instance.ipynb"}
+OWN_CWLTOOL_TESTS = {
+    "runner/empty-list.ipynb",
+    "runner/failing-instance.ipynb",
+    "splitting-batches-tagged.ipynb",  # the tagged seed
+}
 """Runner notebooks whose cwltool run has a test of its own below, which asserts what the case of
 every notebook would (the same result; the same failed batch) and more: not run twice."""
 
@@ -121,8 +111,13 @@ def _instances(run: dict[str, Any], task: str) -> int:
 
 
 def test_seed_gives_the_notebook_result_in_cwltool(tmp_path: Path) -> None:
-    spec, nb_run, cwl_run = run_both(tagged_seed_notebook(), tmp_path)
+    spec, nb_run, cwl_run = run_file("splitting-batches-tagged.ipynb", tmp_path)
+    assert nb_run is not None
     assert_same(spec, nb_run, cwl_run)
+    assert (
+        cwl_run["printed"]
+        == reference_runs(NOTEBOOKS / "splitting-batches-tagged.ipynb")[1]["printed"]
+    )  # what each step cell printed, as in the local workflow
     assert _instances(cwl_run, "process-batches") == 5  # param_max_batch_count's default
     assert "Processed items: [0.0, 0.023809523809523808" in cwl_run["log"]  # the merger printed
     assert cwl_run["printed"]["8"] == nb_run["printed"]["8"]  # cell 8 is the merger

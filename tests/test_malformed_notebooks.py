@@ -183,31 +183,54 @@ def test_the_mutations_cover_every_field_of_the_seed() -> None:
         assert field in fields
 
 
-@pytest.mark.parametrize("case", MUTATIONS, ids=case_id)
-def test_check_answers_every_malformed_notebook_without_a_traceback(
-    case: tuple[str, Path_, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    kind, path, value = case
-    notebook = tmp_path / "malformed.ipynb"
-    notebook.write_text(mutate(kind, path, value), encoding="utf-8")
-    code = main(["check", str(notebook)])  # an exception here is the traceback a user would see
-    err = capsys.readouterr().err
-    assert code in (0, 1, 2)
-    assert "Traceback" not in err
-    if code == 2:
-        assert err.startswith(f"naavre-batch: error: {notebook}: ")
-        for word in expected_words(path):
-            assert word in err, (word, err)
-    if kind == "nest":  # nesting is refused wherever it is
-        assert code == 2 and "nested more than" in err
-
-
 @pytest.fixture(scope="module")
 def cases_by_kind() -> dict[str, list[tuple[str, Path_, Any]]]:
     grouped: dict[str, list[tuple[str, Path_, Any]]] = {}
     for case in MUTATIONS:
         grouped.setdefault(case[0], []).append(case)
     return grouped
+
+
+def check_problem(
+    case: tuple[str, Path_, Any], folder: Path, capsys: pytest.CaptureFixture[str]
+) -> str | None:
+    """What is wrong with ``naavre-batch check``'s answer to one malformed notebook (None: nothing)."""
+    kind, path, value = case
+    notebook = folder / "malformed.ipynb"
+    notebook.write_text(mutate(kind, path, value), encoding="utf-8")
+    try:
+        code = main(["check", str(notebook)])
+    except Exception as error:  # the traceback a user would see
+        return f"raised {error!r}"
+    err = capsys.readouterr().err
+    if code not in (0, 1, 2) or "Traceback" in err:
+        return f"exit {code}: {err}"
+    if code == 2:
+        if not err.startswith(f"naavre-batch: error: {notebook}: "):
+            return f"unlocated: {err}"
+        missing = [word for word in expected_words(path) if word not in err]
+        if missing:
+            return f"{err} does not name {missing}"
+    if kind == "nest" and not (code == 2 and "nested more than" in err):
+        return f"nesting not refused (exit {code}): {err}"  # refused wherever it is
+    return None
+
+
+@pytest.mark.parametrize("kind", ["type", "delete", "nest"])
+def test_check_answers_every_malformed_notebook_without_a_traceback(
+    kind: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    cases_by_kind: dict[str, list[Any]],
+) -> None:
+    """Every mutation of the kind, in a loop (not one test item each: pytest-xdist's per-item
+    cost was most of their time); a failure names each case and what is wrong with its answer."""
+    problems = {
+        case_id(case): problem
+        for case in cases_by_kind[kind]
+        if (problem := check_problem(case, tmp_path, capsys))
+    }
+    assert problems == {}
 
 
 @pytest.mark.parametrize("kind", ["type", "delete", "nest"])

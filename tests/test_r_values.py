@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import reference_runs
 from r_helpers import R_NOTEBOOKS, needs_r, run_r
 
 from naavre_batch_ext.engines import compare, r_values, runner
@@ -121,26 +122,25 @@ def run_both(tmp_path: Path, source: Path, **parameters: Any) -> dict[str, Any]:
     return runner.run(path, "both", parameters, runs_dir=tmp_path / "runs")
 
 
-@pytest.mark.parametrize(
-    "notebook",
-    [
-        EXAMPLES / "splitting-batches-r-tagged.ipynb",
-        R_NOTEBOOKS / "frame.ipynb",
-        R_NOTEBOOKS / "doubles.ipynb",
-        R_NOTEBOOKS / "nested.ipynb",
-        R_NOTEBOOKS / "posixct.ipynb",
-        R_NOTEBOOKS / "empty.ipynb",
-    ],
-    ids=lambda p: p.stem,
-)
-def test_every_value_shape_gives_the_same_result_in_both_contexts(
-    tmp_path: Path, notebook: Path
-) -> None:
-    result = run_both(tmp_path, notebook)
+def test_the_r_seed_gives_the_same_result_through_run_both(tmp_path: Path) -> None:
+    """``run(..., "both")``, what ``naavre-batch run`` and the panel's Compare both call."""
+    result = run_both(tmp_path, EXAMPLES / "splitting-batches-r-tagged.ipynb")
     assert result["comparison"]["verdict"].startswith("same result"), result["comparison"]
     assert result["comparison"]["printed_compared"] >= 1
-    merger = max(int(i) for i in result["workflow_run"]["printed"])
-    assert result["workflow_run"]["printed"][str(merger)].strip()
+    assert "Processed items" in result["workflow_run"]["printed"]["8"]  # the merger's cell
+
+
+@pytest.mark.parametrize("shape", ["frame", "doubles", "nested", "posixct", "empty"])
+def test_every_value_shape_gives_the_same_result_in_both_contexts(shape: str) -> None:
+    """Both contexts of each R value shape, from the runs the engine tests share
+    (helpers.reference_runs); the comparison is the one ``run(..., "both")`` makes."""
+    spec, workflow, notebook = reference_runs(R_NOTEBOOKS / f"{shape}.ipynb")
+    assert notebook is not None, workflow["errors"]
+    comparison = compare.compare_traces(spec, notebook, workflow)
+    assert comparison["verdict"].startswith("same result"), comparison
+    assert comparison["printed_compared"] >= 1
+    merger = max(int(i) for i in workflow["printed"])
+    assert workflow["printed"][str(merger)].strip()
 
 
 def test_parameters_arrive_with_their_r_type(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import inspect
 import itertools
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,46 +31,59 @@ def _items(n: int) -> list[str]:
     return [f"item-{i}" for i in range(n)]
 
 
-@pytest.mark.parametrize(("n", "m"), CASES)
-def test_split_batches_satisfies_every_property(n: int, m: int) -> None:
+def _split_violations(n: int, m: int) -> list[str]:
+    """The properties of the split rule that ``split_batches(n items, m)`` breaks (none: [])."""
     items = _items(n)
     batches = split_batches(items, m)
-    # Batch count: min(n, m), and one empty batch for an empty list.
     if n == 0:
-        assert batches == [[]]
-        return
-    assert len(batches) == min(n, m)
+        return [] if batches == [[]] else ["an empty list gives one empty batch"]
     sizes = [len(b) for b in batches]
-    # No empty batch when there are items.
-    assert min(sizes) >= 1
-    # Sizes differ by at most one.
-    assert max(sizes) - min(sizes) <= 1
-    # Longer ones first: sizes never increase.
-    assert all(a >= b for a, b in itertools.pairwise(sizes))
-    # Contiguous and order kept: concatenation gives the list back.
     flat = [x for b in batches for x in b]
-    assert flat == items
-    # Each batch is a contiguous run of the original indices.
-    for b in batches:
-        idx = [items.index(x) for x in b]
-        assert idx == list(range(idx[0], idx[0] + len(idx)))
+    starts = [items.index(b[0]) for b in batches if b]
+    checks = {
+        "min(n, m) batches": len(batches) == min(n, m),
+        "no empty batch when there are items": min(sizes) >= 1,
+        "sizes differ by at most one": max(sizes) - min(sizes) <= 1,
+        "longer batches first": all(a >= b for a, b in itertools.pairwise(sizes)),
+        "order kept: the batches concatenate to the list": flat == items,
+        "each batch a contiguous run of the list": all(
+            b == items[s : s + len(b)] for s, b in zip(starts, batches, strict=False)
+        ),
+    }
+    return [name for name, holds in checks.items() if not holds]
 
 
-@pytest.mark.parametrize(("n", "m"), CASES)
-def test_merge_batches_inverts_split(n: int, m: int) -> None:
-    items = _items(n)
-    assert merge_batches(split_batches(items, m)) == items
+def _failing_cases(holds: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+    """The ``(n, m)`` of CASES for which ``holds`` is false: a failure names each one."""
+    return [(n, m) for n, m in CASES if not holds(n, m)]
 
 
-@pytest.mark.parametrize(("n", "m"), CASES)
-def test_batch_instances_counts_the_batches(n: int, m: int) -> None:
-    assert batch_instances(n, m) == len(split_batches(_items(n), m))
+# One test per property, each over all of CASES (a loop, not 732 test items: pytest-xdist's
+# per-item cost was 40 s of CI for the four of them; a failure still names every failing case).
 
 
-@pytest.mark.parametrize(("n", "m"), CASES)
-def test_batch_ranges_cover_the_items_once(n: int, m: int) -> None:
-    covered = [i for a, b in batch_ranges(n, m) for i in range(a, b)]
-    assert covered == list(range(n))
+def test_split_batches_satisfies_every_property() -> None:
+    violations = {(n, m): v for n, m in CASES if (v := _split_violations(n, m))}
+    assert violations == {}
+
+
+def test_merge_batches_inverts_split() -> None:
+    assert (
+        _failing_cases(lambda n, m: merge_batches(split_batches(_items(n), m)) == _items(n)) == []
+    )
+
+
+def test_batch_instances_counts_the_batches() -> None:
+    assert (
+        _failing_cases(lambda n, m: batch_instances(n, m) == len(split_batches(_items(n), m))) == []
+    )
+
+
+def test_batch_ranges_cover_the_items_once() -> None:
+    def covers(n: int, m: int) -> bool:
+        return [i for a, b in batch_ranges(n, m) for i in range(a, b)] == list(range(n))
+
+    assert _failing_cases(covers) == []
 
 
 def test_split_is_unique_for_its_properties_on_a_known_case() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import NOTEBOOKS
+from helpers import NOTEBOOKS, reference_runs
 
 pytest.importorskip(
     "naavre_batch_ext.steps.transport",
@@ -45,11 +45,20 @@ _RESULTS: dict[str, dict[str, Any]] = {}
 
 
 def _result(name: str, runs: Path) -> dict[str, Any]:
-    """The ``both`` run of a values notebook, run once per module."""
+    """The ``both`` run of a values notebook, once per module. When its workflow context
+    succeeds, both contexts are the runs the engine tests share (helpers.reference_runs), ended
+    as ``run(..., "both")`` ends them (``runner.conclude``); otherwise ``run`` runs both."""
     if name in LIBRARIES:
         pytest.importorskip(LIBRARIES[name])
     if name not in _RESULTS:
-        _RESULTS[name] = runner.run(VALUES / f"{name}.ipynb", "both", {}, runs_dir=runs)
+        path = VALUES / f"{name}.ipynb"
+        spec, workflow, notebook = reference_runs(path)
+        if notebook is None:
+            _RESULTS[name] = runner.run(path, "both", {}, runs_dir=runs)
+        else:
+            both = {"notebook": str(path), "context": "both"}
+            both |= {"notebook_run": notebook, "workflow_run": workflow}
+            _RESULTS[name] = runner.conclude(spec, both, runner.CancelHandle(), compare_runs=True)
     return _RESULTS[name]
 
 
