@@ -392,6 +392,17 @@ test.describe('cell roles', () => {
   }, testInfo) => {
     await tagSeed(page);
     await expectSeedBadges(page);
+    // The badges are complete once the server's spec named the steps: the cell toolbar decides
+    // whether it fits beside the cell's content when it appears, so the layout must be final.
+    for (const [index, step] of [
+      [SPLITTER, 'gen-batches'],
+      [PROCESSOR, 'process-batches'],
+      [MERGER, 'retrieve-batches']
+    ] as const) {
+      await expect(
+        cell(page, index).locator('.jp-NaavreBatch-badge-step')
+      ).toHaveText(step);
+    }
     await cell(page, SPLITTER).locator('.jp-InputPrompt').click();
     await expect(
       cell(page, SPLITTER).locator('.jp-NaavreBatch-roleSelect')
