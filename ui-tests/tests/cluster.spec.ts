@@ -52,6 +52,17 @@ test.describe('Run on cluster', () => {
         answers.push(response.text().catch(() => ''));
       }
     });
+    // When the panel fetched the status of the run it follows (GET cluster-runs/<name>).
+    const fetched: number[] = [];
+    page.on('request', request => {
+      const { pathname } = new URL(request.url());
+      if (
+        request.method() === 'GET' &&
+        /\/naavre-batch-ext\/cluster-runs\/[^/]+$/.test(pathname)
+      ) {
+        fetched.push(Date.now());
+      }
+    });
     const panel = await openSeed(page, tmpPath);
     await panel.locator('[data-action="run-on-cluster"]').click();
     const run = panel.locator('.jp-NaavreBatch-clusterRun');
@@ -124,6 +135,14 @@ test.describe('Run on cluster', () => {
     await expect(
       page.locator('.jp-NaavreBatch-badge-state[data-state="succeeded"]')
     ).toHaveCount(3);
+    // The run was fetched every clusterPollInterval (500 ms in playwright.config.js), not at
+    // the default 2 s: the setting reaches the panel.
+    const gaps = fetched
+      .slice(1)
+      .map((time, i) => time - fetched[i])
+      .sort((a, b) => a - b);
+    expect(gaps.length).toBeGreaterThan(4);
+    expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(1500);
     // The token stays on the server: no answer the browser got contains it.
     const texts = await Promise.all(answers);
     expect(texts.length).toBeGreaterThan(5);
