@@ -6,7 +6,6 @@ Each notebook runs once per module (``--context both``); the tests read the shar
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ pytest.importorskip(
     reason="needs the value transport (naavre_batch_ext/steps/transport.py, RUNTIME-V2)",
 )
 
+from naavre_batch_ext.core.notebook import load_notebook  # noqa: E402
 from naavre_batch_ext.engines import runner  # noqa: E402
 
 VALUES = NOTEBOOKS / "values"
@@ -36,29 +36,24 @@ SAME = (
 LIBRARIES = {"dataframe-rows": "pandas", "array-rows": "numpy"}
 
 
-@pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("runs")
-
-
 _RESULTS: dict[str, dict[str, Any]] = {}
 
 
-def _result(name: str, runs: Path) -> dict[str, Any]:
-    """The ``both`` run of a values notebook, once per module. When its workflow context
-    succeeds, both contexts are the runs the engine tests share (helpers.reference_runs), ended
-    as ``run(..., "both")`` ends them (``runner.conclude``); otherwise ``run`` runs both."""
+def _result(name: str) -> dict[str, Any]:
+    """The ``both`` run of a values notebook, once per module: both contexts from the runs the
+    engine tests share (helpers.reference_runs; they skip the notebook context when the workflow
+    context failed, so it is run here then), ended as ``run(..., "both")`` ends them
+    (``runner.conclude``)."""
     if name in LIBRARIES:
         pytest.importorskip(LIBRARIES[name])
     if name not in _RESULTS:
         path = VALUES / f"{name}.ipynb"
         spec, workflow, notebook = reference_runs(path)
         if notebook is None:
-            _RESULTS[name] = runner.run(path, "both", {}, runs_dir=runs)
-        else:
-            both = {"notebook": str(path), "context": "both"}
-            both |= {"notebook_run": notebook, "workflow_run": workflow}
-            _RESULTS[name] = runner.conclude(spec, both, runner.CancelHandle(), compare_runs=True)
+            notebook = runner.run_notebook(spec, load_notebook(path), path)
+        both = {"notebook": str(path), "context": "both"}
+        both |= {"notebook_run": notebook, "workflow_run": workflow}
+        _RESULTS[name] = runner.conclude(spec, both, runner.CancelHandle(), compare_runs=True)
     return _RESULTS[name]
 
 
@@ -69,8 +64,8 @@ def _merger_printed(result: dict[str, Any], context: str) -> str:
 
 
 @pytest.mark.parametrize("name", SAME)
-def test_values_notebook_gives_the_same_result(name: str, runs_dir: Path) -> None:
-    result = _result(name, runs_dir)
+def test_values_notebook_gives_the_same_result(name: str) -> None:
+    result = _result(name)
     assert result["status"] == "ok", result.get("comparison") or result.get("errors")
     comparison = result["comparison"]
     assert comparison["same"] is True
@@ -79,67 +74,61 @@ def test_values_notebook_gives_the_same_result(name: str, runs_dir: Path) -> Non
 
 
 @pytest.mark.parametrize("name", SAME)
-def test_merger_prints_the_same_text_in_both_contexts(name: str, runs_dir: Path) -> None:
-    result = _result(name, runs_dir)
+def test_merger_prints_the_same_text_in_both_contexts(name: str) -> None:
+    result = _result(name)
     assert _merger_printed(result, "workflow") == _merger_printed(result, "notebook")
     assert _merger_printed(result, "workflow").strip()
 
 
-def test_dataframe_split_by_rows_comes_back_with_index_dtypes_and_new_column(
-    runs_dir: Path,
-) -> None:
-    text = _merger_printed(_result("dataframe-rows", runs_dir), "workflow")
+def test_dataframe_split_by_rows_comes_back_with_index_dtypes_and_new_column() -> None:
+    text = _merger_printed(_result("dataframe-rows"), "workflow")
     assert "2024-05-12" in text  # the last row's index label, not a renumbered 11
     assert "height_m" in text
     assert "species" in text and "category" in text
 
 
-def test_dataframe_trace_shows_a_summary_not_json(runs_dir: Path) -> None:
-    traced = _result("dataframe-rows", runs_dir)["workflow_run"]["trace"]["heights-in-metres"]
+def test_dataframe_trace_shows_a_summary_not_json() -> None:
+    traced = _result("dataframe-rows")["workflow_run"]["trace"]["heights-in-metres"]
     summary = traced["measured"]["naavre-preview"]
     assert summary["type"] == "pandas.DataFrame"
     assert summary["summary"].startswith("DataFrame, 12 rows x 4 columns")
 
 
-def test_array_split_on_its_first_axis_merges_back_with_its_shape(runs_dir: Path) -> None:
-    result = _result("array-rows", runs_dir)
+def test_array_split_on_its_first_axis_merges_back_with_its_shape() -> None:
+    result = _result("array-rows")
     assert "(10, 3) float64" in _merger_printed(result, "workflow")
     traced = result["workflow_run"]["trace"]["per-row"]
     assert traced["norms"]["naavre-preview"]["summary"] == "float64 array, shape (10,)"
     assert traced["scaled"]["naavre-preview"]["summary"] == "float64 array, shape (10, 3)"
 
 
-def test_tuples_and_dates_arrive_as_tuples_and_dates(runs_dir: Path) -> None:
-    text = _merger_printed(_result("tuples-and-dates", runs_dir), "workflow")
+def test_tuples_and_dates_arrive_as_tuples_and_dates() -> None:
+    text = _merger_printed(_result("tuples-and-dates"), "workflow")
     assert "(0, datetime.date(2024, 2, 26), 1)" in text
     assert "['int', 'date', 'int'] tuple" in text
 
 
-def test_header_dataclass_instances_cross_every_step(runs_dir: Path) -> None:
-    text = _merger_printed(_result("dataclass", runs_dir), "workflow")
+def test_header_dataclass_instances_cross_every_step() -> None:
+    text = _merger_printed(_result("dataclass"), "workflow")
     assert "Plot(name='p5', height=5.0)" in text
     assert text.rstrip().endswith("Plot")
 
 
-def test_exact_values_keep_int_keys_decimal_sets_float_specials_and_big_ints(
-    runs_dir: Path,
-) -> None:
-    text = _merger_printed(_result("exact-values", runs_dir), "workflow")
+def test_exact_values_keep_int_keys_decimal_sets_float_specials_and_big_ints() -> None:
+    text = _merger_printed(_result("exact-values"), "workflow")
     assert "{1: 'one', 2: 'two', 3: 'three'}" in text
     assert "1.10 3.30 ['oak', 'pine'] [nan, inf, -0.0, 0.0] 1152921504606846977" in text
     assert "['dict', 'Decimal', 'set', 'int'] [1, 2, 3]" in text
 
 
-def test_display_magics_are_no_ops_in_workflow_steps(runs_dir: Path) -> None:
-    result = _result("display-magics", runs_dir)
+def test_display_magics_are_no_ops_in_workflow_steps() -> None:
+    result = _result("display-magics")
     assert result["workflow_run"]["status"] == "ok"
     assert "[0.0, 0.16666666666666666" in _merger_printed(result, "workflow")
 
 
-def test_merger_printing_its_process_id_is_not_the_same_and_names_the_printed_line(
-    runs_dir: Path,
-) -> None:
-    result = _result("pid-in-merger", runs_dir)
+def test_merger_printing_its_process_id_is_not_the_same_and_names_the_printed_line() -> None:
+    result = _result("pid-in-merger")
     comparison = result["comparison"]
     assert result["status"] == "different"
     assert comparison["same"] is False
@@ -167,12 +156,10 @@ def _messages(result: dict[str, Any]) -> str:
     return "\n".join(texts)
 
 
-def test_header_subclasses_of_builtins_with_different_values_are_not_the_same(
-    runs_dir: Path,
-) -> None:
+def test_header_subclasses_of_builtins_with_different_values_are_not_the_same() -> None:
     """Item 4: Num(int), Real(float), Name(str), Pair(tuple) and a namedtuple, whose values
     differ between the contexts (each batch has fewer than 4 items), are told apart."""
-    result = _result("builtin-subclasses-differ", runs_dir)
+    result = _result("builtin-subclasses-differ")
     comparison = result["comparison"]
     assert result["status"] == "different"
     assert comparison["same"] is False
@@ -189,36 +176,32 @@ def test_header_subclasses_of_builtins_with_different_values_are_not_the_same(
     assert "Real(49.5)" in str(shown["reals"])
 
 
-def test_list_and_dict_subclasses_from_the_header_cross_steps_without_a_crash(
-    runs_dir: Path,
-) -> None:
+def test_list_and_dict_subclasses_from_the_header_cross_steps_without_a_crash() -> None:
     """Item 5: MyDict(dict) and MyList(list) (pickle fills them item by item) load for the
     comparison, which says the same result; so do enum, frozen dataclass and date subclasses."""
-    result = _result("builtin-subclasses-same", runs_dir)
+    result = _result("builtin-subclasses-same")
     assert result["status"] == "ok", result.get("errors")
     assert result["comparison"]["compared"] == 3
 
 
-def test_a_class_whose_method_names_its_own_class_runs_in_both_contexts(runs_dir: Path) -> None:
+def test_a_class_whose_method_names_its_own_class_runs_in_both_contexts() -> None:
     """Item 6: ``Vec.double`` returns ``Vec(...)``: accepted in the header and in a step."""
-    result = _result("class-names-itself", runs_dir)
+    result = _result("class-names-itself")
     assert result["status"] == "ok", result.get("errors")
     assert "[0, 6, 12, 18]" in _merger_printed(result, "workflow")
 
 
-def test_a_600_deep_list_is_compared_without_a_recursion_error(runs_dir: Path) -> None:
+def test_a_600_deep_list_is_compared_without_a_recursion_error() -> None:
     """Item 7: the comparison walks the value without Python's recursion limit."""
-    result = _result("deep-list", runs_dir)
+    result = _result("deep-list")
     assert result["comparison"]["same"] is True
     assert _merger_printed(result, "workflow") == "12 601\n"
 
 
-def test_a_list_deeper_than_the_recursion_limit_is_refused_naming_the_variable(
-    runs_dir: Path,
-) -> None:
+def test_a_list_deeper_than_the_recursion_limit_is_refused_naming_the_variable() -> None:
     """Item 7: a list 5,000 deep cannot be written by json or pickle: both contexts say so in
     one sentence naming the variable; no traceback, no internal call, no temporary path."""
-    result = _result("too-deep-list", runs_dir)
+    result = _result("too-deep-list")
     assert result["status"] == "failed"
     [warning] = result["notebook_run"]["warnings"]
     assert warning.startswith("step items: variable deep is passed to a later step but holds")
@@ -230,12 +213,10 @@ def test_a_list_deeper_than_the_recursion_limit_is_refused_naming_the_variable(
         assert leaked not in text
 
 
-def test_a_value_that_cannot_cross_a_boundary_is_one_sentence_with_its_path(
-    runs_dir: Path,
-) -> None:
+def test_a_value_that_cannot_cross_a_boundary_is_one_sentence_with_its_path() -> None:
     """Item 12: ``box = {'k': [1, lambda y: y]}``: one warning naming ``box['k'][1]``, the same
     sentence the workflow's splitter fails with (not a doubled, path-less one)."""
-    result = _result("function-in-dict", runs_dir)
+    result = _result("function-in-dict")
     [warning] = result["notebook_run"]["warnings"]
     assert warning.startswith(
         "step items: variable box is passed to a later step but holds a function "
@@ -246,37 +227,35 @@ def test_a_value_that_cannot_cross_a_boundary_is_one_sentence_with_its_path(
     assert error["message"].split(" (Can't")[0] == warning.split(" (Can't")[0]
 
 
-def test_a_class_defined_in_the_splitter_fails_in_the_processor_with_a_hint(
-    runs_dir: Path,
-) -> None:
+def test_a_class_defined_in_the_splitter_fails_in_the_processor_with_a_hint() -> None:
     """Item 12: the processors cannot unpickle the splitter's class ``P``: the failure says to
     define classes in the header."""
-    result = _result("class-in-splitter", runs_dir)
+    result = _result("class-in-splitter")
     errors = result["workflow_run"]["errors"]
     assert errors and all("define classes in the header" in e["hint"] for e in errors)
 
 
-def test_both_contexts_name_the_same_line_for_the_same_recursion_error(runs_dir: Path) -> None:
+def test_both_contexts_name_the_same_line_for_the_same_recursion_error() -> None:
     """Item 12: the innermost line of the failing cell, in both contexts."""
-    result = _result("recursion-in-merger", runs_dir)
+    result = _result("recursion-in-merger")
     [nb_error] = result["notebook_run"]["errors"]
     [wf_error] = result["workflow_run"]["errors"]
     assert "RecursionError" in nb_error["message"] and "RecursionError" in wf_error["message"]
     assert nb_error["line"] == wf_error["line"] == 3
 
 
-def test_sys_exit_in_the_notebook_context_names_its_line(runs_dir: Path) -> None:
+def test_sys_exit_in_the_notebook_context_names_its_line() -> None:
     """Item 12: IPython shows no frame for SystemExit; the run still names line 5."""
-    result = _result("exit-in-merger", runs_dir)
+    result = _result("exit-in-merger")
     [nb_error] = result["notebook_run"]["errors"]
     [wf_error] = result["workflow_run"]["errors"]
     assert nb_error["line"] == wf_error["line"] == 5
     assert nb_error["message"].endswith("failed in cell 3, line 5: SystemExit: 1")
 
 
-def test_a_printed_set_of_strings_is_the_same_in_both_contexts(runs_dir: Path) -> None:
+def test_a_printed_set_of_strings_is_the_same_in_both_contexts() -> None:
     """Item 12: every process of a run has the kernel's PYTHONHASHSEED, so a set of strings
     iterates (and prints) in the same order in the notebook and in the workflow's merger."""
-    result = _result("set-of-strings", runs_dir)
+    result = _result("set-of-strings")
     assert result["comparison"]["same"] is True, result["comparison"]["verdict"]
     assert "'larch'" in _merger_printed(result, "workflow")
