@@ -222,6 +222,21 @@ def tagged_notebook_files(
     ]
 
 
+def export_cases() -> list[tuple[str, NotebookNode]]:
+    """What the export tests (test_argo.py, test_cwl.py) export: the tagged seed, the tagged
+    tutorials and each Python notebook of :func:`tagged_notebook_files`, by name (``seed``,
+    ``tutorial:<name>``, ``file:<path under tests/notebooks>``). R exports have their own tests,
+    test_r_exports.py: another runtime, loader and command."""
+    return [
+        ("seed", tagged_seed_notebook()),
+        *((f"tutorial:{name}", tagged_tutorial(name)) for name in TUTORIALS),
+        *(
+            (f"file:{path.relative_to(NOTEBOOKS).as_posix()}", load_notebook(path))
+            for path, _ in tagged_notebook_files(python_only=True)
+        ),
+    ]
+
+
 SHARED_RUNS_ENV = "NAAVRE_TEST_SHARED_RUNS"
 """A folder every test process of one pytest run shares (tests/conftest.py makes it in the
 controller, and pytest-xdist's workers inherit it): the reference runs are computed there once."""
@@ -246,6 +261,11 @@ def _run_references(path: Path, folder: Path) -> ReferenceRuns:
     return ReferenceRuns(spec, workflow, nb_run)
 
 
+def _run_in_own_folder(path: Path) -> ReferenceRuns:
+    """:func:`_run_references` in a folder of this process's own."""
+    return _run_references(path, Path(tempfile.mkdtemp(dir=_reference_folder())))
+
+
 @functools.cache
 def reference_runs(path: Path) -> ReferenceRuns:
     """The local workflow context and notebook context of the notebook file ``path``, run once per
@@ -257,10 +277,11 @@ def reference_runs(path: Path) -> ReferenceRuns:
     pytest-xdist, the first worker to ask runs them in the shared folder, under a lock, and leaves
     them pickled (types kept) for the other: a notebook's engine tests are spread over both
     workers, and each ran them before. Runs holding values pickle cannot write (of classes the
-    notebook defines, very deep lists) are run by each process. Callers must not change the dicts they get."""
+    notebook defines, very deep lists) are run by each process. Callers must not change the
+    dicts they get."""
     shared = os.environ.get(SHARED_RUNS_ENV)
     if not shared:
-        return _run_references(path, Path(tempfile.mkdtemp(dir=_reference_folder())))
+        return _run_in_own_folder(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     folder = Path(shared) / f"{path.stem}-{digest}"
     with open(folder.with_suffix(".lock"), "w") as lock:
@@ -270,7 +291,7 @@ def reference_runs(path: Path) -> ReferenceRuns:
             runs: ReferenceRuns = pickle.loads(done.read_bytes())
             return runs
         if own.exists():  # each process runs its own
-            return _run_references(path, Path(tempfile.mkdtemp(dir=_reference_folder())))
+            return _run_in_own_folder(path)
         shutil.rmtree(folder, ignore_errors=True)  # a worker that died half-way
         folder.mkdir()
         runs = _run_references(path, folder)

@@ -27,11 +27,10 @@ from helpers import (
     NOTEBOOKS,
     TUTORIALS,
     code_notebook,
+    export_cases,
     section_tags,
     sections_notebook,
-    tagged_notebook_files,
     tagged_seed_notebook,
-    tagged_tutorial,
 )
 
 from naavre_batch_ext.core.notebook import load_notebook
@@ -132,23 +131,7 @@ def schema_errors(document: Any, strict: bool = False) -> list[str]:
     ]
 
 
-def _file_notebooks() -> list[tuple[str, Any]]:
-    """Every notebook file under tests/notebooks that is tagged and clean (other helpers add some,
-    in subfolders too)."""
-    return [
-        (f"file:{path.relative_to(NOTEBOOKS).as_posix()}", load_notebook(path))
-        for path, _ in tagged_notebook_files(python_only=True)
-    ]
-
-
-def exported_notebooks() -> list[tuple[str, Any]]:
-    """The seed and tutorials tagged by the helpers, plus every tagged notebook file."""
-    cases = [("seed", tagged_seed_notebook())]
-    cases += [(f"tutorial:{name}", tagged_tutorial(name)) for name in TUTORIALS]
-    return cases + _file_notebooks()
-
-
-CASES = exported_notebooks()
+CASES = export_cases()
 
 
 def _spec(nb: Any, name: str = "splitting-batches.ipynb") -> dict[str, Any]:

@@ -21,11 +21,10 @@ from helpers import (
     api_post,
     code_notebook,
     cwltool_exit,
+    export_cases,
     section_tags,
     sections_notebook,
-    tagged_notebook_files,
     tagged_seed_notebook,
-    tagged_tutorial,
     write_tmp,
 )
 
@@ -40,19 +39,7 @@ from naavre_batch_ext.steps.scripts import plan_tasks, task_script
 pytest.importorskip("cwltool.main")
 
 
-def _file_notebooks() -> list[tuple[str, Any]]:
-    """Every tagged, clean notebook file under tests/notebooks (subfolders too)."""
-    return [
-        (f"file:{path.relative_to(NOTEBOOKS).as_posix()}", load_notebook(path))
-        for path, _ in tagged_notebook_files(python_only=True)
-    ]
-
-
-CASES = [
-    ("seed", tagged_seed_notebook()),
-    *((f"tutorial:{name}", tagged_tutorial(name)) for name in TUTORIALS),
-    *_file_notebooks(),
-]
+CASES = export_cases()
 ALL_OPTIONS = ArgoOptions(
     image="registry.example.org/lab/py:1",
     images={"processor": "registry.example.org/lab/py-gpu:1"},

@@ -114,10 +114,8 @@ def test_seed_gives_the_notebook_result_in_cwltool(tmp_path: Path) -> None:
     spec, nb_run, cwl_run = run_file("splitting-batches-tagged.ipynb", tmp_path)
     assert nb_run is not None
     assert_same(spec, nb_run, cwl_run)
-    assert (
-        cwl_run["printed"]
-        == reference_runs(NOTEBOOKS / "splitting-batches-tagged.ipynb")[1]["printed"]
-    )  # what each step cell printed, as in the local workflow
+    local = reference_runs(NOTEBOOKS / "splitting-batches-tagged.ipynb").workflow
+    assert cwl_run["printed"] == local["printed"]  # what each step cell printed
     assert _instances(cwl_run, "process-batches") == 5  # param_max_batch_count's default
     assert "Processed items: [0.0, 0.023809523809523808" in cwl_run["log"]  # the merger printed
     assert cwl_run["printed"]["8"] == nb_run["printed"]["8"]  # cell 8 is the merger
@@ -164,8 +162,8 @@ def test_every_tagged_test_notebook_runs_in_cwltool_like_the_local_workflow(
     """Success: the comparison with the notebook gives what the local workflow's gives (the same
     result, or the same differences: a merger printing its process id differs in both). Failure:
     the same instances fail as in the local run."""
-    spec, local, nb_run = reference_runs(path)
-    cwl_run = cwl_runner.run_cwl(spec, write_tmp(load_notebook(path), tmp_path, path.name))
+    spec, nb_run, cwl_run = run_file(path.relative_to(NOTEBOOKS).as_posix(), tmp_path)
+    local = reference_runs(path).workflow
     if local["status"] == "ok":
         assert nb_run is not None
         expected = compare_traces(spec, nb_run, local)
